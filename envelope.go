@@ -32,7 +32,7 @@ const (
 	// MaxClockSkew is how far in the future created may lie.
 	MaxClockSkew = 15 * time.Minute
 
-	sigLinePrefix = "— "  // U+2014 EM DASH and a space: a C2SP signature line
+	sigLinePrefix = "— "   // U+2014 EM DASH and a space: a C2SP signature line
 	markerPrefix  = "--- " // after the signature: "all" or the view's recipient
 	markerAll     = "all"
 )

@@ -165,7 +165,10 @@ func TestKeyParseErrors(t *testing.T) {
 	}{
 		{"signing: empty", func() error { _, err := ParseSigningKey(""); return err }},
 		{"signing: a public key", func() error { _, err := ParseSigningKey(ks.Message.VerifierKey()); return err }},
-		{"signing: wrong hash", func() error { _, err := ParseSigningKey(strings.Replace(msg, "+DOR+", "+DOR+0", 1)[:len(msg)]); return err }},
+		{"signing: wrong hash", func() error {
+			_, err := ParseSigningKey(strings.Replace(msg, "+DOR+", "+DOR+0", 1)[:len(msg)])
+			return err
+		}},
 		{"signing: bad base64", func() error { _, err := ParseSigningKey(msg[:len(msg)-2] + "!!"); return err }},
 		{"signing: space in name", func() error { _, err := GenerateSigningKey("D OR", false); return err }},
 		{"encryption: vkey instead", func() error { _, err := ParseEncryptionPublicKey(ks.Message.VerifierKey()); return err }},
