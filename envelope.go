@@ -439,8 +439,11 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 }
 
 func readErr(what string, err error) error {
-	if err == io.ErrUnexpectedEOF || err == io.EOF {
+	switch err {
+	case io.ErrUnexpectedEOF, io.EOF:
 		return errorf(ErrMalformed, "%s: truncated", what)
+	case errLineTooLong:
+		return errorf(ErrMalformed, "%s: line too long", what)
 	}
 	return fmt.Errorf("reading %s: %w", what, err)
 }
