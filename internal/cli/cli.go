@@ -58,6 +58,7 @@ a witnessed Merkle log, with deadlines taken from the agreement.`,
 	})
 	root.AddCommand(
 		newVersionCmd(),
+		newEnvelopeCmd(),
 	)
 	return root
 }

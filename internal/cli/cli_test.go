@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"testing"
@@ -25,5 +26,33 @@ func TestScript(t *testing.T) {
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
+		Cmds:                map[string]func(*testscript.TestScript, bool, []string){"tamper": tamper},
 	})
+}
+
+// tamper copies a file with one change, for scripts that check refusals:
+//
+//	tamper IN last OUT     flip the low bit of the last byte
+//	tamper IN header OUT   flip a digit of the first time in the text (well-formed, wrongly signed)
+//	tamper IN append OUT   append a zero byte
+func tamper(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: tamper IN last|header|append OUT")
+	}
+	b := []byte(ts.ReadFile(args[0]))
+	switch args[1] {
+	case "last":
+		b[len(b)-1] ^= 1
+	case "header":
+		i := bytes.Index(b, []byte("Z\n"))
+		if i < 2 {
+			ts.Fatalf("no time in %s", args[0])
+		}
+		b[i-1] ^= 1 // a digit stays a digit
+	case "append":
+		b = append(b, 0)
+	default:
+		ts.Fatalf("unknown change %q", args[1])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[2]), b, 0o644))
 }
