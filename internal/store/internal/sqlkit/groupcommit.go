@@ -1,0 +1,252 @@
+package sqlkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hotline-net/hotline/internal/store"
+)
+
+// Tx is what a [Writer] needs from a database: one transaction at a time,
+// with savepoints. T is the handle operations write through.
+type Tx[T any] interface {
+	// Begin starts a write transaction and returns the handle operations
+	// use.
+	Begin(ctx context.Context) (T, error)
+	// Savepoint, Release and RollbackTo manage the savepoint each
+	// operation of a batch runs in.
+	Savepoint(ctx context.Context, t T) error
+	Release(ctx context.Context, t T) error
+	RollbackTo(ctx context.Context, t T) error
+	// Commit makes the transaction durable; Rollback abandons it.
+	Commit(ctx context.Context, t T) error
+	Rollback(ctx context.Context, t T)
+	// Retry reports whether an operation that failed with err may succeed
+	// if run again in the same transaction (a deadlock or serialization
+	// failure among several writing processes).
+	Retry(err error) bool
+}
+
+// Writer applies write operations one at a time, batching the operations
+// that queue up while a transaction commits into the next transaction:
+// concurrent writers share one transaction and one fsync. Each operation of
+// a batch runs in its own savepoint, so one that fails leaves the others
+// intact.
+//
+// Writer is safe for concurrent use. Close stops it after the queued
+// operations.
+type Writer[T any] struct {
+	tx       Tx[T]
+	log      *slog.Logger
+	maxBatch int
+
+	mu      sync.RWMutex // guards closing against sends on queue
+	closing bool
+	queue   chan *op[T]
+	done    chan struct{}
+
+	// Batches and Ops count the transactions committed and the operations
+	// they held, for tests and metrics.
+	Batches, Ops atomic.Int64
+}
+
+const (
+	opQueued int32 = iota
+	opTaken
+	opAbandoned
+)
+
+// maxRetries bounds how often an operation is run again after a retryable
+// failure.
+const maxRetries = 5
+
+type op[T any] struct {
+	fn    func(T) error
+	state atomic.Int32
+	done  chan error
+}
+
+// NewWriter starts a writer over tx that puts at most maxBatch operations
+// in one transaction.
+func NewWriter[T any](tx Tx[T], maxBatch int, log *slog.Logger) *Writer[T] {
+	w := &Writer[T]{
+		tx:       tx,
+		log:      log,
+		maxBatch: maxBatch,
+		queue:    make(chan *op[T], maxBatch),
+		done:     make(chan struct{}),
+	}
+	go w.run()
+	return w
+}
+
+// Do queues fn and waits until the transaction that ran it commits. fn runs
+// on the writer's goroutine, in a savepoint of a transaction other
+// operations share; it must only use the handle it is given, and must not
+// keep results anywhere but in variables its caller reads after Do returns
+// nil. fn may run more than once (see Tx.Retry).
+//
+// If ctx ends while fn is still queued, Do returns the context's error and
+// fn never runs. Once fn has started, Do waits for the outcome.
+func (w *Writer[T]) Do(ctx context.Context, fn func(T) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op[T]{fn: fn, done: make(chan error, 1)}
+	w.mu.RLock()
+	if w.closing {
+		w.mu.RUnlock()
+		return store.ErrClosed
+	}
+	select {
+	case w.queue <- o:
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return ctx.Err()
+	}
+	w.mu.RUnlock()
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		if o.state.CompareAndSwap(opQueued, opAbandoned) {
+			return ctx.Err()
+		}
+		return <-o.done
+	}
+}
+
+// Close waits for the queued operations to finish and stops the writer.
+// Later calls to Do return store.ErrClosed.
+func (w *Writer[T]) Close() {
+	w.mu.Lock()
+	if !w.closing {
+		w.closing = true
+		close(w.queue)
+	}
+	w.mu.Unlock()
+	<-w.done
+}
+
+func (w *Writer[T]) run() {
+	defer close(w.done)
+	batch := make([]*op[T], 0, w.maxBatch)
+	for {
+		o, ok := <-w.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], o)
+	fill:
+		for len(batch) < w.maxBatch {
+			select {
+			case o, ok := <-w.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		w.runBatch(batch)
+	}
+}
+
+func (w *Writer[T]) runBatch(batch []*op[T]) {
+	live := batch[:0]
+	for _, o := range batch {
+		if o.state.CompareAndSwap(opQueued, opTaken) {
+			live = append(live, o)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	// The writer's work is never cut short by one caller's context: an
+	// operation that started is committed or rolled back as a whole.
+	ctx := context.Background()
+	errs := make([]error, len(live))
+	err := w.commitBatch(ctx, live, errs)
+	for i, o := range live {
+		if err != nil {
+			o.done <- err
+		} else {
+			o.done <- errs[i]
+		}
+	}
+}
+
+// commitBatch runs the operations in one transaction and commits it. It
+// returns an error when the whole batch failed; otherwise errs holds each
+// operation's own outcome.
+func (w *Writer[T]) commitBatch(ctx context.Context, live []*op[T], errs []error) error {
+	for try := 0; ; try++ {
+		t, err := w.tx.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("beginning transaction: %w", err)
+		}
+		if len(live) == 1 {
+			// Alone in its transaction, an operation needs no
+			// savepoint: rolling back the transaction undoes it, and a
+			// retryable failure is retried in a new transaction.
+			if err := live[0].fn(t); err != nil {
+				w.tx.Rollback(ctx, t)
+				if w.tx.Retry(err) && try < maxRetries {
+					continue
+				}
+				return err
+			}
+		} else {
+			for i, o := range live {
+				opErr, fatal := w.runInSavepoint(ctx, t, o.fn)
+				if fatal != nil {
+					w.tx.Rollback(ctx, t)
+					return fatal
+				}
+				errs[i] = opErr
+			}
+		}
+		if err := w.tx.Commit(ctx, t); err != nil {
+			w.log.Error("store: commit failed", "operations", len(live), "err", err)
+			w.tx.Rollback(ctx, t)
+			return fmt.Errorf("committing: %w", err)
+		}
+		w.Batches.Add(1)
+		w.Ops.Add(int64(len(live)))
+		return nil
+	}
+}
+
+// runInSavepoint runs fn in a savepoint. opErr is fn's own failure (its
+// effects undone); fatal means the transaction itself is lost and every
+// operation of the batch fails.
+func (w *Writer[T]) runInSavepoint(ctx context.Context, t T, fn func(T) error) (opErr, fatal error) {
+	for try := 0; ; try++ {
+		if err := w.tx.Savepoint(ctx, t); err != nil {
+			return nil, fmt.Errorf("savepoint: %w", err)
+		}
+		err := fn(t)
+		if err == nil {
+			if err := w.tx.Release(ctx, t); err != nil {
+				return nil, fmt.Errorf("releasing savepoint: %w", err)
+			}
+			return nil, nil
+		}
+		if rerr := w.tx.RollbackTo(ctx, t); rerr != nil {
+			// The database gave up the transaction (SQLite does on
+			// some I/O errors): nothing of the batch survives.
+			return nil, errors.Join(err, fmt.Errorf("rolling back to savepoint: %w", rerr))
+		}
+		if err := w.tx.Release(ctx, t); err != nil {
+			return nil, fmt.Errorf("releasing savepoint: %w", err)
+		}
+		if !w.tx.Retry(err) || try >= maxRetries {
+			return err, nil
+		}
+	}
+}

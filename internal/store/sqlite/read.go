@@ -1,0 +1,738 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/store/internal/sqlkit"
+)
+
+type scanner interface{ Scan(dest ...any) error }
+
+const leafCols = `entry, dir, object, idx, after`
+
+func scanLeaf(s scanner) (store.Leaf, error) {
+	var (
+		l             store.Leaf
+		entry, object []byte
+		dir           int
+		idx           sql.NullInt64
+		after         int64
+	)
+	err := s.Scan(&entry, &dir, &object, &idx, &after)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, store.ErrNotFound
+	}
+	if err != nil {
+		return l, fmt.Errorf("reading leaf: %w", err)
+	}
+	if len(entry) != len(l.Entry) {
+		return l, fmt.Errorf("reading leaf: entry of %d bytes", len(entry))
+	}
+	copy(l.Entry[:], entry)
+	l.Direction = hotline.Direction(dir)
+	if l.Object, err = sqlkit.ID(object); err != nil {
+		return l, err
+	}
+	l.Sequenced = idx.Valid
+	l.Index = uint64(idx.Int64)
+	l.After = uint64(after)
+	return l, nil
+}
+
+// Receipt implements [store.Store].
+func (db *DB) Receipt(ctx context.Context, id hotline.ID, party string) (store.Receipt, error) {
+	r := store.Receipt{MessageID: id, Party: party}
+	if err := store.CheckParty("party", party); err != nil {
+		return r, err
+	}
+	rdb, err := db.reader()
+	if err != nil {
+		return r, err
+	}
+	var received, idx int64
+	err = rdb.QueryRowContext(ctx, `SELECT received, idx, note FROM receipts WHERE id = ? AND party = ?`,
+		id[:], party).Scan(&received, &idx, &r.Note)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("receipt from %q for %v: %w", party, id, store.ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("reading receipt: %w", err)
+	}
+	r.Received = sqlkit.FromTime(received)
+	r.LogIndex = uint64(idx)
+	return r, nil
+}
+
+// NextSequences implements [store.Store].
+func (db *DB) NextSequences(ctx context.Context, parties []string) ([]store.PairSeq, error) {
+	for _, p := range parties {
+		if err := store.CheckParty("party", p); err != nil {
+			return nil, err
+		}
+	}
+	rdb, err := db.reader()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.PairSeq, len(parties))
+	pos := make(map[string][]int, len(parties))
+	for i, p := range parties {
+		out[i] = store.PairSeq{Party: p, Seq: 1}
+		pos[p] = append(pos[p], i)
+	}
+	// SQLite allows 32766 parameters; parties come in envelopes of at
+	// most store.MaxRecipients, but chunk anyway.
+	for start := 0; start < len(parties); start += 1000 {
+		chunk := parties[start:min(start+1000, len(parties))]
+		args := make([]any, len(chunk))
+		for i, p := range chunk {
+			args[i] = p
+		}
+		rows, err := rdb.QueryContext(ctx, `SELECT party, last_seq, last_id FROM pair_out WHERE party IN (`+
+			sqlkit.Placeholders(len(chunk), 1, func(int) string { return "?" })+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("reading sequence numbers: %w", err)
+		}
+		for rows.Next() {
+			var (
+				party string
+				last  int64
+				id    []byte
+			)
+			if err := rows.Scan(&party, &last, &id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("reading sequence numbers: %w", err)
+			}
+			prev, err := sqlkit.ID(id)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			for _, i := range pos[party] {
+				out[i].Seq = uint64(last) + 1
+				out[i].Prev = prev
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("reading sequence numbers: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// Leaf implements [store.Store].
+func (db *DB) Leaf(ctx context.Context, entry [hotline.EntrySize]byte) (store.Leaf, error) {
+	rdb, err := db.reader()
+	if err != nil {
+		return store.Leaf{}, err
+	}
+	l, err := scanLeaf(rdb.QueryRowContext(ctx, `SELECT `+leafCols+` FROM leaves WHERE entry = ?`, entry[:]))
+	if err != nil {
+		return l, fmt.Errorf("leaf %x: %w", entry[:8], err)
+	}
+	return l, nil
+}
+
+// LeafOf implements [store.Store].
+func (db *DB) LeafOf(ctx context.Context, dir hotline.Direction, id hotline.ID) (store.Leaf, error) {
+	rdb, err := db.reader()
+	if err != nil {
+		return store.Leaf{}, err
+	}
+	l, err := scanLeaf(rdb.QueryRowContext(ctx, `SELECT `+leafCols+` FROM leaves WHERE dir = ? AND object = ?`, int(dir), id[:]))
+	if err != nil {
+		return l, fmt.Errorf("%v leaf of %v: %w", dir, id, err)
+	}
+	return l, nil
+}
+
+// PendingLeaves implements [store.Store].
+func (db *DB) PendingLeaves(ctx context.Context, limit int) ([]store.Leaf, error) {
+	limit, err := sqlkit.PageLimit(limit, 1000, 100000)
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := db.reader()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := rdb.QueryContext(ctx, `SELECT `+leafCols+` FROM leaves WHERE idx IS NULL ORDER BY after, entry LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing pending leaves: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Leaf
+	for rows.Next() {
+		l, err := scanLeaf(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing pending leaves: %w", err)
+	}
+	return out, nil
+}
+
+// HighWater implements [store.Store].
+func (db *DB) HighWater(ctx context.Context) (uint64, error) {
+	rdb, err := db.reader()
+	if err != nil {
+		return 0, err
+	}
+	var hw int64
+	if err := rdb.QueryRowContext(ctx, `SELECT high_water FROM log_state WHERE id = 1`).Scan(&hw); err != nil {
+		return 0, fmt.Errorf("reading high-water mark: %w", err)
+	}
+	return uint64(hw), nil
+}
+
+const outboxCols = `o.seq, o.id, o.recipient, o.pair_seq, o.pair_prev, o.kind, o.exercise, o.state, o.queued,
+	o.attempts, o.next_attempt, o.first_attempt, o.last_attempt, o.last_error, o.route, o.delivered, o.alerted,
+	r.received, r.idx, r.note`
+
+const outboxFrom = ` FROM outbox o LEFT JOIN receipts r ON o.state = 2 AND r.id = o.id AND r.party = o.recipient`
+
+func scanOutbox(s scanner) (int64, store.OutboxRow, error) {
+	var (
+		o                                    store.OutboxRow
+		seq, pairSeq, queued, next           int64
+		id, prev, note                       []byte
+		state                                int
+		first, last, delivered, alerted, rcv *int64
+		ridx                                 *int64
+	)
+	err := s.Scan(&seq, &id, &o.Recipient, &pairSeq, &prev, &o.Kind, &o.Exercise, &state, &queued,
+		&o.Attempts, &next, &first, &last, &o.LastError, &o.Route, &delivered, &alerted, &rcv, &ridx, &note)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, o, store.ErrNotFound
+	}
+	if err != nil {
+		return 0, o, fmt.Errorf("reading outbox row: %w", err)
+	}
+	if o.ID, err = sqlkit.ID(id); err != nil {
+		return 0, o, err
+	}
+	if o.Prev, err = sqlkit.ID(prev); err != nil {
+		return 0, o, err
+	}
+	o.Seq = uint64(pairSeq)
+	o.State = store.OutboxState(state)
+	o.Queued = sqlkit.FromTime(queued)
+	o.NextAttempt = sqlkit.FromTime(next)
+	o.FirstAttempt = sqlkit.FromOptTime(first)
+	o.LastAttempt = sqlkit.FromOptTime(last)
+	o.Delivered = sqlkit.FromOptTime(delivered)
+	o.Alerted = sqlkit.FromOptTime(alerted)
+	if rcv != nil {
+		o.Receipt = &store.Receipt{MessageID: o.ID, Party: o.Recipient, Received: sqlkit.FromTime(*rcv),
+			LogIndex: uint64(*ridx), Note: note}
+	}
+	return seq, o, nil
+}
+
+func (db *DB) outboxRows(ctx context.Context, query string, args ...any) ([]int64, []store.OutboxRow, error) {
+	rdb, err := db.reader()
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing outbox: %w", err)
+	}
+	defer rows.Close()
+	var (
+		seqs []int64
+		out  []store.OutboxRow
+	)
+	for rows.Next() {
+		seq, o, err := scanOutbox(rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		seqs = append(seqs, seq)
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("listing outbox: %w", err)
+	}
+	return seqs, out, nil
+}
+
+// DueOutbox implements [store.Store].
+func (db *DB) DueOutbox(ctx context.Context, now time.Time, limit int) ([]store.OutboxRow, error) {
+	if err := store.CheckTime("now", now); err != nil {
+		return nil, err
+	}
+	limit, err := sqlkit.PageLimit(limit, 100, 10000)
+	if err != nil {
+		return nil, err
+	}
+	_, out, err := db.outboxRows(ctx, `SELECT `+outboxCols+outboxFrom+`
+		WHERE o.state = 1 AND o.ready = 1 AND o.next_attempt <= ? ORDER BY o.next_attempt, o.seq LIMIT ?`,
+		sqlkit.Time(now), limit)
+	return out, err
+}
+
+// Undelivered implements [store.Store].
+func (db *DB) Undelivered(ctx context.Context, q store.UndeliveredQuery) ([]store.OutboxRow, error) {
+	if err := store.CheckTime("queued before", q.QueuedBefore); err != nil {
+		return nil, err
+	}
+	limit, err := sqlkit.PageLimit(q.Limit, 100, 10000)
+	if err != nil {
+		return nil, err
+	}
+	cond := ""
+	if q.Unalerted {
+		cond = " AND o.alerted IS NULL"
+	}
+	_, out, err := db.outboxRows(ctx, `SELECT `+outboxCols+outboxFrom+`
+		WHERE o.state <> 2 AND o.queued < ?`+cond+` ORDER BY o.queued, o.seq LIMIT ?`,
+		sqlkit.Time(q.QueuedBefore), limit)
+	return out, err
+}
+
+// OutboxEntry implements [store.Store].
+func (db *DB) OutboxEntry(ctx context.Context, id hotline.ID, recipient string) (store.OutboxRow, error) {
+	if err := store.CheckParty("recipient", recipient); err != nil {
+		return store.OutboxRow{}, err
+	}
+	rdb, err := db.reader()
+	if err != nil {
+		return store.OutboxRow{}, err
+	}
+	_, o, err := scanOutbox(rdb.QueryRowContext(ctx, `SELECT `+outboxCols+outboxFrom+`
+		WHERE o.id = ? AND o.recipient = ?`, id[:], recipient))
+	if err != nil {
+		return o, fmt.Errorf("outbox row for %v to %q: %w", id, recipient, err)
+	}
+	return o, nil
+}
+
+func outboxWhere(f *store.OutboxFilter) (string, []any) {
+	conds := []string{"1 = 1"}
+	var args []any
+	if !f.ID.IsZero() {
+		conds = append(conds, "o.id = ?")
+		args = append(args, f.ID[:])
+	}
+	if f.Recipient != "" {
+		conds = append(conds, "o.recipient = ?")
+		args = append(args, f.Recipient)
+	}
+	if f.State != 0 {
+		conds = append(conds, "o.state = ?")
+		args = append(args, int(f.State))
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// Outbox implements [store.Store].
+func (db *DB) Outbox(ctx context.Context, q store.OutboxQuery) (store.OutboxPage, error) {
+	var page store.OutboxPage
+	if err := q.Check(); err != nil {
+		return page, err
+	}
+	limit, err := sqlkit.PageLimit(q.Limit, 50, 1000)
+	if err != nil {
+		return page, err
+	}
+	before, ok, err := sqlkit.DecodeCursor(sqlkit.OutboxNewest, q.Cursor)
+	if err != nil {
+		return page, err
+	}
+	where, args := outboxWhere(&q.OutboxFilter)
+	if ok {
+		where += " AND o.seq < ?"
+		args = append(args, before)
+	}
+	seqs, rows, err := db.outboxRows(ctx, `SELECT `+outboxCols+outboxFrom+` WHERE `+where+
+		` ORDER BY o.seq DESC LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return page, err
+	}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.Next = sqlkit.EncodeCursor(sqlkit.OutboxNewest, seqs[limit-1])
+	}
+	page.Rows = rows
+	return page, nil
+}
+
+// CountOutbox implements [store.Store].
+func (db *DB) CountOutbox(ctx context.Context, f store.OutboxFilter) (int64, error) {
+	if err := f.Check(); err != nil {
+		return 0, err
+	}
+	rdb, err := db.reader()
+	if err != nil {
+		return 0, err
+	}
+	where, args := outboxWhere(&f)
+	var n int64
+	if err := rdb.QueryRowContext(ctx, `SELECT count(*) FROM outbox o WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting outbox: %w", err)
+	}
+	return n, nil
+}
+
+// Inbound implements [store.Store].
+func (db *DB) Inbound(ctx context.Context, peer string) (in store.InboundSeqs, err error) {
+	in.Peer = peer
+	if err := store.CheckParty("peer", peer); err != nil {
+		return in, err
+	}
+	rdb, err := db.reader()
+	if err != nil {
+		return in, err
+	}
+	// One read transaction, so that the summary and the gaps agree.
+	tx, err := rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return in, fmt.Errorf("reading sequence numbers of %q: %w", peer, err)
+	}
+	defer tx.Rollback()
+	var highest, count int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(pair_seq), 0), count(DISTINCT pair_seq)
+		FROM envelopes WHERE dir = 2 AND from_party = ?`, peer).Scan(&highest, &count); err != nil {
+		return in, fmt.Errorf("reading sequence numbers of %q: %w", peer, err)
+	}
+	in.Highest, in.Count, in.Missing = uint64(highest), uint64(count), uint64(highest-count)
+	if in.Missing == 0 {
+		return in, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT prev + 1, seq - 1 FROM (
+			SELECT seq, lag(seq, 1, 0) OVER (ORDER BY seq) AS prev
+			FROM (SELECT DISTINCT pair_seq AS seq FROM envelopes WHERE dir = 2 AND from_party = ?))
+		WHERE seq > prev + 1 ORDER BY seq LIMIT ?`, peer, store.MaxGaps)
+	if err != nil {
+		return in, fmt.Errorf("reading sequence gaps of %q: %w", peer, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g store.SeqRange
+		var from, to int64
+		if err := rows.Scan(&from, &to); err != nil {
+			return in, fmt.Errorf("reading sequence gaps of %q: %w", peer, err)
+		}
+		g.From, g.To = uint64(from), uint64(to)
+		in.Gaps = append(in.Gaps, g)
+	}
+	if err := rows.Err(); err != nil {
+		return in, fmt.Errorf("reading sequence gaps of %q: %w", peer, err)
+	}
+	return in, nil
+}
+
+const envCols = `seq, dir, id, from_party, recipients, group_label, created, agreement, exercise, kind,
+	severity, marking, thread, refs, pair_seq, pair_prev, at, stored`
+
+func scanEnvelope(s scanner, content bool) (int64, store.Envelope, error) {
+	var (
+		e                                      store.Envelope
+		seq, created, pairSeq, at              int64
+		dir                                    int
+		id, agreement, thread, refs, pairPrev  []byte
+		recipients, severity, marking, kindStr string
+	)
+	dest := []any{&seq, &dir, &id, &e.From, &recipients, &e.Group, &created, &agreement, &e.Exercise, &kindStr,
+		&severity, &marking, &thread, &refs, &pairSeq, &pairPrev, &at, &e.Stored}
+	if content {
+		dest = append(dest, &e.Raw, &e.Body)
+	}
+	err := s.Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, e, store.ErrNotFound
+	}
+	if err != nil {
+		return 0, e, fmt.Errorf("reading envelope: %w", err)
+	}
+	e.Direction = hotline.Direction(dir)
+	e.Kind = kindStr
+	e.Severity = hotline.Severity(severity)
+	e.Marking = hotline.Marking(marking)
+	e.Created = sqlkit.FromTime(created)
+	e.At = sqlkit.FromTime(at)
+	e.PairSeq = uint64(pairSeq)
+	if e.ID, err = sqlkit.ID(id); err != nil {
+		return 0, e, err
+	}
+	if e.AgreementHash, err = sqlkit.Hash(agreement); err != nil {
+		return 0, e, err
+	}
+	if e.Thread, err = sqlkit.ID(thread); err != nil {
+		return 0, e, err
+	}
+	if e.Thread == e.ID {
+		e.Thread = hotline.ID{}
+	}
+	if e.PairPrev, err = sqlkit.ID(pairPrev); err != nil {
+		return 0, e, err
+	}
+	if e.Refs, err = sqlkit.FromIDs(refs); err != nil {
+		return 0, e, err
+	}
+	if e.To, err = sqlkit.FromParties(recipients); err != nil {
+		return 0, e, err
+	}
+	return seq, e, nil
+}
+
+// Envelope implements [store.Store].
+func (db *DB) Envelope(ctx context.Context, dir hotline.Direction, id hotline.ID) (store.Envelope, error) {
+	if err := store.CheckDirection(dir); err != nil {
+		return store.Envelope{}, err
+	}
+	rdb, err := db.reader()
+	if err != nil {
+		return store.Envelope{}, err
+	}
+	_, e, err := scanEnvelope(rdb.QueryRowContext(ctx, `SELECT `+envCols+`, raw, body FROM envelopes
+		WHERE id = ? AND dir = ?`, id[:], int(dir)), true)
+	if err != nil {
+		return e, fmt.Errorf("%v envelope %v: %w", dir, id, err)
+	}
+	return e, nil
+}
+
+const sentTo = `EXISTS (SELECT 1 FROM outbox o WHERE o.id = envelopes.id AND o.recipient = ?)`
+
+func messageWhere(f *store.MessageFilter) (string, []any) {
+	conds := []string{"1 = 1"}
+	var args []any
+	if !f.IncludePending {
+		conds = append(conds, "stored = 1")
+	}
+	if f.Direction != 0 {
+		conds = append(conds, "dir = ?")
+		args = append(args, int(f.Direction))
+	}
+	if f.Kind != "" {
+		conds = append(conds, "kind = ?")
+		args = append(args, f.Kind)
+	}
+	if !f.Thread.IsZero() {
+		conds = append(conds, "thread = ?")
+		args = append(args, f.Thread[:])
+	}
+	if f.Party != "" {
+		switch f.Direction {
+		case hotline.Received:
+			conds = append(conds, "from_party = ?")
+			args = append(args, f.Party)
+		case hotline.Sent:
+			conds = append(conds, sentTo)
+			args = append(args, f.Party)
+		default:
+			conds = append(conds, "((dir = 2 AND from_party = ?) OR (dir = 1 AND "+sentTo+"))")
+			args = append(args, f.Party, f.Party)
+		}
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// Messages implements [store.Store].
+func (db *DB) Messages(ctx context.Context, q store.MessageQuery) (store.MessagePage, error) {
+	var page store.MessagePage
+	if err := q.Check(); err != nil {
+		return page, err
+	}
+	limit, err := sqlkit.PageLimit(q.Limit, 50, 1000)
+	if err != nil {
+		return page, err
+	}
+	kind, cmp, order := sqlkit.MessagesNewest, "<", "DESC"
+	if q.Oldest {
+		kind, cmp, order = sqlkit.MessagesOldest, ">", "ASC"
+	}
+	pos, ok, err := sqlkit.DecodeCursor(kind, q.Cursor)
+	if err != nil {
+		return page, err
+	}
+	where, args := messageWhere(&q.MessageFilter)
+	if ok {
+		where += " AND seq " + cmp + " ?"
+		args = append(args, pos)
+	}
+	cols := envCols
+	if q.Content {
+		cols += ", raw, body"
+	}
+	rdb, err := db.reader()
+	if err != nil {
+		return page, err
+	}
+	rows, err := rdb.QueryContext(ctx, `SELECT `+cols+` FROM envelopes WHERE `+where+
+		` ORDER BY seq `+order+` LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return page, fmt.Errorf("listing messages: %w", err)
+	}
+	defer rows.Close()
+	var last int64
+	for rows.Next() {
+		if len(page.Envelopes) == limit {
+			page.Next = sqlkit.EncodeCursor(kind, last)
+			break
+		}
+		seq, e, err := scanEnvelope(rows, q.Content)
+		if err != nil {
+			return page, err
+		}
+		last = seq
+		page.Envelopes = append(page.Envelopes, e)
+	}
+	if err := rows.Err(); err != nil {
+		return page, fmt.Errorf("listing messages: %w", err)
+	}
+	return page, nil
+}
+
+// CountMessages implements [store.Store].
+func (db *DB) CountMessages(ctx context.Context, f store.MessageFilter) (int64, error) {
+	if err := f.Check(); err != nil {
+		return 0, err
+	}
+	rdb, err := db.reader()
+	if err != nil {
+		return 0, err
+	}
+	where, args := messageWhere(&f)
+	var n int64
+	if err := rdb.QueryRowContext(ctx, `SELECT count(*) FROM envelopes WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting messages: %w", err)
+	}
+	return n, nil
+}
+
+func scanAgreement(s scanner) (store.Agreement, error) {
+	var (
+		a       store.Agreement
+		version int64
+		hash    []byte
+		at      int64
+	)
+	err := s.Scan(&version, &hash, &a.Raw, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, store.ErrNotFound
+	}
+	if err != nil {
+		return a, fmt.Errorf("reading agreement: %w", err)
+	}
+	a.Version = uint64(version)
+	a.At = sqlkit.FromTime(at)
+	a.Hash, err = sqlkit.Hash(hash)
+	return a, err
+}
+
+// Agreement implements [store.Store].
+func (db *DB) Agreement(ctx context.Context) (store.Agreement, error) {
+	rdb, err := db.reader()
+	if err != nil {
+		return store.Agreement{}, err
+	}
+	a, err := scanAgreement(rdb.QueryRowContext(ctx, `SELECT version, hash, raw, at FROM agreements ORDER BY version DESC LIMIT 1`))
+	if err != nil {
+		return a, fmt.Errorf("agreement in force: %w", err)
+	}
+	return a, nil
+}
+
+// AgreementByHash implements [store.Store].
+func (db *DB) AgreementByHash(ctx context.Context, hash [32]byte) (store.Agreement, error) {
+	rdb, err := db.reader()
+	if err != nil {
+		return store.Agreement{}, err
+	}
+	a, err := scanAgreement(rdb.QueryRowContext(ctx, `SELECT version, hash, raw, at FROM agreements WHERE hash = ?`, hash[:]))
+	if err != nil {
+		return a, fmt.Errorf("agreement %x: %w", hash[:8], err)
+	}
+	return a, nil
+}
+
+func scanCheckpoint(s scanner) (store.Checkpoint, error) {
+	var (
+		c        store.Checkpoint
+		size, at int64
+	)
+	err := s.Scan(&c.Origin, &size, &c.Note, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, store.ErrNotFound
+	}
+	if err != nil {
+		return c, fmt.Errorf("reading checkpoint: %w", err)
+	}
+	c.Size = uint64(size)
+	c.At = sqlkit.FromTime(at)
+	return c, nil
+}
+
+// Checkpoint implements [store.Store].
+func (db *DB) Checkpoint(ctx context.Context, origin string) (store.Checkpoint, error) {
+	rdb, err := db.reader()
+	if err != nil {
+		return store.Checkpoint{}, err
+	}
+	c, err := scanCheckpoint(rdb.QueryRowContext(ctx, `SELECT origin, size, note, at FROM checkpoints WHERE origin = ?`, origin))
+	if err != nil {
+		return c, fmt.Errorf("checkpoint of %q: %w", origin, err)
+	}
+	return c, nil
+}
+
+// Checkpoints implements [store.Store].
+func (db *DB) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
+	rdb, err := db.reader()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := rdb.QueryContext(ctx, `SELECT origin, size, note, at FROM checkpoints ORDER BY origin`)
+	if err != nil {
+		return nil, fmt.Errorf("listing checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Checkpoint
+	for rows.Next() {
+		c, err := scanCheckpoint(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing checkpoints: %w", err)
+	}
+	return out, nil
+}
+
+// Value implements [store.Store].
+func (db *DB) Value(ctx context.Context, key string) ([]byte, error) {
+	rdb, err := db.reader()
+	if err != nil {
+		return nil, err
+	}
+	var v []byte
+	err = rdb.QueryRowContext(ctx, `SELECT value FROM kv WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("value %q: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading value %q: %w", key, err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
