@@ -421,7 +421,7 @@ func testDelivery(t *testing.T, open Opener) {
 	err = s.RecordAttempt(ctx, &store.Attempt{ID: id, Recipient: "NOPE", At: t1, Next: t1})
 	mustErr(t, err, store.ErrNotFound, "RecordAttempt on an unknown row")
 	_, err = s.MarkDelivered(ctx, &store.Delivered{ID: ID("nothing"), Recipient: "PAR", At: t1,
-		Receipt: store.Receipt{MessageID: ID("nothing"), Party: "PAR", Received: t1, Note: []byte("n")},
+		Receipt:   store.Receipt{MessageID: ID("nothing"), Party: "PAR", Received: t1, Note: []byte("n")},
 		ReceiptID: ID("n"), Entry: ID("n entry")})
 	mustErr(t, err, store.ErrNotFound, "MarkDelivered on an unknown row")
 

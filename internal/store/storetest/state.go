@@ -128,8 +128,14 @@ func testInvalidInput(t *testing.T, open Opener) {
 		name string
 		call func() error
 	}{
-		{"received zero id", func() error { _, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.ID = hotline.ID{} })); return err }},
-		{"received no sender", func() error { _, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.From = "" })); return err }},
+		{"received zero id", func() error {
+			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.ID = hotline.ID{} }))
+			return err
+		}},
+		{"received no sender", func() error {
+			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.From = "" }))
+			return err
+		}},
 		{"received sender with NUL", func() error {
 			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.From = "P\x00R" }))
 			return err
@@ -138,8 +144,14 @@ func testInvalidInput(t *testing.T, open Opener) {
 			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.From = strings.Repeat("P", store.MaxPartyLen+1) }))
 			return err
 		}},
-		{"received sender not UTF-8", func() error { _, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.From = "\xff" })); return err }},
-		{"received no recipients", func() error { _, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.To = nil })); return err }},
+		{"received sender not UTF-8", func() error {
+			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.From = "\xff" }))
+			return err
+		}},
+		{"received no recipients", func() error {
+			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.To = nil }))
+			return err
+		}},
 		{"received recipient twice", func() error {
 			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.To = []string{Self, Self} }))
 			return err
@@ -161,19 +173,34 @@ func testInvalidInput(t *testing.T, open Opener) {
 			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.Created = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) }))
 			return err
 		}},
-		{"received no kind", func() error { _, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.Kind = "" })); return err }},
+		{"received no kind", func() error {
+			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.Kind = "" }))
+			return err
+		}},
 		{"received bad severity", func() error {
 			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.Severity = "apocalyptic" }))
 			return err
 		}},
-		{"received bad marking", func() error { _, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.Marking = "TLP:WHITE" })); return err }},
+		{"received bad marking", func() error {
+			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.Marking = "TLP:WHITE" }))
+			return err
+		}},
 		{"received own thread", func() error {
 			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.Thread = r.Envelope.ID }))
 			return err
 		}},
-		{"received no bytes", func() error { _, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.Raw = nil })); return err }},
-		{"received zero time", func() error { _, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.At = time.Time{} })); return err }},
-		{"received no pair sequence", func() error { _, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.PairSeq = 0 })); return err }},
+		{"received no bytes", func() error {
+			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.Raw = nil }))
+			return err
+		}},
+		{"received zero time", func() error {
+			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.At = time.Time{} }))
+			return err
+		}},
+		{"received no pair sequence", func() error {
+			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.PairSeq = 0 }))
+			return err
+		}},
 		{"received pair sequence out of range", func() error {
 			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.PairSeq = math.MaxInt64 + 1 }))
 			return err
@@ -182,16 +209,28 @@ func testInvalidInput(t *testing.T, open Opener) {
 			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Envelope.Direction = hotline.Sent }))
 			return err
 		}},
-		{"received zero entry", func() error { _, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Entry = [32]byte{} })); return err }},
-		{"sent numbers missing", func() error { _, err := s.InsertSent(ctx, snd(func(e *store.Sent) { e.Seqs = e.Seqs[:1] })); return err }},
+		{"received zero entry", func() error {
+			_, err := s.InsertReceived(ctx, rcv(func(r *store.Received) { r.Entry = [32]byte{} }))
+			return err
+		}},
+		{"sent numbers missing", func() error {
+			_, err := s.InsertSent(ctx, snd(func(e *store.Sent) { e.Seqs = e.Seqs[:1] }))
+			return err
+		}},
 		{"sent numbers out of order", func() error {
 			_, err := s.InsertSent(ctx, snd(func(e *store.Sent) { e.Seqs[0], e.Seqs[1] = e.Seqs[1], e.Seqs[0] }))
 			return err
 		}},
 		{"sent number zero", func() error { _, err := s.InsertSent(ctx, snd(func(e *store.Sent) { e.Seqs[0].Seq = 0 })); return err }},
-		{"sent first with a previous id", func() error { _, err := s.InsertSent(ctx, snd(func(e *store.Sent) { e.Seqs[0].Prev = ID("p") })); return err }},
+		{"sent first with a previous id", func() error {
+			_, err := s.InsertSent(ctx, snd(func(e *store.Sent) { e.Seqs[0].Prev = ID("p") }))
+			return err
+		}},
 		{"sent second without a previous id", func() error { _, err := s.InsertSent(ctx, snd(func(e *store.Sent) { e.Seqs[0].Seq = 2 })); return err }},
-		{"sent with a pair sequence", func() error { _, err := s.InsertSent(ctx, snd(func(e *store.Sent) { e.Envelope.PairSeq = 3 })); return err }},
+		{"sent with a pair sequence", func() error {
+			_, err := s.InsertSent(ctx, snd(func(e *store.Sent) { e.Envelope.PairSeq = 3 }))
+			return err
+		}},
 		{"sent as received", func() error {
 			_, err := s.InsertSent(ctx, snd(func(e *store.Sent) { e.Envelope.Direction = hotline.Received }))
 			return err
