@@ -1,0 +1,178 @@
+package agreement
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/hotline-net/hotline"
+)
+
+func witnessVerifier(vkey string) (note.Verifier, error) {
+	v, err := fnote.NewVerifierForCosignatureV1(vkey)
+	if err != nil {
+		return nil, errorf(ErrBadKey, "witness key %q: %v", truncate(vkey), err)
+	}
+	return v, nil
+}
+
+// EntryUpdate describes a party's next directory entry: its current public
+// keys and what else changes.
+type EntryUpdate struct {
+	// Keys are the party's public keys as they should be from At on. A key
+	// that differs from the one its role has at At replaces it: the old key
+	// ends at At (or is revoked, see Revoke) and the new one starts at At.
+	// Party names the party; Root is ignored (the root key is in the terms).
+	Keys hotline.PublicKeys
+	// Issued is when the entry is signed. Required.
+	Issued time.Time
+	// At is when replaced keys change over. Zero means Issued; it may not
+	// be earlier.
+	At time.Time
+	// Revoke lists roles whose key is withdrawn as compromised rather than
+	// ended: its revocation time is RevokedAt (zero: At), which may lie in
+	// the past. A revoked role needs a new key in Keys.
+	Revoke    []hotline.KeyRole
+	RevokedAt time.Time
+	// Endpoints and Contacts replace the previous entry's when non-nil; the
+	// first entry needs both.
+	Endpoints []string
+	Contacts  []Contact
+	// Reconfirm sets every contact's Reconfirmed to Issued: the party has
+	// just checked that they answer. Contacts given without a reconfirmation
+	// time get Issued as well.
+	Reconfirm bool
+}
+
+// NextEntry builds the entry that follows prev (nil for the party's first
+// entry), carrying over the history of its keys, its endpoints and its
+// contacts, and applying u. The result is checked as [Parse] would check
+// it; sign it with [SignEntry].
+func NextEntry(prev *SignedEntry, u EntryUpdate) (*Entry, error) {
+	if u.Issued.IsZero() {
+		return nil, fmt.Errorf("next entry: the issue time is required")
+	}
+	issued := u.Issued.UTC().Truncate(time.Second)
+	at := issued
+	if !u.At.IsZero() {
+		at = u.At.UTC().Truncate(time.Second)
+	}
+	if at.Before(issued) {
+		return nil, errorf(ErrKeyHistory, "next entry: keys cannot change over at %s, before the entry is issued (%s); revoke a compromised key instead", hotline.FormatTime(at), hotline.FormatTime(issued))
+	}
+	revokedAt := at
+	if !u.RevokedAt.IsZero() {
+		revokedAt = u.RevokedAt.UTC().Truncate(time.Second)
+	}
+	origin, err := keyName(u.Keys.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	e := &Entry{Party: u.Keys.Party, Sequence: 1, Issued: issued, LogOrigin: origin}
+	if prev != nil {
+		if prev.Party != u.Keys.Party {
+			return nil, fmt.Errorf("next entry: the keys are %s's, the previous entry %s's", u.Keys.Party, prev.Party)
+		}
+		c := cloneEntry(&prev.Entry)
+		e.Sequence = prev.Sequence + 1
+		e.Previous = prev.Hash
+		e.Endpoints = c.Endpoints
+		e.Contacts = c.Contacts
+		e.Keys = c.Keys
+	}
+	if u.Endpoints != nil {
+		e.Endpoints = slices.Clone(u.Endpoints)
+	}
+	if u.Contacts != nil {
+		e.Contacts = slices.Clone(u.Contacts)
+		for i := range e.Contacts {
+			e.Contacts[i].Languages = slices.Clone(e.Contacts[i].Languages)
+		}
+	}
+	for i := range e.Contacts {
+		if u.Reconfirm || e.Contacts[i].Reconfirmed.IsZero() {
+			e.Contacts[i].Reconfirmed = issued
+		}
+	}
+	for _, role := range []hotline.KeyRole{hotline.RoleMessage, hotline.RoleEncryption, hotline.RoleCheckpoint, hotline.RoleWitness} {
+		text := publicKey(u.Keys, role)
+		if text == "" {
+			continue
+		}
+		revoke := slices.Contains(u.Revoke, role)
+		listed := false
+		for i := range e.Keys {
+			if e.Keys[i].Role == role && vkeyPublic(e.Keys[i].Key) == vkeyPublic(text) {
+				listed = true
+			}
+		}
+		if listed && !revoke {
+			continue
+		}
+		if listed && revoke {
+			return nil, fmt.Errorf("next entry: revoking the %s key needs a new %s key in its place", role, role)
+		}
+		// The new key takes over at At from every key of the role still
+		// valid then (normally one; a key pre-published for later too).
+		for i := range e.Keys {
+			k := &e.Keys[i]
+			if k.Role != role {
+				continue
+			}
+			end := k.End()
+			if !end.IsZero() && !end.After(at) {
+				continue
+			}
+			switch {
+			case revoke:
+				if k.Revoked.IsZero() {
+					k.Revoked = revokedAt
+					if k.Revoked.Before(k.ValidFrom) {
+						k.Revoked = k.ValidFrom
+					}
+				}
+			case !k.ValidFrom.Before(at):
+				// Not yet valid at the changeover: it is superseded before
+				// it starts, which only a revocation can say.
+				k.Revoked = k.ValidFrom
+			default:
+				k.ValidUntil = at
+			}
+		}
+		e.Keys = append(e.Keys, Key{Role: role, Key: text, ValidFrom: at})
+	}
+	if err := validateEntry(e); err != nil {
+		return nil, err
+	}
+	if prev != nil {
+		if err := checkEntryHistory(&prev.Entry, e); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func publicKey(p hotline.PublicKeys, r hotline.KeyRole) string {
+	switch r {
+	case hotline.RoleMessage:
+		return p.Message
+	case hotline.RoleEncryption:
+		return p.Encryption
+	case hotline.RoleCheckpoint:
+		return p.Checkpoint
+	case hotline.RoleWitness:
+		return p.Witness
+	}
+	return ""
+}
+
+func keyName(vkey string) (string, error) {
+	v, err := hotline.NewVerifier(vkey)
+	if err != nil {
+		return "", errorf(ErrBadKey, "checkpoint key: %v", err)
+	}
+	return v.Name(), nil
+}
