@@ -26,6 +26,14 @@ func (e *Error) Is(target error) bool {
 
 func newError(code, msg string) *Error { return &Error{Code: code, msg: msg} }
 
+// NewError returns a refusal kind with its own code, for the layers above
+// the protocol (a node's agreement and template checks) that extend the
+// code space.
+func NewError(code, msg string) *Error { return newError(code, msg) }
+
+// Errorf returns a refusal with kind's code and a message of its own.
+func Errorf(kind *Error, format string, args ...any) error { return errorf(kind, format, args...) }
+
 // errorf returns a refusal with kind's code and a message of its own.
 func errorf(kind *Error, format string, args ...any) error {
 	return &Error{Code: kind.Code, msg: fmt.Sprintf(format, args...)}
