@@ -137,7 +137,18 @@ func (c *compiled) describe(obj string, inst any, verr *jsonschema.ValidationErr
 			out = append(out, e)
 		}
 	}
-	for _, leaf := range leafErrors(verr) {
+	leaves := leafErrors(verr)
+	// A oneOf that matched several alternatives usually lacks the property
+	// that tells them apart, and says so in another leaf ("is_family":
+	// missing); it is worth reporting only when nothing else is.
+	others := slices.DeleteFunc(slices.Clone(leaves), func(l *jsonschema.ValidationError) bool {
+		k, ok := l.ErrorKind.(*kind.OneOf)
+		return ok && k.Subschemas != nil
+	})
+	if len(others) > 0 {
+		leaves = others
+	}
+	for _, leaf := range leaves {
 		for _, e := range c.describeLeaf(inst, leaf) {
 			e.Object = obj
 			add(e)
