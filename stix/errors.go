@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/hotline-net/hotline"
 )
 
 // Code is the stable, machine-readable reason for a refusal. Codes never
@@ -84,6 +86,23 @@ func (e *Error) Error() string {
 	b.WriteString(e.Message)
 	return b.String()
 }
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, &Error{Code: CodeTooLarge}) holds for every such refusal.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Unwrap returns e as a [hotline.Error] with the same code, so that a
+// node counts and reports refusals from this package in the one code space
+// of [hotline.ErrorCode], and errors.Is matches them against hotline
+// error kinds such as [ErrMarkingTooStrict].
+func (e *Error) Unwrap() error { return hotline.NewError(string(e.Code), e.Error()) }
+
+// ErrMarkingTooStrict matches, with errors.Is, the refusal of
+// [CheckMarking]: content marked stricter than its envelope.
+var ErrMarkingTooStrict = hotline.NewError(string(CodeMarkingTooStrict), "content marked stricter than the envelope")
 
 // Errors is every [Error] found in one document, in document order. Its
 // Error method gives one line per error.

@@ -2,6 +2,8 @@ package stix
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -283,5 +285,30 @@ func TestSetMarkingKeepsOtherMarkings(t *testing.T) {
 	}
 	if err := b.SetMarking("WHITE"); CodeOf(err) != CodeBadMarking {
 		t.Errorf("SetMarking(WHITE): %v", err)
+	}
+}
+
+func TestErrorCodeSpace(t *testing.T) {
+	v := newTestValidator(t, Config{})
+	b, err := v.ValidateBundle([]byte(markedBundle([]string{TLPRedID}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fmt.Errorf("sealing: %w", CheckMarking(b, hotline.TLPAmber))
+	if !errors.Is(err, ErrMarkingTooStrict) {
+		t.Errorf("errors.Is(%v, ErrMarkingTooStrict) is false", err)
+	}
+	if !errors.Is(err, &Error{Code: CodeMarkingTooStrict}) {
+		t.Errorf("errors.Is by *Error code is false")
+	}
+	if got := hotline.ErrorCode(err); got != string(CodeMarkingTooStrict) {
+		t.Errorf("hotline.ErrorCode = %q", got)
+	}
+	_, err = v.ValidateBundle([]byte(`{"type":"bundle","id":"bundle--44af6c39-c09b-49c5-9de2-394224b04982","objects":[1,2]}`))
+	if got := hotline.ErrorCode(err); got != string(CodeNotObject) {
+		t.Errorf("hotline.ErrorCode of Errors = %q", got)
+	}
+	if errors.Is(err, ErrMarkingTooStrict) {
+		t.Error("a schema error matches ErrMarkingTooStrict")
 	}
 }

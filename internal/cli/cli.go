@@ -59,6 +59,7 @@ a witnessed Merkle log, with deadlines taken from the agreement.`,
 	root.AddCommand(
 		newVersionCmd(),
 		newEnvelopeCmd(),
+		newSTIXCmd(),
 	)
 	return root
 }
