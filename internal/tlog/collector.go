@@ -313,12 +313,12 @@ func (w *witnessing) accept(ctx context.Context, c *witnessClient, cp Checkpoint
 	text := cp.Text()
 	stored := joinNote(text, []string{logLine, line})
 	c.size, c.text, c.lastOK = cp.Size, text, time.Now()
-	w.setStatus(c, func(s *WitnessStatus) { s.Size, s.Cosigned = cp.Size, ts })
 	if err := w.store.PutWitness(ctx, c.name, stored); err != nil {
 		w.l.logger.Error("storing a cosignature", "witness", c.name, "err", err)
 	}
 	w.l.guard.raise(cp)
 	w.record(ctx, c.name, cp, line)
+	w.setStatus(c, func(s *WitnessStatus) { s.Size, s.Cosigned = cp.Size, ts })
 	return nil
 }
 

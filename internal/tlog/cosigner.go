@@ -44,7 +44,7 @@ func NewCosigner(skey string, clock Clock) (note.Signer, error) {
 	if clock == nil {
 		clock = systemClock{}
 	}
-	parts := strings.Split(skey, "+")
+	parts := strings.SplitN(skey, "+", 5)
 	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
 		return nil, errors.New("cosigner key: not a PRIVATE+KEY+<name>+<id>+<key> string")
 	}
@@ -144,7 +144,7 @@ func NewLogVerifier(vkey string) (note.Verifier, error) {
 }
 
 func checkVKeyType(vkey string, alg byte) error {
-	parts := strings.Split(vkey, "+")
+	parts := strings.SplitN(vkey, "+", 3)
 	if len(parts) != 3 {
 		return errors.New("verifier key: not a <name>+<id>+<key> string")
 	}
@@ -171,7 +171,7 @@ func checkVKeyType(vkey string, alg byte) error {
 // vkeyPublicKey returns the key material of a vkey (signature type byte
 // stripped), used to detect duplicate keys in a policy.
 func vkeyPublicKey(vkey string) []byte {
-	parts := strings.Split(vkey, "+")
+	parts := strings.SplitN(vkey, "+", 3)
 	if len(parts) != 3 {
 		return nil
 	}

@@ -217,3 +217,16 @@ func signCheckpoint(tb testing.TB, key testKey, size uint64, root [HashSize]byte
 	}
 	return b
 }
+
+// copyDir replaces dst with a copy of src.
+func copyDir(tb testing.TB, src, dst string) {
+	tb.Helper()
+	if err := os.RemoveAll(dst); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func removeAll(dir string) error { return os.RemoveAll(dir) }
