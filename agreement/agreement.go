@@ -308,9 +308,9 @@ func New(draft *Terms) (*Agreement, error) {
 // depositary's root key as the previous version lists it (version 1 by its
 // own, and a version that changes the depositary's root key by the new key
 // too); each ratification by the ratifying party's root key as the
-// ratified version lists it; each directory entry by a root key its party
-// has had, the latest one by its current root key. It fails when there is
-// no signed version.
+// ratified version lists it; each directory entry by the party's root key
+// in force when the entry was issued, or a later one (see rootsFrom). It
+// fails when there is no signed version.
 //
 // Verify trusts version 1 (and so the depositary's first root key): pin it
 // by its hash or its depositary key out of band, and accept later files
@@ -355,22 +355,10 @@ func (a *Agreement) Verify() error {
 		}
 	}
 	for party, es := range a.entries {
-		roots := slices.Clone(a.roots[party])
-		if d := a.draft; d != nil {
-			if p := draftParty(d, party); p != nil && (len(roots) == 0 || roots[len(roots)-1] != p.Root) {
-				roots = append(roots, p.Root)
-			}
-		}
-		for i, e := range es {
+		for _, e := range es {
 			what := fmt.Sprintf("entry %s/%d", party, e.Sequence)
-			candidates := roots
-			if i == len(es)-1 {
-				// The latest entry speaks for the party now: only its
-				// current root key may have signed it.
-				candidates = roots[len(roots)-1:]
-			}
-			var err error
-			for _, root := range candidates {
+			var err error = errorf(ErrBadSignature, "%s: %s has no root key in force at %s", what, party, hotline.FormatTime(e.Issued))
+			for _, root := range a.rootsFrom(party, e.Issued) {
 				rv, perr := rootVerifier(&Party{ID: party, Root: root})
 				if perr != nil {
 					return errorf(ErrBadKey, "%s: %v", what, perr)
@@ -385,6 +373,32 @@ func (a *Agreement) Verify() error {
 		}
 	}
 	return nil
+}
+
+// rootsFrom returns the root keys that may sign an entry of party issued
+// at t: the one the version in force at t lists, and those of every later
+// version and of the draft. A root key the terms replaced before t signs
+// nothing dated after the replacement.
+func (a *Agreement) rootsFrom(party string, t time.Time) []string {
+	start := 0
+	for i, v := range a.versions {
+		if !v.terms.Effective.After(t) {
+			start = i
+		}
+	}
+	var roots []string
+	add := func(p *Party) {
+		if p != nil && !slices.Contains(roots, p.Root) {
+			roots = append(roots, p.Root)
+		}
+	}
+	for _, v := range a.versions[start:] {
+		add(v.parties[party])
+	}
+	if a.draft != nil {
+		add(draftParty(a.draft, party))
+	}
+	return roots
 }
 
 // Extends reports, with an error saying why not, whether a holds

@@ -225,12 +225,66 @@ func TestUnratified(t *testing.T) {
 	if err := a.Extends(b); !errors.Is(err, ErrBadRatification) {
 		t.Errorf("a.Extends(b) = %v, want bad_ratification (a lacks CRI's ratification)", err)
 	}
-	// A ratification signed by another party's root key is refused.
-	forged, err := Ratify(a.Latest(), "CRI", t0.Add(time.Hour), ks["BER"].Root)
-	if err == nil {
-		_, err = a.With(forged)
+	// A ratification signed by another key under CRI's root key name is
+	// refused.
+	fake, _ := hotline.GenerateSigningKey("CRI/root", false)
+	forged, err := hotline.Sign(&hotline.Ratification{Party: "CRI", Agreement: h, Version: 1, Time: t0.Add(time.Hour)}, fake)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err == nil {
-		t.Error("a ratification signed by the wrong root key was accepted")
+	if _, err := a.With(forged); ErrorCode(err) != "bad_signature" {
+		t.Errorf("forged ratification: %v, want bad_signature", err)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	n := newTestNet(t)
+	// Two nodes learn of different entries; merging gives both, and the
+	// result extends each.
+	ber := n.keys["BER"].Public()
+	k, _ := hotline.GenerateSigningKey("BER", false)
+	ber.Message = k.VerifierKey()
+	x := rotate(t, n, n.a, "BER", EntryUpdate{Keys: ber, Issued: t0.Add(time.Hour)})
+	y := rotate(t, n, n.a, "CRI", EntryUpdate{Keys: n.keys["CRI"].Public(), Issued: t0.Add(time.Hour), Reconfirm: true})
+	m, err := x.Merge(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []*Agreement{n.a, x, y} {
+		if err := m.Extends(o); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := x.Extends(m); err == nil {
+		t.Error("x extends the merge, which holds CRI's entry 2 that x lacks")
+	}
+	// BER equivocates: two different entries 2. Merging them is refused.
+	k2, _ := hotline.GenerateSigningKey("BER", false)
+	ber.Message = k2.VerifierKey()
+	z := rotate(t, n, n.a, "BER", EntryUpdate{Keys: ber, Issued: t0.Add(time.Hour)})
+	if _, err := x.Merge(z); ErrorCode(err) != "fork" {
+		t.Errorf("merging two entries 2: %v, want fork", err)
+	}
+	if err := z.Extends(x); ErrorCode(err) != "fork" {
+		t.Errorf("z.Extends(x): %v, want fork", err)
+	}
+	// An older agreement does not extend a newer one.
+	c := buildChain(t, n)
+	if err := n.a.Extends(c); ErrorCode(err) != "bad_chain" {
+		t.Errorf("version 1 extends version 2: %v", err)
+	}
+	if err := c.Extends(n.a); err != nil {
+		t.Error(err)
+	}
+	if v, err := c.Current(t0.Add(47 * time.Hour)); err != nil || v.Number() != 1 {
+		t.Errorf("Current before version 2 takes effect: %v, %v", v, err)
+	}
+	if v, err := c.Current(t0.Add(48 * time.Hour)); err != nil || v.Number() != 2 {
+		t.Errorf("Current once version 2 takes effect: %v, %v", v, err)
+	}
+	v1, _ := c.VersionNumber(1)
+	v2, _ := c.VersionNumber(2)
+	if !c.Ratified("BER", v2.Hash()) || c.Ratified("CRI", v2.Hash()) || !c.Ratified("CRI", v1.Hash()) {
+		t.Error("ratifications of version 2: want BER and OSL, not CRI")
 	}
 }

@@ -1,7 +1,11 @@
 package agreement
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"slices"
 	"time"
 
@@ -11,10 +15,29 @@ import (
 	"github.com/hotline-net/hotline"
 )
 
+// witnessVerifier returns a verifier for a witness key: a C2SP vkey of
+// algorithm 0x04 (cosignature/v1, Ed25519) whose key hash matches. The
+// formats/note parser also takes plain Ed25519 and ML-DSA keys and does not
+// check the hash; the directory holds exactly one form.
 func witnessVerifier(vkey string) (note.Verifier, error) {
+	bad := func(why string) error {
+		return errorf(ErrBadKey, "witness key %q: %s", truncate(vkey), why)
+	}
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) != 3 {
+		return nil, bad("not of the form <name>+<hash>+<key>")
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(parts[2])
+	if err != nil || len(raw) != 33 || raw[0] != 0x04 {
+		return nil, bad("not an Ed25519 cosignature/v1 key (algorithm 0x04)")
+	}
+	h := sha256.Sum256(append([]byte(parts[0]+"\n"), raw...))
+	if hex.EncodeToString(h[:4]) != parts[1] {
+		return nil, bad("the key hash does not match the key")
+	}
 	v, err := fnote.NewVerifierForCosignatureV1(vkey)
 	if err != nil {
-		return nil, errorf(ErrBadKey, "witness key %q: %v", truncate(vkey), err)
+		return nil, bad(err.Error())
 	}
 	return v, nil
 }

@@ -9,7 +9,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/hotline-net/hotline"
@@ -574,9 +573,9 @@ func checkKey(e *Entry, k *Key) error {
 		}
 		name = v.Name()
 	case hotline.RoleWitness:
-		v, err := fnote.NewVerifierForCosignatureV1(k.Key)
+		v, err := witnessVerifier(k.Key)
 		if err != nil {
-			return fmt.Errorf("witness key %q: not a cosignature/v1 vkey: %w", truncate(k.Key), err)
+			return err
 		}
 		name = v.Name()
 	case hotline.RoleEncryption:
