@@ -5,8 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"slices"
+	"strings"
 	"time"
 
 	fnote "github.com/transparency-dev/formats/note"
