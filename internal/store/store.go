@@ -32,7 +32,11 @@
 // is [Store.MarkDelivered] followed by the same steps 3 and 4. At start-up the
 // node lists [Store.PendingLeaves] and resolves each against the log: every
 // pending leaf that was ever appended sits at an index at or above its
-// [Leaf.After].
+// [Leaf.After], so the node scans the log's entries from the lowest After,
+// matches them against the pending entries, and calls Sequenced for those
+// it finds. The store keeps each leaf's entry but does not index it: entries
+// are derived from (origin, direction, id), and the unique constraint is on
+// (direction, id).
 //
 // # Errors
 //
@@ -101,8 +105,7 @@ type Store interface {
 	// InsertReceived stores an envelope this node received and opened,
 	// pending, together with its pending leaf row, in one transaction. If
 	// the envelope is already stored with the same bytes it writes nothing
-	// and reports Existed; with other bytes it returns ErrConflict. If the
-	// leaf entry is already taken by another object it returns ErrConflict.
+	// and reports Existed; with other bytes it returns ErrConflict.
 	InsertReceived(ctx context.Context, r *Received) (Inserted, error)
 
 	// NextSequences returns, for each party in order, the sequence number
@@ -120,20 +123,17 @@ type Store interface {
 	// again writes nothing and reports Existed.
 	InsertSent(ctx context.Context, s *Sent) (Inserted, error)
 
-	// Sequenced records that the log holds the leaf entry at index, in one
-	// transaction: the leaf's index, the high-water mark raised to index+1
-	// (never lowered), the envelope the leaf stands for (if any) marked
-	// stored — which makes a sent envelope's outbox rows due — and, if
-	// issued is not nil, the receipt this node issues for a received
-	// envelope. Recording the same index again is a no-op; another index,
-	// or an index another leaf holds, is ErrConflict; an unknown entry is
-	// ErrNotFound.
-	Sequenced(ctx context.Context, entry [hotline.EntrySize]byte, index uint64, issued *Receipt) error
+	// Sequenced records that the log holds the leaf of the object id in
+	// direction dir at index, in one transaction: the leaf's index, the
+	// high-water mark raised to index+1 (never lowered), the envelope the
+	// leaf stands for marked stored — which makes a sent envelope's outbox
+	// rows due — and, if issued is not nil, the receipt this node issues
+	// for a received envelope. Recording the same index again is a no-op;
+	// another index, or an index another leaf holds, is ErrConflict; an
+	// unknown leaf is ErrNotFound.
+	Sequenced(ctx context.Context, dir hotline.Direction, id hotline.ID, index uint64, issued *Receipt) error
 
-	// Leaf returns the leaf row for entry, or ErrNotFound.
-	Leaf(ctx context.Context, entry [hotline.EntrySize]byte) (Leaf, error)
-
-	// LeafOf returns the leaf row for the object id in direction dir, or
+	// LeafOf returns the leaf row of the object id in direction dir, or
 	// ErrNotFound.
 	LeafOf(ctx context.Context, dir hotline.Direction, id hotline.ID) (Leaf, error)
 

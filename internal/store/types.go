@@ -113,7 +113,7 @@ type PairSeq struct {
 }
 
 // Leaf is a pending leaf row: an entry this node appends, or appended, to
-// its log.
+// its log. There is one per (Direction, Object).
 type Leaf struct {
 	// Entry is the 32-byte log entry (see hotline.LeafEntry).
 	Entry [hotline.EntrySize]byte

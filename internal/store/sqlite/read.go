@@ -15,7 +15,12 @@ import (
 
 type scanner interface{ Scan(dest ...any) error }
 
-const leafCols = `entry, dir, object, idx, after`
+// envelopeLeaf and receiptLeaf select a leaf row: the leaf of an envelope
+// (by id and direction) and of a received receipt (by receipt id).
+const (
+	envelopeLeaf = `SELECT entry, dir, id, leaf_idx, leaf_after FROM envelopes WHERE id = ? AND dir = ?`
+	receiptLeaf  = `SELECT rleaf_entry, 3, receipt_id, rleaf_idx, rleaf_after FROM outbox WHERE receipt_id = ?`
+)
 
 func scanLeaf(s scanner) (store.Leaf, error) {
 	var (
@@ -57,8 +62,12 @@ func (db *DB) Receipt(ctx context.Context, id hotline.ID, party string) (store.R
 		return r, err
 	}
 	var received, idx int64
-	err = rdb.QueryRowContext(ctx, `SELECT received, idx, note FROM receipts WHERE id = ? AND party = ?`,
-		id[:], party).Scan(&received, &idx, &r.Note)
+	err = rdb.QueryRowContext(ctx, `SELECT receipt_received, leaf_idx, receipt_note FROM envelopes
+			WHERE id = ? AND dir = 2 AND receipt_party = ?
+		UNION ALL
+		SELECT receipt_received, receipt_idx, receipt_note FROM outbox
+			WHERE id = ? AND recipient = ? AND receipt_note IS NOT NULL
+		LIMIT 1`, id[:], party, id[:], party).Scan(&received, &idx, &r.Note)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("receipt from %q for %v: %w", party, id, store.ErrNotFound)
 	}
@@ -130,26 +139,22 @@ func (db *DB) NextSequences(ctx context.Context, parties []string) ([]store.Pair
 	return out, nil
 }
 
-// Leaf implements [store.Store].
-func (db *DB) Leaf(ctx context.Context, entry [hotline.EntrySize]byte) (store.Leaf, error) {
-	rdb, err := db.reader()
-	if err != nil {
-		return store.Leaf{}, err
-	}
-	l, err := scanLeaf(rdb.QueryRowContext(ctx, `SELECT `+leafCols+` FROM leaves WHERE entry = ?`, entry[:]))
-	if err != nil {
-		return l, fmt.Errorf("leaf %x: %w", entry[:8], err)
-	}
-	return l, nil
-}
-
 // LeafOf implements [store.Store].
 func (db *DB) LeafOf(ctx context.Context, dir hotline.Direction, id hotline.ID) (store.Leaf, error) {
 	rdb, err := db.reader()
 	if err != nil {
 		return store.Leaf{}, err
 	}
-	l, err := scanLeaf(rdb.QueryRowContext(ctx, `SELECT `+leafCols+` FROM leaves WHERE dir = ? AND object = ?`, int(dir), id[:]))
+	var row *sql.Row
+	switch dir {
+	case hotline.Sent, hotline.Received:
+		row = rdb.QueryRowContext(ctx, envelopeLeaf, id[:], int(dir))
+	case hotline.ReceiptReceived:
+		row = rdb.QueryRowContext(ctx, receiptLeaf, id[:])
+	default:
+		return store.Leaf{}, fmt.Errorf("%w: direction %v", store.ErrInvalid, dir)
+	}
+	l, err := scanLeaf(row)
 	if err != nil {
 		return l, fmt.Errorf("%v leaf of %v: %w", dir, id, err)
 	}
@@ -166,7 +171,10 @@ func (db *DB) PendingLeaves(ctx context.Context, limit int) ([]store.Leaf, error
 	if err != nil {
 		return nil, err
 	}
-	rows, err := rdb.QueryContext(ctx, `SELECT `+leafCols+` FROM leaves WHERE idx IS NULL ORDER BY after, entry LIMIT ?`, limit)
+	rows, err := rdb.QueryContext(ctx, `SELECT entry, dir, id, leaf_idx, leaf_after FROM envelopes WHERE leaf_idx IS NULL
+		UNION ALL
+		SELECT rleaf_entry, 3, receipt_id, rleaf_idx, rleaf_after FROM outbox WHERE receipt_id IS NOT NULL AND rleaf_idx IS NULL
+		ORDER BY 5, 1 LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing pending leaves: %w", err)
 	}
@@ -200,9 +208,9 @@ func (db *DB) HighWater(ctx context.Context) (uint64, error) {
 
 const outboxCols = `o.seq, o.id, o.recipient, o.pair_seq, o.pair_prev, o.kind, o.exercise, o.state, o.queued,
 	o.attempts, o.next_attempt, o.first_attempt, o.last_attempt, o.last_error, o.route, o.delivered, o.alerted,
-	r.received, r.idx, r.note`
+	o.receipt_received, o.receipt_idx, o.receipt_note`
 
-const outboxFrom = ` FROM outbox o LEFT JOIN receipts r ON o.state = 2 AND r.id = o.id AND r.party = o.recipient`
+const outboxFrom = ` FROM outbox o`
 
 func scanOutbox(s scanner) (int64, store.OutboxRow, error) {
 	var (
@@ -437,7 +445,7 @@ func (db *DB) Inbound(ctx context.Context, peer string) (in store.InboundSeqs, e
 }
 
 const envCols = `seq, dir, id, from_party, recipients, group_label, created, agreement, exercise, kind,
-	severity, marking, thread, refs, pair_seq, pair_prev, at, stored`
+	severity, marking, thread, refs, pair_seq, pair_prev, at, leaf_idx IS NOT NULL`
 
 func scanEnvelope(s scanner, content bool) (int64, store.Envelope, error) {
 	var (
@@ -513,7 +521,7 @@ func messageWhere(f *store.MessageFilter) (string, []any) {
 	conds := []string{"1 = 1"}
 	var args []any
 	if !f.IncludePending {
-		conds = append(conds, "stored = 1")
+		conds = append(conds, "leaf_idx IS NOT NULL")
 	}
 	if f.Direction != 0 {
 		conds = append(conds, "dir = ?")
@@ -524,13 +532,15 @@ func messageWhere(f *store.MessageFilter) (string, []any) {
 		args = append(args, f.Kind)
 	}
 	if !f.Thread.IsZero() {
-		conds = append(conds, "thread = ?")
-		args = append(args, f.Thread[:])
+		// The thread's first message by its id; replies by the partial
+		// index on thread, which holds only replies.
+		conds = append(conds, "(id = ? OR (thread = ? AND thread <> id))")
+		args = append(args, f.Thread[:], f.Thread[:])
 	}
 	if f.Party != "" {
 		switch f.Direction {
 		case hotline.Received:
-			conds = append(conds, "from_party = ?")
+			conds = append(conds, "dir = 2 AND from_party = ?")
 			args = append(args, f.Party)
 		case hotline.Sent:
 			conds = append(conds, sentTo)

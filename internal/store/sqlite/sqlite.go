@@ -66,9 +66,15 @@ type DB struct {
 	wdb    *sql.DB
 	conn   *sql.Conn
 	rdb    *sql.DB
+	cdb    *sql.DB // the checkpointer's
 	w      *sqlkit.Writer[*wtx]
 	wt     *wtx
 	closed atomic.Bool
+
+	kick            chan struct{} // wakes the checkpointer
+	checkpointed    chan struct{} // closed when the checkpointer stopped
+	walFrames       atomic.Int64  // WAL size the last checkpoint saw
+	sinceCheckpoint int           // writes since the last kick; writer's goroutine only
 }
 
 var _ store.Store = (*DB)(nil)
@@ -111,7 +117,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}()
 
 	const common = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)"
-	db.wdb, err = sql.Open("sqlite", cfg.Path+"?"+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
+	// The writer: durable commits, savepoint journals in memory,
+	// checkpoints left to the checkpointer. (A larger page cache costs more
+	// than it saves: SQLite walks it at the end of every transaction.)
+	db.wdb, err = sql.Open("sqlite", cfg.Path+"?"+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
+		"&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("opening store %q: %w", cfg.Path, err)
 	}
@@ -141,10 +151,65 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("opening store %q: %w", cfg.Path, err)
 	}
 
+	db.cdb, err = sql.Open("sqlite", cfg.Path+"?"+common+"&_pragma=synchronous(FULL)")
+	if err != nil {
+		return nil, fmt.Errorf("opening store %q: %w", cfg.Path, err)
+	}
+	db.cdb.SetMaxOpenConns(1)
+	db.kick = make(chan struct{}, 1)
+	db.checkpointed = make(chan struct{})
+	go db.checkpointer()
+
 	db.wt = &wtx{conn: db.conn, stmts: make(map[string]*sql.Stmt)}
-	db.w = sqlkit.NewWriter[*wtx](db.wt, maxBatch, log)
+	db.w = sqlkit.NewWriter[*wtx](db.wt, maxBatch, log, db.committed)
 	ok = true
 	return db, nil
+}
+
+// Checkpoints. SQLite's automatic checkpoint runs inside the commit that
+// crosses its threshold, on the writer's connection; here the writer only
+// counts, and a checkpointer goroutine copies the WAL into the database on
+// its own connection while the writer goes on. Under a sustained load a
+// passive checkpoint never catches up with the end of the WAL, so the WAL
+// cannot restart; past walLimit frames the writer stops to checkpoint and
+// restart it.
+const (
+	checkpointEvery = 512   // writes between checkpoints
+	walLimit        = 16384 // frames (64 MiB of 4 KiB pages)
+)
+
+// committed runs on the writer's goroutine after each commit.
+func (db *DB) committed(ops int) {
+	db.sinceCheckpoint += ops
+	if db.walFrames.Load() > walLimit {
+		db.walFrames.Store(0)
+		var busy, frames, done int
+		err := db.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &done)
+		if err != nil {
+			db.log.Error("store: checkpoint failed", "err", err)
+		}
+		return
+	}
+	if db.sinceCheckpoint >= checkpointEvery {
+		db.sinceCheckpoint = 0
+		select {
+		case db.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (db *DB) checkpointer() {
+	defer close(db.checkpointed)
+	for range db.kick {
+		var busy, frames, done int
+		err := db.cdb.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done)
+		if err != nil {
+			db.log.Error("store: checkpoint failed", "err", err)
+			continue
+		}
+		db.walFrames.Store(int64(frames))
+	}
 }
 
 // Close waits for the writes in flight and closes the database. It is safe
@@ -154,6 +219,8 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.w.Close()
+	close(db.kick)
+	<-db.checkpointed
 	return db.release()
 }
 
@@ -172,6 +239,9 @@ func (db *DB) release() error {
 	}
 	if db.rdb != nil {
 		errs = append(errs, db.rdb.Close())
+	}
+	if db.cdb != nil {
+		errs = append(errs, db.cdb.Close())
 	}
 	if db.lock != nil {
 		errs = append(errs, db.lock.Close())
@@ -269,6 +339,18 @@ type wtx struct {
 	ctx   context.Context
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
+	// hw is the high-water mark as the open transaction sees it: read at
+	// Begin and after a rollback to a savepoint, raised by Sequenced. One
+	// process writes (the lock file), so nobody else changes it.
+	hw int64
+}
+
+// loadHighWater reads the high-water mark into t.hw.
+func (t *wtx) loadHighWater() error {
+	if err := t.queryRow(`SELECT high_water FROM log_state WHERE id = 1`).Scan(&t.hw); err != nil {
+		return fmt.Errorf("reading high-water mark: %w", err)
+	}
+	return nil
 }
 
 func (t *wtx) stmt(q string) (*sql.Stmt, error) {
@@ -312,8 +394,14 @@ func (t *wtx) queryRow(q string, args ...any) *sql.Row {
 
 func (t *wtx) Begin(ctx context.Context) (*wtx, error) {
 	t.ctx = ctx
-	_, err := t.exec("BEGIN IMMEDIATE")
-	return t, err
+	if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
+		return t, err
+	}
+	if err := t.loadHighWater(); err != nil {
+		t.Rollback(ctx, t)
+		return t, err
+	}
+	return t, nil
 }
 
 func (t *wtx) Savepoint(ctx context.Context, _ *wtx) error {
@@ -327,8 +415,10 @@ func (t *wtx) Release(ctx context.Context, _ *wtx) error {
 }
 
 func (t *wtx) RollbackTo(ctx context.Context, _ *wtx) error {
-	_, err := t.exec("ROLLBACK TO op")
-	return err
+	if _, err := t.exec("ROLLBACK TO op"); err != nil {
+		return err
+	}
+	return t.loadHighWater()
 }
 
 func (t *wtx) Commit(ctx context.Context, _ *wtx) error {

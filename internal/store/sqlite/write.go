@@ -27,33 +27,43 @@ func notFound(format string, args ...any) error {
 }
 
 const insertEnvelope = `INSERT INTO envelopes (dir, id, from_party, recipients, group_label, created,
-	agreement, exercise, kind, severity, marking, thread, refs, pair_seq, pair_prev, at, raw, body)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	agreement, exercise, kind, severity, marking, thread, refs, pair_seq, pair_prev, at, entry, raw, body, leaf_after)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id, dir) DO NOTHING`
 
-// insertEnvelope inserts e in direction dir and reports whether it was
-// new. An envelope already there with the same bytes is not new; with
-// other bytes it is ErrConflict.
-func (t *wtx) insertEnvelope(dir hotline.Direction, e *store.Envelope) (bool, error) {
+// envelopeArgs returns the arguments of insertEnvelope but the last, which
+// the writer fills in. It runs on the caller's goroutine, to keep encoding
+// off the writer's.
+func envelopeArgs(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte) []any {
 	thread := e.ThreadID()
-	n, err := t.execN(insertEnvelope, int(dir), e.ID[:], e.From, sqlkit.Parties(e.To), e.Group,
+	return []any{int64(dir), e.ID[:], e.From, sqlkit.Parties(e.To), e.Group,
 		sqlkit.Time(e.Created), e.AgreementHash[:], e.Exercise, e.Kind, string(e.Severity),
 		string(e.Marking), thread[:], sqlkit.IDs(e.Refs), int64(e.PairSeq), e.PairPrev[:],
-		sqlkit.Time(e.At), e.Raw, nonNil(e.Body))
+		sqlkit.Time(e.At), entry[:], e.Raw, nonNil(e.Body), nil}
+}
+
+// insertEnvelope inserts an envelope and its pending leaf, given
+// envelopeArgs, and returns the leaf and whether the envelope was new. An
+// envelope already there with the same bytes is not new; with other bytes
+// it is ErrConflict.
+func (t *wtx) insertEnvelope(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte, args []any) (store.Leaf, bool, error) {
+	args[len(args)-1] = t.hw
+	n, err := t.execN(insertEnvelope, args...)
 	if err != nil {
-		return false, fmt.Errorf("inserting envelope %v: %w", e.ID, err)
+		return store.Leaf{}, false, fmt.Errorf("inserting envelope %v: %w", e.ID, err)
 	}
 	if n == 1 {
-		return true, nil
+		return store.Leaf{Entry: entry, Direction: dir, Object: e.ID, After: uint64(t.hw)}, true, nil
 	}
 	var same bool
 	if err := t.queryRow(`SELECT raw = ? FROM envelopes WHERE id = ? AND dir = ?`, e.Raw, e.ID[:], int(dir)).Scan(&same); err != nil {
-		return false, fmt.Errorf("comparing envelope %v: %w", e.ID, err)
+		return store.Leaf{}, false, fmt.Errorf("comparing envelope %v: %w", e.ID, err)
 	}
 	if !same {
-		return false, conflict("%v envelope %v already stored with other bytes", dir, e.ID)
+		return store.Leaf{}, false, conflict("%v envelope %v already stored with other bytes", dir, e.ID)
 	}
-	return false, nil
+	leaf, err := scanLeaf(t.queryRow(envelopeLeaf, e.ID[:], int(dir)))
+	return leaf, false, err
 }
 
 func nonNil(b []byte) []byte {
@@ -63,60 +73,16 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// insertLeaf inserts a pending leaf row, its After the current high-water
-// mark. If the entry is already there for the same object it returns the
-// row as it is; for another object, ErrConflict.
-func (t *wtx) insertLeaf(entry [hotline.EntrySize]byte, dir hotline.Direction, object hotline.ID) (store.Leaf, error) {
-	leaf := store.Leaf{Entry: entry, Direction: dir, Object: object}
-	var after int64
-	err := t.queryRow(`INSERT INTO leaves (entry, dir, object, after)
-		SELECT ?, ?, ?, high_water FROM log_state WHERE id = 1
-		ON CONFLICT DO NOTHING RETURNING after`, entry[:], int(dir), object[:]).Scan(&after)
-	switch {
-	case err == nil:
-		leaf.After = uint64(after)
-		return leaf, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return leaf, fmt.Errorf("inserting leaf: %w", err)
-	}
-	old, err := scanLeaf(t.queryRow(`SELECT `+leafCols+` FROM leaves WHERE entry = ?`, entry[:]))
-	if errors.Is(err, store.ErrNotFound) {
-		// The entry is free, so the object's leaf exists under another
-		// entry (another origin).
-		return leaf, conflict("%v %v already has a leaf with another entry", dir, object)
-	}
-	if err != nil {
-		return leaf, err
-	}
-	if old.Direction != dir || old.Object != object {
-		return leaf, conflict("leaf entry %x already stands for %v %v", entry[:8], old.Direction, old.Object)
-	}
-	return old, nil
-}
-
-func (t *wtx) leafOf(dir hotline.Direction, id hotline.ID) (store.Leaf, error) {
-	return scanLeaf(t.queryRow(`SELECT `+leafCols+` FROM leaves WHERE dir = ? AND object = ?`, int(dir), id[:]))
-}
-
 // InsertReceived implements [store.Store].
 func (db *DB) InsertReceived(ctx context.Context, r *store.Received) (store.Inserted, error) {
 	if err := r.Check(); err != nil {
 		return store.Inserted{}, err
 	}
 	var res store.Inserted
+	args := envelopeArgs(hotline.Received, &r.Envelope, r.Entry)
 	err := db.write(ctx, func(t *wtx) error {
-		res = store.Inserted{}
-		e := &r.Envelope
-		fresh, err := t.insertEnvelope(hotline.Received, e)
-		if err != nil {
-			return err
-		}
-		if !fresh {
-			res.Existed = true
-			res.Leaf, err = t.leafOf(hotline.Received, e.ID)
-			return err
-		}
-		res.Leaf, err = t.insertLeaf(r.Entry, hotline.Received, e.ID)
+		leaf, fresh, err := t.insertEnvelope(hotline.Received, &r.Envelope, r.Entry, args)
+		res = store.Inserted{Existed: !fresh, Leaf: leaf}
 		return err
 	})
 	return res, err
@@ -128,16 +94,12 @@ func (db *DB) InsertSent(ctx context.Context, s *store.Sent) (store.Inserted, er
 		return store.Inserted{}, err
 	}
 	var res store.Inserted
+	args := envelopeArgs(hotline.Sent, &s.Envelope, s.Entry)
 	err := db.write(ctx, func(t *wtx) error {
-		res = store.Inserted{}
 		e := &s.Envelope
-		fresh, err := t.insertEnvelope(hotline.Sent, e)
-		if err != nil {
-			return err
-		}
-		if !fresh {
-			res.Existed = true
-			res.Leaf, err = t.leafOf(hotline.Sent, e.ID)
+		leaf, fresh, err := t.insertEnvelope(hotline.Sent, e, s.Entry, args)
+		res = store.Inserted{Existed: !fresh, Leaf: leaf}
+		if err != nil || !fresh {
 			return err
 		}
 		for _, q := range s.Seqs {
@@ -162,86 +124,110 @@ func (db *DB) InsertSent(ctx context.Context, s *store.Sent) (store.Inserted, er
 				return fmt.Errorf("queuing %v to %q: %w", e.ID, q.Party, err)
 			}
 		}
-		res.Leaf, err = t.insertLeaf(s.Entry, hotline.Sent, e.ID)
-		return err
+		return nil
 	})
 	return res, err
 }
 
+// indexTaken reports whether a leaf holds log index idx.
+func (t *wtx) indexTaken(idx uint64) (bool, error) {
+	var n int
+	err := t.queryRow(`SELECT (SELECT count(*) FROM envelopes WHERE leaf_idx = ?) +
+		(SELECT count(*) FROM outbox WHERE rleaf_idx = ?)`, int64(idx), int64(idx)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("looking up log index %d: %w", idx, err)
+	}
+	return n > 0, nil
+}
+
 // Sequenced implements [store.Store].
-func (db *DB) Sequenced(ctx context.Context, entry [hotline.EntrySize]byte, index uint64, issued *store.Receipt) error {
+func (db *DB) Sequenced(ctx context.Context, dir hotline.Direction, id hotline.ID, index uint64, issued *store.Receipt) error {
 	if err := store.CheckUint("log index", index); err != nil {
 		return err
 	}
-	if issued != nil {
-		if err := issued.Check(); err != nil {
-			return err
+	switch dir {
+	case hotline.Sent, hotline.ReceiptReceived:
+		if issued != nil {
+			return fmt.Errorf("%w: a receipt is issued only for a received envelope", store.ErrInvalid)
 		}
-		if issued.LogIndex != index {
-			return fmt.Errorf("%w: receipt names index %d, leaf is at %d", store.ErrInvalid, issued.LogIndex, index)
+	case hotline.Received:
+		if issued != nil {
+			if err := issued.Check(); err != nil {
+				return err
+			}
+			if issued.LogIndex != index || issued.MessageID != id {
+				return fmt.Errorf("%w: receipt for %v at %d on the leaf of %v at %d", store.ErrInvalid,
+					issued.MessageID, issued.LogIndex, id, index)
+			}
 		}
+	default:
+		return fmt.Errorf("%w: direction %v", store.ErrInvalid, dir)
 	}
 	return db.write(ctx, func(t *wtx) error {
-		leaf, err := scanLeaf(t.queryRow(`SELECT `+leafCols+` FROM leaves WHERE entry = ?`, entry[:]))
-		if err != nil {
-			return fmt.Errorf("leaf %x: %w", entry[:8], err)
+		var leaf store.Leaf
+		var err error
+		if dir == hotline.ReceiptReceived {
+			leaf, err = scanLeaf(t.queryRow(receiptLeaf, id[:]))
+		} else {
+			leaf, err = scanLeaf(t.queryRow(envelopeLeaf, id[:], int(dir)))
 		}
-		if issued != nil && (leaf.Direction != hotline.Received || leaf.Object != issued.MessageID) {
-			return fmt.Errorf("%w: receipt for %v on the %v leaf of %v", store.ErrInvalid, issued.MessageID, leaf.Direction, leaf.Object)
+		if err != nil {
+			return fmt.Errorf("%v leaf of %v: %w", dir, id, err)
 		}
 		if leaf.Sequenced && leaf.Index != index {
-			return conflict("leaf %x already at index %d, not %d", entry[:8], leaf.Index, index)
+			return conflict("%v leaf of %v already at index %d, not %d", dir, id, leaf.Index, index)
 		}
 		if !leaf.Sequenced {
-			n, err := t.execN(`UPDATE leaves SET idx = ? WHERE entry = ?
-				AND NOT EXISTS (SELECT 1 FROM leaves WHERE idx = ?)`, int64(index), entry[:], int64(index))
+			taken, err := t.indexTaken(index)
+			if err != nil {
+				return err
+			}
+			if taken {
+				return conflict("log index %d already holds another leaf", index)
+			}
+			switch dir {
+			case hotline.ReceiptReceived:
+				_, err = t.exec(`UPDATE outbox SET rleaf_idx = ? WHERE receipt_id = ?`, int64(index), id[:])
+			default:
+				_, err = t.exec(`UPDATE envelopes SET leaf_idx = ? WHERE id = ? AND dir = ?`, int64(index), id[:], int(dir))
+			}
 			if err != nil {
 				return fmt.Errorf("recording leaf index: %w", err)
 			}
-			if n != 1 {
-				return conflict("log index %d already holds another leaf", index)
-			}
-			if _, err := t.exec(`UPDATE log_state SET high_water = max(high_water, ?) WHERE id = 1`, int64(index)+1); err != nil {
-				return fmt.Errorf("raising high-water mark: %w", err)
-			}
-			switch leaf.Direction {
-			case hotline.Sent, hotline.Received:
-				if _, err := t.exec(`UPDATE envelopes SET stored = 1 WHERE id = ? AND dir = ?`, leaf.Object[:], int(leaf.Direction)); err != nil {
-					return fmt.Errorf("marking envelope stored: %w", err)
+			if int64(index) >= t.hw {
+				if _, err := t.exec(`UPDATE log_state SET high_water = ? WHERE id = 1`, int64(index)+1); err != nil {
+					return fmt.Errorf("raising high-water mark: %w", err)
 				}
+				t.hw = int64(index) + 1
 			}
-			if leaf.Direction == hotline.Sent {
-				if _, err := t.exec(`UPDATE outbox SET ready = 1 WHERE id = ?`, leaf.Object[:]); err != nil {
+			if dir == hotline.Sent {
+				if _, err := t.exec(`UPDATE outbox SET ready = 1 WHERE id = ?`, id[:]); err != nil {
 					return fmt.Errorf("releasing outbox rows: %w", err)
 				}
 			}
 		}
-		if issued != nil {
-			return t.insertReceipt(issued)
+		if issued == nil {
+			return nil
+		}
+		n, err := t.execN(`UPDATE envelopes SET receipt_party = ?, receipt_received = ?, receipt_note = ?
+			WHERE id = ? AND dir = 2 AND receipt_note IS NULL`,
+			issued.Party, sqlkit.Time(issued.Received), issued.Note, id[:])
+		if err != nil {
+			return fmt.Errorf("storing receipt: %w", err)
+		}
+		if n == 1 {
+			return nil
+		}
+		var same bool
+		if err := t.queryRow(`SELECT receipt_party = ? AND receipt_received = ? AND receipt_note = ?
+			FROM envelopes WHERE id = ? AND dir = 2`, issued.Party, sqlkit.Time(issued.Received), issued.Note, id[:]).Scan(&same); err != nil {
+			return fmt.Errorf("comparing receipt: %w", err)
+		}
+		if !same {
+			return conflict("another receipt for %v is stored", id)
 		}
 		return nil
 	})
-}
-
-// insertReceipt stores r; the same receipt again is a no-op, another one
-// for the same message and party ErrConflict.
-func (t *wtx) insertReceipt(r *store.Receipt) error {
-	n, err := t.execN(`INSERT INTO receipts (id, party, received, idx, note) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`, r.MessageID[:], r.Party, sqlkit.Time(r.Received), int64(r.LogIndex), r.Note)
-	if err != nil {
-		return fmt.Errorf("storing receipt: %w", err)
-	}
-	if n == 1 {
-		return nil
-	}
-	var same bool
-	if err := t.queryRow(`SELECT note = ? FROM receipts WHERE id = ? AND party = ?`, r.Note, r.MessageID[:], r.Party).Scan(&same); err != nil {
-		return fmt.Errorf("comparing receipt: %w", err)
-	}
-	if !same {
-		return conflict("another receipt from %q for %v is stored", r.Party, r.MessageID)
-	}
-	return nil
 }
 
 // outboxState returns the state of an outbox row, or ErrNotFound.
@@ -292,19 +278,34 @@ func (db *DB) MarkDelivered(ctx context.Context, d *store.Delivered) (bool, erro
 		if err != nil {
 			return err
 		}
-		if err := t.insertReceipt(&d.Receipt); err != nil {
-			return err
-		}
+		rc := &d.Receipt
 		if state == stateDelivered {
+			var same bool
+			if err := t.queryRow(`SELECT receipt_note = ? AND receipt_received = ? AND receipt_idx = ? AND receipt_id = ?
+				FROM outbox WHERE id = ? AND recipient = ?`, rc.Note, sqlkit.Time(rc.Received), int64(rc.LogIndex),
+				d.ReceiptID[:], d.ID[:], d.Recipient).Scan(&same); err != nil {
+				return fmt.Errorf("comparing receipt: %w", err)
+			}
+			if !same {
+				return conflict("another receipt from %q for %v is stored", d.Recipient, d.ID)
+			}
 			existed = true
 			return nil
 		}
-		if _, err := t.insertLeaf(d.Entry, hotline.ReceiptReceived, d.ReceiptID); err != nil {
-			return err
+		var n int
+		if err := t.queryRow(`SELECT count(*) FROM outbox WHERE receipt_id = ?`, d.ReceiptID[:]).Scan(&n); err != nil {
+			return fmt.Errorf("looking up receipt: %w", err)
 		}
-		_, err = t.exec(`UPDATE outbox SET state = ?, delivered = ?, route = coalesce(nullif(?, ''), route), first_attempt = coalesce(first_attempt, ?),
-			last_attempt = ? WHERE id = ? AND recipient = ?`,
-			stateDelivered, sqlkit.Time(d.At), d.Route, sqlkit.Time(d.At), sqlkit.Time(d.At), d.ID[:], d.Recipient)
+		if n > 0 {
+			return conflict("receipt %v already delivered another envelope", d.ReceiptID)
+		}
+		_, err = t.exec(`UPDATE outbox SET state = ?, delivered = ?, route = coalesce(nullif(?, ''), route),
+			first_attempt = coalesce(first_attempt, ?), last_attempt = ?,
+			receipt_received = ?, receipt_idx = ?, receipt_note = ?, receipt_id = ?, rleaf_entry = ?,
+			rleaf_after = ? WHERE id = ? AND recipient = ?`,
+			stateDelivered, sqlkit.Time(d.At), d.Route, sqlkit.Time(d.At), sqlkit.Time(d.At),
+			sqlkit.Time(rc.Received), int64(rc.LogIndex), rc.Note, d.ReceiptID[:], d.Entry[:], t.hw,
+			d.ID[:], d.Recipient)
 		if err != nil {
 			return fmt.Errorf("marking delivered: %w", err)
 		}

@@ -289,7 +289,7 @@ func testFailingWriteInBatch(t *testing.T, open Opener) {
 				return fmt.Errorf("good insert %d: %w", i, err)
 			}
 			// Sequencing it again at another index fails, alone.
-			err = s.Sequenced(ctx, good[i].Entry, uint64(i), nil)
+			err = s.Sequenced(ctx, hotline.Received, good[i].Envelope.ID, uint64(i), nil)
 			if !errors.Is(err, store.ErrConflict) {
 				return fmt.Errorf("sequencing good %d at a taken index: %v, want a conflict", i, err)
 			}

@@ -222,7 +222,7 @@ func testThread(t *testing.T, open Opener) {
 		reply.Envelope.Refs = []hotline.ID{root.Envelope.ID}
 		_, err = s.InsertSent(ctx, reply)
 		mustNoErr(t, err, "InsertSent")
-		mustNoErr(t, s.Sequenced(ctx, reply.Entry, log.Append(), nil), "Sequenced")
+		mustNoErr(t, s.Sequenced(ctx, hotline.Sent, reply.Envelope.ID, log.Append(), nil), "Sequenced")
 		want = append(want, reply.Envelope.ID)
 	}
 	var got []hotline.ID

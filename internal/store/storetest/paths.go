@@ -53,7 +53,7 @@ func testAcceptPath(t *testing.T, open Opener) {
 
 	// Sequenced at index 41 with the receipt.
 	rc := IssuedReceipt(r, 41)
-	mustNoErr(t, s.Sequenced(ctx, r.Entry, 41, rc), "Sequenced")
+	mustNoErr(t, s.Sequenced(ctx, hotline.Received, r.Envelope.ID, 41, rc), "Sequenced")
 	gotRc, err := s.Receipt(ctx, r.Envelope.ID, Self)
 	mustNoErr(t, err, "Receipt")
 	if diff := cmp.Diff(*rc, gotRc); diff != "" {
@@ -64,13 +64,8 @@ func testAcceptPath(t *testing.T, open Opener) {
 	if hw != 42 {
 		t.Errorf("HighWater = %d, want 42", hw)
 	}
-	leaf, err := s.Leaf(ctx, r.Entry)
-	mustNoErr(t, err, "Leaf")
 	want.Sequenced, want.Index = true, 41
-	if diff := cmp.Diff(want, leaf); diff != "" {
-		t.Errorf("Leaf (-want +got):\n%s", diff)
-	}
-	leaf, err = s.LeafOf(ctx, hotline.Received, r.Envelope.ID)
+	leaf, err := s.LeafOf(ctx, hotline.Received, r.Envelope.ID)
 	mustNoErr(t, err, "LeafOf")
 	if diff := cmp.Diff(want, leaf); diff != "" {
 		t.Errorf("LeafOf (-want +got):\n%s", diff)
@@ -126,16 +121,8 @@ func testIdempotentInsert(t *testing.T, open Opener) {
 		t.Errorf("raw bytes changed (-want +got):\n%s", diff)
 	}
 
-	// A new envelope whose leaf entry is already taken: a conflict.
-	clash := ReceivedEnvelope("b", "PAR", 2, 100)
-	clash.Entry = r.Entry
-	_, err = s.InsertReceived(ctx, clash)
-	mustErr(t, err, store.ErrConflict, "InsertReceived with a taken entry")
-	_, err = s.Envelope(ctx, hotline.Received, clash.Envelope.ID)
-	mustErr(t, err, store.ErrNotFound, "envelope of the refused insert")
-
 	// Once sequenced, again: existing, with the sequenced leaf.
-	mustNoErr(t, s.Sequenced(ctx, r.Entry, 0, IssuedReceipt(r, 0)), "Sequenced")
+	mustNoErr(t, s.Sequenced(ctx, hotline.Received, r.Envelope.ID, 0, IssuedReceipt(r, 0)), "Sequenced")
 	ins, err = s.InsertReceived(ctx, &again)
 	mustNoErr(t, err, "InsertReceived after sequenced")
 	if !ins.Existed || !ins.Leaf.Sequenced || ins.Leaf.Index != 0 {
@@ -158,33 +145,39 @@ func testSequenced(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 	}
-	err := s.Sequenced(ctx, hotline.LeafEntry(Self, hotline.Received, ID("nothing")), 3, nil)
-	mustErr(t, err, store.ErrNotFound, "Sequenced unknown entry")
+	err := s.Sequenced(ctx, hotline.Received, ID("nothing"), 3, nil)
+	mustErr(t, err, store.ErrNotFound, "Sequenced an unknown envelope")
+	err = s.Sequenced(ctx, hotline.Sent, a.Envelope.ID, 3, nil)
+	mustErr(t, err, store.ErrNotFound, "Sequenced in the wrong direction")
+	err = s.Sequenced(ctx, hotline.ReceiptReceived, ID("nothing"), 3, nil)
+	mustErr(t, err, store.ErrNotFound, "Sequenced an unknown receipt")
+	err = s.Sequenced(ctx, hotline.Sent, a.Envelope.ID, 3, IssuedReceipt(a, 3))
+	mustErr(t, err, store.ErrInvalid, "Sequenced a sent envelope with a receipt")
 
 	wrong := IssuedReceipt(b, 10)
-	err = s.Sequenced(ctx, a.Entry, 10, wrong)
+	err = s.Sequenced(ctx, hotline.Received, a.Envelope.ID, 10, wrong)
 	mustErr(t, err, store.ErrInvalid, "Sequenced with another message's receipt")
-	err = s.Sequenced(ctx, a.Entry, 10, IssuedReceipt(a, 11))
+	err = s.Sequenced(ctx, hotline.Received, a.Envelope.ID, 10, IssuedReceipt(a, 11))
 	mustErr(t, err, store.ErrInvalid, "Sequenced with a receipt naming another index")
 
-	mustNoErr(t, s.Sequenced(ctx, a.Entry, 10, IssuedReceipt(a, 10)), "Sequenced a at 10")
-	mustNoErr(t, s.Sequenced(ctx, a.Entry, 10, IssuedReceipt(a, 10)), "Sequenced a at 10 again")
-	err = s.Sequenced(ctx, a.Entry, 12, nil)
+	mustNoErr(t, s.Sequenced(ctx, hotline.Received, a.Envelope.ID, 10, IssuedReceipt(a, 10)), "Sequenced a at 10")
+	mustNoErr(t, s.Sequenced(ctx, hotline.Received, a.Envelope.ID, 10, IssuedReceipt(a, 10)), "Sequenced a at 10 again")
+	err = s.Sequenced(ctx, hotline.Received, a.Envelope.ID, 12, nil)
 	mustErr(t, err, store.ErrConflict, "Sequenced a at another index")
-	err = s.Sequenced(ctx, b.Entry, 10, nil)
+	err = s.Sequenced(ctx, hotline.Received, b.Envelope.ID, 10, nil)
 	mustErr(t, err, store.ErrConflict, "Sequenced b at a's index")
-	leaf, err := s.Leaf(ctx, b.Entry)
-	mustNoErr(t, err, "Leaf b")
+	leaf, err := s.LeafOf(ctx, hotline.Received, b.Envelope.ID)
+	mustNoErr(t, err, "LeafOf b")
 	if leaf.Sequenced {
 		t.Errorf("b sequenced by a refused call: %+v", leaf)
 	}
 	other := IssuedReceipt(a, 10)
 	other.Note = []byte("another note")
-	err = s.Sequenced(ctx, a.Entry, 10, other)
+	err = s.Sequenced(ctx, hotline.Received, a.Envelope.ID, 10, other)
 	mustErr(t, err, store.ErrConflict, "Sequenced a with another receipt")
 
 	// The high-water mark never goes down.
-	mustNoErr(t, s.Sequenced(ctx, b.Entry, 4, IssuedReceipt(b, 4)), "Sequenced b at 4")
+	mustNoErr(t, s.Sequenced(ctx, hotline.Received, b.Envelope.ID, 4, IssuedReceipt(b, 4)), "Sequenced b at 4")
 	hw, err := s.HighWater(ctx)
 	mustNoErr(t, err, "HighWater")
 	if hw != 11 {
@@ -211,7 +204,7 @@ func testPendingLeaves(t *testing.T, open Opener) {
 	}
 	// b is appended and sequenced at 7 before a: a, if it was appended,
 	// sits at or above its After (0), below the high-water mark (8).
-	mustNoErr(t, s.Sequenced(ctx, b.Entry, 7, IssuedReceipt(b, 7)), "Sequenced b")
+	mustNoErr(t, s.Sequenced(ctx, hotline.Received, b.Envelope.ID, 7, IssuedReceipt(b, 7)), "Sequenced b")
 	ins, err := s.InsertReceived(ctx, c)
 	mustNoErr(t, err, "InsertReceived c")
 	if ins.Leaf.After != 8 {
@@ -257,7 +250,7 @@ func testSendPath(t *testing.T, open Opener) {
 	if len(due) != 0 {
 		t.Errorf("DueOutbox before sequenced = %d rows, want none", len(due))
 	}
-	mustNoErr(t, s.Sequenced(ctx, first.Entry, 0, nil), "Sequenced")
+	mustNoErr(t, s.Sequenced(ctx, hotline.Sent, first.Envelope.ID, 0, nil), "Sequenced")
 	due, err = s.DueOutbox(ctx, base.Add(time.Hour), 0)
 	mustNoErr(t, err, "DueOutbox")
 	if len(due) != 3 {
@@ -401,7 +394,7 @@ func testDelivery(t *testing.T, open Opener) {
 	if leaf.Sequenced || leaf.Entry != d.Entry {
 		t.Errorf("receipt leaf = %+v, want pending with the entry", leaf)
 	}
-	mustNoErr(t, s.Sequenced(ctx, d.Entry, log.Append(), nil), "Sequenced receipt leaf")
+	mustNoErr(t, s.Sequenced(ctx, hotline.ReceiptReceived, d.ReceiptID, log.Append(), nil), "Sequenced receipt leaf")
 
 	existed, err = s.MarkDelivered(ctx, d)
 	mustNoErr(t, err, "MarkDelivered again")

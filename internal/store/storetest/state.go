@@ -235,11 +235,11 @@ func testInvalidInput(t *testing.T, open Opener) {
 			_, err := s.InsertSent(ctx, snd(func(e *store.Sent) { e.Envelope.Direction = hotline.Received }))
 			return err
 		}},
-		{"sequenced index out of range", func() error { return s.Sequenced(ctx, good.Entry, math.MaxInt64+1, nil) }},
+		{"sequenced index out of range", func() error { return s.Sequenced(ctx, hotline.Received, good.Envelope.ID, math.MaxInt64+1, nil) }},
 		{"sequenced bad receipt", func() error {
 			rc := IssuedReceipt(good, 1)
 			rc.Note = nil
-			return s.Sequenced(ctx, good.Entry, 1, rc)
+			return s.Sequenced(ctx, hotline.Received, good.Envelope.ID, 1, rc)
 		}},
 		{"receipt no party", func() error { _, err := s.Receipt(ctx, good.Envelope.ID, ""); return err }},
 		{"next sequences no party", func() error { _, err := s.NextSequences(ctx, []string{"PAR", ""}); return err }},

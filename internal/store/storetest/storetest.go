@@ -182,7 +182,7 @@ func Accept(ctx context.Context, s store.Store, log *Log, r *store.Received) (*s
 	}
 	index := log.Append()
 	rc := IssuedReceipt(r, index)
-	if err := s.Sequenced(ctx, r.Entry, index, rc); err != nil {
+	if err := s.Sequenced(ctx, hotline.Received, r.Envelope.ID, index, rc); err != nil {
 		return nil, err
 	}
 	return rc, nil
@@ -207,7 +207,7 @@ func Send(ctx context.Context, s store.Store, log *Log, name string, to ...strin
 		if err != nil {
 			return nil, err
 		}
-		return sent, s.Sequenced(ctx, sent.Entry, log.Append(), nil)
+		return sent, s.Sequenced(ctx, hotline.Sent, sent.Envelope.ID, log.Append(), nil)
 	}
 }
 

@@ -49,9 +49,14 @@ type Writer[T any] struct {
 	queue   chan *op[T]
 	done    chan struct{}
 
+	// committed, if set, is called on the writer's goroutine after each
+	// commit with the number of operations it held.
+	committed func(ops int)
+
 	// Batches and Ops count the transactions committed and the operations
-	// they held, for tests and metrics.
-	Batches, Ops atomic.Int64
+	// they held; Reruns counts the batches run again with savepoints
+	// because an operation failed. For tests and metrics.
+	Batches, Ops, Reruns atomic.Int64
 }
 
 const (
@@ -71,14 +76,16 @@ type op[T any] struct {
 }
 
 // NewWriter starts a writer over tx that puts at most maxBatch operations
-// in one transaction.
-func NewWriter[T any](tx Tx[T], maxBatch int, log *slog.Logger) *Writer[T] {
+// in one transaction. If committed is not nil, the writer calls it after
+// each commit with the number of operations the transaction held.
+func NewWriter[T any](tx Tx[T], maxBatch int, log *slog.Logger, committed func(ops int)) *Writer[T] {
 	w := &Writer[T]{
-		tx:       tx,
-		log:      log,
-		maxBatch: maxBatch,
-		queue:    make(chan *op[T], maxBatch),
-		done:     make(chan struct{}),
+		tx:        tx,
+		log:       log,
+		maxBatch:  maxBatch,
+		committed: committed,
+		queue:     make(chan *op[T], maxBatch),
+		done:      make(chan struct{}),
 	}
 	go w.run()
 	return w
@@ -184,13 +191,23 @@ func (w *Writer[T]) runBatch(batch []*op[T]) {
 // commitBatch runs the operations in one transaction and commits it. It
 // returns an error when the whole batch failed; otherwise errs holds each
 // operation's own outcome.
+//
+// A batch first runs without savepoints, which cost a statement each and a
+// copy of every page an operation touches. If an operation fails, the
+// transaction is rolled back and the batch runs again with a savepoint per
+// operation, so that the failure is undone alone. Operations before the
+// failing one find the same state the second time, so they do the same;
+// operations are closures over their inputs that reset their results, so
+// running them twice is safe.
 func (w *Writer[T]) commitBatch(ctx context.Context, live []*op[T], errs []error) error {
+	savepoints := false
 	for try := 0; ; try++ {
 		t, err := w.tx.Begin(ctx)
 		if err != nil {
 			return fmt.Errorf("beginning transaction: %w", err)
 		}
-		if len(live) == 1 {
+		switch {
+		case len(live) == 1:
 			// Alone in its transaction, an operation needs no
 			// savepoint: rolling back the transaction undoes it, and a
 			// retryable failure is retried in a new transaction.
@@ -201,7 +218,21 @@ func (w *Writer[T]) commitBatch(ctx context.Context, live []*op[T], errs []error
 				}
 				return err
 			}
-		} else {
+		case !savepoints:
+			failed := false
+			for _, o := range live {
+				if err := o.fn(t); err != nil {
+					failed = true
+					break
+				}
+			}
+			if failed {
+				w.tx.Rollback(ctx, t)
+				w.Reruns.Add(1)
+				savepoints = true
+				continue
+			}
+		default:
 			for i, o := range live {
 				opErr, fatal := w.runInSavepoint(ctx, t, o.fn)
 				if fatal != nil {
@@ -218,6 +249,9 @@ func (w *Writer[T]) commitBatch(ctx context.Context, live []*op[T], errs []error
 		}
 		w.Batches.Add(1)
 		w.Ops.Add(int64(len(live)))
+		if w.committed != nil {
+			w.committed(len(live))
+		}
 		return nil
 	}
 }
