@@ -319,6 +319,12 @@ func (a *Agreement) Verify() error {
 	if len(a.versions) == 0 {
 		return errorf(ErrNoVersion, "agreement: no signed version of the terms yet")
 	}
+	return a.verify()
+}
+
+// verify checks every signature there is, even in an agreement that has
+// only a draft so far.
+func (a *Agreement) verify() error {
 	for i, v := range a.versions {
 		cur := v.parties[v.terms.Depositary]
 		signerParty := cur
@@ -498,7 +504,7 @@ func (a *Agreement) Merge(b *Agreement) (*Agreement, error) {
 func (a *Agreement) WithDraft(d *Terms) (*Agreement, error) {
 	bj := a.bundle()
 	bj.Draft = cloneTerms(d)
-	return build(bj)
+	return rebuild(bj)
 }
 
 func rebuild(bj *bundleJSON) (*Agreement, error) {
@@ -506,10 +512,8 @@ func rebuild(bj *bundleJSON) (*Agreement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(n.versions) > 0 {
-		if err := n.Verify(); err != nil {
-			return nil, err
-		}
+	if err := n.verify(); err != nil {
+		return nil, err
 	}
 	return n, nil
 }
@@ -726,11 +730,12 @@ func (a *Agreement) Entry(party string) (*SignedEntry, error) {
 	return copyEntry(es[len(es)-1]), nil
 }
 
-// Entries returns party's chain of entries, oldest first.
+// Entries returns party's chain of entries, oldest first. Unlike the
+// lookups, it also answers for a party that is only in the draft.
 func (a *Agreement) Entries(party string) ([]*SignedEntry, error) {
-	es, err := a.partyEntries(party)
-	if err != nil {
-		return nil, err
+	es := a.entries[party]
+	if len(es) == 0 {
+		return nil, errorf(ErrUnknownParty, "%s has no directory entry", truncate(party))
 	}
 	out := make([]*SignedEntry, len(es))
 	for i, e := range es {

@@ -169,3 +169,51 @@ func TestStaleContacts(t *testing.T) {
 		t.Error("not stale after the period")
 	}
 }
+
+func TestOpenEntryAndDraft(t *testing.T) {
+	n := newTestNet(t)
+	e, err := n.a.Entry("BER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenEntry(e.Note, n.keys["BER"].Root.VerifierKey()); err != nil {
+		t.Fatal(err)
+	}
+	fake, _ := hotline.GenerateSigningKey("BER/root", false)
+	if _, err := OpenEntry(e.Note, fake.VerifierKey()); ErrorCode(err) != "bad_signature" {
+		t.Errorf("OpenEntry with another root key: %v, want bad_signature", err)
+	}
+	if _, err := OpenEntry(e.Note, n.keys["CRI"].Root.VerifierKey()); ErrorCode(err) != "bad_key" {
+		t.Errorf("OpenEntry with a root key named for another party: %v, want bad_key", err)
+	}
+
+	// While only a draft exists, entries are checked against the draft's
+	// root keys all the same.
+	d := SampleTerms()
+	d.Version, d.Depositary = 1, "DEP"
+	d.Parties = []Party{
+		{ID: "DEP", Name: "Depositary", Kind: KindDepositary, Root: n.keys["DEP"].Root.VerifierKey()},
+		{ID: "BER", Name: "Berlin", Kind: KindState, Root: n.keys["BER"].Root.VerifierKey()},
+	}
+	a, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := signRaw(t, mustText(t, EntryTag, &e.Entry), fake)
+	if _, err := a.With(forged); ErrorCode(err) != "bad_signature" {
+		t.Errorf("a forged entry added to a draft: %v, want bad_signature", err)
+	}
+	b, err := a.With(e.Note)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es, err := b.Entries("BER"); err != nil || len(es) != 1 {
+		t.Errorf("Entries of a party in the draft: %v, %v", es, err)
+	}
+	if _, err := b.Entry("BER"); ErrorCode(err) != "unknown_party" {
+		t.Errorf("Entry of a party not yet in a signed version: %v, want unknown_party", err)
+	}
+	if err := b.Verify(); ErrorCode(err) != "no_version" {
+		t.Errorf("Verify of a draft: %v, want no_version", err)
+	}
+}

@@ -142,3 +142,23 @@ func verifyNote(msg []byte, what string, want ...note.Verifier) error {
 	}
 	return nil
 }
+
+// OpenEntry parses a signed directory entry on its own and verifies it
+// against root, the party's root key as a vkey: what a depositary does with
+// the entry a party sends it to join, and a node with an entry it fetched.
+// It checks everything [Parse] checks of one entry, not its place in the
+// party's chain.
+func OpenEntry(msg []byte, root string) (*SignedEntry, error) {
+	e, err := parseEntry(msg, "entry")
+	if err != nil {
+		return nil, err
+	}
+	rv, err := rootVerifier(&Party{ID: e.Party, Root: root})
+	if err != nil {
+		return nil, errorf(ErrBadKey, "entry %s/%d: %v", e.Party, e.Sequence, err)
+	}
+	if err := verifyNote(msg, fmt.Sprintf("entry %s/%d", e.Party, e.Sequence), rv); err != nil {
+		return nil, err
+	}
+	return e, nil
+}

@@ -152,8 +152,8 @@ func validateTerms(t *Terms, draft bool) error {
 	}
 	c.time("issued", t.Issued, !draft)
 	c.time("effective", t.Effective, !draft)
-	if !t.Issued.IsZero() && !t.Effective.IsZero() && t.Effective.Before(t.Issued) && t.Version == 1 {
-		c.fail(ErrInvalid, "effective", "version 1 cannot take effect before it is issued")
+	if !t.Issued.IsZero() && !t.Effective.IsZero() && t.Effective.Before(t.Issued) {
+		c.fail(ErrInvalid, "effective", "a version cannot take effect before it is issued")
 	}
 
 	// Parties.
