@@ -1,0 +1,107 @@
+package sqlkit
+
+import (
+	"encoding/base64"
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/store"
+)
+
+func TestCursorRoundTrip(t *testing.T) {
+	for _, seq := range []int64{0, 1, 41, math.MaxInt64} {
+		for _, kind := range []CursorKind{MessagesNewest, MessagesOldest, OutboxNewest} {
+			c := EncodeCursor(kind, seq)
+			got, ok, err := DecodeCursor(kind, c)
+			if err != nil || !ok || got != seq {
+				t.Errorf("DecodeCursor(%c, EncodeCursor(%d)) = %d, %v, %v", kind, seq, got, ok, err)
+			}
+		}
+	}
+}
+
+func TestDecodeCursorRefuses(t *testing.T) {
+	outbox := EncodeCursor(OutboxNewest, 7)
+	tests := []struct {
+		name   string
+		cursor store.Cursor
+	}{
+		{"not base64", "!!!"},
+		{"padded base64", EncodeCursor(MessagesNewest, 7) + "=="},
+		{"short", EncodeCursor(MessagesNewest, 7)[:8]},
+		{"long", EncodeCursor(MessagesNewest, 7) + "AA"},
+		{"another listing", outbox},
+		{"another version", store.Cursor(base64.RawURLEncoding.EncodeToString([]byte{2, 'm', 0, 0, 0, 0, 0, 0, 0, 7}))},
+		{"negative position", EncodeCursor(MessagesNewest, -1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := DecodeCursor(MessagesNewest, tt.cursor)
+			if !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("DecodeCursor(%q) = %v, want %v", tt.cursor, err, store.ErrInvalid)
+			}
+		})
+	}
+	if _, ok, err := DecodeCursor(MessagesNewest, ""); ok || err != nil {
+		t.Errorf("DecodeCursor(\"\") = %v, %v; want the start", ok, err)
+	}
+}
+
+func TestColumnEncodings(t *testing.T) {
+	parties := []string{"BER", "PAR", "Côte d'Ivoire", `"quoted"`}
+	got, err := FromParties(Parties(parties))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(parties, got); diff != "" {
+		t.Errorf("parties (-want +got):\n%s", diff)
+	}
+	ids := []hotline.ID{{1}, {2, 3}}
+	gotIDs, err := FromIDs(IDs(ids))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ids, gotIDs); diff != "" {
+		t.Errorf("ids (-want +got):\n%s", diff)
+	}
+	if _, err := FromIDs(make([]byte, 33)); err == nil {
+		t.Errorf("FromIDs of 33 bytes: no error")
+	}
+	if _, err := ID(make([]byte, 31)); err == nil {
+		t.Errorf("ID of 31 bytes: no error")
+	}
+	long := string(make([]byte, store.MaxErrorText-1)) + "é" + "tail"
+	if cut := ErrorText(long); len(cut) > store.MaxErrorText || cut != long[:store.MaxErrorText-1] {
+		t.Errorf("ErrorText cut to %d bytes, not on the rune boundary", len(cut))
+	}
+}
+
+// FuzzDecodeCursor checks that DecodeCursor never panics, refuses what it
+// did not issue with ErrInvalid, and that whatever it accepts encodes back
+// to the same cursor.
+func FuzzDecodeCursor(f *testing.F) {
+	f.Add(byte(MessagesNewest), string(EncodeCursor(MessagesNewest, 12)))
+	f.Add(byte(OutboxNewest), string(EncodeCursor(MessagesOldest, 12)))
+	f.Fuzz(func(t *testing.T, kind byte, c string) {
+		seq, ok, err := DecodeCursor(CursorKind(kind), store.Cursor(c))
+		if err != nil {
+			if !errors.Is(err, store.ErrInvalid) {
+				t.Fatalf("DecodeCursor(%q) = %v, not ErrInvalid", c, err)
+			}
+			return
+		}
+		if !ok {
+			if c != "" {
+				t.Fatalf("DecodeCursor(%q) accepted nothing without an error", c)
+			}
+			return
+		}
+		if again := EncodeCursor(CursorKind(kind), seq); again != store.Cursor(c) {
+			t.Fatalf("DecodeCursor(%q) = %d, which encodes to %q", c, seq, again)
+		}
+	})
+}
