@@ -746,8 +746,8 @@ func checkEntryHistory(prev, next *Entry) error {
 	if prev.Party != next.Party {
 		c.fail(ErrBadChain, "party", "follows an entry of %s", prev.Party)
 	}
-	if !next.Issued.After(prev.Issued) {
-		c.fail(ErrBadChain, "issued", "%s is not after entry %d's %s", hotline.FormatTime(next.Issued), prev.Sequence, hotline.FormatTime(prev.Issued))
+	if next.Issued.Before(prev.Issued) {
+		c.fail(ErrBadChain, "issued", "%s is before entry %d's %s", hotline.FormatTime(next.Issued), prev.Sequence, hotline.FormatTime(prev.Issued))
 	}
 	byKey := map[string]*Key{}
 	for i := range next.Keys {

@@ -60,6 +60,8 @@ a witnessed Merkle log, with deadlines taken from the agreement.`,
 		newVersionCmd(),
 		newEnvelopeCmd(),
 		newSTIXCmd(),
+		newKeygenCmd(),
+		newAgreementCmd(),
 	)
 	return root
 }
