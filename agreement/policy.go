@@ -14,7 +14,8 @@ type Policy struct {
 	lines     []string
 	witnesses []string
 	groups    map[string]policyGroup
-	quorum    string // "none", a witness, or a group
+	order     []string // groups in definition order: members come first
+	quorum    string   // "none", a witness, or a group
 }
 
 type policyGroup struct {
@@ -102,6 +103,7 @@ func ParsePolicy(lines []string, witnesses []string) (*Policy, error) {
 				k = n
 			}
 			p.groups[name] = policyGroup{k: k, members: members}
+			p.order = append(p.order, name)
 			defined[name] = true
 		case "log", "witness":
 			return nil, bad("%s lines are not stored in the terms: logs and witness keys come from the directory", fields[0])
@@ -141,27 +143,27 @@ func (p *Policy) None() bool { return p.quorum == "none" }
 // Satisfied reports whether the witnesses for which cosigned returns true
 // meet the quorum.
 func (p *Policy) Satisfied(cosigned func(witness string) bool) bool {
-	var eval func(name string) bool
-	eval = func(name string) bool {
-		if name == "none" {
-			return true
-		}
-		g, ok := p.groups[name]
-		if !ok {
-			return cosigned(name)
-		}
+	if p.quorum == "none" {
+		return true
+	}
+	// Groups name only what was defined before them, so one pass in
+	// definition order decides each group once: linear in the size of the
+	// policy, however groups share members.
+	met := make(map[string]bool, len(p.witnesses)+len(p.order))
+	for _, w := range p.witnesses {
+		met[w] = cosigned(w)
+	}
+	for _, name := range p.order {
+		g := p.groups[name]
 		n := 0
 		for _, m := range g.members {
-			if eval(m) {
+			if met[m] {
 				n++
-				if n >= g.k {
-					return true
-				}
 			}
 		}
-		return false
+		met[name] = n >= g.k
 	}
-	return eval(p.quorum)
+	return met[p.quorum]
 }
 
 // SatisfiedWithout reports whether the quorum is met by the witnesses for

@@ -1,6 +1,7 @@
 package agreement
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -179,4 +180,28 @@ func FuzzParseDuration(f *testing.F) {
 			t.Fatalf("%q → %v → %q → %v, %v", s, time.Duration(d), d.String(), time.Duration(e), err)
 		}
 	})
+}
+
+// TestPolicySharedGroups checks that a policy whose groups share members
+// is decided in linear time: evaluated naively, this one would take about
+// 2^500 steps.
+func TestPolicySharedGroups(t *testing.T) {
+	lines := []string{"group g0 any A1 A2", "group g1 all g0 A3"}
+	for i := 2; i < 1000; i++ {
+		lines = append(lines, fmt.Sprintf("group g%d all g%d g%d", i, i-1, i-2))
+	}
+	lines = append(lines, "quorum g999")
+	p, err := ParsePolicy(lines, []string{"A1", "A2", "A3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Satisfied(func(w string) bool { return w != "A2" }) {
+		t.Error("A1 and A3 do not meet the quorum")
+	}
+	if p.Satisfied(func(w string) bool { return w != "A3" }) {
+		t.Error("the quorum is met without A3")
+	}
+	if err := p.checkAttainable(); ErrorCode(err) != "bad_policy" {
+		t.Errorf("checkAttainable: %v, want bad_policy (A3's log can never meet it)", err)
+	}
 }
