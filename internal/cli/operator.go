@@ -1,0 +1,477 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hotline-net/hotline/body"
+	"github.com/hotline-net/hotline/internal/opapi"
+	"github.com/hotline-net/hotline/internal/server"
+)
+
+// operator calls a running node's operator API, found through its folder:
+// the address in config.json and the token in admin.token.
+type operator struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func newOperator(dir string) (*operator, error) {
+	if dir == "" {
+		return nil, usageError{errors.New("--dir is required")}
+	}
+	cfg, err := server.LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := server.AdminToken(dir)
+	if err != nil {
+		return nil, err
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	return &operator{base: scheme + "://" + cfg.Listen, token: tok, http: &http.Client{Timeout: time.Minute}}, nil
+}
+
+// call sends a request and decodes the JSON answer into out, or returns the
+// node's refusal as an error naming its code.
+func (o *operator) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, o.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+o.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := o.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("is the node running? %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var ref opapi.Refusal
+		if json.Unmarshal(b, &ref) == nil && ref.Code != "" {
+			if ref.Request != "" {
+				return fmt.Errorf("refused (%s): %s (request %s)", ref.Code, ref.Message, ref.Request)
+			}
+			return fmt.Errorf("refused (%s): %s", ref.Code, ref.Message)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newSendCmd() *cobra.Command {
+	var (
+		dir, to, group, kind, severity, marking, title, summary, language string
+		bodyFile, stixFile, thread                                        string
+		refs                                                              []string
+		exercise                                                          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "send --dir DIR --to CRI[,DOR] --kind K --severity S --title T [--body-file F] [--stix F]",
+		Short: "Send a message through a running node; prints its id",
+		Long: `Send asks the node in DIR to seal, sign, log and deliver a message. The body
+starts from --body-file (JSON in the kind's template, see package body) if
+given; --title, --summary, --language and --stix fill in or replace fields.
+The node checks the body against the kind's template and refuses what does not
+fit, naming the field.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			op, err := newOperator(dir)
+			if err != nil {
+				return err
+			}
+			if to == "" && group == "" {
+				return usageError{errors.New("--to or --group is required")}
+			}
+			b := map[string]json.RawMessage{}
+			if bodyFile != "" {
+				raw, err := os.ReadFile(bodyFile)
+				if err != nil {
+					return err
+				}
+				if err := json.Unmarshal(raw, &b); err != nil {
+					return fmt.Errorf("%s: want a JSON object: %w", bodyFile, err)
+				}
+			}
+			set := func(k, v string) {
+				if v != "" {
+					b[k], _ = json.Marshal(v)
+				}
+			}
+			if _, ok := b[body.FieldLanguage]; !ok || cmd.Flags().Changed("language") {
+				set(body.FieldLanguage, language)
+			}
+			set("title", title)
+			set("summary", summary)
+			if stixFile != "" {
+				raw, err := os.ReadFile(stixFile)
+				if err != nil {
+					return err
+				}
+				if !json.Valid(raw) {
+					return fmt.Errorf("%s: not JSON", stixFile)
+				}
+				b["stix"] = json.RawMessage(raw)
+			}
+			rawBody, err := json.Marshal(b)
+			if err != nil {
+				return err
+			}
+			req := opapi.SendRequest{
+				Group: group, Kind: kind, Severity: severity, Marking: marking,
+				Exercise: exercise, Thread: thread, Refs: refs, Body: rawBody,
+			}
+			if to != "" {
+				req.To = strings.Split(to, ",")
+			}
+			var resp opapi.SentResponse
+			if err := op.call(cmd.Context(), http.MethodPost, "/api/v1/messages", req, &resp); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), resp.ID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "the node folder")
+	f.StringVar(&to, "to", "", "comma-separated recipient party ids")
+	f.StringVar(&group, "group", "", "a group of the agreement, expanded now")
+	f.StringVar(&kind, "kind", "notification", "message kind")
+	f.StringVar(&severity, "severity", "medium", "low, medium, high or critical")
+	f.StringVar(&marking, "marking", "AMBER", "TLP 2.0: CLEAR, GREEN, AMBER, AMBER+STRICT or RED")
+	f.StringVar(&title, "title", "", "the body's title")
+	f.StringVar(&summary, "summary", "", "the body's summary")
+	f.StringVar(&language, "language", "en", "language of the body's text (BCP 47)")
+	f.StringVar(&bodyFile, "body-file", "", "JSON body to start from")
+	f.StringVar(&stixFile, "stix", "", "STIX 2.1 bundle to attach as technical data")
+	f.StringVar(&thread, "thread", "", "thread id")
+	f.StringArrayVar(&refs, "ref", nil, "id of a message this one refers to (repeatable)")
+	f.BoolVar(&exercise, "exercise", false, "mark as an exercise")
+	return cmd
+}
+
+func newInboxCmd() *cobra.Command {
+	var (
+		dir, party, kind, cursor string
+		sent, asJSON             bool
+		limit                    int
+	)
+	cmd := &cobra.Command{
+		Use:   "inbox --dir DIR [--json]",
+		Short: "List the messages a running node received (or sent, with --sent), newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			op, err := newOperator(dir)
+			if err != nil {
+				return err
+			}
+			q := url.Values{"direction": {"received"}, "limit": {fmt.Sprint(limit)}}
+			if sent {
+				q.Set("direction", "sent")
+			}
+			for k, v := range map[string]string{"party": party, "kind": kind, "cursor": cursor} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			var list opapi.MessageList
+			if err := op.call(cmd.Context(), http.MethodGet, "/api/v1/messages?"+q.Encode(), nil, &list); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(w, list)
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tAT\tFROM\tTO\tKIND\tSEVERITY\tMARKING")
+			for _, m := range list.Messages {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID[:16], shortTime(m.At), m.From, strings.Join(m.To, ","), m.Kind, m.Severity, "TLP:"+m.Marking)
+			}
+			tw.Flush()
+			if list.Next != "" {
+				fmt.Fprintf(w, "more: --cursor %s\n", list.Next)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "the node folder")
+	f.BoolVar(&sent, "sent", false, "list sent messages instead")
+	f.StringVar(&party, "party", "", "only messages exchanged with this party")
+	f.StringVar(&kind, "kind", "", "only this kind")
+	f.StringVar(&cursor, "cursor", "", "continue a listing")
+	f.IntVar(&limit, "limit", 50, "messages per page (1 to 1000)")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func shortTime(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+// resolveID expands a unique prefix of a message id (as inbox prints them)
+// to the whole id.
+func resolveID(ctx context.Context, op *operator, prefix string) (string, error) {
+	if len(prefix) == 64 {
+		return prefix, nil
+	}
+	if len(prefix) < 8 {
+		return "", usageError{fmt.Errorf("message id %q: give at least 8 hex digits", prefix)}
+	}
+	var found []string
+	for _, dir := range []string{"received", "sent"} {
+		cursor := ""
+		for {
+			q := url.Values{"direction": {dir}, "limit": {"1000"}}
+			if cursor != "" {
+				q.Set("cursor", cursor)
+			}
+			var list opapi.MessageList
+			if err := op.call(ctx, http.MethodGet, "/api/v1/messages?"+q.Encode(), nil, &list); err != nil {
+				return "", err
+			}
+			for _, m := range list.Messages {
+				if strings.HasPrefix(m.ID, prefix) {
+					found = append(found, m.ID)
+				}
+			}
+			if cursor = list.Next; cursor == "" {
+				break
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("no message id starts with %s", prefix)
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("%d messages have ids starting with %s; give more digits", len(found), prefix)
+}
+
+func newShowCmd() *cobra.Command {
+	var (
+		dir, language string
+		asJSON        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "show --dir DIR ID [--json]",
+		Short: "Show one message: header, body in your language, receipts or deliveries",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			op, err := newOperator(dir)
+			if err != nil {
+				return err
+			}
+			id, err := resolveID(cmd.Context(), op, args[0])
+			if err != nil {
+				return err
+			}
+			var m opapi.Message
+			if err := op.call(cmd.Context(), http.MethodGet, "/api/v1/messages/"+id, nil, &m); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(w, m)
+			}
+			lang, err := body.ParseLanguage(language)
+			if err != nil {
+				return usageError{err}
+			}
+			return printMessage(w, &m, lang)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "the node folder")
+	f.StringVar(&language, "language", "en", "render the body in ar, zh, en, fr, ru or es")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printMessage(w io.Writer, m *opapi.Message, lang body.Language) error {
+	fmt.Fprintf(w, "id        %s\n", m.ID)
+	fmt.Fprintf(w, "%-9s %s → %s\n", m.Direction, m.From, strings.Join(m.To, ", "))
+	fmt.Fprintf(w, "kind      %s, %s, TLP:%s\n", m.Kind, m.Severity, m.Marking)
+	fmt.Fprintf(w, "created   %s\n", m.Created)
+	fmt.Fprintf(w, "thread    %s\n", m.Thread)
+	for _, r := range m.Refs {
+		fmt.Fprintf(w, "refers to %s\n", r)
+	}
+	if m.Exercise {
+		fmt.Fprintln(w, "exercise  yes")
+	}
+	if m.Receipt != nil {
+		fmt.Fprintf(w, "receipted %s at index %d of our log\n", m.Receipt.Received, m.Receipt.LogIndex)
+	}
+	for _, d := range m.Deliveries {
+		line := fmt.Sprintf("to %-6s %s", d.Recipient, d.State)
+		if d.Receipt != nil {
+			line += fmt.Sprintf(", receipted %s at index %d of its log", d.Receipt.Received, d.Receipt.LogIndex)
+		}
+		if d.Route != "" {
+			line += ", via " + d.Route
+		}
+		if d.State != "delivered" && d.LastError != "" {
+			line += fmt.Sprintf(" (attempts %d; %s)", d.Attempts, d.LastError)
+		}
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintln(w)
+	bd, err := body.Parse(m.Kind, m.Body)
+	if err != nil {
+		fmt.Fprintf(w, "%s\n", m.Body)
+		return nil
+	}
+	text, err := body.Render(lang, m.Kind, bd, body.Meta{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(w, text)
+	return nil
+}
+
+func newAckCmd() *cobra.Command {
+	var dir, by, challenge, text string
+	cmd := &cobra.Command{
+		Use:   "ack --dir DIR ID --by NAME",
+		Short: "Acknowledge a received message, as the human on watch",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			op, err := newOperator(dir)
+			if err != nil {
+				return err
+			}
+			if by == "" {
+				return usageError{errors.New("--by is required: the name of who acknowledges")}
+			}
+			id, err := resolveID(cmd.Context(), op, args[0])
+			if err != nil {
+				return err
+			}
+			b := &body.Body{Language: "en", AcknowledgedBy: by, Challenge: challenge, Text: text}
+			return reply(cmd, op, id, "ack", b)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "the node folder")
+	f.StringVar(&by, "by", "", "who acknowledges")
+	f.StringVar(&challenge, "challenge", "", "the challenge code a ping carried")
+	f.StringVar(&text, "text", "", "free text")
+	return cmd
+}
+
+func newRespondCmd() *cobra.Command {
+	var (
+		dir, answer, summary, language, text, bodyFile string
+		findings, assistance, taken                    []string
+	)
+	cmd := &cobra.Command{
+		Use:   "respond --dir DIR ID --answer CODE [--findings ...] [--assistance ...] [--summary S]",
+		Short: "Answer a received request, substantively",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			op, err := newOperator(dir)
+			if err != nil {
+				return err
+			}
+			id, err := resolveID(cmd.Context(), op, args[0])
+			if err != nil {
+				return err
+			}
+			b := &body.Body{}
+			if bodyFile != "" {
+				raw, err := os.ReadFile(bodyFile)
+				if err != nil {
+					return err
+				}
+				if b, err = body.Parse("response", raw); err != nil {
+					return fmt.Errorf("%s: %w", bodyFile, err)
+				}
+			}
+			if b.Language == "" || cmd.Flags().Changed("language") {
+				b.Language = language
+			}
+			if answer != "" {
+				b.Answer = answer
+			}
+			if summary != "" {
+				b.Summary = summary
+			}
+			if text != "" {
+				b.Text = text
+			}
+			b.Findings = append(b.Findings, findings...)
+			b.Assistance = append(b.Assistance, assistance...)
+			b.ActionsTaken = append(b.ActionsTaken, taken...)
+			return reply(cmd, op, id, "response", b)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "the node folder")
+	f.StringVar(&answer, "answer", "", "accepted, accepted_in_part, declined, time_proposed or information_provided")
+	f.StringSliceVar(&findings, "findings", nil, "finding codes, e.g. infrastructure_misused")
+	f.StringSliceVar(&assistance, "assistance", nil, "assistance offered, e.g. forensic_analysis")
+	f.StringSliceVar(&taken, "actions-taken", nil, "actions taken, e.g. takedown")
+	f.StringVar(&summary, "summary", "", "summary")
+	f.StringVar(&text, "text", "", "free text")
+	f.StringVar(&language, "language", "en", "language of the text")
+	f.StringVar(&bodyFile, "body-file", "", "JSON response body to start from")
+	return cmd
+}
+
+func reply(cmd *cobra.Command, op *operator, id, kind string, b *body.Body) error {
+	raw, err := b.Marshal()
+	if err != nil {
+		return err
+	}
+	var resp opapi.SentResponse
+	if err := op.call(cmd.Context(), http.MethodPost, "/api/v1/messages/"+id+"/reply", opapi.ReplyRequest{Kind: kind, Body: raw}, &resp); err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), resp.ID)
+	return nil
+}

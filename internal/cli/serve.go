@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/server"
+	"github.com/hotline-net/hotline/internal/sim"
+	"github.com/hotline-net/hotline/internal/tlog"
+)
+
+func newInitCmd() *cobra.Command {
+	var (
+		party, dir, listen, origin, database string
+		public                               bool
+	)
+	cmd := &cobra.Command{
+		Use:   "init --party ID --dir DIR",
+		Short: "Make a node folder: keys, config and an admin token",
+		Long: `Init makes a node folder for one party: its keys (private files mode 0600,
+the public ones in keys/public.keys), config.json and admin.token (mode 0600,
+for the operator commands). The party's root key is written to keys/ as well:
+move it offline once the party's directory entry is signed.
+
+The node serves once DIR/agreement.json (or the config's "agreement") holds an
+agreement that lists the party; "hotline testnet" makes a complete network.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if party == "" || dir == "" {
+				return usageError{errors.New("--party and --dir are required")}
+			}
+			ks, err := server.Init(dir, party, server.InitOptions{
+				Origin: origin,
+				Config: server.Config{Listen: listen, Database: database, LogPublic: public},
+			})
+			if err != nil {
+				return err
+			}
+			pub := ks.Public()
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "node folder %s for %s\n", dir, party)
+			fmt.Fprintf(w, "root        %s\nmessage     %s\nencryption  %s\ncheckpoint  %s\nwitness     %s\n",
+				pub.Root, pub.Message, pub.Encryption, pub.Checkpoint, pub.Witness)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&party, "party", "", "the party's id, e.g. BER")
+	f.StringVar(&dir, "dir", "", "the node folder to create")
+	f.StringVar(&listen, "listen", "127.0.0.1:7100", "address to listen on")
+	f.StringVar(&origin, "origin", "", "log origin (default hotline/<party>)")
+	f.StringVar(&database, "db", "", "PostgreSQL URL (default: SQLite in the folder)")
+	f.BoolVar(&public, "public-log", false, "serve the log to anyone, not only to parties")
+	return cmd
+}
+
+func newServeCmd() *cobra.Command {
+	var (
+		dir, database, logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve --dir DIR",
+		Short: "Run a node folder: the peer API, the operator API, the log and the witness",
+		Long: `Serve runs the node in DIR until it receives SIGINT or SIGTERM, then stops
+accepting, finishes the requests in flight, closes the log and the store, and
+exits 0. It logs JSON lines to standard error.
+
+It serves on one listener: the peer API (/v1/), the log (/log/, C2SP
+tlog-tiles), the witness (/witness/), the operator API (/api/v1/, bearer token
+from DIR/admin.token), /metrics, /healthz and /readyz.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return usageError{errors.New("--dir is required")}
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usageError{fmt.Errorf("--log-level: %w", err)}
+			}
+			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			tlog.RouteKlog(logger)
+			bodies, err := node.NewTemplates()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			s, err := server.Open(ctx, dir, server.Options{Bodies: bodies, Logger: logger, Database: database})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s serving on %s\n", s.Node().Party(), s.URL())
+			return s.Serve(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "the node folder")
+	f.StringVar(&database, "db", "", "PostgreSQL URL, overriding the config (default: the config's, else SQLite)")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func newTestnetCmd() *cobra.Command {
+	var (
+		parties, dir string
+		basePort     int
+	)
+	cmd := &cobra.Command{
+		Use:   "testnet --parties BER,CRI,DOR --dir DIR [--base-port P]",
+		Short: "Make a network on this machine: a depositary and one node folder per party",
+		Long: `Testnet makes DIR/agreement.json — signed by a depositary (DEP) and
+ratified by every party, the depositary relaying and witnessing — and one node
+folder per party (the depositary's included) listening on 127.0.0.1, logs
+public. It prints the command that starts each node as its own process.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if parties == "" || dir == "" {
+				return usageError{errors.New("--parties and --dir are required")}
+			}
+			nw, err := sim.Testnet(sim.TestnetConfig{Dir: dir, Parties: strings.Split(parties, ","), BasePort: basePort})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "agreement  %s\n", nw.Agreement)
+			for _, n := range nw.Nodes {
+				fmt.Fprintf(w, "%-10s %s  hotline serve --dir %s\n", n.Party, n.URL, n.Dir)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&parties, "parties", "", "comma-separated party ids")
+	f.StringVar(&dir, "dir", "", "folder for the network")
+	f.IntVar(&basePort, "base-port", 0, "the depositary's port; parties follow (default: free ports)")
+	return cmd
+}
+

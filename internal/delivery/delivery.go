@@ -1,0 +1,290 @@
+// Package delivery moves a node's sent envelopes to their recipients: a
+// durable outbox (in the node's store) worked by a pool of workers that try
+// each recipient's endpoints in order, back off exponentially with jitter
+// per recipient, and are done with a row only when the recipient's receipt
+// verifies and is recorded. Nothing is dropped: a row undelivered after
+// AlertAfter raises an alert, once, and keeps being retried.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/store"
+)
+
+// Recorder verifies and records a receipt; the node implements it.
+type Recorder interface {
+	RecordReceipt(ctx context.Context, id hotline.ID, recipient string, note []byte, route string) (*hotline.Receipt, error)
+}
+
+// Transport posts a recipient's view to one of its endpoints and returns
+// the receipt it answered with.
+type Transport interface {
+	PostEnvelope(ctx context.Context, to, endpoint string, view []byte) ([]byte, error)
+}
+
+// Clock tells the time.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Config configures a [Deliverer]. Store, Recorder, Transport and Endpoints
+// are required; every other zero value is a documented default.
+type Config struct {
+	Store     store.Store
+	Recorder  Recorder
+	Transport Transport
+	// Endpoints returns a party's endpoints, in the order to try them.
+	Endpoints func(party string) ([]string, error)
+	// Kick wakes the dispatcher when new rows are due (the node signals
+	// it on every send). Nil: the dispatcher only polls.
+	Kick <-chan struct{}
+	// Clock defaults to the system clock. Backoff and alerts use it; the
+	// dispatcher's polling runs on real time.
+	Clock  Clock
+	Logger *slog.Logger
+	// Workers is how many deliveries run at once. Zero means 16.
+	Workers int
+	// Poll is how often the dispatcher looks for due rows without a kick.
+	// Zero means 1 s.
+	Poll time.Duration
+	// MinBackoff and MaxBackoff bound the wait after a failed attempt:
+	// MinBackoff doubled per attempt, capped at MaxBackoff, with ±20%
+	// jitter. Zero means 1 s and 5 min.
+	MinBackoff, MaxBackoff time.Duration
+	// AttemptTimeout bounds one attempt at one endpoint. Zero means 30 s.
+	AttemptTimeout time.Duration
+	// AlertAfter is how long a row may stay undelivered before an alert.
+	// Zero means 1 h.
+	AlertAfter time.Duration
+	// OnAlert, if set, is called once for each row that stays undelivered
+	// past AlertAfter.
+	OnAlert func(store.OutboxRow)
+}
+
+// Deliverer works the outbox. Run it once.
+type Deliverer struct {
+	cfg    Config
+	clock  Clock
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	inFlight map[rowKey]bool
+}
+
+type rowKey struct {
+	id        hotline.ID
+	recipient string
+}
+
+// New returns a Deliverer for cfg.
+func New(cfg Config) (*Deliverer, error) {
+	if cfg.Store == nil || cfg.Recorder == nil || cfg.Transport == nil || cfg.Endpoints == nil {
+		return nil, errors.New("delivery: Store, Recorder, Transport and Endpoints are required")
+	}
+	d := &Deliverer{cfg: cfg, clock: cfg.Clock, logger: cfg.Logger, inFlight: map[rowKey]bool{}}
+	if d.clock == nil {
+		d.clock = systemClock{}
+	}
+	if d.logger == nil {
+		d.logger = slog.New(slog.DiscardHandler)
+	}
+	c := &d.cfg
+	if c.Workers <= 0 {
+		c.Workers = 16
+	}
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Minute
+	}
+	if c.AttemptTimeout <= 0 {
+		c.AttemptTimeout = 30 * time.Second
+	}
+	if c.AlertAfter <= 0 {
+		c.AlertAfter = time.Hour
+	}
+	return d, nil
+}
+
+// Run works the outbox until ctx ends, then waits for the attempts in
+// flight to finish and returns.
+func (d *Deliverer) Run(ctx context.Context) error {
+	work := make(chan store.OutboxRow)
+	var wg sync.WaitGroup
+	for range d.cfg.Workers {
+		wg.Go(func() {
+			for row := range work {
+				d.deliver(ctx, row)
+				d.mu.Lock()
+				delete(d.inFlight, rowKey{row.ID, row.Recipient})
+				d.mu.Unlock()
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(work)
+
+	tick := time.NewTicker(d.cfg.Poll)
+	defer tick.Stop()
+	for {
+		d.dispatch(ctx, work)
+		d.alert(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-d.cfg.Kick:
+		}
+	}
+}
+
+// dispatch hands every due row that is not already in flight to a worker.
+func (d *Deliverer) dispatch(ctx context.Context, work chan<- store.OutboxRow) {
+	for ctx.Err() == nil {
+		rows, err := d.cfg.Store.DueOutbox(ctx, d.clock.Now(), 256)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.logger.Error("listing due deliveries", "err", err)
+			}
+			return
+		}
+		handed := 0
+		for _, row := range rows {
+			k := rowKey{row.ID, row.Recipient}
+			d.mu.Lock()
+			busy := d.inFlight[k]
+			if !busy {
+				d.inFlight[k] = true
+			}
+			d.mu.Unlock()
+			if busy {
+				continue
+			}
+			select {
+			case work <- row:
+				handed++
+			case <-ctx.Done():
+				d.mu.Lock()
+				delete(d.inFlight, k)
+				d.mu.Unlock()
+				return
+			}
+		}
+		if len(rows) < 256 || handed == 0 {
+			return
+		}
+	}
+}
+
+// deliver makes one attempt at each of the recipient's endpoints, in order,
+// until one returns a receipt that verifies.
+func (d *Deliverer) deliver(ctx context.Context, row store.OutboxRow) {
+	env, err := d.cfg.Store.Envelope(ctx, hotline.Sent, row.ID)
+	if err != nil {
+		d.failed(ctx, row, "", fmt.Errorf("reading envelope: %w", err))
+		return
+	}
+	e, err := hotline.Parse(env.Raw)
+	if err != nil {
+		d.failed(ctx, row, "", fmt.Errorf("parsing stored envelope: %w", err))
+		return
+	}
+	view, err := e.View(row.Recipient)
+	if err != nil {
+		d.failed(ctx, row, "", err)
+		return
+	}
+	raw := view.Marshal()
+	endpoints, err := d.cfg.Endpoints(row.Recipient)
+	if err != nil || len(endpoints) == 0 {
+		d.failed(ctx, row, "", fmt.Errorf("no endpoints for %s: %v", row.Recipient, err))
+		return
+	}
+	var errs []error
+	route := ""
+	for _, ep := range endpoints {
+		route = "direct " + ep
+		actx, cancel := context.WithTimeout(ctx, d.cfg.AttemptTimeout)
+		note, err := d.cfg.Transport.PostEnvelope(actx, row.Recipient, ep, raw)
+		cancel()
+		if err == nil {
+			_, err = d.cfg.Recorder.RecordReceipt(ctx, row.ID, row.Recipient, note, route)
+			if err == nil {
+				d.logger.Debug("delivered", "id", row.ID, "to", row.Recipient, "route", route)
+				return
+			}
+			err = fmt.Errorf("receipt: %w", err)
+		}
+		if ctx.Err() != nil {
+			return // shutting down: the row stays due
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", ep, err))
+	}
+	d.failed(ctx, row, route, errors.Join(errs...))
+}
+
+// failed records a failed attempt and when to try again.
+func (d *Deliverer) failed(ctx context.Context, row store.OutboxRow, route string, cause error) {
+	if ctx.Err() != nil {
+		return
+	}
+	now := d.clock.Now()
+	next := now.Add(d.backoff(row.Attempts + 1))
+	d.logger.Info("delivery attempt failed", "id", row.ID, "to", row.Recipient, "attempt", row.Attempts+1, "next", next, "err", cause)
+	err := d.cfg.Store.RecordAttempt(ctx, &store.Attempt{
+		ID: row.ID, Recipient: row.Recipient, At: now, Route: route, Error: cause.Error(), Next: next,
+	})
+	if err != nil && !errors.Is(err, store.ErrConflict) && ctx.Err() == nil {
+		d.logger.Error("recording delivery attempt", "id", row.ID, "to", row.Recipient, "err", err)
+	}
+}
+
+// backoff returns the wait after the given number of failed attempts.
+func (d *Deliverer) backoff(attempts int) time.Duration {
+	b := d.cfg.MinBackoff
+	for i := 1; i < attempts && b < d.cfg.MaxBackoff; i++ {
+		b *= 2
+	}
+	b = min(b, d.cfg.MaxBackoff)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(b) * jitter)
+}
+
+// alert raises one alert for each row undelivered past AlertAfter.
+func (d *Deliverer) alert(ctx context.Context) {
+	now := d.clock.Now()
+	rows, err := d.cfg.Store.Undelivered(ctx, store.UndeliveredQuery{QueuedBefore: now.Add(-d.cfg.AlertAfter), Unalerted: true})
+	if err != nil {
+		if ctx.Err() == nil {
+			d.logger.Error("listing undelivered rows", "err", err)
+		}
+		return
+	}
+	for _, row := range rows {
+		if !row.Alerted.IsZero() {
+			continue
+		}
+		d.logger.Warn("message undelivered", "id", row.ID, "to", row.Recipient, "queued", row.Queued, "attempts", row.Attempts, "last_error", row.LastError)
+		if err := d.cfg.Store.MarkAlerted(ctx, row.ID, row.Recipient, now); err != nil {
+			d.logger.Error("recording alert", "id", row.ID, "err", err)
+			continue
+		}
+		if d.cfg.OnAlert != nil {
+			d.cfg.OnAlert(row)
+		}
+	}
+}

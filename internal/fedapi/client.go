@@ -1,0 +1,85 @@
+package fedapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hotline-net/hotline"
+)
+
+// Client calls other nodes' peer APIs, signing every request with this
+// party's message key.
+type Client struct {
+	// Key is this party's message key; its name is the party id.
+	Key *hotline.SigningKey
+	// HTTP sends the requests. Nil means a client with a 30 s timeout.
+	HTTP *http.Client
+	// Now tells the time for signatures. Nil means time.Now.
+	Now func() time.Time
+}
+
+// maxResponse bounds what a peer may answer.
+const maxResponse = 1 << 20
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// Do sends a signed request to party to at base (the party's endpoint, a
+// base URL) and returns the response body of a 2xx answer, or a
+// [*PeerError] for a refusal.
+func (c *Client) Do(ctx context.Context, to, base, method, path string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if err := SignRequest(req, body, to, c.Key, c.now()); err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/octet-stream")
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading answer of %s: %w", base, err)
+	}
+	if len(b) > maxResponse {
+		return nil, fmt.Errorf("answer of %s over %d bytes", base, maxResponse)
+	}
+	if resp.StatusCode/100 != 2 {
+		pe := &PeerError{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode), Message: http.StatusText(resp.StatusCode)}
+		var ref Refusal
+		if json.Unmarshal(b, &ref) == nil && ref.Code != "" {
+			pe.Code, pe.Message = ref.Code, ref.Message
+		}
+		return nil, pe
+	}
+	return b, nil
+}
+
+// PostEnvelope delivers a recipient's view to party to at base and returns
+// the receipt it answered with (unverified: the caller verifies it).
+func (c *Client) PostEnvelope(ctx context.Context, to, base string, view []byte) ([]byte, error) {
+	return c.Do(ctx, to, base, http.MethodPost, "/v1/envelopes", view)
+}

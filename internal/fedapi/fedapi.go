@@ -1,0 +1,211 @@
+// Package fedapi is the peer-facing HTTP API of a hotline node, and the
+// client other nodes use to call it.
+//
+// # Endpoints
+//
+//	POST /v1/envelopes              a recipient's view → the receipt (signed request)
+//	GET  /log/checkpoint, /log/tile/...      the node's log (C2SP tlog-tiles)
+//	POST /witness/add-checkpoint    the node's witness (C2SP tlog-witness)
+//
+// # Authentication
+//
+// Every request to /v1/ carries a hotline-request/v1 signature by the
+// sending party's message key in three headers (see [SignRequest]); the
+// receiver rebuilds the signed text from the request it got and verifies it
+// against the agreement's directory.
+//
+// # Errors
+//
+// A refusal is answered with a JSON object {"code": "...", "message": "..."}
+// and the HTTP status that [Status] chooses for its code: the one place
+// where codes meet statuses. Internal errors reach the peer as "internal"
+// with a request id; the details stay in the node's log.
+package fedapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/node"
+)
+
+// ErrTooLarge: the request body is over the limit.
+var ErrTooLarge = hotline.NewError("too_large", "request body too large")
+
+// Config configures the peer API. Node is required.
+type Config struct {
+	Node *node.Node
+	// Log serves the node's log under /log/ (tlog-tiles, relative paths);
+	// nil serves no log.
+	Log http.Handler
+	// Witness serves the node's witness under /witness/; nil serves none.
+	Witness http.Handler
+	// MaxBody bounds a request body. Zero means the node's envelope limit
+	// plus 64 KiB.
+	MaxBody int64
+}
+
+type api struct {
+	node    *node.Node
+	maxBody int64
+	logger  *slog.Logger
+}
+
+// Handler returns the peer API.
+func Handler(cfg Config) http.Handler {
+	a := &api{node: cfg.Node, maxBody: cfg.MaxBody, logger: cfg.Node.Logger()}
+	if a.maxBody <= 0 {
+		lim := cfg.Node.Limits().MaxEnvelope
+		if lim <= 0 {
+			lim = hotline.DefaultMaxEnvelope
+		}
+		a.maxBody = lim + 64<<10
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/envelopes", a.handle(a.postEnvelope))
+	if cfg.Log != nil {
+		mux.Handle("/log/", http.StripPrefix("/log", cfg.Log))
+	}
+	if cfg.Witness != nil {
+		mux.Handle("/witness/", http.StripPrefix("/witness", cfg.Witness))
+	}
+	return mux
+}
+
+// response is what an endpoint returns: a body and its content type.
+type response struct {
+	contentType string
+	body        []byte
+}
+
+// handle adapts an endpoint: it reads the body within the limit,
+// authenticates the request, calls fn, and writes the response or the
+// refusal — the only place that writes.
+func (a *api) handle(fn func(r *http.Request, from string, body []byte) (response, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a.writeError(w, r, hotline.Errorf(ErrTooLarge, "request body over %d bytes", mbe.Limit))
+			return
+		}
+		if err != nil {
+			a.writeError(w, r, hotline.Errorf(hotline.ErrMalformed, "reading request body: %v", err))
+			return
+		}
+		from, err := Authenticate(r, body, a.node.Party(), a.keyLookup, a.node.Clock().Now())
+		if err != nil {
+			a.node.Metrics().Refused.WithLabelValues(node.Code(err)).Inc()
+			a.writeError(w, r, err)
+			return
+		}
+		resp, err := fn(r, from, body)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", resp.contentType)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(resp.body)
+	}
+}
+
+// keyLookup finds a peer's message key in the agreement.
+func (a *api) keyLookup(party string, t time.Time) (note.Verifier, error) {
+	agr := a.node.Agreement()
+	if _, err := agr.Party(party); err != nil {
+		return nil, hotline.Errorf(node.ErrUnknownSender, "%s is not a party to the agreement", party)
+	}
+	k, err := agr.MessageKey(party, t)
+	if errors.Is(err, agreement.ErrUnknownParty) {
+		return nil, hotline.Errorf(node.ErrUnknownSender, "%s has no directory entry", party)
+	}
+	if err != nil {
+		return nil, hotline.Errorf(node.ErrKeyNotValid, "%s has no message key valid now", party)
+	}
+	return k, nil
+}
+
+func (a *api) postEnvelope(r *http.Request, from string, body []byte) (response, error) {
+	receipt, err := a.node.Accept(r.Context(), body)
+	if err != nil {
+		return response{}, err
+	}
+	return response{contentType: ReceiptContentType, body: receipt}, nil
+}
+
+// ReceiptContentType is the content type of a receipt in a response.
+const ReceiptContentType = "text/plain; charset=utf-8"
+
+// Refusal is the JSON body of every refused request.
+type Refusal struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Request string `json:"request,omitempty"` // the request id of an internal error
+}
+
+func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := node.Code(err)
+	ref := Refusal{Code: code, Message: err.Error()}
+	status := Status(code)
+	if status == http.StatusInternalServerError {
+		var id [8]byte
+		rand.Read(id[:])
+		ref.Request = hex.EncodeToString(id[:])
+		ref.Message = "internal error"
+		a.logger.Error("peer request failed", "request", ref.Request, "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	b, _ := json.Marshal(ref)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// Status returns the HTTP status for a refusal code: the one place where
+// the peer API maps codes to statuses.
+func Status(code string) int {
+	switch code {
+	case "malformed", "wrong_tag", "trailing_data":
+		return http.StatusBadRequest
+	case ErrUnauthenticated.Code, ErrStaleRequest.Code:
+		return http.StatusUnauthorized
+	case "bad_signature", node.ErrUnknownSender.Code, node.ErrKeyNotValid.Code, node.ErrNotRatified.Code:
+		return http.StatusForbidden
+	case node.ErrNotFound.Code:
+		return http.StatusNotFound
+	case "not_a_recipient":
+		return http.StatusMisdirectedRequest
+	case ErrTooLarge.Code, "header_too_large", "envelope_too_large", "too_many_recipients":
+		return http.StatusRequestEntityTooLarge
+	case "bad_stanza", "bad_payload", "bad_commitment", "decrypt_failed", "no_matching_key",
+		"future_created", node.ErrUnknownAgreement.Code, node.ErrUnknownKind.Code, node.ErrInvalidBody.Code:
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusInternalServerError
+}
+
+// PeerError is a refusal a peer answered with.
+type PeerError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *PeerError) Error() string {
+	return fmt.Sprintf("peer refused (%d %s): %s", e.Status, e.Code, e.Message)
+}
+
+// ErrorCode returns the peer's refusal code.
+func (e *PeerError) ErrorCode() string { return e.Code }

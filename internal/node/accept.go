@@ -1,0 +1,186 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/store"
+)
+
+// Accept takes a recipient's view of an envelope from a peer (or a relay)
+// and returns this node's signed receipt for it. It issues the receipt only
+// once the envelope verified, opened, passed its commitment and template
+// checks, is durably stored and its log entry is sequenced. The same
+// envelope again returns the same stored receipt.
+//
+// A refusal is a [*hotline.Error] with a stable code; it changes nothing
+// and is counted. Other errors (the store or the log failing) leave at most
+// a pending row, which a retry or the next start-up completes.
+func (n *Node) Accept(ctx context.Context, raw []byte) ([]byte, error) {
+	start := time.Now()
+	receipt, dup, err := n.accept(ctx, raw)
+	switch {
+	case err != nil:
+		n.metrics.Refused.WithLabelValues(Code(err)).Inc()
+		n.logger.Info("refused envelope", "code", Code(err), "err", err)
+	case dup:
+		n.metrics.Duplicate.Inc()
+	default:
+		n.metrics.Accepted.Inc()
+		n.metrics.AcceptDur.Observe(time.Since(start).Seconds())
+	}
+	return receipt, err
+}
+
+func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool, err error) {
+	e, err := hotline.Read(bytes.NewReader(raw), n.limits)
+	if err != nil {
+		return nil, false, err
+	}
+	now := n.clock.Now()
+	h := &e.Header
+	agr := n.agr.Load()
+	v, err := agr.Version(h.Agreement)
+	if err != nil {
+		return nil, false, hotline.Errorf(ErrUnknownAgreement, "agreement version %s is unknown to %s", h.Agreement, n.party)
+	}
+	if _, err := v.Party(h.From); err != nil {
+		return nil, false, hotline.Errorf(ErrUnknownSender, "%s is not a party to agreement version %d", h.From, v.Number())
+	}
+	if !agr.Ratified(h.From, v.Hash()) {
+		return nil, false, hotline.Errorf(ErrNotRatified, "%s has not ratified agreement version %d", h.From, v.Number())
+	}
+	key, err := agr.MessageKey(h.From, now)
+	if err != nil {
+		if errors.Is(err, agreement.ErrUnknownParty) {
+			return nil, false, hotline.Errorf(ErrUnknownSender, "%s has no directory entry", h.From)
+		}
+		return nil, false, hotline.Errorf(ErrKeyNotValid, "%s has no message key valid at %s", h.From, hotline.FormatTime(now))
+	}
+	if err := h.CheckCreated(now); err != nil {
+		return nil, false, err
+	}
+	if err := e.Verify(key); err != nil {
+		return nil, false, err
+	}
+	if h.Index(n.party) < 0 {
+		return nil, false, hotline.Errorf(hotline.ErrNotRecipient, "%s is not a recipient of %s", n.party, e.ID())
+	}
+	if e.Stanza(n.party) == nil {
+		return nil, false, hotline.Errorf(hotline.ErrNotRecipient, "this is %s's view, not %s's", e.ViewFor(), n.party)
+	}
+
+	id := e.ID()
+	unlock := n.locks.lock(id)
+	defer unlock()
+
+	if r, err := n.store.Receipt(ctx, id, n.party); err == nil {
+		return r.Note, true, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, false, fmt.Errorf("looking up receipt: %w", err)
+	}
+
+	m, err := e.Open(n.party, n.encKeys...)
+	if err != nil {
+		return nil, false, err
+	}
+	kind, err := v.Kind(m.Inner.Kind)
+	if err != nil {
+		return nil, false, hotline.Errorf(ErrUnknownKind, "kind %q is not in agreement version %d", m.Inner.Kind, v.Number())
+	}
+	if kind.RequiresRef && len(m.Inner.Refs) == 0 {
+		return nil, false, hotline.Errorf(ErrInvalidBody, "a %s must refer to the message it answers", kind.Name)
+	}
+	if err := n.bodies.CheckBody(m.Inner.Kind, m.Inner.Marking, m.Body); err != nil {
+		return nil, false, hotline.Errorf(ErrInvalidBody, "%s body: %v", m.Inner.Kind, err)
+	}
+
+	self := h.Recipients[h.Index(n.party)]
+	view, err := e.View(n.party)
+	if err != nil {
+		return nil, false, err
+	}
+	entry := hotline.LeafEntry(n.log.Origin(), hotline.Received, id)
+	rec := &store.Received{
+		Envelope: store.Envelope{
+			Direction:     hotline.Received,
+			ID:            id,
+			From:          h.From,
+			To:            recipients(h),
+			Group:         h.Group,
+			Created:       h.Created,
+			AgreementHash: h.Agreement,
+			Exercise:      h.Exercise,
+			Kind:          m.Inner.Kind,
+			Severity:      m.Inner.Severity,
+			Marking:       m.Inner.Marking,
+			Thread:        m.Inner.Thread,
+			Refs:          m.Inner.Refs,
+			Raw:           view.Marshal(),
+			Body:          m.Body,
+			At:            now,
+			PairSeq:       self.Seq,
+			PairPrev:      self.Prev,
+		},
+		Entry: entry,
+	}
+	ins, err := n.store.InsertReceived(ctx, rec)
+	if err != nil {
+		return nil, false, fmt.Errorf("storing envelope %s: %w", id, err)
+	}
+	at := now
+	if ins.Existed {
+		// A pending row from an attempt that failed after storing; its
+		// receipt keeps the time the envelope was first received.
+		stored, err := n.store.Envelope(ctx, hotline.Received, id)
+		if err != nil {
+			return nil, false, fmt.Errorf("reading envelope %s: %w", id, err)
+		}
+		at = stored.At
+		if ins.Leaf.Sequenced {
+			r, err := n.issueReceipt(ctx, ins.Leaf, at)
+			return r, false, err
+		}
+	}
+	index, err := n.log.Append(ctx, entry)
+	if err != nil {
+		return nil, false, fmt.Errorf("appending %s to the log: %w", id, err)
+	}
+	ins.Leaf.Index, ins.Leaf.Sequenced = index, true
+	r, err := n.issueReceipt(ctx, ins.Leaf, at)
+	return r, false, err
+}
+
+// issueReceipt signs the receipt for a received envelope whose leaf is at
+// leaf.Index and records it with the index in one transaction.
+func (n *Node) issueReceipt(ctx context.Context, leaf store.Leaf, received time.Time) ([]byte, error) {
+	r := &hotline.Receipt{
+		Message:   leaf.Object,
+		Party:     n.party,
+		Received:  received,
+		LogOrigin: n.log.Origin(),
+		LogIndex:  leaf.Index,
+	}
+	note, err := hotline.Sign(r, n.keys.Message)
+	if err != nil {
+		return nil, err
+	}
+	sr := &store.Receipt{MessageID: leaf.Object, Party: n.party, Received: received.UTC().Truncate(time.Second), LogIndex: leaf.Index, Note: note}
+	if err := n.store.Sequenced(ctx, hotline.Received, leaf.Object, leaf.Index, sr); err != nil {
+		return nil, fmt.Errorf("recording receipt for %s: %w", leaf.Object, err)
+	}
+	return note, nil
+}
+
+func recipients(h *hotline.Header) []string {
+	to := make([]string, len(h.Recipients))
+	for i, r := range h.Recipients {
+		to[i] = r.Party
+	}
+	return to
+}

@@ -1,0 +1,50 @@
+package node
+
+import (
+	"errors"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
+)
+
+// The node's refusals, in the protocol's code space (docs/PROTOCOL.md lists
+// the protocol's own).
+var (
+	// ErrUnknownAgreement: the envelope names an agreement version this
+	// node does not have.
+	ErrUnknownAgreement = hotline.NewError("unknown_agreement", "unknown agreement version")
+	// ErrUnknownSender: the sender is not a party to that version.
+	ErrUnknownSender = hotline.NewError("unknown_sender", "unknown sender")
+	// ErrNotRatified: the sender has not ratified that version.
+	ErrNotRatified = hotline.NewError("not_ratified", "sender has not ratified the agreement version")
+	// ErrKeyNotValid: the sender has no message key valid now.
+	ErrKeyNotValid = hotline.NewError("key_not_valid", "no valid message key")
+	// ErrUnknownKind: the inner header names a kind the agreement lacks.
+	ErrUnknownKind = hotline.NewError("unknown_kind", "unknown message kind")
+	// ErrInvalidBody: the body does not follow its kind's template.
+	ErrInvalidBody = hotline.NewError("invalid_body", "invalid body")
+	// ErrUnknownRecipient: a send names a party that is not in the
+	// agreement, or a group that does not exist.
+	ErrUnknownRecipient = hotline.NewError("unknown_recipient", "unknown recipient")
+	// ErrNotFound: no such message.
+	ErrNotFound = hotline.NewError("not_found", "not found")
+	// ErrInvalidRequest: an operator request that cannot be carried out as
+	// asked.
+	ErrInvalidRequest = hotline.NewError("invalid_request", "invalid request")
+)
+
+// Code returns the stable code of a refusal from any layer (protocol,
+// agreement, node), or "internal" for an error that is not a refusal.
+func Code(err error) string {
+	if c := hotline.ErrorCode(err); c != "" {
+		return c
+	}
+	if c := agreement.ErrorCode(err); c != "" {
+		return c
+	}
+	var e interface{ ErrorCode() string }
+	if errors.As(err, &e) {
+		return e.ErrorCode()
+	}
+	return "internal"
+}

@@ -1,0 +1,250 @@
+// Package node is one party's hotline node: it accepts envelopes from peers,
+// sends its operators' messages, and keeps every message it sent or received
+// in its store and its log, in that order, so that a receipt always means
+// durable.
+//
+// # Accept
+//
+// [Node.Accept] takes a recipient's view from a peer and follows DESIGN.md
+// §5 step by step: parse → the agreement version the envelope names → the
+// sender and its message key → created not in the future → signature → this
+// node is a recipient → already have it? return the stored receipt → open →
+// template check → pending row → log entry → receipt. Every refusal is a
+// [*hotline.Error] with a stable code, changes nothing, and is counted.
+//
+// # Send
+//
+// [Node.Send] validates the body against its kind's template, expands the
+// group, seals to each recipient's current encryption key with per-pair
+// sequence numbers, and stores the envelope, its log entry and one outbox row
+// per recipient before anything leaves the node. Delivery (package
+// delivery) then calls [Node.RecordReceipt] with each recipient's receipt.
+//
+// # Start-up
+//
+// [New] resolves the pending leaves a crash left behind: each one found in
+// the log above the store's high-water mark is recorded at its index; the
+// others are appended again. Only then does the node accept or send.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/tlog"
+)
+
+// Clock tells the time. Tests and the demo use a clock they can move.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// BodyChecker checks a message body against its kind's template. It is
+// declared here, where it is used; package body provides the templates.
+type BodyChecker interface {
+	// CheckBody returns an error, whose message says what is wrong, if body
+	// is not a valid body of the kind under the given marking.
+	CheckBody(kind string, marking hotline.Marking, body []byte) error
+}
+
+// Log is what the node needs of its log (package tlog's *Log).
+type Log interface {
+	Origin() string
+	Append(ctx context.Context, entry [hotline.EntrySize]byte) (uint64, error)
+	EntriesFrom(ctx context.Context, size uint64) iter.Seq2[tlog.Entry, error]
+}
+
+var _ Log = (*tlog.Log)(nil)
+
+// Config configures a [Node]. Keys, Agreement, Store, Log and Bodies are
+// required; every other zero value is a documented default.
+type Config struct {
+	// Keys are this party's keys; the root key is not needed.
+	Keys *hotline.KeySet
+	// OldEncryptionKeys are retired encryption keys kept until every
+	// message sealed to them has been opened.
+	OldEncryptionKeys []*hotline.EncryptionKey
+	// Agreement is the agreement in force; see [Node.SetAgreement].
+	Agreement *agreement.Agreement
+	Store     store.Store
+	Log       Log
+	Bodies    BodyChecker
+	// Clock defaults to the system clock.
+	Clock Clock
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Limits bound accepted envelopes; zero fields are the protocol's
+	// defaults.
+	Limits hotline.Limits
+	// Metrics, if set, counts what the node does.
+	Metrics *Metrics
+}
+
+// Node is one party's node. It is safe for concurrent use.
+type Node struct {
+	party   string
+	keys    *hotline.KeySet
+	encKeys []*hotline.EncryptionKey
+	agr     atomic.Pointer[agreement.Agreement]
+	store   store.Store
+	log     Log
+	bodies  BodyChecker
+	clock   Clock
+	logger  *slog.Logger
+	limits  hotline.Limits
+	metrics *Metrics
+
+	locks keyedMutex
+
+	// kick wakes delivery when a sent envelope is stored.
+	kickMu sync.Mutex
+	kicks  []chan<- struct{}
+}
+
+// New returns a node for cfg, after resolving the pending leaves a crash
+// may have left behind.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	switch {
+	case cfg.Keys == nil || cfg.Keys.Message == nil || cfg.Keys.Encryption == nil:
+		return nil, errors.New("node: Keys with a message and an encryption key are required")
+	case cfg.Agreement == nil:
+		return nil, errors.New("node: Agreement is required")
+	case cfg.Store == nil || cfg.Log == nil:
+		return nil, errors.New("node: Store and Log are required")
+	case cfg.Bodies == nil:
+		return nil, errors.New("node: Bodies is required")
+	}
+	n := &Node{
+		party:   cfg.Keys.Party,
+		keys:    cfg.Keys,
+		encKeys: append([]*hotline.EncryptionKey{cfg.Keys.Encryption}, cfg.OldEncryptionKeys...),
+		store:   cfg.Store,
+		log:     cfg.Log,
+		bodies:  cfg.Bodies,
+		clock:   cfg.Clock,
+		logger:  cfg.Logger,
+		limits:  cfg.Limits,
+		metrics: cfg.Metrics,
+	}
+	if n.clock == nil {
+		n.clock = systemClock{}
+	}
+	if n.logger == nil {
+		n.logger = slog.New(slog.DiscardHandler)
+	}
+	if n.metrics == nil {
+		n.metrics = NewMetrics(nil)
+	}
+	if _, err := cfg.Agreement.Party(n.party); err != nil {
+		return nil, fmt.Errorf("node: %s is not a party to the agreement: %w", n.party, err)
+	}
+	if origin, err := cfg.Agreement.LogOrigin(n.party); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	} else if origin != cfg.Log.Origin() {
+		return nil, fmt.Errorf("node: the log's origin is %q, the agreement says %q", cfg.Log.Origin(), origin)
+	}
+	n.agr.Store(cfg.Agreement)
+	if err := n.reconcile(ctx); err != nil {
+		return nil, fmt.Errorf("node: resolving pending log entries: %w", err)
+	}
+	return n, nil
+}
+
+// Party returns this node's party id.
+func (n *Node) Party() string { return n.party }
+
+// Agreement returns the agreement in force.
+func (n *Node) Agreement() *agreement.Agreement { return n.agr.Load() }
+
+// SetAgreement replaces the agreement with a newer one that extends it.
+func (n *Node) SetAgreement(a *agreement.Agreement) error {
+	if err := a.Extends(n.agr.Load()); err != nil {
+		return err
+	}
+	n.agr.Store(a)
+	return nil
+}
+
+// Store returns the node's store.
+func (n *Node) Store() store.Store { return n.store }
+
+// Keys returns the node's keys.
+func (n *Node) Keys() *hotline.KeySet { return n.keys }
+
+// Clock returns the node's clock.
+func (n *Node) Clock() Clock { return n.clock }
+
+// Logger returns the node's logger.
+func (n *Node) Logger() *slog.Logger { return n.logger }
+
+// Metrics returns the node's metrics.
+func (n *Node) Metrics() *Metrics { return n.metrics }
+
+// Limits returns the limits on accepted envelopes.
+func (n *Node) Limits() hotline.Limits { return n.limits }
+
+// OnSent registers a channel that receives a value (without blocking) each
+// time a sent envelope is stored and its outbox rows become due.
+func (n *Node) OnSent(c chan<- struct{}) {
+	n.kickMu.Lock()
+	defer n.kickMu.Unlock()
+	n.kicks = append(n.kicks, c)
+}
+
+func (n *Node) kick() {
+	n.kickMu.Lock()
+	defer n.kickMu.Unlock()
+	for _, c := range n.kicks {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// keyedMutex serialises work per message id: one request per id at a time.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[hotline.ID]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(id hotline.ID) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = make(map[hotline.ID]*keyedEntry)
+	}
+	e := k.m[id]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[id] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.m, id)
+		}
+		k.mu.Unlock()
+	}
+}

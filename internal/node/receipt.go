@@ -1,0 +1,76 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/store"
+)
+
+// ErrWrongReceipt: a receipt that verifies but is not for the envelope and
+// recipient it was returned for.
+var ErrWrongReceipt = hotline.NewError("wrong_receipt", "receipt does not match the delivery")
+
+// RecordReceipt verifies the receipt a recipient returned for envelope id
+// and records the delivery: the outbox row delivered (by route), the
+// receipt, and the receipt's 0x03 entry in this node's log. Delivery is done
+// only when it returns nil. The same receipt again is a no-op.
+func (n *Node) RecordReceipt(ctx context.Context, id hotline.ID, recipient string, note []byte, route string) (*hotline.Receipt, error) {
+	now := n.clock.Now()
+	agr := n.agr.Load()
+	key, err := agr.MessageKey(recipient, now)
+	if err != nil {
+		return nil, hotline.Errorf(ErrKeyNotValid, "%s has no message key valid now: %v", recipient, err)
+	}
+	r, rid, err := hotline.OpenReceipt(note, key)
+	if err != nil {
+		return nil, err
+	}
+	origin, err := agr.LogOrigin(recipient)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case r.Message != id:
+		return nil, hotline.Errorf(ErrWrongReceipt, "receipt from %s names message %s, not %s", recipient, r.Message, id)
+	case r.LogOrigin != origin:
+		return nil, hotline.Errorf(ErrWrongReceipt, "receipt from %s names log %q, the agreement says %q", recipient, r.LogOrigin, origin)
+	}
+	entry := hotline.LeafEntry(n.log.Origin(), hotline.ReceiptReceived, rid)
+	unlock := n.locks.lock(rid)
+	defer unlock()
+	_, err = n.store.MarkDelivered(ctx, &store.Delivered{
+		ID:        id,
+		Recipient: recipient,
+		At:        now,
+		Route:     route,
+		Receipt:   store.Receipt{MessageID: id, Party: recipient, Received: r.Received, LogIndex: r.LogIndex, Note: note},
+		ReceiptID: rid,
+		Entry:     entry,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recording delivery of %s to %s: %w", id, recipient, err)
+	}
+	leaf, err := n.store.LeafOf(ctx, hotline.ReceiptReceived, rid)
+	if errors.Is(err, store.ErrNotFound) {
+		// Another receipt for the same delivery was recorded first; this
+		// one verified but is not the one kept.
+		return r, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !leaf.Sequenced {
+		index, err := n.log.Append(ctx, entry)
+		if err != nil {
+			return nil, fmt.Errorf("appending receipt of %s to the log: %w", id, err)
+		}
+		if err := n.store.Sequenced(ctx, hotline.ReceiptReceived, rid, index, nil); err != nil {
+			return nil, fmt.Errorf("recording log index of receipt of %s: %w", id, err)
+		}
+	}
+	n.metrics.Receipts.Inc()
+	return r, nil
+}

@@ -1,0 +1,179 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/store"
+)
+
+// Draft is a message an operator sends.
+type Draft struct {
+	// To names the recipients; Group names a group of the agreement,
+	// expanded now. At least one of them; both add up.
+	To       []string
+	Group    string
+	Kind     string
+	Severity hotline.Severity
+	Marking  hotline.Marking
+	// Thread and Refs place the message in a thread and name the messages
+	// it answers; see [Node.Reply] for the usual case.
+	Thread   hotline.ID
+	Refs     []hotline.ID
+	Exercise bool
+	Body     []byte
+}
+
+// maxSealRetries bounds how often Send seals again when a concurrent send
+// took a sequence number first.
+const maxSealRetries = 16
+
+// Send checks d, seals it to each recipient, and stores the envelope, its
+// log entry and one outbox row per recipient before anything leaves the
+// node. It returns the message id once the entry is sequenced in the log;
+// delivery starts then.
+func (n *Node) Send(ctx context.Context, d Draft) (hotline.ID, error) {
+	id, err := n.send(ctx, d)
+	if err != nil {
+		return hotline.ID{}, err
+	}
+	n.metrics.Sent.Inc()
+	n.kick()
+	return id, nil
+}
+
+func (n *Node) send(ctx context.Context, d Draft) (hotline.ID, error) {
+	now := n.clock.Now()
+	agr := n.agr.Load()
+	v, err := agr.Current(now)
+	if err != nil {
+		return hotline.ID{}, fmt.Errorf("no agreement version in force: %w", err)
+	}
+	kind, err := v.Kind(d.Kind)
+	if err != nil {
+		return hotline.ID{}, hotline.Errorf(ErrUnknownKind, "kind %q is not in agreement version %d", d.Kind, v.Number())
+	}
+	if kind.RequiresRef && len(d.Refs) == 0 {
+		return hotline.ID{}, hotline.Errorf(ErrInvalidBody, "a %s must refer to the message it answers", kind.Name)
+	}
+	if !d.Severity.Valid() || !d.Marking.Valid() {
+		return hotline.ID{}, hotline.Errorf(ErrInvalidRequest, "severity %q or marking %q is not valid", d.Severity, d.Marking)
+	}
+	if err := n.bodies.CheckBody(d.Kind, d.Marking, d.Body); err != nil {
+		return hotline.ID{}, hotline.Errorf(ErrInvalidBody, "%s body: %v", d.Kind, err)
+	}
+	to := slices.Clone(d.To)
+	if d.Group != "" {
+		members, err := v.Expand(d.Group)
+		if err != nil {
+			return hotline.ID{}, hotline.Errorf(ErrUnknownRecipient, "group %q: %v", d.Group, err)
+		}
+		to = append(to, members...)
+	}
+	slices.Sort(to)
+	to = slices.Compact(to)
+	to = slices.DeleteFunc(to, func(p string) bool { return p == n.party })
+	if len(to) == 0 {
+		return hotline.ID{}, hotline.Errorf(ErrUnknownRecipient, "no recipients other than %s", n.party)
+	}
+	keys := make([]*hotline.EncryptionPublicKey, len(to))
+	for i, p := range to {
+		if _, err := v.Party(p); err != nil {
+			return hotline.ID{}, hotline.Errorf(ErrUnknownRecipient, "%s is not a party to agreement version %d", p, v.Number())
+		}
+		if keys[i], err = agr.EncryptionKey(p, now); err != nil {
+			return hotline.ID{}, hotline.Errorf(ErrKeyNotValid, "%s has no encryption key valid now: %v", p, err)
+		}
+	}
+
+	for range maxSealRetries {
+		seqs, err := n.store.NextSequences(ctx, to)
+		if err != nil {
+			return hotline.ID{}, fmt.Errorf("allocating sequence numbers: %w", err)
+		}
+		hd := &hotline.Draft{
+			Agreement: v.Hash(),
+			From:      n.party,
+			Group:     d.Group,
+			Created:   now,
+			Exercise:  d.Exercise,
+			Inner: hotline.Inner{
+				Kind: d.Kind, Severity: d.Severity, Marking: d.Marking,
+				Thread: d.Thread, Refs: d.Refs,
+			},
+			Body: d.Body,
+		}
+		for i, p := range to {
+			hd.To = append(hd.To, hotline.Addressee{Party: p, Key: keys[i], Seq: seqs[i].Seq, Prev: seqs[i].Prev})
+		}
+		e, err := hotline.Seal(hd, n.keys.Message)
+		if err != nil {
+			return hotline.ID{}, err
+		}
+		id := e.ID()
+		entry := hotline.LeafEntry(n.log.Origin(), hotline.Sent, id)
+		_, err = n.store.InsertSent(ctx, &store.Sent{
+			Envelope: store.Envelope{
+				Direction:     hotline.Sent,
+				ID:            id,
+				From:          n.party,
+				To:            to,
+				Group:         d.Group,
+				Created:       e.Header.Created,
+				AgreementHash: v.Hash(),
+				Exercise:      d.Exercise,
+				Kind:          d.Kind,
+				Severity:      d.Severity,
+				Marking:       d.Marking,
+				Thread:        d.Thread,
+				Refs:          d.Refs,
+				Raw:           e.Marshal(),
+				Body:          d.Body,
+				At:            now,
+			},
+			Seqs:  seqs,
+			Entry: entry,
+		})
+		if errors.Is(err, store.ErrConflict) {
+			continue // another send took a sequence number: seal again
+		}
+		if err != nil {
+			return hotline.ID{}, fmt.Errorf("storing sent envelope: %w", err)
+		}
+		index, err := n.log.Append(ctx, entry)
+		if err != nil {
+			return hotline.ID{}, fmt.Errorf("appending %s to the log: %w", id, err)
+		}
+		if err := n.store.Sequenced(ctx, hotline.Sent, id, index, nil); err != nil {
+			return hotline.ID{}, fmt.Errorf("recording log index of %s: %w", id, err)
+		}
+		return id, nil
+	}
+	return hotline.ID{}, fmt.Errorf("sending: sequence numbers kept changing under %d attempts", maxSealRetries)
+}
+
+// Reply sends a message of the given kind that answers message id (which
+// this node received): to its sender, in its thread, referring to it, under
+// the same marking. It is how an officer acknowledges and responds.
+func (n *Node) Reply(ctx context.Context, id hotline.ID, kind string, body []byte) (hotline.ID, error) {
+	orig, err := n.store.Envelope(ctx, hotline.Received, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return hotline.ID{}, hotline.Errorf(ErrNotFound, "no received message %s", id)
+	}
+	if err != nil {
+		return hotline.ID{}, err
+	}
+	return n.Send(ctx, Draft{
+		To:       []string{orig.From},
+		Kind:     kind,
+		Severity: orig.Severity,
+		Marking:  orig.Marking,
+		Thread:   orig.ThreadID(),
+		Refs:     []hotline.ID{id},
+		Exercise: orig.Exercise,
+		Body:     body,
+	})
+}

@@ -1,0 +1,189 @@
+// Package opapi is the operator REST API of a hotline node, under /api/v1/:
+// what the CLI, the web UI and a CERT's own tools use to send messages and
+// read the inbox.
+//
+// # Endpoints
+//
+//	GET  /api/v1/status                  the node: party, agreement, log, counts
+//	POST /api/v1/messages                send a message            → {"id": ...}
+//	GET  /api/v1/messages                list messages (?direction=received|sent&party=&kind=&thread=&cursor=&limit=)
+//	GET  /api/v1/messages/{id}           one message with its body and deliveries
+//	POST /api/v1/messages/{id}/reply     acknowledge or respond    → {"id": ...}
+//
+// # Authentication
+//
+// Every request carries "Authorization: Bearer <token>". A token has a role;
+// each endpoint names the roles it admits (officer, approver, auditor,
+// admin). The node folder's admin token has the admin role, which admits
+// everything.
+//
+// # Errors
+//
+// A refusal is a JSON object {"code": "...", "message": "..."} with the
+// status [Status] chooses for its code: the one place where this API maps
+// codes to statuses. Internal errors reach the caller as "internal" with a
+// request id; the details stay in the node's log.
+package opapi
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/node"
+)
+
+// Role is what a token may do.
+type Role string
+
+// The roles of DESIGN.md §8.
+const (
+	Officer  Role = "officer"  // reads and sends messages
+	Approver Role = "approver" // approves four-eyes messages
+	Auditor  Role = "auditor"  // reads everything, sends nothing
+	Admin    Role = "admin"    // everything
+)
+
+// Refusals of the operator API.
+var (
+	ErrUnauthorized = hotline.NewError("unauthorized", "missing or unknown token")
+	ErrForbidden    = hotline.NewError("forbidden", "role not allowed")
+	ErrBadRequest   = hotline.NewError("bad_request", "bad request")
+)
+
+// Config configures the operator API. Node and Tokens are required.
+type Config struct {
+	Node *node.Node
+	// Tokens maps each bearer token to its role.
+	Tokens map[string]Role
+	// MaxBody bounds a request body. Zero means 17 MiB.
+	MaxBody int64
+}
+
+type api struct {
+	node    *node.Node
+	tokens  map[string]Role
+	maxBody int64
+	logger  *slog.Logger
+}
+
+// Handler returns the operator API, serving absolute paths under /api/v1/.
+func Handler(cfg Config) http.Handler {
+	a := &api{node: cfg.Node, tokens: cfg.Tokens, maxBody: cfg.MaxBody, logger: cfg.Node.Logger()}
+	if a.maxBody <= 0 {
+		a.maxBody = 17 << 20
+	}
+	read := []Role{Officer, Approver, Auditor, Admin}
+	write := []Role{Officer, Admin}
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/v1/status", a.handle(read, a.status))
+	mux.Handle("POST /api/v1/messages", a.handle(write, a.send))
+	mux.Handle("GET /api/v1/messages", a.handle(read, a.list))
+	mux.Handle("GET /api/v1/messages/{id}", a.handle(read, a.show))
+	mux.Handle("POST /api/v1/messages/{id}/reply", a.handle(write, a.reply))
+	mux.Handle("/api/v1/", a.handle(read, func(*http.Request) (any, error) {
+		return nil, hotline.Errorf(node.ErrNotFound, "no such endpoint")
+	}))
+	return mux
+}
+
+// handle checks the token's role, bounds the body, calls fn and writes its
+// value as JSON, or the refusal: the only place that writes a response.
+func (a *api) handle(roles []Role, fn func(r *http.Request) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		role, ok := a.role(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hotline"`)
+			a.writeError(w, r, hotline.Errorf(ErrUnauthorized, "a valid bearer token is required"))
+			return
+		}
+		allowed := false
+		for _, x := range roles {
+			allowed = allowed || x == role
+		}
+		if !allowed {
+			a.writeError(w, r, hotline.Errorf(ErrForbidden, "the %s role may not %s %s", role, r.Method, r.URL.Path))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+		v, err := fn(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(v)
+	})
+}
+
+func (a *api) role(r *http.Request) (Role, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return "", false
+	}
+	// Compare against every token in constant time, so that timing does
+	// not reveal how much of a token matched.
+	var found Role
+	for t, role := range a.tokens {
+		if subtle.ConstantTimeCompare([]byte(t), []byte(tok)) == 1 {
+			found = role
+		}
+	}
+	return found, found != ""
+}
+
+// Refusal is the JSON body of every refused request.
+type Refusal struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Request string `json:"request,omitempty"`
+}
+
+func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = hotline.Errorf(ErrBadRequest, "request body over %d bytes", mbe.Limit)
+	}
+	code := node.Code(err)
+	ref := Refusal{Code: code, Message: err.Error()}
+	status := Status(code)
+	if status == http.StatusInternalServerError {
+		var id [8]byte
+		rand.Read(id[:])
+		ref.Request = hex.EncodeToString(id[:])
+		ref.Message = "internal error"
+		a.logger.Error("operator request failed", "request", ref.Request, "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	b, _ := json.Marshal(ref)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// Status returns the HTTP status for a refusal code: the one place where
+// the operator API maps codes to statuses.
+func Status(code string) int {
+	switch code {
+	case ErrUnauthorized.Code:
+		return http.StatusUnauthorized
+	case ErrForbidden.Code:
+		return http.StatusForbidden
+	case node.ErrNotFound.Code:
+		return http.StatusNotFound
+	case ErrBadRequest.Code, node.ErrInvalidRequest.Code, "malformed":
+		return http.StatusBadRequest
+	case node.ErrInvalidBody.Code, node.ErrUnknownKind.Code, node.ErrUnknownRecipient.Code, node.ErrKeyNotValid.Code:
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusInternalServerError
+}

@@ -1,0 +1,480 @@
+// Package server runs a node folder as one process: it opens the keys, the
+// agreement, the store and the log of a folder made by [Init] (or by
+// hotline testnet), and serves on one listener the peer API (/v1/), the
+// node's log (/log/), its witness (/witness/), the operator API (/api/v1/),
+// /metrics, /healthz and /readyz. It is what hotline serve runs, and what
+// end-to-end tests and the demo run in-process.
+//
+// # Start-up order
+//
+// The listener opens first with /healthz, /readyz and the witness, which
+// needs nothing of the node's own log: peers can have their checkpoints
+// cosigned while this node starts. Then the store, the log (which may wait
+// for nothing from witnesses) and the node, which resolves pending log
+// entries; only then do the other routes answer (503 before) and /readyz
+// turn 200.
+//
+// # Shutdown
+//
+// [Server.Serve] returns when its context ends: the listener stops
+// accepting, requests in flight finish (up to ShutdownTimeout), delivery
+// stops after its attempts in flight, the log and the store close.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/delivery"
+	"github.com/hotline-net/hotline/internal/fedapi"
+	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/opapi"
+	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/store/postgres"
+	"github.com/hotline-net/hotline/internal/store/sqlite"
+	"github.com/hotline-net/hotline/internal/tlog"
+)
+
+// Options are what the caller of [Open] decides beyond the folder.
+type Options struct {
+	// Bodies checks message bodies against their templates. Required.
+	Bodies node.BodyChecker
+	// Clock defaults to the system clock.
+	Clock node.Clock
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Listener, if set, is used instead of listening on the config's
+	// address (tests pass one on 127.0.0.1:0).
+	Listener net.Listener
+	// Database overrides the config's database (a postgres:// URL).
+	Database string
+	// OpenStore, if set, opens the store instead of SQLite in the folder
+	// (the postgres backend, or a fault-injecting one in tests).
+	OpenStore func(ctx context.Context, cfg *Config) (store.Store, error)
+	// ShutdownTimeout bounds how long Serve waits for requests in flight.
+	// Zero means 10 s.
+	ShutdownTimeout time.Duration
+}
+
+// Server is a running node folder.
+type Server struct {
+	dir    string
+	cfg    *Config
+	opts   Options
+	logger *slog.Logger
+
+	keys      *hotline.KeySet
+	agr       *agreement.Agreement
+	witness   *tlog.Witness
+	store     store.Store
+	log       *tlog.Log
+	node      *node.Node
+	deliverer *delivery.Deliverer
+	kick      chan struct{}
+	registry  *prometheus.Registry
+
+	ln      net.Listener
+	http    *http.Server
+	ready   atomic.Bool
+	app     atomic.Pointer[http.Handler]
+	serveWG sync.WaitGroup
+	serveMu sync.Mutex
+	serveErr error
+}
+
+// Open opens the node folder dir and starts listening. The node answers
+// /healthz and its witness at once, and everything else once it is ready;
+// Open returns when it is. Call Serve to run it.
+func Open(ctx context.Context, dir string, opts Options) (s *Server, err error) {
+	if opts.Bodies == nil {
+		return nil, errors.New("server: Options.Bodies is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Database != "" {
+		cfg.Database = opts.Database
+	}
+	s = &Server{dir: dir, cfg: cfg, opts: opts, logger: opts.Logger.With("party", cfg.Party), kick: make(chan struct{}, 1)}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+
+	if s.keys, err = hotline.LoadKeySet(filepath.Join(dir, KeysDir)); err != nil {
+		return nil, err
+	}
+	if s.keys.Party != cfg.Party {
+		return nil, fmt.Errorf("the keys in %s are %s's, the config says %s", filepath.Join(dir, KeysDir), s.keys.Party, cfg.Party)
+	}
+	if s.agr, err = agreement.Load(path(dir, cfg.Agreement)); err != nil {
+		return nil, fmt.Errorf("loading the agreement: %w", err)
+	}
+	if err := s.agr.Verify(); err != nil {
+		return nil, fmt.Errorf("verifying the agreement: %w", err)
+	}
+	token, err := AdminToken(dir)
+	if err != nil {
+		return nil, err
+	}
+
+	if s.witness, err = s.openWitness(); err != nil {
+		return nil, err
+	}
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	s.ln = opts.Listener
+	if s.ln == nil {
+		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, err
+		}
+	}
+	s.startHTTP()
+
+	if s.store, err = s.openStore(ctx); err != nil {
+		return nil, fmt.Errorf("opening the store: %w", err)
+	}
+	if err := s.recordAgreement(ctx); err != nil {
+		return nil, err
+	}
+	if s.log, err = s.openLog(ctx); err != nil {
+		return nil, fmt.Errorf("opening the log: %w", err)
+	}
+	s.node, err = node.New(ctx, node.Config{
+		Keys:      s.keys,
+		Agreement: s.agr,
+		Store:     s.store,
+		Log:       s.log,
+		Bodies:    opts.Bodies,
+		Clock:     opts.Clock,
+		Logger:    s.logger,
+		Limits:    hotline.Limits{MaxEnvelope: cfg.MaxEnvelope},
+		Metrics:   node.NewMetrics(s.registry),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.node.OnSent(s.kick)
+	client := &fedapi.Client{Key: s.keys.Message, Now: s.node.Clock().Now}
+	s.deliverer, err = delivery.New(delivery.Config{
+		Store:      s.store,
+		Recorder:   s.node,
+		Transport:  client,
+		Endpoints:  func(p string) ([]string, error) { return s.node.Agreement().Endpoints(p) },
+		Kick:       s.kick,
+		Clock:      opts.Clock,
+		Logger:     s.logger,
+		Workers:    cfg.Delivery.Workers,
+		MinBackoff: time.Duration(cfg.Delivery.MinBackoff),
+		MaxBackoff: time.Duration(cfg.Delivery.MaxBackoff),
+		AlertAfter: time.Duration(cfg.Delivery.AlertAfter),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", opapi.Handler(opapi.Config{Node: s.node, Tokens: map[string]opapi.Role{token: opapi.Admin}}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	logHandler := s.log.Handler()
+	mux.Handle("/", fedapi.Handler(fedapi.Config{Node: s.node, Log: logHandler, Witness: s.witness.Handler()}))
+	var h http.Handler = mux
+	s.app.Store(&h)
+	s.ready.Store(true)
+	s.logger.Info("node ready", "url", s.URL(), "agreement_version", s.agr.Latest().Number(), "log", s.log.Origin())
+	return s, nil
+}
+
+// startHTTP serves the listener: /healthz, /readyz and the witness at once,
+// the rest once the node is ready.
+func (s *Server) startHTTP() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/witness/", http.StripPrefix("/witness", s.witness.Handler()))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h := s.app.Load()
+		if h == nil {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		(*h).ServeHTTP(w, r)
+	})
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	s.serveWG.Go(func() {
+		var err error
+		if s.cfg.TLSCert != "" {
+			err = s.http.ServeTLS(s.ln, path(s.dir, s.cfg.TLSCert), path(s.dir, s.cfg.TLSKey))
+		} else {
+			err = s.http.Serve(s.ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			s.serveMu.Lock()
+			s.serveErr = err
+			s.serveMu.Unlock()
+		}
+	})
+}
+
+// readyz answers 200 only while the node is ready and its store and log
+// answer.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.store.HighWater(ctx); err != nil {
+		http.Error(w, "store unusable", http.StatusServiceUnavailable)
+		return
+	}
+	if _, err := s.log.Checkpoint(); err != nil {
+		http.Error(w, "log unusable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (s *Server) openWitness() (*tlog.Witness, error) {
+	signer, err := tlog.NewCosigner(s.keys.Witness.String(), s.opts.Clock)
+	if err != nil {
+		return nil, fmt.Errorf("witness key: %w", err)
+	}
+	ws, err := tlog.NewFileWitnessStore(filepath.Join(s.dir, WitnessDir))
+	if err != nil {
+		return nil, err
+	}
+	logs, err := witnessedLogs(s.agr, s.cfg.Party)
+	if err != nil {
+		return nil, err
+	}
+	return tlog.NewWitness(tlog.WitnessConfig{Signer: signer, Logs: logs, Store: ws, Logger: s.logger})
+}
+
+// witnessedLogs lists every other party's log with all its checkpoint keys.
+func witnessedLogs(agr *agreement.Agreement, self string) ([]tlog.WitnessedLog, error) {
+	var logs []tlog.WitnessedLog
+	for _, p := range agr.Parties() {
+		if p.ID == self {
+			continue
+		}
+		origin, err := agr.LogOrigin(p.ID)
+		if err != nil {
+			continue // a party without a directory entry has no log yet
+		}
+		keys, err := agr.Keys(p.ID, hotline.RoleCheckpoint)
+		if err != nil {
+			return nil, err
+		}
+		wl := tlog.WitnessedLog{Origin: origin}
+		for _, k := range keys {
+			v, err := hotline.NewVerifier(k.Key)
+			if err != nil {
+				return nil, fmt.Errorf("%s's checkpoint key: %w", p.ID, err)
+			}
+			wl.Verifiers = append(wl.Verifiers, v)
+		}
+		logs = append(logs, wl)
+	}
+	return logs, nil
+}
+
+func (s *Server) openStore(ctx context.Context) (store.Store, error) {
+	if s.opts.OpenStore != nil {
+		return s.opts.OpenStore(ctx, s.cfg)
+	}
+	if s.cfg.Database != "" {
+		// One schema per party, so that several nodes may share a server.
+		return postgres.Open(ctx, postgres.Config{URL: s.cfg.Database, Schema: "hotline_" + strings.ToLower(strings.ReplaceAll(s.cfg.Party, "-", "_")), Logger: s.logger})
+	}
+	return sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(s.dir, DatabaseFile), Logger: s.logger})
+}
+
+// recordAgreement records the agreement file's versions in the store; a
+// file older than the version in force is refused (a node only moves
+// forward).
+func (s *Server) recordAgreement(ctx context.Context) error {
+	latest := s.agr.Latest()
+	cur, err := s.store.Agreement(ctx)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	case cur.Version > latest.Number():
+		return fmt.Errorf("the agreement file holds version %d, older than version %d in force at this node", latest.Number(), cur.Version)
+	}
+	return s.store.SetAgreement(ctx, &store.Agreement{
+		Version: latest.Number(), Hash: latest.Hash(), Raw: s.agr.Marshal(), At: s.node0Now(),
+	})
+}
+
+func (s *Server) node0Now() time.Time {
+	if s.opts.Clock != nil {
+		return s.opts.Clock.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) openLog(ctx context.Context) (*tlog.Log, error) {
+	cfg := tlog.Config{
+		Dir:                filepath.Join(s.dir, LogDir),
+		Signer:             s.keys.Checkpoint,
+		Logger:             s.logger,
+		Clock:              s.opts.Clock,
+		CheckpointInterval: time.Duration(s.cfg.CheckpointInterval),
+		RepublishInterval:  time.Duration(s.cfg.HeartbeatInterval),
+		Self:               hotline.KeyName(s.cfg.Party, hotline.RoleWitness),
+	}
+	if cfg.RepublishInterval == 0 {
+		cfg.RepublishInterval = time.Minute
+	}
+	v, err := s.keys.Checkpoint.Verifier()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Verifier = v
+	if pol, err := s.witnessPolicy(); err != nil {
+		s.logger.Warn("no witness policy: checkpoints will not be cosigned", "err", err)
+	} else {
+		cfg.Policy = pol
+	}
+	if !s.cfg.LogPublic {
+		cfg.Authorize = s.authorizeLogReader
+	}
+	return tlog.Open(ctx, cfg)
+}
+
+// witnessPolicy is the agreement's witness policy with each witness's
+// submission URL: its first endpoint plus /witness.
+func (s *Server) witnessPolicy() (*tlog.Policy, error) {
+	now := s.node0Now()
+	v, err := s.agr.Current(now)
+	if err != nil {
+		return nil, err
+	}
+	text, err := s.agr.WitnessPolicy(v, now)
+	if err != nil {
+		return nil, err
+	}
+	pol, err := tlog.ParsePolicy([]byte(text))
+	if err != nil {
+		return nil, err
+	}
+	for i, w := range pol.Witnesses {
+		eps, err := s.agr.Endpoints(w.Name)
+		if err != nil || len(eps) == 0 {
+			continue
+		}
+		pol.Witnesses[i].URL = eps[0] + "/witness"
+	}
+	return pol, pol.Validate()
+}
+
+// authorizeLogReader admits parties' signed requests to a log that is not
+// public.
+func (s *Server) authorizeLogReader(w http.ResponseWriter, r *http.Request) bool {
+	keys := func(party string, t time.Time) (note.Verifier, error) {
+		return s.agr.MessageKey(party, t)
+	}
+	if _, err := fedapi.Authenticate(r, nil, s.cfg.Party, keys, s.node0Now()); err != nil {
+		http.Error(w, "the log is served to the agreement's parties only: "+err.Error(), http.StatusUnauthorized)
+		return false
+	}
+	return true
+}
+
+// URL returns the base URL the node serves on.
+func (s *Server) URL() string {
+	scheme := "http"
+	if s.cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + s.ln.Addr().String()
+}
+
+// Node returns the running node.
+func (s *Server) Node() *node.Node { return s.node }
+
+// Log returns the node's log.
+func (s *Server) Log() *tlog.Log { return s.log }
+
+// Serve runs delivery until ctx ends, then shuts down gracefully and closes
+// everything. It returns the first error of the HTTP server, if any.
+func (s *Server) Serve(ctx context.Context) error {
+	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var dwg sync.WaitGroup
+	dwg.Go(func() { s.deliverer.Run(dctx) })
+	<-ctx.Done()
+	s.logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	err := s.http.Shutdown(sctx)
+	stop()
+	dwg.Wait()
+	if cerr := s.closeAll(); err == nil {
+		err = cerr
+	}
+	s.serveMu.Lock()
+	defer s.serveMu.Unlock()
+	if s.serveErr != nil {
+		return s.serveErr
+	}
+	return err
+}
+
+// closeAll closes what is open, in reverse order of opening.
+func (s *Server) closeAll() error {
+	var errs []error
+	if s.http != nil {
+		s.http.Close()
+		s.serveWG.Wait()
+	} else if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.log != nil {
+		errs = append(errs, s.log.Close())
+		s.log = nil
+	}
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+		s.store = nil
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,147 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/server"
+	"github.com/hotline-net/hotline/internal/sim"
+	"github.com/hotline-net/hotline/internal/store"
+)
+
+// testNet is a testnet whose nodes run in this process.
+type testNet struct {
+	net     *sim.Network
+	servers map[string]*server.Server
+}
+
+var (
+	templatesOnce sync.Once
+	templates     *node.Templates
+	templatesErr  error
+)
+
+func mustTemplates(tb testing.TB) *node.Templates {
+	tb.Helper()
+	templatesOnce.Do(func() { templates, templatesErr = node.NewTemplates() })
+	if templatesErr != nil {
+		tb.Fatal(templatesErr)
+	}
+	return templates
+}
+
+// newTestNet makes a testnet of parties in a temporary folder and serves
+// every node in-process until the test ends.
+func newTestNet(tb testing.TB, parties ...string) *testNet {
+	tb.Helper()
+	nw, err := sim.Testnet(sim.TestnetConfig{Dir: tb.TempDir(), Parties: parties, Node: func(_ string, c *server.Config) {
+		c.Delivery.MinBackoff = server.Duration(50 * time.Millisecond)
+		c.Delivery.MaxBackoff = server.Duration(500 * time.Millisecond)
+		c.CheckpointInterval = server.Duration(100 * time.Millisecond)
+	}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tn := &testNet{net: nw, servers: map[string]*server.Server{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	tb.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	for _, n := range nw.Nodes {
+		s, err := server.Open(ctx, n.Dir, server.Options{Bodies: mustTemplates(tb)})
+		if err != nil {
+			tb.Fatalf("opening %s: %v", n.Party, err)
+		}
+		tn.servers[n.Party] = s
+		wg.Go(func() {
+			if err := s.Serve(ctx); err != nil {
+				tb.Errorf("%s: %v", n.Party, err)
+			}
+		})
+	}
+	return tn
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(tb testing.TB, what string, cond func() (bool, error)) {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, err := cond()
+		if err != nil {
+			tb.Fatalf("%s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const clarificationBody = `{"language":"en","title":"Intrusion at a grid operator","summary":"Command servers in your territory.","incident":{"start":"2026-11-26T22:00:00Z"}}`
+
+func TestSendDeliverReceipt(t *testing.T) {
+	tn := newTestNet(t, "BER", "CRI", "DOR")
+	ber, cri := tn.servers["BER"].Node(), tn.servers["CRI"].Node()
+	ctx := context.Background()
+	id, err := ber.Send(ctx, node.Draft{
+		To: []string{"CRI"}, Kind: "clarification_request",
+		Severity: hotline.SeverityCritical, Marking: hotline.TLPAmber,
+		Body: []byte(clarificationBody),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery to CRI", func() (bool, error) {
+		row, err := ber.Store().OutboxEntry(ctx, id, "CRI")
+		return row.State == store.OutboxDelivered, err
+	})
+	got, err := cri.Store().Envelope(ctx, hotline.Received, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Kind != "clarification_request" || got.From != "BER" || string(got.Body) != clarificationBody {
+		t.Errorf("CRI stored %+v", got)
+	}
+	rc, err := cri.Store().Receipt(ctx, id, "CRI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, _ := ber.Store().OutboxEntry(ctx, id, "CRI")
+	if row.Receipt == nil || string(row.Receipt.Note) != string(rc.Note) {
+		t.Error("BER's recorded receipt is not the one CRI issued")
+	}
+
+	// The reply travels back the same way.
+	ackID, err := cri.Reply(ctx, id, "ack", []byte(`{"language":"en","acknowledged_by":"Duty officer"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ack at BER", func() (bool, error) {
+		_, err := ber.Store().Envelope(ctx, hotline.Received, ackID)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+
+	resp, err := http.Get(tn.servers["CRI"].URL() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/readyz: %s", resp.Status)
+	}
+}
