@@ -139,4 +139,3 @@ public. It prints the command that starts each node as its own process.`,
 	f.IntVar(&basePort, "base-port", 0, "the depositary's port; parties follow (default: free ports)")
 	return cmd
 }
-

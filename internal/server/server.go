@@ -89,12 +89,12 @@ type Server struct {
 	kick      chan struct{}
 	registry  *prometheus.Registry
 
-	ln      net.Listener
-	http    *http.Server
-	ready   atomic.Bool
-	app     atomic.Pointer[http.Handler]
-	serveWG sync.WaitGroup
-	serveMu sync.Mutex
+	ln       net.Listener
+	http     *http.Server
+	ready    atomic.Bool
+	app      atomic.Pointer[http.Handler]
+	serveWG  sync.WaitGroup
+	serveMu  sync.Mutex
 	serveErr error
 }
 
