@@ -217,3 +217,18 @@ func TestOpenEntryAndDraft(t *testing.T) {
 		t.Errorf("Verify of a draft: %v, want no_version", err)
 	}
 }
+
+func TestVkeyPublic(t *testing.T) {
+	// Base64 key material holds '+': only the first two separate fields.
+	a := "P090/root+0123abcd+AX/+abc+def"
+	b := "P180/root+89abcdef+AQ/+xyz+def"
+	if vkeyPublic(a) == vkeyPublic(b) {
+		t.Errorf("two different keys compare equal: %q", vkeyPublic(a))
+	}
+	if got := vkeyPublic(a); got != "AX/+abc+def" {
+		t.Errorf("vkeyPublic(%q) = %q", a, got)
+	}
+	if vkeyPublic("X/root+0123abcd+AX/+abc+def") != vkeyPublic(a) {
+		t.Error("one key under two names is not recognised")
+	}
+}

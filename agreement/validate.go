@@ -361,10 +361,11 @@ func rootVerifier(p *Party) (note.Verifier, error) {
 }
 
 // vkeyPublic returns the key material of a vkey ("<name>+<hash>+<key>"),
-// so that one key under two names is recognised.
+// so that one key under two names is recognised. Names and hashes hold no
+// '+'; base64 key material may.
 func vkeyPublic(vkey string) string {
-	i := strings.LastIndexByte(vkey, '+')
-	return vkey[i+1:]
+	parts := strings.SplitN(vkey, "+", 3)
+	return parts[len(parts)-1]
 }
 
 // requiredRoles are the roles for which every party must always have a
