@@ -38,6 +38,10 @@ type WitnessStatus struct {
 	// Cosigned is the witness's timestamp on its latest cosignature, zero if
 	// none this run.
 	Cosigned time.Time
+	// LastAttempt and LastSuccess are when the collector last asked the
+	// witness and last got a cosignature, by the log's Clock.
+	LastAttempt time.Time
+	LastSuccess time.Time
 	// LastError is the last failure, empty after a success.
 	LastError string
 	// Failures counts consecutive failures.
@@ -155,6 +159,8 @@ func (w *witnessing) run(c *witnessClient) {
 			}
 		}
 		if due {
+			now := w.l.clock.Now()
+			w.setStatus(c, func(s *WitnessStatus) { s.LastAttempt = now })
 			err := w.submit(ctx, c, *cp)
 			if ctx.Err() != nil {
 				return
@@ -318,7 +324,8 @@ func (w *witnessing) accept(ctx context.Context, c *witnessClient, cp Checkpoint
 	}
 	w.l.guard.raise(cp)
 	w.record(ctx, c.name, cp, line)
-	w.setStatus(c, func(s *WitnessStatus) { s.Size, s.Cosigned = cp.Size, ts })
+	now := w.l.clock.Now()
+	w.setStatus(c, func(s *WitnessStatus) { s.Size, s.Cosigned, s.LastSuccess = cp.Size, ts, now })
 	return nil
 }
 

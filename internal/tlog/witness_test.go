@@ -312,9 +312,9 @@ func TestCollectorReachesQuorum(t *testing.T) {
 	c := newTestWitness(t, "c", key)
 	c.url = "http://127.0.0.1:1/witness" // down
 	pol := policyFor(t, key, "parties", []PolicyGroup{{Name: "parties", Threshold: "2", Members: []string{"ber", "a", "b", "c"}}}, self, a, b, c)
-	l := newTestLog(t, key, func(c *Config) { c.Policy, c.Self = pol, "ber" })
-	want := appendConcurrently(t, l, "q", 4, 100)
-	_ = want
+	clock := newFakeClock()
+	l := newTestLog(t, key, func(c *Config) { c.Policy, c.Self, c.Clock = pol, "ber", clock })
+	appendConcurrently(t, l, "q", 4, 100)
 
 	var wcp Checkpoint
 	waitFor(t, "a witnessed checkpoint of size 100", 20*time.Second, func() bool {
@@ -362,8 +362,13 @@ func TestCollectorReachesQuorum(t *testing.T) {
 			down = s
 		}
 	}
-	if down.Failures == 0 || down.LastError == "" {
+	if down.Failures == 0 || down.LastError == "" || !down.LastSuccess.IsZero() || !down.LastAttempt.Equal(clock.Now()) {
 		t.Errorf("status of the down witness: %+v", down)
+	}
+	for _, s := range st {
+		if s.Name == "a" && (s.Size != 100 || !s.LastSuccess.Equal(clock.Now()) || s.Cosigned.IsZero()) {
+			t.Errorf("status of witness a: %+v", s)
+		}
 	}
 	if l.Floor() != 100 {
 		t.Errorf("Floor() = %d, want 100", l.Floor())
