@@ -100,8 +100,7 @@ func TestWitnessAddCheckpoint(t *testing.T) {
 	bad := append([][]byte{}, p4to10...)
 	bad[0] = bytes.Repeat([]byte{1}, 32)
 	fork4to10, _ := fork.ConsistencyProof(4, 10)
-	tampered := tree.checkpoint(t, 10)
-	tampered[len(tampered)-20] ^= 1
+	tampered := tamperSignature(t, tree.checkpoint(t, 10))
 	emptyBad := signCheckpoint(t, key, 0, [HashSize]byte{1})
 
 	for _, tc := range []struct {
@@ -700,4 +699,22 @@ func TestEquivocationFormat(t *testing.T) {
 			t.Errorf("%s: ParseEquivocation succeeded", name)
 		}
 	}
+}
+
+// tamperSignature flips a bit of the first signature of a note, keeping it
+// well-formed.
+func tamperSignature(tb testing.TB, signed []byte) []byte {
+	tb.Helper()
+	text, sigs, err := splitNote(signed)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	name, b64, _ := strings.Cut(strings.TrimPrefix(sigs[0], "— "), " ")
+	sig, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sig[len(sig)-1] ^= 1
+	sigs[0] = "— " + name + " " + base64.StdEncoding.EncodeToString(sig)
+	return joinNote(text, sigs)
 }
