@@ -62,6 +62,14 @@ a witnessed Merkle log, with deadlines taken from the agreement.`,
 		newSTIXCmd(),
 		newKeygenCmd(),
 		newAgreementCmd(),
+		newInitCmd(),
+		newServeCmd(),
+		newTestnetCmd(),
+		newSendCmd(),
+		newInboxCmd(),
+		newShowCmd(),
+		newAckCmd(),
+		newRespondCmd(),
 	)
 	return root
 }

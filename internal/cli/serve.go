@@ -4,10 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
@@ -89,7 +94,15 @@ from DIR/admin.token), /metrics, /healthz and /readyz.`,
 				return err
 			}
 			ctx := cmd.Context()
-			s, err := server.Open(ctx, dir, server.Options{Bodies: bodies, Logger: logger, Database: database})
+			opts := server.Options{Bodies: bodies, Logger: logger, Database: database}
+			if v := os.Getenv(killBeforeAppendEnv); v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 {
+					return fmt.Errorf("%s=%q: want a positive count", killBeforeAppendEnv, v)
+				}
+				opts.BeforeAppend = killBeforeAppend(n)
+			}
+			s, err := server.Open(ctx, dir, opts)
 			if err != nil {
 				return err
 			}
@@ -102,6 +115,21 @@ from DIR/admin.token), /metrics, /healthz and /readyz.`,
 	f.StringVar(&database, "db", "", "PostgreSQL URL, overriding the config (default: the config's, else SQLite)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
+}
+
+// killBeforeAppendEnv names the crash tests' fault-injection switch: when
+// set to n, the process kills itself with SIGKILL at the n-th envelope,
+// after its pending row is stored and before its log entry is appended.
+const killBeforeAppendEnv = "HOTLINE_TEST_KILL_BEFORE_APPEND"
+
+func killBeforeAppend(n int) func(hotline.Direction, hotline.ID) {
+	var count atomic.Int64
+	return func(hotline.Direction, hotline.ID) {
+		if count.Add(1) == int64(n) {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal arrives; nothing after this runs
+		}
+	}
 }
 
 func newTestnetCmd() *cobra.Command {

@@ -147,6 +147,9 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 			return r, false, err
 		}
 	}
+	if n.before != nil {
+		n.before(hotline.Received, id)
+	}
 	index, err := n.log.Append(ctx, entry)
 	if err != nil {
 		return nil, false, fmt.Errorf("appending %s to the log: %w", id, err)

@@ -91,6 +91,10 @@ type Config struct {
 	Limits hotline.Limits
 	// Metrics, if set, counts what the node does.
 	Metrics *Metrics
+	// BeforeAppend, if set, is called after an envelope's pending row is
+	// stored and before its entry is appended to the log: a fault-injection
+	// point for crash tests, nil in production.
+	BeforeAppend func(dir hotline.Direction, id hotline.ID)
 }
 
 // Node is one party's node. It is safe for concurrent use.
@@ -106,6 +110,7 @@ type Node struct {
 	logger  *slog.Logger
 	limits  hotline.Limits
 	metrics *Metrics
+	before  func(hotline.Direction, hotline.ID)
 
 	locks keyedMutex
 
@@ -138,6 +143,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		logger:  cfg.Logger,
 		limits:  cfg.Limits,
 		metrics: cfg.Metrics,
+		before:  cfg.BeforeAppend,
 	}
 	if n.clock == nil {
 		n.clock = systemClock{}

@@ -143,6 +143,9 @@ func (n *Node) send(ctx context.Context, d Draft) (hotline.ID, error) {
 		if err != nil {
 			return hotline.ID{}, fmt.Errorf("storing sent envelope: %w", err)
 		}
+		if n.before != nil {
+			n.before(hotline.Sent, id)
+		}
 		index, err := n.log.Append(ctx, entry)
 		if err != nil {
 			return hotline.ID{}, fmt.Errorf("appending %s to the log: %w", id, err)

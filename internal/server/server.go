@@ -70,6 +70,9 @@ type Options struct {
 	// ShutdownTimeout bounds how long Serve waits for requests in flight.
 	// Zero means 10 s.
 	ShutdownTimeout time.Duration
+	// BeforeAppend is the node's fault-injection point for crash tests
+	// (see node.Config); nil in production.
+	BeforeAppend func(dir hotline.Direction, id hotline.ID)
 }
 
 // Server is a running node folder.
@@ -166,15 +169,16 @@ func Open(ctx context.Context, dir string, opts Options) (s *Server, err error) 
 		return nil, fmt.Errorf("opening the log: %w", err)
 	}
 	s.node, err = node.New(ctx, node.Config{
-		Keys:      s.keys,
-		Agreement: s.agr,
-		Store:     s.store,
-		Log:       s.log,
-		Bodies:    opts.Bodies,
-		Clock:     opts.Clock,
-		Logger:    s.logger,
-		Limits:    hotline.Limits{MaxEnvelope: cfg.MaxEnvelope},
-		Metrics:   node.NewMetrics(s.registry),
+		Keys:         s.keys,
+		Agreement:    s.agr,
+		Store:        s.store,
+		Log:          s.log,
+		Bodies:       opts.Bodies,
+		Clock:        opts.Clock,
+		Logger:       s.logger,
+		Limits:       hotline.Limits{MaxEnvelope: cfg.MaxEnvelope},
+		Metrics:      node.NewMetrics(s.registry),
+		BeforeAppend: opts.BeforeAppend,
 	})
 	if err != nil {
 		return nil, err
