@@ -5,11 +5,14 @@
 //
 // Every connection runs with synchronous_commit=on, whatever the server's
 // default: a commit returns once its WAL is flushed. As in the SQLite store,
-// one writer goroutine per process runs the writes that queue up while a
-// transaction commits together in the next one, each in its own savepoint
-// when one of them fails, and they share one commit and one WAL flush. A
-// write returns once the transaction holding it committed. Reads use the
-// connection pool and never wait for the writer.
+// the writes that queue up while a transaction commits run together in the
+// next one, each in its own savepoint when one of them fails, and share one
+// commit and one WAL flush. Because a PostgreSQL transaction spends most of
+// its time waiting for round trips, and the server runs transactions side
+// by side and shares WAL flushes among them, a process has several writer
+// goroutines (Config.Writers), each with its own connection, taking batches
+// from one queue. A write returns once the transaction holding it
+// committed. Reads use the connection pool and never wait for the writers.
 //
 // # Replicas
 //
@@ -59,8 +62,11 @@ type Config struct {
 	// MaxBatch is the most writes that share one transaction. Zero means
 	// 256.
 	MaxBatch int
-	// MaxConns is the most connections open at once, the writer's
-	// included. Zero means 8.
+	// Writers is how many transactions of batched writes run side by side,
+	// each on its own connection. Zero means 4.
+	Writers int
+	// MaxConns is the most connections open at once, the writers'
+	// included. Zero means Writers + 4.
 	MaxConns int
 }
 
@@ -96,9 +102,16 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
+	writers := cfg.Writers
+	if writers <= 0 {
+		writers = 4
+	}
 	maxConns := cfg.MaxConns
 	if maxConns <= 0 {
-		maxConns = 8
+		maxConns = writers + 4
+	}
+	if maxConns <= writers {
+		return nil, fmt.Errorf("opening store: %w: MaxConns %d leaves no connection to read with %d writers", store.ErrInvalid, maxConns, writers)
 	}
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
@@ -121,7 +134,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("opening store in schema %q: %w", schema, err)
 	}
 	db := &DB{log: log, pool: pool}
-	db.w = sqlkit.NewWriter[*wtx](&wtx{pool: pool}, maxBatch, log, nil)
+	txs := make([]sqlkit.Tx[*wtx], writers)
+	for i := range txs {
+		txs[i] = &wtx{pool: pool}
+	}
+	db.w = sqlkit.NewWriter(txs, maxBatch, log, nil)
 	return db, nil
 }
 
@@ -225,21 +242,30 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, log *slog.L
 }
 
 // wtx is the writer's transaction: a pooled connection held from Begin to
-// Commit or Rollback. It is only used on the writer's goroutine.
+// Commit or Rollback. BEGIN goes out in one round trip with the
+// transaction's first statement. It is only used on the writer's goroutine.
 type wtx struct {
-	pool *pgxpool.Pool
-	conn *pgxpool.Conn
-	ctx  context.Context
-	// hw is the high-water mark as the transaction read it at Begin (or
-	// after a rollback to a savepoint), raised by its own Sequenced calls.
-	// Another replica may raise it meanwhile; a stale value is still a
-	// lower bound of where an entry appended later will land, which is all
-	// Leaf.After promises.
-	hw int64
+	pool  *pgxpool.Pool
+	conn  *pgxpool.Conn
+	ctx   context.Context
+	begun bool
 }
 
+// highWater is the log's high-water mark: one more than the highest index
+// recorded. Committed indexes are never removed, so it never goes down.
+const highWater = `coalesce(greatest((SELECT max(leaf_idx) FROM envelopes), (SELECT max(rleaf_idx) FROM outbox)) + 1, 0)`
+
 func (t *wtx) exec(q string, args ...any) (pgconn.CommandTag, error) {
-	return t.conn.Exec(t.ctx, q, args...)
+	if t.begun {
+		return t.conn.Exec(t.ctx, q, args...)
+	}
+	br := t.sendWithBegin(q, args)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	t.begun = true
+	return br.Exec()
 }
 
 // execN runs q and returns how many rows it changed.
@@ -249,15 +275,44 @@ func (t *wtx) execN(q string, args ...any) (int64, error) {
 }
 
 func (t *wtx) queryRow(q string, args ...any) pgx.Row {
-	return t.conn.QueryRow(t.ctx, q, args...)
+	if t.begun {
+		return t.conn.QueryRow(t.ctx, q, args...)
+	}
+	br := t.sendWithBegin(q, args)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return errRow{err}
+	}
+	t.begun = true
+	return batchRow{br.QueryRow(), br}
 }
 
-func (t *wtx) loadHighWater() error {
-	if err := t.queryRow(`SELECT high_water FROM log_state WHERE id = 1`).Scan(&t.hw); err != nil {
-		return fmt.Errorf("reading high-water mark: %w", err)
-	}
-	return nil
+// sendWithBegin sends BEGIN and q in one round trip.
+func (t *wtx) sendWithBegin(q string, args []any) pgx.BatchResults {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(q, args...)
+	return t.conn.SendBatch(t.ctx, b)
 }
+
+// batchRow is the row of a query sent with BEGIN; scanning it ends the
+// batch.
+type batchRow struct {
+	row pgx.Row
+	br  pgx.BatchResults
+}
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 func (t *wtx) Begin(ctx context.Context) (*wtx, error) {
 	t.ctx = ctx
@@ -265,15 +320,7 @@ func (t *wtx) Begin(ctx context.Context) (*wtx, error) {
 	if err != nil {
 		return t, err
 	}
-	t.conn = conn
-	if _, err := t.exec("BEGIN"); err != nil {
-		t.Rollback(ctx, t)
-		return t, err
-	}
-	if err := t.loadHighWater(); err != nil {
-		t.Rollback(ctx, t)
-		return t, err
-	}
+	t.conn, t.begun = conn, false
 	return t, nil
 }
 
@@ -288,32 +335,34 @@ func (t *wtx) Release(ctx context.Context, _ *wtx) error {
 }
 
 func (t *wtx) RollbackTo(ctx context.Context, _ *wtx) error {
-	if _, err := t.exec("ROLLBACK TO SAVEPOINT op"); err != nil {
-		return err
-	}
-	return t.loadHighWater()
+	_, err := t.exec("ROLLBACK TO SAVEPOINT op")
+	return err
 }
 
 func (t *wtx) Commit(ctx context.Context, _ *wtx) error {
-	_, err := t.exec("COMMIT")
-	if err == nil {
-		t.conn.Release()
-		t.conn = nil
+	if t.begun {
+		if _, err := t.conn.Exec(ctx, "COMMIT"); err != nil {
+			return err
+		}
 	}
-	return err
+	t.conn.Release()
+	t.conn, t.begun = nil, false
+	return nil
 }
 
 func (t *wtx) Rollback(ctx context.Context, _ *wtx) {
 	if t.conn == nil {
 		return
 	}
-	if _, err := t.exec("ROLLBACK"); err != nil {
-		// A connection whose transaction state is unknown must not go
-		// back to the pool.
-		t.conn.Conn().Close(ctx)
+	if t.begun {
+		if _, err := t.conn.Exec(ctx, "ROLLBACK"); err != nil {
+			// A connection whose transaction state is unknown must not
+			// go back to the pool.
+			t.conn.Conn().Close(ctx)
+		}
 	}
 	t.conn.Release()
-	t.conn = nil
+	t.conn, t.begun = nil, false
 }
 
 // Retry reports whether err is a deadlock or a serialization failure,

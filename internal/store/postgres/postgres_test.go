@@ -55,7 +55,7 @@ func newBackend(tb testing.TB) storetest.Opener {
 	url := testURL(tb)
 	schema := newTestSchema(tb, url)
 	return func(ctx context.Context) (store.Store, error) {
-		return postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MaxConns: 4})
+		return postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
 	}
 }
 

@@ -195,7 +195,7 @@ func (db *DB) HighWater(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	var hw int64
-	if err := pool.QueryRow(ctx, `SELECT high_water FROM log_state WHERE id = 1`).Scan(&hw); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT `+highWater).Scan(&hw); err != nil {
 		return 0, fmt.Errorf("reading high-water mark: %w", err)
 	}
 	return uint64(hw), nil

@@ -36,18 +36,17 @@ func nonNil(b []byte) []byte {
 
 const insertEnvelope = `INSERT INTO envelopes (dir, id, from_party, recipients, group_label, created,
 	agreement, exercise, kind, severity, marking, thread, refs, pair_seq, pair_prev, at, entry, raw, body, leaf_after)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-	ON CONFLICT (id, dir) DO NOTHING`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, ` + highWater + `)
+	ON CONFLICT (id, dir) DO NOTHING RETURNING leaf_after`
 
-// envelopeArgs returns the arguments of insertEnvelope but the last, which
-// the writer fills in. It runs on the caller's goroutine, to keep encoding
-// off the writer's.
+// envelopeArgs returns the arguments of insertEnvelope. It runs on the
+// caller's goroutine, to keep encoding off the writer's.
 func envelopeArgs(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte) []any {
 	thread := e.ThreadID()
 	return []any{int16(dir), e.ID[:], e.From, sqlkit.Parties(e.To), e.Group,
 		sqlkit.Time(e.Created), e.AgreementHash[:], e.Exercise, e.Kind, string(e.Severity),
 		string(e.Marking), thread[:], sqlkit.IDs(e.Refs), int64(e.PairSeq), e.PairPrev[:],
-		sqlkit.Time(e.At), entry[:], e.Raw, nonNil(e.Body), nil}
+		sqlkit.Time(e.At), entry[:], e.Raw, nonNil(e.Body)}
 }
 
 // insertEnvelope inserts an envelope and its pending leaf, given
@@ -55,13 +54,13 @@ func envelopeArgs(dir hotline.Direction, e *store.Envelope, entry [hotline.Entry
 // envelope already there with the same bytes is not new; with other bytes
 // it is ErrConflict.
 func (t *wtx) insertEnvelope(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte, args []any) (store.Leaf, bool, error) {
-	args[len(args)-1] = t.hw
-	n, err := t.execN(insertEnvelope, args...)
-	if err != nil {
+	var after int64
+	err := t.queryRow(insertEnvelope, args...).Scan(&after)
+	switch {
+	case err == nil:
+		return store.Leaf{Entry: entry, Direction: dir, Object: e.ID, After: uint64(after)}, true, nil
+	case !errors.Is(err, pgx.ErrNoRows):
 		return store.Leaf{}, false, fmt.Errorf("inserting envelope %v: %w", e.ID, err)
-	}
-	if n == 1 {
-		return store.Leaf{Entry: entry, Direction: dir, Object: e.ID, After: uint64(t.hw)}, true, nil
 	}
 	var same bool
 	if err := t.queryRow(`SELECT raw = $1 FROM envelopes WHERE id = $2 AND dir = $3`, e.Raw, e.ID[:], int16(dir)).Scan(&same); err != nil {
@@ -133,22 +132,33 @@ func (db *DB) InsertSent(ctx context.Context, s *store.Sent) (store.Inserted, er
 	return res, err
 }
 
-// indexTaken reports whether a leaf holds log index idx.
-func (t *wtx) indexTaken(idx uint64) (bool, error) {
-	var taken bool
-	err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM envelopes WHERE leaf_idx = $1)
-		OR EXISTS (SELECT 1 FROM outbox WHERE rleaf_idx = $1)`, int64(idx)).Scan(&taken)
-	if err != nil {
-		return false, fmt.Errorf("looking up log index %d: %w", idx, err)
-	}
-	return taken, nil
-}
+// sequenceEnvelope records an envelope's leaf index, with the receipt
+// this node issues if any, and releases a sent envelope's outbox rows, in
+// one statement (one round trip) when the leaf is pending and the index
+// free. It changes nothing otherwise, and Sequenced finds out why.
+const sequenceEnvelope = `WITH leaf AS (
+		UPDATE envelopes SET leaf_idx = $3, receipt_party = $4, receipt_received = $5, receipt_note = $6
+		WHERE id = $1 AND dir = $2 AND leaf_idx IS NULL
+			AND NOT EXISTS (SELECT 1 FROM envelopes WHERE leaf_idx = $3)
+			AND NOT EXISTS (SELECT 1 FROM outbox WHERE rleaf_idx = $3)
+		RETURNING 1
+	), ready AS (
+		UPDATE outbox SET ready = true WHERE $2 = 1 AND id = $1 AND EXISTS (SELECT 1 FROM leaf)
+	)
+	SELECT count(*) FROM leaf`
+
+// sequenceReceipt is sequenceEnvelope for a received receipt's leaf.
+const sequenceReceipt = `UPDATE outbox SET rleaf_idx = $2
+	WHERE receipt_id = $1 AND rleaf_idx IS NULL
+		AND NOT EXISTS (SELECT 1 FROM envelopes WHERE leaf_idx = $2)
+		AND NOT EXISTS (SELECT 1 FROM outbox WHERE rleaf_idx = $2)`
 
 // Sequenced implements [store.Store].
 func (db *DB) Sequenced(ctx context.Context, dir hotline.Direction, id hotline.ID, index uint64, issued *store.Receipt) error {
 	if err := store.CheckUint("log index", index); err != nil {
 		return err
 	}
+	var party, received, note any // NULL without a receipt
 	switch dir {
 	case hotline.Sent, hotline.ReceiptReceived:
 		if issued != nil {
@@ -163,62 +173,49 @@ func (db *DB) Sequenced(ctx context.Context, dir hotline.Direction, id hotline.I
 				return fmt.Errorf("%w: receipt for %v at %d on the leaf of %v at %d", store.ErrInvalid,
 					issued.MessageID, issued.LogIndex, id, index)
 			}
+			party, received, note = issued.Party, sqlkit.Time(issued.Received), issued.Note
 		}
 	default:
 		return fmt.Errorf("%w: direction %v", store.ErrInvalid, dir)
 	}
 	return db.write(ctx, func(t *wtx) error {
-		var leaf store.Leaf
+		var n int64
 		var err error
 		if dir == hotline.ReceiptReceived {
-			leaf, err = scanLeaf(t.queryRow(receiptLeaf+` FOR UPDATE`, id[:]))
+			n, err = t.execN(sequenceReceipt, id[:], int64(index))
 		} else {
-			leaf, err = scanLeaf(t.queryRow(envelopeLeaf+` FOR UPDATE`, id[:], int16(dir)))
+			err = t.queryRow(sequenceEnvelope, id[:], int16(dir), int64(index), party, received, note).Scan(&n)
+		}
+		if isUniqueViolation(err) {
+			// Another writer took the index and committed first.
+			return conflict("log index %d already holds another leaf", index)
 		}
 		if err != nil {
-			return fmt.Errorf("%v leaf of %v: %w", dir, id, err)
+			return fmt.Errorf("recording leaf index: %w", err)
 		}
-		if leaf.Sequenced && leaf.Index != index {
-			return conflict("%v leaf of %v already at index %d, not %d", dir, id, leaf.Index, index)
-		}
-		if !leaf.Sequenced {
-			taken, err := t.indexTaken(index)
-			if err != nil {
-				return err
-			}
-			if taken {
-				return conflict("log index %d already holds another leaf", index)
-			}
-			switch dir {
-			case hotline.ReceiptReceived:
-				_, err = t.exec(`UPDATE outbox SET rleaf_idx = $1 WHERE receipt_id = $2`, int64(index), id[:])
-			default:
-				_, err = t.exec(`UPDATE envelopes SET leaf_idx = $1 WHERE id = $2 AND dir = $3`, int64(index), id[:], int16(dir))
-			}
-			if isUniqueViolation(err) {
-				return conflict("log index %d already holds another leaf", index)
-			}
-			if err != nil {
-				return fmt.Errorf("recording leaf index: %w", err)
-			}
-			if int64(index) >= t.hw {
-				if err := t.queryRow(`UPDATE log_state SET high_water = GREATEST(high_water, $1) WHERE id = 1
-					RETURNING high_water`, int64(index)+1).Scan(&t.hw); err != nil {
-					return fmt.Errorf("raising high-water mark: %w", err)
-				}
-			}
-			if dir == hotline.Sent {
-				if _, err := t.exec(`UPDATE outbox SET ready = true WHERE id = $1`, id[:]); err != nil {
-					return fmt.Errorf("releasing outbox rows: %w", err)
-				}
-			}
-		}
-		if issued == nil {
+		if n == 1 {
 			return nil
 		}
-		n, err := t.execN(`UPDATE envelopes SET receipt_party = $1, receipt_received = $2, receipt_note = $3
-			WHERE id = $4 AND dir = 2 AND receipt_note IS NULL`,
-			issued.Party, sqlkit.Time(issued.Received), issued.Note, id[:])
+		// Nothing changed: find out why.
+		var leaf store.Leaf
+		if dir == hotline.ReceiptReceived {
+			leaf, err = scanLeaf(t.queryRow(receiptLeaf, id[:]))
+		} else {
+			leaf, err = scanLeaf(t.queryRow(envelopeLeaf, id[:], int16(dir)))
+		}
+		switch {
+		case err != nil:
+			return fmt.Errorf("%v leaf of %v: %w", dir, id, err)
+		case !leaf.Sequenced:
+			return conflict("log index %d already holds another leaf", index)
+		case leaf.Index != index:
+			return conflict("%v leaf of %v already at index %d, not %d", dir, id, leaf.Index, index)
+		case issued == nil:
+			return nil
+		}
+		// Sequenced before, at this index: the receipt is stored once.
+		n, err = t.execN(`UPDATE envelopes SET receipt_party = $1, receipt_received = $2, receipt_note = $3
+			WHERE id = $4 AND dir = 2 AND receipt_note IS NULL`, party, received, note, id[:])
 		if err != nil {
 			return fmt.Errorf("storing receipt: %w", err)
 		}
@@ -227,7 +224,7 @@ func (db *DB) Sequenced(ctx context.Context, dir hotline.Direction, id hotline.I
 		}
 		var same bool
 		if err := t.queryRow(`SELECT receipt_party = $1 AND receipt_received = $2 AND receipt_note = $3
-			FROM envelopes WHERE id = $4 AND dir = 2`, issued.Party, sqlkit.Time(issued.Received), issued.Note, id[:]).Scan(&same); err != nil {
+			FROM envelopes WHERE id = $4 AND dir = 2`, party, received, note, id[:]).Scan(&same); err != nil {
 			return fmt.Errorf("comparing receipt: %w", err)
 		}
 		if !same {
@@ -310,9 +307,9 @@ func (db *DB) MarkDelivered(ctx context.Context, d *store.Delivered) (bool, erro
 		_, err = t.exec(`UPDATE outbox SET state = $1, delivered = $2, route = coalesce(nullif($3, ''), route),
 			first_attempt = coalesce(first_attempt, $2), last_attempt = $2,
 			receipt_received = $4, receipt_idx = $5, receipt_note = $6, receipt_id = $7, rleaf_entry = $8,
-			rleaf_after = $9 WHERE id = $10 AND recipient = $11`,
+			rleaf_after = `+highWater+` WHERE id = $9 AND recipient = $10`,
 			stateDelivered, sqlkit.Time(d.At), d.Route,
-			sqlkit.Time(rc.Received), int64(rc.LogIndex), rc.Note, d.ReceiptID[:], d.Entry[:], t.hw,
+			sqlkit.Time(rc.Received), int64(rc.LogIndex), rc.Note, d.ReceiptID[:], d.Entry[:],
 			d.ID[:], d.Recipient)
 		if isUniqueViolation(err) {
 			return conflict("receipt %v already delivered another envelope", d.ReceiptID)

@@ -161,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	go db.checkpointer()
 
 	db.wt = &wtx{conn: db.conn, stmts: make(map[string]*sql.Stmt)}
-	db.w = sqlkit.NewWriter[*wtx](db.wt, maxBatch, log, db.committed)
+	db.w = sqlkit.NewWriter([]sqlkit.Tx[*wtx]{db.wt}, maxBatch, log, db.committed)
 	ok = true
 	return db, nil
 }

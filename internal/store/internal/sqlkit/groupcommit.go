@@ -31,23 +31,27 @@ type Tx[T any] interface {
 	Retry(err error) bool
 }
 
-// Writer applies write operations one at a time, batching the operations
-// that queue up while a transaction commits into the next transaction:
-// concurrent writers share one transaction and one fsync. Each operation of
-// a batch runs in its own savepoint, so one that fails leaves the others
-// intact.
+// Writer applies write operations, batching the operations that queue up
+// while a transaction commits into the next transaction: concurrent writers
+// share one transaction and one fsync. An operation that fails is undone
+// alone (see commitBatch).
+//
+// A Writer has one worker goroutine per Tx it is given, each taking its
+// batches from the same queue. SQLite has one; PostgreSQL, where a batch
+// spends most of its time waiting for round trips and the server runs
+// transactions side by side, has several.
 //
 // Writer is safe for concurrent use. Close stops it after the queued
 // operations.
 type Writer[T any] struct {
-	tx       Tx[T]
+	txs      []Tx[T]
 	log      *slog.Logger
 	maxBatch int
 
 	mu      sync.RWMutex // guards closing against sends on queue
 	closing bool
 	queue   chan *op[T]
-	done    chan struct{}
+	wg      sync.WaitGroup
 
 	// committed, if set, is called on the writer's goroutine after each
 	// commit with the number of operations it held.
@@ -75,19 +79,22 @@ type op[T any] struct {
 	done  chan error
 }
 
-// NewWriter starts a writer over tx that puts at most maxBatch operations
-// in one transaction. If committed is not nil, the writer calls it after
-// each commit with the number of operations the transaction held.
-func NewWriter[T any](tx Tx[T], maxBatch int, log *slog.Logger, committed func(ops int)) *Writer[T] {
+// NewWriter starts a writer with one worker per tx, each putting at most
+// maxBatch operations in one transaction. If committed is not nil, each
+// worker calls it after each commit with the number of operations the
+// transaction held.
+func NewWriter[T any](txs []Tx[T], maxBatch int, log *slog.Logger, committed func(ops int)) *Writer[T] {
 	w := &Writer[T]{
-		tx:        tx,
+		txs:       txs,
 		log:       log,
 		maxBatch:  maxBatch,
 		committed: committed,
-		queue:     make(chan *op[T], maxBatch),
-		done:      make(chan struct{}),
+		queue:     make(chan *op[T], maxBatch*len(txs)),
 	}
-	go w.run()
+	for _, tx := range txs {
+		w.wg.Add(1)
+		go w.run(tx)
+	}
 	return w
 }
 
@@ -136,11 +143,11 @@ func (w *Writer[T]) Close() {
 		close(w.queue)
 	}
 	w.mu.Unlock()
-	<-w.done
+	w.wg.Wait()
 }
 
-func (w *Writer[T]) run() {
-	defer close(w.done)
+func (w *Writer[T]) run(tx Tx[T]) {
+	defer w.wg.Done()
 	batch := make([]*op[T], 0, w.maxBatch)
 	for {
 		o, ok := <-w.queue
@@ -160,11 +167,11 @@ func (w *Writer[T]) run() {
 				break fill
 			}
 		}
-		w.runBatch(batch)
+		w.runBatch(tx, batch)
 	}
 }
 
-func (w *Writer[T]) runBatch(batch []*op[T]) {
+func (w *Writer[T]) runBatch(tx Tx[T], batch []*op[T]) {
 	live := batch[:0]
 	for _, o := range batch {
 		if o.state.CompareAndSwap(opQueued, opTaken) {
@@ -178,7 +185,7 @@ func (w *Writer[T]) runBatch(batch []*op[T]) {
 	// operation that started is committed or rolled back as a whole.
 	ctx := context.Background()
 	errs := make([]error, len(live))
-	err := w.commitBatch(ctx, live, errs)
+	err := w.commitBatch(ctx, tx, live, errs)
 	for i, o := range live {
 		if err != nil {
 			o.done <- err
@@ -199,10 +206,10 @@ func (w *Writer[T]) runBatch(batch []*op[T]) {
 // failing one find the same state the second time, so they do the same;
 // operations are closures over their inputs that reset their results, so
 // running them twice is safe.
-func (w *Writer[T]) commitBatch(ctx context.Context, live []*op[T], errs []error) error {
+func (w *Writer[T]) commitBatch(ctx context.Context, tx Tx[T], live []*op[T], errs []error) error {
 	savepoints := false
 	for try := 0; ; try++ {
-		t, err := w.tx.Begin(ctx)
+		t, err := tx.Begin(ctx)
 		if err != nil {
 			return fmt.Errorf("beginning transaction: %w", err)
 		}
@@ -212,8 +219,8 @@ func (w *Writer[T]) commitBatch(ctx context.Context, live []*op[T], errs []error
 			// savepoint: rolling back the transaction undoes it, and a
 			// retryable failure is retried in a new transaction.
 			if err := live[0].fn(t); err != nil {
-				w.tx.Rollback(ctx, t)
-				if w.tx.Retry(err) && try < maxRetries {
+				tx.Rollback(ctx, t)
+				if tx.Retry(err) && try < maxRetries {
 					continue
 				}
 				return err
@@ -227,24 +234,24 @@ func (w *Writer[T]) commitBatch(ctx context.Context, live []*op[T], errs []error
 				}
 			}
 			if failed {
-				w.tx.Rollback(ctx, t)
+				tx.Rollback(ctx, t)
 				w.Reruns.Add(1)
 				savepoints = true
 				continue
 			}
 		default:
 			for i, o := range live {
-				opErr, fatal := w.runInSavepoint(ctx, t, o.fn)
+				opErr, fatal := w.runInSavepoint(ctx, tx, t, o.fn)
 				if fatal != nil {
-					w.tx.Rollback(ctx, t)
+					tx.Rollback(ctx, t)
 					return fatal
 				}
 				errs[i] = opErr
 			}
 		}
-		if err := w.tx.Commit(ctx, t); err != nil {
+		if err := tx.Commit(ctx, t); err != nil {
 			w.log.Error("store: commit failed", "operations", len(live), "err", err)
-			w.tx.Rollback(ctx, t)
+			tx.Rollback(ctx, t)
 			return fmt.Errorf("committing: %w", err)
 		}
 		w.Batches.Add(1)
@@ -259,27 +266,27 @@ func (w *Writer[T]) commitBatch(ctx context.Context, live []*op[T], errs []error
 // runInSavepoint runs fn in a savepoint. opErr is fn's own failure (its
 // effects undone); fatal means the transaction itself is lost and every
 // operation of the batch fails.
-func (w *Writer[T]) runInSavepoint(ctx context.Context, t T, fn func(T) error) (opErr, fatal error) {
+func (w *Writer[T]) runInSavepoint(ctx context.Context, tx Tx[T], t T, fn func(T) error) (opErr, fatal error) {
 	for try := 0; ; try++ {
-		if err := w.tx.Savepoint(ctx, t); err != nil {
+		if err := tx.Savepoint(ctx, t); err != nil {
 			return nil, fmt.Errorf("savepoint: %w", err)
 		}
 		err := fn(t)
 		if err == nil {
-			if err := w.tx.Release(ctx, t); err != nil {
+			if err := tx.Release(ctx, t); err != nil {
 				return nil, fmt.Errorf("releasing savepoint: %w", err)
 			}
 			return nil, nil
 		}
-		if rerr := w.tx.RollbackTo(ctx, t); rerr != nil {
+		if rerr := tx.RollbackTo(ctx, t); rerr != nil {
 			// The database gave up the transaction (SQLite does on
 			// some I/O errors): nothing of the batch survives.
 			return nil, errors.Join(err, fmt.Errorf("rolling back to savepoint: %w", rerr))
 		}
-		if err := w.tx.Release(ctx, t); err != nil {
+		if err := tx.Release(ctx, t); err != nil {
 			return nil, fmt.Errorf("releasing savepoint: %w", err)
 		}
-		if !w.tx.Retry(err) || try >= maxRetries {
+		if !tx.Retry(err) || try >= maxRetries {
 			return err, nil
 		}
 	}

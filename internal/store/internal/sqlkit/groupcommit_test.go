@@ -96,7 +96,7 @@ func (f *fakeTx) state() map[string]int {
 
 func newTestWriter(tb testing.TB, f *fakeTx, maxBatch int) *Writer[*fakeTx] {
 	tb.Helper()
-	w := NewWriter[*fakeTx](f, maxBatch, slog.New(slog.DiscardHandler), nil)
+	w := NewWriter[*fakeTx]([]Tx[*fakeTx]{f}, maxBatch, slog.New(slog.DiscardHandler), nil)
 	tb.Cleanup(w.Close)
 	return w
 }
@@ -298,7 +298,7 @@ func TestWriterCancelledWhileQueuedNeverRuns(t *testing.T) {
 
 func TestWriterCloseFinishesQueuedWrites(t *testing.T) {
 	f := newFakeTx()
-	w := NewWriter[*fakeTx](f, 64, slog.New(slog.DiscardHandler), nil)
+	w := NewWriter[*fakeTx]([]Tx[*fakeTx]{f}, 64, slog.New(slog.DiscardHandler), nil)
 	release, first := holdFirstBatch(t, f, w)
 	results := queue(w, 3, func(i int) func(*fakeTx) error {
 		return func(t *fakeTx) error { t.set(fmt.Sprint("k", i), i); return nil }

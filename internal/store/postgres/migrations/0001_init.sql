@@ -37,11 +37,9 @@ CREATE INDEX envelopes_thread ON envelopes (thread, seq) WHERE thread <> id;
 CREATE INDEX envelopes_pending ON envelopes (leaf_after) WHERE leaf_idx IS NULL;
 CREATE UNIQUE INDEX envelopes_leaf ON envelopes (leaf_idx) WHERE leaf_idx IS NOT NULL;
 
-CREATE TABLE log_state (
-	id         smallint PRIMARY KEY CHECK (id = 1),
-	high_water bigint   NOT NULL
-);
-INSERT INTO log_state (id, high_water) VALUES (1, 0);
+-- The log's high-water mark is not stored: it is one more than the
+-- highest index in envelopes_leaf and outbox_leaf, which only grow. So
+-- concurrent writers never queue on one row.
 
 -- state: 1 pending, 2 delivered, 3 failed.
 CREATE TABLE outbox (
