@@ -197,6 +197,10 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		if err := cfg.Policy.Validate(); err != nil {
 			return nil, fmt.Errorf("tlog: %w", err)
 		}
+		// A misspelt Self would let the owner count toward its own quorum.
+		if _, ok := cfg.Policy.Witness(cfg.Self); cfg.Self != "" && !ok {
+			return nil, fmt.Errorf("tlog: Self %q is not a witness of the policy", cfg.Self)
+		}
 	}
 	if err := mkdirDurable(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("tlog: creating %s: %w", cfg.Dir, err)

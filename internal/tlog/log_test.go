@@ -405,6 +405,7 @@ func TestOpenRefusesBadConfig(t *testing.T) {
 		{"republish below interval", Config{Dir: t.TempDir(), Signer: a.signer, Verifier: a.verifier, CheckpointInterval: time.Second, RepublishInterval: time.Millisecond}},
 		{"interval too short", Config{Dir: t.TempDir(), Signer: a.signer, Verifier: a.verifier, CheckpointInterval: time.Millisecond}},
 		{"invalid policy", Config{Dir: t.TempDir(), Signer: a.signer, Verifier: a.verifier, Policy: &Policy{}}},
+		{"unknown self", Config{Dir: t.TempDir(), Signer: a.signer, Verifier: a.verifier, Policy: &Policy{Quorum: QuorumNone}, Self: "ber"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := Open(context.Background(), tc.cfg)
