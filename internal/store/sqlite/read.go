@@ -695,6 +695,9 @@ func (db *DB) Checkpoint(ctx context.Context, origin string) (store.Checkpoint, 
 	if err != nil {
 		return store.Checkpoint{}, err
 	}
+	if err := store.CheckKey(origin); err != nil {
+		return store.Checkpoint{}, err
+	}
 	c, err := scanCheckpoint(rdb.QueryRowContext(ctx, `SELECT origin, size, note, at FROM checkpoints WHERE origin = ?`, origin))
 	if err != nil {
 		return c, fmt.Errorf("checkpoint of %q: %w", origin, err)
@@ -731,6 +734,9 @@ func (db *DB) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
 func (db *DB) Value(ctx context.Context, key string) ([]byte, error) {
 	rdb, err := db.reader()
 	if err != nil {
+		return nil, err
+	}
+	if err := store.CheckKey(key); err != nil {
 		return nil, err
 	}
 	var v []byte
