@@ -104,7 +104,7 @@ type Server struct {
 // Open opens the node folder dir and starts listening. The node answers
 // /healthz and its witness at once, and everything else once it is ready;
 // Open returns when it is. Call Serve to run it.
-func Open(ctx context.Context, dir string, opts Options) (s *Server, err error) {
+func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) {
 	if opts.Bodies == nil {
 		return nil, errors.New("server: Options.Bodies is required")
 	}
@@ -121,7 +121,7 @@ func Open(ctx context.Context, dir string, opts Options) (s *Server, err error) 
 	if opts.Database != "" {
 		cfg.Database = opts.Database
 	}
-	s = &Server{dir: dir, cfg: cfg, opts: opts, logger: opts.Logger.With("party", cfg.Party), kick: make(chan struct{}, 1)}
+	s := &Server{dir: dir, cfg: cfg, opts: opts, logger: opts.Logger.With("party", cfg.Party), kick: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -364,7 +364,7 @@ func (s *Server) openLog(ctx context.Context) (*tlog.Log, error) {
 		Clock:              s.opts.Clock,
 		CheckpointInterval: time.Duration(s.cfg.CheckpointInterval),
 		RepublishInterval:  time.Duration(s.cfg.HeartbeatInterval),
-		Self:               hotline.KeyName(s.cfg.Party, hotline.RoleWitness),
+		Self:               s.cfg.Party, // the policy names witnesses by party id
 	}
 	if cfg.RepublishInterval == 0 {
 		cfg.RepublishInterval = time.Minute

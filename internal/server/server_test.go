@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
 	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/tlog"
 )
 
 // testNet is a testnet whose nodes run in this process.
@@ -40,11 +43,21 @@ func mustTemplates(tb testing.TB) *node.Templates {
 // every node in-process until the test ends.
 func newTestNet(tb testing.TB, parties ...string) *testNet {
 	tb.Helper()
-	nw, err := sim.Testnet(sim.TestnetConfig{Dir: tb.TempDir(), Parties: parties, Node: func(_ string, c *server.Config) {
+	return newTestNetWith(tb, sim.TestnetConfig{Parties: parties}, nil)
+}
+
+// newTestNetWith makes the testnet cfg describes (in a temporary folder)
+// and serves the nodes of the parties in run (all when nil) in-process
+// until the test ends.
+func newTestNetWith(tb testing.TB, cfg sim.TestnetConfig, run []string) *testNet {
+	tb.Helper()
+	cfg.Dir = tb.TempDir()
+	cfg.Node = func(_ string, c *server.Config) {
 		c.Delivery.MinBackoff = server.Duration(50 * time.Millisecond)
 		c.Delivery.MaxBackoff = server.Duration(500 * time.Millisecond)
 		c.CheckpointInterval = server.Duration(100 * time.Millisecond)
-	}})
+	}
+	nw, err := sim.Testnet(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -56,6 +69,9 @@ func newTestNet(tb testing.TB, parties ...string) *testNet {
 		wg.Wait()
 	})
 	for _, n := range nw.Nodes {
+		if run != nil && !slices.Contains(run, n.Party) {
+			continue
+		}
 		s, err := server.Open(ctx, n.Dir, server.Options{Bodies: mustTemplates(tb)})
 		if err != nil {
 			tb.Fatalf("opening %s: %v", n.Party, err)
@@ -143,5 +159,26 @@ func TestSendDeliverReceipt(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("/readyz: %s", resp.Status)
+	}
+}
+
+func TestWitnessing(t *testing.T) {
+	tn := newTestNet(t, "BER", "CRI")
+	st := tn.servers["BER"].Log().WitnessStatus()
+	if len(st) == 0 {
+		t.Fatal("BER's log asks no witnesses")
+	}
+	var cp tlog.Checkpoint
+	waitFor(t, "a quorum of cosignatures on BER's checkpoint", func() (bool, error) {
+		var ok bool
+		cp, ok = tn.servers["BER"].Log().Witnessed()
+		return ok, nil
+	})
+	// The quorum is two of DEP's and CRI's: BER never counts for its own log.
+	if n := strings.Count(string(cp.Note), "/witness "); n < 2 {
+		t.Errorf("the witnessed checkpoint carries %d cosignatures, want 2:\n%s", n, cp.Note)
+	}
+	if strings.Contains(string(cp.Note), "— BER/witness ") {
+		t.Error("BER cosigned its own checkpoint")
 	}
 }

@@ -38,6 +38,9 @@ type TestnetConfig struct {
 	Time time.Time
 	// Node adjusts each node's config before it is written.
 	Node func(party string, c *server.Config)
+	// Unratified lists parties that do not ratify the agreement (tests of
+	// the not_ratified refusal).
+	Unratified []string
 }
 
 // Network describes the folders a testnet made.
@@ -89,7 +92,7 @@ func Testnet(cfg TestnetConfig) (*Network, error) {
 	}
 	nw := &Network{Dir: cfg.Dir, Agreement: filepath.Join(cfg.Dir, "agreement.json")}
 	keys := map[string]*hotline.KeySet{}
-	sc := agreement.SampleConfig{Time: cfg.Time}
+	sc := agreement.SampleConfig{Time: cfg.Time, Unratified: cfg.Unratified}
 	for i, p := range ids {
 		ks, err := hotline.GenerateKeySet(p, "")
 		if err != nil {
