@@ -3,10 +3,18 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/hotline-net/hotline/internal/opapi"
 )
 
 // TestMain lets testscript run "hotline" in-process, through the same Run
@@ -14,7 +22,11 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"hotline": func() {
-			os.Exit(Run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+			// As cmd/hotline does: SIGINT and SIGTERM end serve gracefully.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			code := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			stop()
+			os.Exit(code)
 		},
 	})
 }
@@ -26,7 +38,12 @@ func TestScript(t *testing.T) {
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
-		Cmds:                map[string]func(*testscript.TestScript, bool, []string){"tamper": tamper},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){
+			"tamper":    tamper,
+			"waitready": waitReady,
+			"capture":   capture,
+			"waitmsg":   waitMessage,
+		},
 	})
 }
 
@@ -55,4 +72,69 @@ func tamper(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("unknown change %q", args[1])
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[2]), b, 0o644))
+}
+
+// waitReady waits until the node in folder DIR answers /readyz:
+//
+//	waitready DIR
+func waitReady(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitready DIR")
+	}
+	op, err := newOperator(ts.MkAbs(args[0]))
+	ts.Check(err)
+	poll(ts, "node "+args[0]+" ready", func() bool {
+		resp, err := http.Get(op.base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+// capture sets the environment variable NAME to the last command's
+// standard output, trimmed:
+//
+//	capture NAME
+func capture(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: capture NAME")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
+}
+
+// waitMessage waits until the node in folder DIR holds message ID, stored
+// and logged, and if it sent it, until every recipient's receipt is in:
+//
+//	waitmsg DIR ID
+func waitMessage(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitmsg DIR ID")
+	}
+	op, err := newOperator(ts.MkAbs(args[0]))
+	ts.Check(err)
+	poll(ts, "message "+args[1]+" at "+args[0], func() bool {
+		var m opapi.Message
+		if op.call(context.Background(), http.MethodGet, "/api/v1/messages/"+args[1], nil, &m) != nil || !m.Stored {
+			return false
+		}
+		for _, d := range m.Deliveries {
+			if d.State != "delivered" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// poll retries cond until it holds or 30 seconds pass.
+func poll(ts *testscript.TestScript, what string, cond func() bool) {
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s", fmt.Sprintf("timed out waiting for %s", what))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
