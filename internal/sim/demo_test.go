@@ -1,0 +1,199 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/server"
+	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/store/sqlite"
+)
+
+// syncBuffer is a bytes.Buffer that can be read while Demo writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDemo tells the story with the nodes serving afterwards, reads a log
+// over HTTP while they serve, stops them, and checks what the folders hold.
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Demo(ctx, &out, DemoConfig{Dir: dir, Serve: true}) }()
+
+	serving := regexp.MustCompile(`as anyone may read it: (http://\S+/log/checkpoint)`)
+	var checkpointURL string
+	deadline := time.Now().Add(2 * time.Minute)
+	for checkpointURL == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("Demo returned before serving: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if m := serving.FindStringSubmatch(out.String()); m != nil {
+			checkpointURL = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the story did not end:\n%s", out.String())
+		}
+	}
+	text := out.String()
+	t.Log("\n" + text)
+
+	// The story's steps, in order, up to the final log check.
+	steps := []string{
+		"ARV → CRI  clarification_request · critical · TLP:AMBER · exercise",
+		"CRI        receipt after ",
+		"the agreement obliges CRI to acknowledge within 12h and respond within 72h",
+		"Demande d'éclaircissements",
+		"[+35m]",
+		"CRI → ARV  ack · critical · TLP:AMBER",
+		"ARV        receipt after ",
+		"[+5h10m]",
+		"CRI → ARV  response · critical · TLP:AMBER",
+		"Answer: Information provided",
+		"[+50m]",
+		"invalid_body: advisory body:",
+		"CRI → all  advisory · high · TLP:GREEN",
+		"DEP        receipt after ",
+		"DOR        receipt after ",
+		"ESK        receipt after ",
+		"\nall 5 logs verified against their signed checkpoints\n",
+		"The nodes keep serving until Ctrl-C.",
+	}
+	rest := text
+	for _, s := range steps {
+		i := strings.Index(rest, s)
+		if i < 0 {
+			t.Fatalf("the narration lacks %q after the previous step", s)
+		}
+		rest = rest[i+len(s):]
+	}
+
+	// The nodes serve after the story: Arvenia's log, as anyone reads it.
+	resp, err := http.Get(checkpointURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.HasPrefix(cp, []byte("hotline/ARV\n")) {
+		t.Errorf("GET %s: %s\n%s", checkpointURL, resp.Status, cp)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Demo: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Demo did not stop after its context ended")
+	}
+
+	// What the stores hold, read again after the nodes stopped.
+	type counts struct{ Sent, Received int64 }
+	want := map[string]counts{
+		"DEP": {0, 1},
+		"ARV": {1, 3}, // the request; the ack, the response, the advisory
+		"CRI": {3, 1}, // the ack, the response, the advisory; the request
+		"DOR": {0, 1},
+		"ESK": {0, 1},
+	}
+	got := map[string]counts{}
+	for p := range want {
+		db, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, p, server.DatabaseFile)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c counts
+		if c.Sent, err = db.CountMessages(context.Background(), store.MessageFilter{Direction: hotline.Sent}); err != nil {
+			t.Fatal(err)
+		}
+		if c.Received, err = db.CountMessages(context.Background(), store.MessageFilter{Direction: hotline.Received}); err != nil {
+			t.Fatal(err)
+		}
+		got[p] = c
+		db.Close()
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("messages per node (-want +got):\n%s", diff)
+	}
+}
+
+func TestDemoRefusesUsedFolder(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Testnet(TestnetConfig{Dir: dir, Parties: []string{"AAA", "BBB"}}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := Demo(context.Background(), &out, DemoConfig{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "already holds a testnet") {
+		t.Errorf("Demo in a folder holding a network: %v", err)
+	}
+}
+
+func TestClock(t *testing.T) {
+	start := time.Date(2026, 11, 26, 21, 0, 0, 0, time.UTC)
+	c := NewClock(start)
+	if d := c.Now().Sub(start); d < 0 || d > time.Minute {
+		t.Errorf("a new clock reads %v after its start", d)
+	}
+	c.Advance(2 * time.Hour)
+	before := c.Now()
+	if d := before.Sub(start); d < 2*time.Hour || d > 2*time.Hour+time.Minute {
+		t.Errorf("after a jump of 2h the clock reads %v after its start", d)
+	}
+	c.Advance(-time.Hour)
+	c.Advance(0)
+	if c.Now().Before(before) {
+		t.Error("the clock went back")
+	}
+}
+
+func TestWrap(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		line  string
+		width int
+		want  []string
+	}{
+		{"short", "Title: a grid operator", 40, []string{"Title: a grid operator"}},
+		{"indented", "  one two three four", 10, []string{"  one two", "  three", "  four"}},
+		{"long word", "ab " + strings.Repeat("x", 12) + " cd", 8, []string{"ab", strings.Repeat("x", 12), "cd"}},
+		{"runes", "Énergie éàü ôîç", 11, []string{"Énergie éàü", "ôîç"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, wrap(tc.line, tc.width)); diff != "" {
+				t.Errorf("wrap(%q, %d) (-want +got):\n%s", tc.line, tc.width, diff)
+			}
+		})
+	}
+}
