@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -369,6 +371,40 @@ var ErrNoQuorum = errors.New("checkpoint does not meet the witness quorum")
 // own quorum. The names of the witnesses whose cosignatures verified are
 // returned with the checkpoint.
 func (p *Policy) VerifyCheckpoint(signed []byte, exclude ...string) (Checkpoint, []string, error) {
+	cp, cosigs, err := p.Cosignatures(signed)
+	if err != nil {
+		return Checkpoint{}, nil, err
+	}
+	cosigned := map[string]bool{}
+	var names []string
+	for _, c := range cosigs {
+		cosigned[c.Witness] = true
+		names = append(names, c.Witness)
+	}
+	for _, x := range exclude {
+		delete(cosigned, x)
+	}
+	if !p.Satisfied(func(w string) bool { return cosigned[w] }) {
+		return cp, names, fmt.Errorf("%w: %s", ErrNoQuorum, p.Quorum)
+	}
+	return cp, names, nil
+}
+
+// Cosignature is a witness's valid cosignature on a checkpoint.
+type Cosignature struct {
+	// Witness is the witness's name in the policy.
+	Witness string
+	// Time is the cosignature's timestamp: when the witness saw the
+	// checkpoint as the largest of the log.
+	Time time.Time
+}
+
+// Cosignatures verifies a checkpoint's signature by one of the policy's logs
+// and returns its valid cosignatures by the policy's witnesses, in the order
+// of the note, without judging the quorum. A cosignature by a known witness
+// key that fails to verify makes the whole checkpoint invalid, as C2SP
+// signed-note asks.
+func (p *Policy) Cosignatures(signed []byte) (Checkpoint, []Cosignature, error) {
 	text, _, err := splitNote(signed)
 	if err != nil {
 		return Checkpoint{}, nil, err
@@ -402,19 +438,15 @@ func (p *Policy) VerifyCheckpoint(signed []byte, exclude ...string) (Checkpoint,
 	if err != nil {
 		return Checkpoint{}, nil, err
 	}
-	cosigned := map[string]bool{}
-	var names []string
+	var out []Cosignature
 	for _, s := range n.Sigs {
 		if w, ok := byKey[fmt.Sprintf("%s+%08x", s.Name, s.Hash)]; ok {
-			cosigned[w] = true
-			names = append(names, w)
+			t, err := fnote.CoSigV1Timestamp(s)
+			if err != nil {
+				return Checkpoint{}, nil, fmt.Errorf("cosignature of %q: %w", w, err)
+			}
+			out = append(out, Cosignature{Witness: w, Time: t})
 		}
 	}
-	for _, x := range exclude {
-		delete(cosigned, x)
-	}
-	if !p.Satisfied(func(w string) bool { return cosigned[w] }) {
-		return cp, names, fmt.Errorf("%w: %s", ErrNoQuorum, p.Quorum)
-	}
-	return cp, names, nil
+	return cp, out, nil
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -145,6 +147,15 @@ func TestPolicyVerifyCheckpoint(t *testing.T) {
 	if _, names, err := pol.VerifyCheckpoint(both); err != nil || len(names) != 2 {
 		t.Errorf("both: %v %v", names, err)
 	}
+	b.clock.Advance(time.Hour)
+	both = cosign(t, b, withA)
+	_, cosigs, err := pol.Cosignatures(both)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]Cosignature{{"a", a.clock.Now()}, {"b", b.clock.Now()}}, cosigs); diff != "" {
+		t.Errorf("Cosignatures (-want +got):\n%s", diff)
+	}
 	if _, _, err := pol.VerifyCheckpoint(both, "b"); !errors.Is(err, ErrNoQuorum) {
 		t.Errorf("b excluded: %v", err)
 	}
@@ -158,7 +169,13 @@ func TestPolicyVerifyCheckpoint(t *testing.T) {
 // returns signed with the cosignature appended.
 func cosign(tb testing.TB, w *testWitness, signed []byte) []byte {
 	tb.Helper()
-	lines, err := w.w.AddCheckpoint(tb.Context(), FormatAddCheckpoint(0, nil, signed))
+	// Resubmitting the size the witness holds needs no proof.
+	var old uint64
+	text, _, _ := splitNote(signed)
+	if prev, _ := w.store.Latest(tb.Context(), strings.SplitN(string(text), "\n", 2)[0]); prev != nil {
+		old = noteSize(prev)
+	}
+	lines, err := w.w.AddCheckpoint(tb.Context(), FormatAddCheckpoint(old, nil, signed))
 	if err != nil {
 		tb.Fatal(err)
 	}

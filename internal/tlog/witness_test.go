@@ -718,3 +718,55 @@ func tamperSignature(tb testing.TB, signed []byte) []byte {
 	sigs[0] = "— " + name + " " + base64.StdEncoding.EncodeToString(sig)
 	return joinNote(text, sigs)
 }
+
+// TestCrossWitnessing runs three parties as the in-process demo does: each
+// has a log and a witness, each witness cosigns the other parties' logs,
+// and each log's quorum is two witnesses other than its owner.
+func TestCrossWitnessing(t *testing.T) {
+	names := []string{"ber", "par", "rom"}
+	keys := make([]testKey, len(names))
+	for i, n := range names {
+		keys[i] = newTestKey(t, "example.net/hotline/"+n)
+	}
+	ws := make([]*testWitness, len(names))
+	for i, n := range names {
+		var others []testKey
+		for j := range names {
+			if j != i {
+				others = append(others, keys[j])
+			}
+		}
+		ws[i] = newTestWitness(t, n, others...)
+	}
+	var logs []*Log
+	for i, n := range names {
+		pol := &Policy{Quorum: "parties", Groups: []PolicyGroup{{Name: "parties", Threshold: "2", Members: names}}}
+		for j, k := range keys {
+			pol.Logs = append(pol.Logs, PolicyLog{Key: k.vkey})
+			pol.Witnesses = append(pol.Witnesses, PolicyWitness{Name: names[j], Key: ws[j].vkey, URL: ws[j].url})
+		}
+		logs = append(logs, newTestLog(t, keys[i], func(c *Config) { c.Policy, c.Self = pol, n }))
+	}
+	for i, l := range logs {
+		appendConcurrently(t, l, names[i], 4, 50+i)
+	}
+	for i, l := range logs {
+		waitFor(t, names[i]+" witnessed at its full size", 20*time.Second, func() bool {
+			cp, ok := l.Witnessed()
+			return ok && cp.Size == uint64(50+i)
+		})
+		cp, _ := l.Witnessed()
+		_, cosigs, err := l.cfg.Policy.Cosignatures(cp.Note)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cosigs {
+			if c.Witness == names[i] {
+				t.Errorf("%s's checkpoint carries its own witness's cosignature", names[i])
+			}
+		}
+		if len(cosigs) != 2 {
+			t.Errorf("%s: %d cosignatures, want 2", names[i], len(cosigs))
+		}
+	}
+}
