@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hotline-net/hotline"
@@ -79,6 +80,7 @@ type Deliverer struct {
 
 	mu       sync.Mutex
 	inFlight map[rowKey]bool
+	rounds   atomic.Int64 // dispatcher rounds completed, for tests
 }
 
 type rowKey struct {
@@ -143,6 +145,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	for {
 		d.dispatch(ctx, work)
 		d.alert(ctx)
+		d.rounds.Add(1)
 		select {
 		case <-ctx.Done():
 			return nil
