@@ -59,13 +59,19 @@
 // # Concurrency
 //
 // A Store is safe for concurrent use by any number of goroutines.
-// Concurrent writes are applied one at a time, each in its own savepoint,
-// and share transactions and fsyncs (group commit): a write that fails does
-// not fail the others committed with it. A read sees every write that
-// returned before it started. Several processes sharing one PostgreSQL
-// database (the replicas mode) see each other's writes once committed; the
-// conditional writes (sequence numbers, high-water mark, agreement,
-// checkpoints) are atomic across them.
+// Concurrent writes share transactions and fsyncs (group commit): the
+// writes that queue up while one transaction commits run together in the
+// next, and a write that fails is undone alone — it does not fail the
+// others committed with it. A read sees every write that returned before it
+// started. Several processes sharing one PostgreSQL database (the replicas
+// mode) see each other's writes once committed; the conditional writes
+// (sequence numbers, idempotent inserts, leaf indexes, agreement versions,
+// checkpoints) stay atomic across them.
+//
+// Listings are ordered by the order rows were inserted and paginated with
+// opaque cursors, so that paging stays correct while rows are added (see
+// [Cursor]).
+
 package store
 
 import (
@@ -215,10 +221,12 @@ type Store interface {
 	// ErrNotFound.
 	AgreementByHash(ctx context.Context, hash [32]byte) (Agreement, error)
 
-	// SetAgreement records a new agreement version. Versions only move
-	// forward: a version lower than the one in force, or an existing
-	// version with another hash, is ErrConflict; the version in force again
-	// is a no-op.
+	// SetAgreement records an agreement version. The version in force is
+	// the highest recorded, so it only moves forward; an older version
+	// joins the history (envelopes name the version they were sent under)
+	// without going into force. The same version with the same hash again
+	// is a no-op; a recorded version with another hash, or a recorded hash
+	// under another version, is ErrConflict.
 	SetAgreement(ctx context.Context, a *Agreement) error
 
 	// Checkpoint returns the last seen checkpoint of the log origin, or

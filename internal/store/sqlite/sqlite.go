@@ -7,10 +7,14 @@
 // The database runs in WAL mode with synchronous=FULL: a commit returns
 // once the WAL is fsynced. Every write goes through one writer goroutine
 // that holds the only write connection; the writes that queue up while a
-// transaction commits run together in the next one, each in its own
-// SAVEPOINT, and share its single fsync. A write returns once the
-// transaction holding it committed. Reads use a separate pool of read-only
-// connections and, thanks to WAL, never wait for the writer.
+// transaction commits run together in the next one and share its single
+// fsync. A batch first runs without savepoints; if one of its writes fails,
+// the batch is rolled back and run again with a SAVEPOINT per write, so that
+// the failure is undone alone. A write returns once the transaction holding
+// it committed. Reads use a separate pool of read-only connections and,
+// thanks to WAL, never wait for the writer. WAL checkpoints run on a
+// connection of their own, so that the writer does not stop for them (but
+// for a forced one when the WAL passes 64 MiB).
 //
 // # One process
 //
