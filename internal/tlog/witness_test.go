@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -768,5 +770,43 @@ func TestCrossWitnessing(t *testing.T) {
 		if len(cosigs) != 2 {
 			t.Errorf("%s: %d cosignatures, want 2", names[i], len(cosigs))
 		}
+	}
+}
+
+// TestRepublish checks that an idle log republishes its checkpoint every
+// RepublishInterval and that witnesses cosign it again, with fresh
+// timestamps: a cosigned checkpoint after a deadline is what shows that an
+// answer was missed.
+func TestRepublish(t *testing.T) {
+	key := newTestKey(t, "example.net/hotline/ber")
+	w := newTestWitness(t, "w", key)
+	pol := policyFor(t, key, "w", nil, w)
+	l := newTestLog(t, key, func(c *Config) { c.Policy, c.RepublishInterval = pol, time.Second })
+	appendConcurrently(t, l, "idle", 1, 3)
+	waitFor(t, "a witnessed checkpoint of size 3", 20*time.Second, func() bool {
+		cp, ok := l.Witnessed()
+		return ok && cp.Size == 3
+	})
+	cpFile := filepath.Join(l.cfg.Dir, "tessera", "checkpoint")
+	fi, err := os.Stat(cpFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(time.Hour)
+	later := w.clock.Now()
+	waitFor(t, "the checkpoint to be republished and cosigned again", 20*time.Second, func() bool {
+		cp, ok := l.Witnessed()
+		if !ok {
+			return false
+		}
+		_, cosigs, err := pol.Cosignatures(cp.Note)
+		return err == nil && len(cosigs) == 1 && cosigs[0].Time.Equal(later)
+	})
+	waitFor(t, "the checkpoint file to be rewritten", 20*time.Second, func() bool {
+		fi2, err := os.Stat(cpFile)
+		return err == nil && fi2.ModTime().After(fi.ModTime())
+	})
+	if cp, _ := l.Checkpoint(); cp.Size != 3 {
+		t.Errorf("republished checkpoint has size %d, want 3", cp.Size)
 	}
 }
