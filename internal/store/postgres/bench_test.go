@@ -11,32 +11,39 @@ import (
 	"github.com/hotline-net/hotline/internal/store/storetest"
 )
 
-// BenchmarkInsert compares the store's durable envelope inserts with bare
-// PostgreSQL inserts of rows of the same size, in the same run, against
-// the same server.
+// BenchmarkInsert compares the store's durable inserts of 1 KiB envelopes
+// with bare PostgreSQL inserts of 1 KiB rows into a one-table schema, one
+// transaction per row, each writer on its own connection (so PostgreSQL
+// shares WAL flushes among the commits that wait together), against the
+// same server, in turns within one run.
 func BenchmarkInsert(b *testing.B) {
 	for _, writers := range []int{1, 64} {
-		b.Run(fmt.Sprintf("store/writers=%d", writers), func(b *testing.B) {
-			storetest.BenchmarkInsertReceived(b, newBackend(b), writers)
-		})
-	}
-	for _, writers := range []int{1, 64} {
-		b.Run(fmt.Sprintf("accept/writers=%d", writers), func(b *testing.B) {
-			storetest.BenchmarkAccept(b, newBackend(b), writers)
-		})
-	}
-	for _, writers := range []int{1, 64} {
-		b.Run(fmt.Sprintf("bare-autocommit/writers=%d", writers), func(b *testing.B) {
-			benchBare(b, writers)
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s := storetest.MustOpenBench(b, newBackend(b))
+			storetest.ReportBatches(b, s, func() {
+				storetest.Contend(b, "envelopes", storetest.InsertReceived(s, writers), bareAutocommit(b, writers))
+			})
 		})
 	}
 }
 
-// benchBare inserts 1 KiB rows into a one-table schema, one transaction
-// per row, each writer on its own connection, as an application without
-// group commit does; PostgreSQL then shares WAL flushes among the commits
-// that wait at the same time.
-func benchBare(b *testing.B, writers int) {
+// BenchmarkAccept compares the store's share of the accept path (two
+// durable writes per envelope: InsertReceived, then Sequenced with the
+// receipt) with bare autocommit inserts, in turns within one run.
+func BenchmarkAccept(b *testing.B) {
+	for _, writers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s := storetest.MustOpenBench(b, newBackend(b))
+			storetest.ReportBatches(b, s, func() {
+				storetest.Contend(b, "envelopes", storetest.AcceptPath(s, writers), bareAutocommit(b, writers))
+			})
+		})
+	}
+}
+
+// bareAutocommit inserts each row in its own transaction, each writer on
+// its own connection.
+func bareAutocommit(b *testing.B, writers int) storetest.Contender {
 	url := testURL(b)
 	schema := newTestSchema(b, url)
 	ctx := context.Background()
@@ -51,7 +58,7 @@ func benchBare(b *testing.B, writers int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer pool.Close()
+	b.Cleanup(pool.Close)
 	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		b.Fatal(err)
 	}
@@ -59,10 +66,11 @@ func benchBare(b *testing.B, writers int) {
 		b.Fatal(err)
 	}
 	raw := make([]byte, storetest.EnvelopeSize)
-	b.SetBytes(storetest.EnvelopeSize)
-	storetest.Parallel(b, writers, "rows", func(i uint64) error {
-		id := storetest.ID(fmt.Sprint(i))
-		_, err := pool.Exec(ctx, `INSERT INTO bare (id, raw) VALUES ($1, $2)`, id[:], raw)
-		return err
-	})
+	return storetest.Contender{Name: "bare-autocommit", Run: func(from, to uint64) error {
+		return storetest.Parallel(writers, from, to, func(i uint64) error {
+			id := storetest.ID(fmt.Sprint(i))
+			_, err := pool.Exec(ctx, `INSERT INTO bare (id, raw) VALUES ($1, $2)`, id[:], raw)
+			return err
+		})
+	}}
 }

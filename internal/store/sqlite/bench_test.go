@@ -10,68 +10,88 @@ import (
 	"github.com/hotline-net/hotline/internal/store/storetest"
 )
 
-// BenchmarkInsert compares the store's durable envelope inserts with bare
-// SQLite inserts of rows of the same size, in the same run, on the same
-// file system, with the same pragmas (WAL, synchronous=FULL).
+// BenchmarkInsert compares the store's durable inserts of 1 KiB envelopes
+// with bare SQLite inserts of 1 KiB rows into a one-table database with the
+// same pragmas (WAL, synchronous=FULL), on the same file system, in turns
+// within one run: one transaction per row ("bare-autocommit", writers
+// sharing the one connection SQLite allows to write), and — the ceiling —
+// one writer putting 1000 rows in each transaction ("bare-tx1000").
 func BenchmarkInsert(b *testing.B) {
 	for _, writers := range []int{1, 64} {
-		b.Run(fmt.Sprintf("store/writers=%d", writers), func(b *testing.B) {
-			storetest.BenchmarkInsertReceived(b, newBackend(b), writers)
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s := storetest.MustOpenBench(b, newBackend(b))
+			cs := []storetest.Contender{storetest.InsertReceived(s, writers), bareAutocommit(b, writers)}
+			if writers > 1 {
+				cs = append(cs, bareBatched(b, 1000))
+			}
+			storetest.ReportBatches(b, s, func() { storetest.Contend(b, "envelopes", cs...) })
 		})
 	}
-	for _, writers := range []int{1, 64} {
-		b.Run(fmt.Sprintf("accept/writers=%d", writers), func(b *testing.B) {
-			storetest.BenchmarkAccept(b, newBackend(b), writers)
-		})
-	}
-	for _, writers := range []int{1, 64} {
-		b.Run(fmt.Sprintf("bare-autocommit/writers=%d", writers), func(b *testing.B) {
-			benchBare(b, writers, 1)
-		})
-	}
-	b.Run("bare-tx1000/writers=1", func(b *testing.B) { benchBare(b, 1, 1000) })
 }
 
-// benchBare inserts 1 KiB rows into a one-table database, perTx rows per
-// transaction. Writers share one connection, as they must in SQLite: each
-// transaction waits for the one before it and its fsync.
-func benchBare(b *testing.B, writers, perTx int) {
+// BenchmarkAccept compares the store's share of the accept path (two
+// durable writes per envelope: InsertReceived, then Sequenced with the
+// receipt) with bare autocommit inserts, in turns within one run.
+func BenchmarkAccept(b *testing.B) {
+	for _, writers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s := storetest.MustOpenBench(b, newBackend(b))
+			storetest.ReportBatches(b, s, func() {
+				storetest.Contend(b, "envelopes", storetest.AcceptPath(s, writers), bareAutocommit(b, writers))
+			})
+		})
+	}
+}
+
+func openBare(b *testing.B) *sql.DB {
 	path := filepath.Join(b.TempDir(), "bare.db")
 	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { db.Close() })
 	db.SetMaxOpenConns(1)
 	if _, err := db.Exec(`CREATE TABLE bare (id BLOB PRIMARY KEY, raw BLOB NOT NULL)`); err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
+	return db
+}
+
+// bareAutocommit inserts each row in its own transaction.
+func bareAutocommit(b *testing.B, writers int) storetest.Contender {
+	db := openBare(b)
 	raw := make([]byte, storetest.EnvelopeSize)
-	b.SetBytes(storetest.EnvelopeSize)
-	if perTx == 1 {
-		storetest.Parallel(b, writers, "rows", func(i uint64) error {
+	return storetest.Contender{Name: "bare-autocommit", Run: func(from, to uint64) error {
+		return storetest.Parallel(writers, from, to, func(i uint64) error {
 			id := storetest.ID(fmt.Sprint(i))
-			_, err := db.ExecContext(ctx, `INSERT INTO bare (id, raw) VALUES (?, ?)`, id[:], raw)
+			_, err := db.Exec(`INSERT INTO bare (id, raw) VALUES (?, ?)`, id[:], raw)
 			return err
 		})
-		return
-	}
-	var tx *sql.Tx
-	storetest.Parallel(b, writers, "rows", func(i uint64) error {
-		var err error
-		if i%uint64(perTx) == 0 {
-			if tx, err = db.BeginTx(ctx, nil); err != nil {
+	}}
+}
+
+// bareBatched inserts rows from one writer, perTx rows per transaction.
+func bareBatched(b *testing.B, perTx uint64) storetest.Contender {
+	db := openBare(b)
+	raw := make([]byte, storetest.EnvelopeSize)
+	return storetest.Contender{Name: fmt.Sprintf("bare-tx%d", perTx), Run: func(from, to uint64) error {
+		ctx := context.Background()
+		for start := from; start < to; start += perTx {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			for i := start; i < min(start+perTx, to); i++ {
+				id := storetest.ID(fmt.Sprint(i))
+				if _, err := tx.Exec(`INSERT INTO bare (id, raw) VALUES (?, ?)`, id[:], raw); err != nil {
+					tx.Rollback()
+					return err
+				}
+			}
+			if err := tx.Commit(); err != nil {
 				return err
 			}
 		}
-		id := storetest.ID(fmt.Sprint(i))
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bare (id, raw) VALUES (?, ?)`, id[:], raw); err != nil {
-			return err
-		}
-		if i%uint64(perTx) == uint64(perTx-1) || i == uint64(b.N-1) {
-			return tx.Commit()
-		}
 		return nil
-	})
+	}}
 }

@@ -18,7 +18,8 @@ import (
 const EnvelopeSize = 1024
 
 // benchEnvelope returns the i-th received envelope of a benchmark run: 1
-// KiB of raw bytes, a distinct id, from one of 192 parties.
+// KiB of raw bytes and a 256-byte body, a distinct id, from one of 192
+// parties.
 func benchEnvelope(run string, i uint64) *store.Received {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], i)
@@ -39,71 +40,109 @@ func benchEnvelope(run string, i uint64) *store.Received {
 	}
 }
 
-// Parallel runs fn b.N times in total on the given number of goroutines
-// and reports the rate as name per second.
-func Parallel(b *testing.B, writers int, name string, fn func(i uint64) error) {
-	b.Helper()
+// Parallel runs fn(i) for every i in [from, to) on the given number of
+// goroutines, and returns the first error.
+func Parallel(writers int, from, to uint64, fn func(i uint64) error) error {
 	var next atomic.Uint64
+	next.Store(from)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	n := uint64(b.N)
-	b.ResetTimer()
-	cpu0 := cpuTime()
-	start := time.Now()
+	var once sync.Once
+	var first error
 	for range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := next.Add(1) - 1
-				if i >= n {
+				if i >= to {
 					return
 				}
 				if err := fn(i); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
+					once.Do(func() { first = err })
+					next.Store(to)
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
-	b.StopTimer()
-	if firstErr != nil {
-		b.Fatal(firstErr)
+	return first
+}
+
+// Contender is one side of a benchmark comparison.
+type Contender struct {
+	// Name names the contender's metrics.
+	Name string
+	// Run performs the operations numbered from to to-1, with whatever
+	// concurrency the contender stands for.
+	Run func(from, to uint64) error
+}
+
+// contendRounds is how many turns each contender takes.
+const contendRounds = 10
+
+// Contend runs b.N operations of each contender, in turns of b.N/10, so
+// that the load other processes put on a shared machine falls on all of
+// them alike. It reports each contender's rate (Name-unit/s), its CPU time
+// per operation (Name-cpu-µs/op: this process, user and system), and the
+// ratio of the first contender's rate to each other's (first/Name).
+func Contend(b *testing.B, unit string, cs ...Contender) {
+	b.Helper()
+	n := uint64(b.N)
+	step := max(n/contendRounds, 1)
+	elapsed := make([]time.Duration, len(cs))
+	cpu := make([]time.Duration, len(cs))
+	b.ResetTimer()
+	for from := uint64(0); from < n; from += step {
+		to := min(from+step, n)
+		for i, c := range cs {
+			cpu0, start := cpuTime(), time.Now()
+			if err := c.Run(from, to); err != nil {
+				b.Fatalf("%s: %v", c.Name, err)
+			}
+			elapsed[i] += time.Since(start)
+			cpu[i] += cpuTime() - cpu0
+		}
 	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), name+"/s")
-	if cpu > 0 {
-		// CPU time per operation (this process, user and system) moves
-		// much less than wall time on a machine shared with others.
-		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	b.StopTimer()
+	rate := make([]float64, len(cs))
+	for i, c := range cs {
+		rate[i] = float64(n) / elapsed[i].Seconds()
+		b.ReportMetric(rate[i], c.Name+"-"+unit+"/s")
+		if cpu[i] > 0 {
+			b.ReportMetric(float64(cpu[i].Microseconds())/float64(n), c.Name+"-cpu-µs/op")
+		}
+		if i > 0 {
+			b.ReportMetric(rate[0]/rate[i], cs[0].Name+"/"+c.Name)
+		}
 	}
 }
 
-// BenchmarkInsertReceived measures [store.Store.InsertReceived] of 1 KiB
-// envelopes (the envelope row and its pending leaf, one transaction each,
-// durable on return) with the given number of concurrent writers.
-func BenchmarkInsertReceived(b *testing.B, open Opener, writers int) {
-	s, err := open(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+// InsertReceived is the contender that calls [store.Store.InsertReceived]
+// with 1 KiB envelopes (the envelope row and its pending leaf, durable on
+// return) from the given number of goroutines.
+func InsertReceived(s store.Store, writers int) Contender {
 	run := fmt.Sprint(time.Now().UnixNano())
-	ctx := context.Background()
-	b.SetBytes(EnvelopeSize)
-	batches0, writes0 := batches(s)
-	Parallel(b, writers, "envelopes", func(i uint64) error {
-		_, err := s.InsertReceived(ctx, benchEnvelope(run, i))
-		return err
-	})
-	reportBatches(b, s, batches0, writes0)
+	return Contender{Name: "store", Run: func(from, to uint64) error {
+		return Parallel(writers, from, to, func(i uint64) error {
+			_, err := s.InsertReceived(context.Background(), benchEnvelope(run, i))
+			return err
+		})
+	}}
+}
+
+// AcceptPath is the contender that runs the store's share of the accept
+// path with 1 KiB envelopes — InsertReceived, then Sequenced with the
+// receipt: two durable writes — from the given number of goroutines.
+func AcceptPath(s store.Store, writers int) Contender {
+	run := fmt.Sprint(time.Now().UnixNano())
+	var log Log
+	return Contender{Name: "accept", Run: func(from, to uint64) error {
+		return Parallel(writers, from, to, func(i uint64) error {
+			_, err := Accept(context.Background(), s, &log, benchEnvelope(run, i))
+			return err
+		})
+	}}
 }
 
 // batcher is implemented by stores that count their group commits.
@@ -111,43 +150,29 @@ type batcher interface {
 	Batches() (batches, writes int64)
 }
 
-func batches(s store.Store) (int64, int64) {
-	if b, ok := s.(batcher); ok {
-		return b.Batches()
+// ReportBatches runs fn and reports how many of s's writes shared each
+// commit meanwhile, on average (writes/commit), if s counts them.
+func ReportBatches(b *testing.B, s store.Store, fn func()) {
+	bs, ok := s.(batcher)
+	if !ok {
+		fn()
+		return
 	}
-	return 0, 0
-}
-
-// reportBatches reports how many writes shared each commit, on average.
-func reportBatches(b *testing.B, s store.Store, batches0, writes0 int64) {
-	batches1, writes1 := batches(s)
+	batches0, writes0 := bs.Batches()
+	fn()
+	batches1, writes1 := bs.Batches()
 	if batches1 > batches0 {
 		b.ReportMetric(float64(writes1-writes0)/float64(batches1-batches0), "writes/commit")
 	}
 }
 
-// BenchmarkAccept measures the store's whole share of the accept path of
-// 1 KiB envelopes: InsertReceived, then Sequenced with the receipt (two
-// durable writes), with the given number of concurrent writers.
-func BenchmarkAccept(b *testing.B, open Opener, writers int) {
+// MustOpenBench opens a store for a benchmark and closes it at the end.
+func MustOpenBench(b *testing.B, open Opener) store.Store {
+	b.Helper()
 	s, err := open(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	run := fmt.Sprint(time.Now().UnixNano())
-	ctx := context.Background()
-	hw, err := s.HighWater(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var log Log
-	log.next.Store(hw)
-	b.SetBytes(EnvelopeSize)
-	batches0, writes0 := batches(s)
-	Parallel(b, writers, "envelopes", func(i uint64) error {
-		_, err := Accept(ctx, s, &log, benchEnvelope(run, i))
-		return err
-	})
-	reportBatches(b, s, batches0, writes0)
+	b.Cleanup(func() { s.Close() })
+	return s
 }
