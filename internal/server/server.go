@@ -365,6 +365,7 @@ func (s *Server) openLog(ctx context.Context) (*tlog.Log, error) {
 		CheckpointInterval: time.Duration(s.cfg.CheckpointInterval),
 		RepublishInterval:  time.Duration(s.cfg.HeartbeatInterval),
 		Self:               s.cfg.Party, // the policy names witnesses by party id
+		Cosignatures:       &storeCosignatures{st: s.store},
 	}
 	if cfg.RepublishInterval == 0 {
 		cfg.RepublishInterval = time.Minute
