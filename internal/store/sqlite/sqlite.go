@@ -343,17 +343,21 @@ type wtx struct {
 	ctx   context.Context
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
-	// hw is the high-water mark as the open transaction sees it: read at
-	// Begin and after a rollback to a savepoint, raised by Sequenced. One
-	// process writes (the lock file), so nobody else changes it.
-	hw int64
+	// hw is the high-water mark as the open transaction sees it, raised by
+	// Sequenced. One process writes (the lock file) and only through this
+	// connection, so it stays right from one committed transaction to the
+	// next; it is read again after a rollback (hwKnown false).
+	hw      int64
+	hwKnown bool
 }
 
 // loadHighWater reads the high-water mark into t.hw.
 func (t *wtx) loadHighWater() error {
 	if err := t.queryRow(`SELECT high_water FROM log_state WHERE id = 1`).Scan(&t.hw); err != nil {
+		t.hwKnown = false
 		return fmt.Errorf("reading high-water mark: %w", err)
 	}
+	t.hwKnown = true
 	return nil
 }
 
@@ -401,9 +405,11 @@ func (t *wtx) Begin(ctx context.Context) (*wtx, error) {
 	if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
 		return t, err
 	}
-	if err := t.loadHighWater(); err != nil {
-		t.Rollback(ctx, t)
-		return t, err
+	if !t.hwKnown {
+		if err := t.loadHighWater(); err != nil {
+			t.Rollback(ctx, t)
+			return t, err
+		}
 	}
 	return t, nil
 }
@@ -431,6 +437,7 @@ func (t *wtx) Commit(ctx context.Context, _ *wtx) error {
 }
 
 func (t *wtx) Rollback(ctx context.Context, _ *wtx) {
+	t.hwKnown = false
 	// After a failed COMMIT SQLite may already have rolled back; the
 	// error of a second rollback says nothing new.
 	t.conn.ExecContext(ctx, "ROLLBACK")
