@@ -1,0 +1,162 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/fedapi"
+)
+
+// maxAnswer bounds what the node may answer, as fedapi.Client does.
+const maxAnswer = 1 << 20
+
+// outcome is what one send came back with.
+type outcome struct {
+	took    time.Duration
+	receipt []byte // the answer of a 2xx, unverified
+	code    string // the refusal code otherwise
+	msg     string
+}
+
+// send posts every prepared envelope with c.Concurrency senders and returns
+// each outcome, the time on the clock, and how many requests were signed
+// again.
+func send(ctx context.Context, c *Config, client *http.Client, envs []envelope, prog *progress) ([]outcome, time.Duration, int, error) {
+	outs := make([]outcome, len(envs))
+	url := c.URL + "/v1/envelopes"
+	var (
+		next     atomic.Int64
+		resigned atomic.Int64
+		wg       sync.WaitGroup
+	)
+	prog.start("send", len(envs))
+	start := time.Now()
+	for range c.Concurrency {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(envs) || ctx.Err() != nil {
+					return
+				}
+				outs[i] = post(ctx, c, client, url, &envs[i], &resigned)
+				prog.add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	prog.finish()
+	if err := ctx.Err(); err != nil {
+		return nil, 0, 0, err
+	}
+	return outs, elapsed, int(resigned.Load()), nil
+}
+
+// post sends one envelope; the time it takes runs from just before the
+// request is built to the last byte of the answer.
+func post(ctx context.Context, c *Config, client *http.Client, url string, e *envelope, resigned *atomic.Int64) outcome {
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(e.view))
+	if err != nil {
+		return outcome{code: "transport", msg: err.Error()}
+	}
+	if c.Now().Sub(e.signed) > ResignAfter {
+		if err := e.sign(c, req); err != nil {
+			return outcome{code: "transport", msg: err.Error()}
+		}
+		resigned.Add(1)
+	}
+	req.Header.Set(fedapi.HeaderFrom, e.from)
+	req.Header.Set(fedapi.HeaderTime, e.time)
+	req.Header.Set(fedapi.HeaderSignature, e.sig)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := client.Do(req)
+	if err != nil {
+		return outcome{took: time.Since(start), code: "transport", msg: err.Error()}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	took := time.Since(start)
+	switch {
+	case err != nil:
+		return outcome{took: took, code: "transport", msg: fmt.Sprintf("reading the answer: %v", err)}
+	case len(b) > maxAnswer:
+		return outcome{took: took, code: "transport", msg: fmt.Sprintf("answer over %d bytes", maxAnswer)}
+	case resp.StatusCode/100 != 2:
+		code, msg := "http_"+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode)
+		var ref fedapi.Refusal
+		if json.Unmarshal(b, &ref) == nil && ref.Code != "" {
+			code, msg = ref.Code, ref.Message
+		}
+		return outcome{took: took, code: code, msg: msg}
+	}
+	return outcome{took: took, receipt: b}
+}
+
+// Codes of receipts that came back but are not what they must be.
+const (
+	codeReceiptMessage = "receipt_wrong_message"
+	codeReceiptParty   = "receipt_wrong_party"
+	codeReceiptLog     = "receipt_wrong_log"
+	codeReceiptIndex   = "receipt_duplicate_index"
+)
+
+// tally verifies every receipt, after the clock stopped, and fills in the
+// counts, the rate and the latencies of res.
+func tally(res *Result, t *target, envs []envelope, outs []outcome, prog *progress) {
+	res.Errors, res.ErrorExamples = map[string]int{}, map[string]string{}
+	fail := func(code, msg string) {
+		if res.Errors[code] == 0 {
+			res.ErrorExamples[code] = msg
+		}
+		res.Errors[code]++
+	}
+	prog.start("verify", len(envs))
+	defer prog.finish()
+	indexes := make(map[uint64]hotline.ID, len(envs))
+	var took []time.Duration
+	for i, o := range outs {
+		prog.add(1)
+		if o.receipt == nil {
+			fail(o.code, o.msg)
+			continue
+		}
+		took = append(took, o.took)
+		r, _, err := hotline.OpenReceipt(o.receipt, t.receiptKey)
+		id := envs[i].id
+		switch {
+		case err != nil:
+			code := hotline.ErrorCode(err)
+			if code == "" {
+				code = hotline.ErrMalformed.Code
+			}
+			fail("receipt_"+code, fmt.Sprintf("receipt for %s: %v", id, err))
+		case r.Message != id:
+			fail(codeReceiptMessage, fmt.Sprintf("receipt for %s names message %s", id, r.Message))
+		case r.Party != res.Target:
+			fail(codeReceiptParty, fmt.Sprintf("receipt for %s is by %s, not %s", id, r.Party, res.Target))
+		case r.LogOrigin != t.origin:
+			fail(codeReceiptLog, fmt.Sprintf("receipt for %s names log %q, the agreement says %q", id, r.LogOrigin, t.origin))
+		default:
+			if other, dup := indexes[r.LogIndex]; dup {
+				fail(codeReceiptIndex, fmt.Sprintf("receipts for %s and %s both name log index %d", other, id, r.LogIndex))
+				continue
+			}
+			indexes[r.LogIndex] = id
+			res.Verified++
+		}
+	}
+	res.Latency = percentiles(took)
+	if res.Elapsed > 0 {
+		res.Rate = float64(res.Verified) / res.Elapsed.Seconds()
+	}
+}
