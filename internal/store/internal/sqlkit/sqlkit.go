@@ -46,7 +46,9 @@ func DecodeCursor(kind CursorKind, c store.Cursor) (seq int64, ok bool, err erro
 	if c == "" {
 		return 0, false, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(string(c))
+	// Strict: the unused bits of the last character must be zero, so
+	// that each position has exactly one cursor.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(string(c))
 	if err != nil || len(b) != 10 || b[0] != cursorVersion || b[1] != byte(kind) {
 		return 0, false, fmt.Errorf("%w: cursor %q not issued for this listing", store.ErrInvalid, truncate(string(c)))
 	}

@@ -37,6 +37,7 @@ func TestDecodeCursorRefuses(t *testing.T) {
 		{"another listing", outbox},
 		{"another version", store.Cursor(base64.RawURLEncoding.EncodeToString([]byte{2, 'm', 0, 0, 0, 0, 0, 0, 0, 7}))},
 		{"negative position", EncodeCursor(MessagesNewest, -1)},
+		{"non-zero trailing bits", "AW0AAAAAAAAAB3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
