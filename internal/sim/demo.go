@@ -133,6 +133,9 @@ type demo struct {
 	agr     *agreement.Agreement // as read from agreement.json, as an auditor would
 	servers map[string]*server.Server
 	order   []string // the depositary, then the parties
+	// response is the id of Crivena's response, for the commands serving
+	// suggests.
+	response hotline.ID
 }
 
 // Demo tells the story of the hotline on a network it builds in cfg.Dir: a
@@ -406,6 +409,7 @@ func (d *demo) story(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.response = respMsg.id
 	if err := d.render(body.English, "response", &response, respMsg.id, demoHost); err != nil {
 		return err
 	}
@@ -798,16 +802,23 @@ func (c *logCheck) row() string {
 // serving prints how to reach the nodes while they keep serving.
 func (d *demo) serving() {
 	o := d.out
+	dir := func(p string) string { return d.nodeInfo(p).Dir }
 	o.blank()
-	o.plain("The nodes keep serving until Ctrl-C. Operator API (/api/v1/) tokens are in each folder:")
+	o.plain("The nodes keep serving until Ctrl-C:")
 	for _, p := range d.order {
-		ni := d.nodeInfo(p)
-		o.plain("  %-4s %-24s %s", p, d.servers[p].URL(), ni.Dir+"/"+server.AdminTokenFile)
+		o.plain("  %-4s %-24s %s", p, d.servers[p].URL(), dir(p))
 	}
-	cri := d.nodeInfo(demoHost)
-	o.plain("For example, Crivena's inbox:")
-	o.plain(`  curl -H "Authorization: Bearer $(cat %s/%s)" %s/api/v1/messages`, cri.Dir, server.AdminTokenFile, d.servers[demoHost].URL())
-	o.plain("and Arvenia's log, as anyone may read it: %s/log/checkpoint", d.servers[demoRequester].URL())
+	o.blank()
+	o.plain("Be a watch officer in another terminal (\"go run ./cmd/hotline\" where hotline is not installed):")
+	o.plain("  hotline inbox --dir %s", dir(demoRequester))
+	if d.response != (hotline.ID{}) {
+		o.plain("  hotline show --dir %s %s --language ar", dir(demoRequester), d.response.String()[:16])
+	}
+	o.plain(`  hotline send --dir %s --group all --kind advisory --marking GREEN --exercise \`, dir("DOR"))
+	o.plain(`      --title "Scanning of grid control centres" --summary "Seen from new addresses since 02:00 UTC."`)
+	o.plain("  hotline inbox --dir %s", dir("ESK"))
+	o.plain("The operator API is under /api/v1/ with the token in each folder's %s; logs are", server.AdminTokenFile)
+	o.plain("public, e.g. %s/log/checkpoint", d.servers[demoRequester].URL())
 }
 
 func (d *demo) nodeInfo(party string) NodeInfo {
@@ -1004,8 +1015,9 @@ func pad(s string, width int) string {
 	return s + " "
 }
 
-// short is the first eight hex digits of an id, as officers quote them.
-func short(id hotline.ID) string { return id.String()[:8] }
+// short is the first sixteen hex digits of an id, as officers quote them
+// (hotline inbox lists them so, hotline show accepts them).
+func short(id hotline.ID) string { return id.String()[:16] }
 
 // human writes a duration of the story: "35m", "5h10m", "12h".
 func human(d time.Duration) string {

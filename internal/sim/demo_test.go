@@ -48,7 +48,7 @@ func TestDemo(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- Demo(ctx, &out, DemoConfig{Dir: dir, Serve: true}) }()
 
-	serving := regexp.MustCompile(`as anyone may read it: (http://\S+/log/checkpoint)`)
+	serving := regexp.MustCompile(`public, e.g. (http://\S+/log/checkpoint)`)
 	var checkpointURL string
 	deadline := time.Now().Add(2 * time.Minute)
 	for checkpointURL == "" {
@@ -86,7 +86,7 @@ func TestDemo(t *testing.T) {
 		"DOR        receipt after ",
 		"ESK        receipt after ",
 		"\nall 5 logs verified against their signed checkpoints\n",
-		"The nodes keep serving until Ctrl-C.",
+		"The nodes keep serving until Ctrl-C:",
 	}
 	rest := text
 	for _, s := range steps {
