@@ -343,7 +343,7 @@ func (d *demo) story(ctx context.Context) error {
 		return err
 	}
 	o.more("%d STIX indicators, marked TLP:AMBER like the message", len(c2))
-	if err := d.render(body.English, "clarification_request", &request, req.id, demoRequester); err != nil {
+	if err := d.render(ctx, body.English, "clarification_request", &request, req.id, demoRequester); err != nil {
 		return err
 	}
 	if err := d.awaitReceipts(ctx, req); err != nil {
@@ -351,7 +351,7 @@ func (d *demo) story(ctx context.Context) error {
 	}
 	rc := req.receipts[demoHost]
 	o.more("the receipt %s holds, signed by %s:", demoRequester, demoHost)
-	o.block(receiptText(d.servers[demoRequester], req.id, demoHost))
+	o.note(receiptText(ctx, d.servers[demoRequester], req.id, demoHost))
 	if k, err := d.agr.Latest().Kind("clarification_request"); err == nil {
 		ack, _ := k.Deadline(agreement.Acknowledge, hotline.SeverityCritical)
 		resp, _ := k.Deadline(agreement.Respond, hotline.SeverityCritical)
@@ -410,7 +410,7 @@ func (d *demo) story(ctx context.Context) error {
 		return err
 	}
 	d.response = respMsg.id
-	if err := d.render(body.English, "response", &response, respMsg.id, demoHost); err != nil {
+	if err := d.render(ctx, body.English, "response", &response, respMsg.id, demoHost); err != nil {
 		return err
 	}
 	if err := d.awaitReceipts(ctx, respMsg); err != nil {
@@ -465,7 +465,7 @@ func (d *demo) story(ctx context.Context) error {
 		return err
 	}
 	o.more("%d STIX indicators of its own, marked TLP:GREEN", len(own))
-	if err := d.render(body.English, "advisory", &advisory, adv.id, demoHost); err != nil {
+	if err := d.render(ctx, body.English, "advisory", &advisory, adv.id, demoHost); err != nil {
 		return err
 	}
 	if err := d.awaitReceipts(ctx, adv); err != nil {
@@ -540,8 +540,8 @@ func (d *demo) narrateSent(ctx context.Context, party string, id hotline.ID) (*s
 }
 
 // render prints a body as its sender's officer wrote it, in lang.
-func (d *demo) render(lang body.Language, kind string, b *body.Body, id hotline.ID, party string) error {
-	e, err := d.servers[party].Node().Store().Envelope(context.Background(), hotline.Sent, id)
+func (d *demo) render(ctx context.Context, lang body.Language, kind string, b *body.Body, id hotline.ID, party string) error {
+	e, err := d.servers[party].Node().Store().Envelope(ctx, hotline.Sent, id)
 	if err != nil {
 		return err
 	}
@@ -604,8 +604,8 @@ func (d *demo) awaitReceipts(ctx context.Context, s *sent) error {
 }
 
 // receiptText returns the signed receipt the sender keeps.
-func receiptText(s *server.Server, id hotline.ID, party string) string {
-	r, err := s.Node().Store().Receipt(context.Background(), id, party)
+func receiptText(ctx context.Context, s *server.Server, id hotline.ID, party string) string {
+	r, err := s.Node().Store().Receipt(ctx, id, party)
 	if err != nil {
 		return err.Error()
 	}
@@ -965,14 +965,26 @@ func (n *narrator) more(format string, args ...any) {
 	}
 }
 
-// block prints text (a rendered body, a signed note) under an event,
-// wrapping long lines at spaces under their own indentation.
+// block prints a rendered body under an event, wrapping long lines at
+// spaces.
 func (n *narrator) block(text string) {
 	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 		for _, l := range wrap(line, blockWidth) {
-			n.more("│ %s", l)
+			n.quote(l)
 		}
 	}
+}
+
+// note prints a signed note under an event exactly as signed: its lines
+// are not wrapped, so that it can be copied and verified.
+func (n *narrator) note(text string) {
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		n.quote(line)
+	}
+}
+
+func (n *narrator) quote(line string) {
+	fmt.Fprintf(n.w, "%s│ %s\n", strings.Repeat(" ", timeCol+2+actorCol), line)
 }
 
 // blockWidth is the widest line of a block, so that the narration fits
@@ -980,23 +992,48 @@ func (n *narrator) block(text string) {
 const blockWidth = 100 - (timeCol + 2 + actorCol) - 2
 
 // wrap cuts line at spaces into lines of at most width runes (a word longer
-// than width stays whole), continuing under the line's own indentation.
+// than width stays whole). Continuation lines keep the line's indentation
+// and right-to-left mark; those of a list item ("- ...") or of an unindented
+// "Label: value" line hang two spaces further. A cut inside a bidirectional
+// isolate (as Arabic renderings wrap free text and codes) closes it at the
+// end of the line and opens it again on the next, so that every line stands
+// on its own.
 func wrap(line string, width int) []string {
 	if utf8.RuneCountInString(line) <= width {
 		return []string{line}
 	}
-	indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
-	var out []string
-	cur := ""
-	for _, word := range strings.Fields(line) {
-		switch {
-		case cur == "":
-			cur = indent + word
-		case utf8.RuneCountInString(cur)+1+utf8.RuneCountInString(word) <= width:
-			cur += " " + word
-		default:
-			out = append(out, cur)
-			cur = indent + word
+	rest := strings.TrimPrefix(line, "\u200f")
+	mark := line[:len(line)-len(rest)]
+	spaces := rest[:len(rest)-len(strings.TrimLeft(rest, " "))]
+	cont := mark + spaces
+	if body := rest[len(spaces):]; strings.HasPrefix(body, "- ") || spaces == "" {
+		cont += "  "
+	}
+	var (
+		out  []string
+		open []rune // isolate initiators not yet closed
+		cur  = mark + spaces
+		n    = 0 // words on cur
+	)
+	for _, word := range strings.Fields(rest) {
+		if n > 0 && utf8.RuneCountInString(cur)+1+utf8.RuneCountInString(word) > width {
+			out = append(out, cur+strings.Repeat("\u2069", len(open)))
+			cur, n = cont+string(open), 0
+		}
+		if n > 0 {
+			cur += " "
+		}
+		cur += word
+		n++
+		for _, r := range word {
+			switch r {
+			case '\u2066', '\u2067', '\u2068':
+				open = append(open, r)
+			case '\u2069':
+				if len(open) > 0 {
+					open = open[:len(open)-1]
+				}
+			}
 		}
 	}
 	return append(out, cur)

@@ -186,9 +186,15 @@ func TestWrap(t *testing.T) {
 		want  []string
 	}{
 		{"short", "Title: a grid operator", 40, []string{"Title: a grid operator"}},
-		{"indented", "  one two three four", 10, []string{"  one two", "  three", "  four"}},
-		{"long word", "ab " + strings.Repeat("x", 12) + " cd", 8, []string{"ab", strings.Repeat("x", 12), "cd"}},
-		{"runes", "Énergie éàü ôîç", 11, []string{"Énergie éàü", "ôîç"}},
+		{"label", "Title: one two three", 12, []string{"Title: one", "  two three"}},
+		{"paragraph", "  one two three four", 10, []string{"  one two", "  three", "  four"}},
+		{"list item", "  - 13(c) Do not knowingly allow", 16, []string{"  - 13(c) Do not", "    knowingly", "    allow"}},
+		{"long word", "ab " + strings.Repeat("x", 12) + " cd", 8, []string{"ab", "  " + strings.Repeat("x", 12), "  cd"}},
+		{"runes", "  Énergie éàü ôîç", 13, []string{"  Énergie éàü", "  ôîç"}},
+		{"right to left", "\u200f  aaa bbb ccc", 8, []string{"\u200f  aaa", "\u200f  bbb", "\u200f  ccc"}},
+		{"isolate", "\u200fT: \u2068aa bb cc\u2069 \u2066x\u2069", 11, []string{
+			"\u200fT: \u2068aa bb\u2069", "\u200f  \u2068cc\u2069 \u2066x\u2069",
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, wrap(tc.line, tc.width)); diff != "" {
