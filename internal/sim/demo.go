@@ -95,14 +95,18 @@ const (
 	demoHost      = "CRI" // the command servers sit in its territory
 )
 
-var demoParties = []string{"ARV", "CRI", "DOR", "ESK"}
+// demoParties returns the parties' ids, in the order the demo lists them.
+func demoParties() []string { return []string{"ARV", "CRI", "DOR", "ESK"} }
 
-var demoNames = map[string]string{
-	Depositary: "Depositary of the Hotline Agreement",
-	"ARV":      "Republic of Arvenia",
-	"CRI":      "Federal Republic of Crivena",
-	"DOR":      "Kingdom of Dorvale",
-	"ESK":      "Republic of Eskarra",
+// demoNames returns the names of the depositary and the parties.
+func demoNames() map[string]string {
+	return map[string]string{
+		Depositary: "Depositary of the Hotline Agreement",
+		"ARV":      "Republic of Arvenia",
+		"CRI":      "Federal Republic of Crivena",
+		"DOR":      "Kingdom of Dorvale",
+		"ESK":      "Republic of Eskarra",
+	}
 }
 
 // The jumps of the clock between the story's steps. The clock starts their
@@ -230,8 +234,8 @@ func (d *demo) start(ctx context.Context, serve func(string, *server.Server)) er
 	start := d.clock.Now()
 	nw, err := Testnet(TestnetConfig{
 		Dir:     d.cfg.Dir,
-		Parties: demoParties,
-		Names:   demoNames,
+		Parties: demoParties(),
+		Names:   demoNames(),
 		Host:    d.cfg.Host,
 		Time:    start,
 	})
@@ -283,11 +287,11 @@ func (d *demo) start(ctx context.Context, serve func(string, *server.Server)) er
 
 	o.plain("The network, in %s", nw.Dir)
 	for _, p := range d.order {
-		o.plain("  %-4s %-37s %s", p, demoNames[p], d.servers[p].URL())
+		o.plain("  %-4s %-37s %s", p, demoNames()[p], d.servers[p].URL())
 	}
 	v := d.agr.Latest()
 	o.plain("  agreement.json: version %d (%s), issued by %s, ratified by %s",
-		v.Number(), short(v.Hash()), Depositary, joinAnd(demoParties))
+		v.Number(), short(v.Hash()), Depositary, joinAnd(demoParties()))
 	o.plain("  %d nodes ready in %s", len(d.order), roundMS(ready))
 	o.blank()
 	o.plain("Agreement time starts at %s.", d.clock.Now().Format("2006-01-02 15:04 UTC"))
