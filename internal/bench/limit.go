@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -11,14 +10,30 @@ import (
 	"github.com/hotline-net/hotline"
 )
 
-// measureLimit measures the node-side crypto limit on sample: the
-// cryptography of Node.Accept for each envelope — parse the view, verify
-// it with the sender's key as the agreement lists it, open it with the
-// target's encryption key, sign a receipt with the target's message key —
-// on GOMAXPROCS goroutines, the sample repeated until c.LimitTime has
-// passed. What the node does besides (the template check, the store, the
-// log, HTTP) is what the ratio shows.
-func measureLimit(ctx context.Context, c *Config, t *target, sample []envelope, prog *progress) (*Limit, error) {
+// limiter measures the node-side crypto limit on a sample of the prepared
+// envelopes: the cryptography of Node.Accept for each — parse the view,
+// verify it with the sender's key as the agreement lists it, open it with
+// the target's encryption key, sign a receipt with the target's message
+// key — on GOMAXPROCS goroutines. What the node does besides (request
+// authentication, the template check, the store, the log, HTTP) is what
+// the ratio shows.
+//
+// It measures in windows, one just before the clock starts and one just
+// after it stops, so that whatever else the machine does during the run
+// weighs on the limit as it does on the run.
+type limiter struct {
+	c      *Config
+	t      *target
+	sample []envelope
+	now    time.Time
+
+	processed int
+	elapsed   time.Duration
+}
+
+// newLimiter checks that the limit can be measured — the keys are the
+// target's, and one envelope goes through — or says why not.
+func newLimiter(c *Config, t *target, sample []envelope) (*limiter, error) {
 	if t.senderKey == nil {
 		return nil, fmt.Errorf("the agreement lists no message key of %s valid now", c.Key.Name())
 	}
@@ -29,34 +44,39 @@ func measureLimit(ctx context.Context, c *Config, t *target, sample []envelope, 
 	if !keys.Encryption.Public().Equal(t.enc) {
 		return nil, fmt.Errorf("the target's encryption key in its folder is not the one the agreement lists")
 	}
-	now := c.Now()
-	accept := func(i int) error {
-		e, err := hotline.Parse(sample[i].view)
-		if err != nil {
-			return err
-		}
-		if err := e.Verify(t.senderKey); err != nil {
-			return err
-		}
-		if _, err := e.Open(c.Target, keys.Encryption); err != nil {
-			return err
-		}
-		_, err = hotline.Sign(&hotline.Receipt{
-			Message:   e.ID(),
-			Party:     c.Target,
-			Received:  now,
-			LogOrigin: t.origin,
-			LogIndex:  uint64(i),
-		}, keys.Message)
-		return err
-	}
-	// One envelope first, alone: what cannot work fails here, clearly.
-	if err := accept(0); err != nil {
+	l := &limiter{c: c, t: t, sample: sample, now: c.Now()}
+	if err := l.accept(0); err != nil {
 		return nil, fmt.Errorf("processing a sample envelope as %s: %w", c.Target, err)
 	}
+	return l, nil
+}
 
-	n := workers()
-	prog.startTimed("limit", c.LimitTime)
+// accept does the node's cryptography for the i-th envelope of the sample.
+func (l *limiter) accept(i int) error {
+	e, err := hotline.Parse(l.sample[i].view)
+	if err != nil {
+		return err
+	}
+	if err := e.Verify(l.t.senderKey); err != nil {
+		return err
+	}
+	if _, err := e.Open(l.c.Target, l.c.TargetKeys.Encryption); err != nil {
+		return err
+	}
+	_, err = hotline.Sign(&hotline.Receipt{
+		Message:   e.ID(),
+		Party:     l.c.Target,
+		Received:  l.now,
+		LogOrigin: l.t.origin,
+		LogIndex:  uint64(i),
+	}, l.c.TargetKeys.Message)
+	return err
+}
+
+// measure runs one window: passes over the sample on all cores until d
+// has passed (at least one pass).
+func (l *limiter) measure(ctx context.Context, d time.Duration, prog *progress) error {
+	prog.startTimed("limit", d)
 	defer prog.finish()
 	var (
 		processed atomic.Int64
@@ -64,19 +84,17 @@ func measureLimit(ctx context.Context, c *Config, t *target, sample []envelope, 
 		wg        sync.WaitGroup
 	)
 	start := time.Now()
-	deadline := start.Add(c.LimitTime)
 	var elapsed time.Duration
 	for {
-		// One pass over the sample on all cores.
 		var next atomic.Int64
-		for range n {
+		for range workers() {
 			wg.Go(func() {
 				for {
 					i := int(next.Add(1)) - 1
-					if i >= len(sample) || ctx.Err() != nil || failed.Load() != nil {
+					if i >= len(l.sample) || ctx.Err() != nil || failed.Load() != nil {
 						return
 					}
-					if err := accept(i); err != nil {
+					if err := l.accept(i); err != nil {
 						failed.CompareAndSwap(nil, &err)
 						return
 					}
@@ -88,19 +106,25 @@ func measureLimit(ctx context.Context, c *Config, t *target, sample []envelope, 
 		elapsed = time.Since(start)
 		prog.set(int(elapsed / time.Millisecond))
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		if p := failed.Load(); p != nil {
-			return nil, fmt.Errorf("processing the sample as %s: %w", c.Target, *p)
+			return fmt.Errorf("processing the sample as %s: %w", l.c.Target, *p)
 		}
-		if !time.Now().Before(deadline) {
+		if elapsed >= d {
 			break
 		}
 	}
-	if elapsed <= 0 {
-		return nil, errors.New("the clock did not move")
+	l.processed += int(processed.Load())
+	l.elapsed += elapsed
+	return nil
+}
+
+// result returns the limit over every window measured.
+func (l *limiter) result() *Limit {
+	r := &Limit{Workers: workers(), Sample: len(l.sample), Processed: l.processed, Elapsed: l.elapsed}
+	if l.elapsed > 0 {
+		r.Rate = float64(l.processed) / l.elapsed.Seconds()
 	}
-	l := &Limit{Workers: n, Sample: len(sample), Processed: int(processed.Load()), Elapsed: elapsed}
-	l.Rate = float64(l.Processed) / elapsed.Seconds()
-	return l, nil
+	return r
 }

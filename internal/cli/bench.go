@@ -40,8 +40,9 @@ It reports messages per second (verified receipts), latency from send to
 receipt (p50, p90, p99), errors by code (the node's refusal codes,
 "transport", "receipt_*"), and, measured in the same run, the node-side crypto
 limit: envelopes per second that parsing and verifying a view, opening it and
-signing a receipt allow on all cores (GOMAXPROCS), with the ratio of the two.
-The limit needs the target's private keys from DIR/keys; if they cannot be
+signing a receipt allow on all cores (GOMAXPROCS), half of --limit-time just
+before the clock starts and half just after it stops, with the ratio of the
+two. The limit needs the target's private keys from DIR/keys; if they cannot be
 read, the report says so.
 
 A progress bar is drawn on standard error when it is a terminal. --json
