@@ -4,10 +4,13 @@
 // A node keeps the envelopes it received (the recipient view, as received)
 // and sent (the whole envelope), with the header fields its queries need; the
 // receipts it issued and received; one outbox row per recipient of each sent
-// envelope, with its delivery state; a *pending leaf* row for every entry it
-// appends to its log, and the log's high-water mark; and node state: the
-// agreement versions, the peers' last seen checkpoints, the per-pair sequence
-// counters and a few singletons.
+// envelope, with its delivery state, the relay that took it and the proof of
+// the receipt's inclusion; a *pending leaf* row for every entry it appends to
+// its log, and the log's high-water mark; as a relay, the envelopes it holds
+// for recipients that cannot be reached; and node state: the agreement
+// versions, the peers' last seen checkpoints, the equivocation proofs, the
+// peers' channel health, the per-pair sequence counters and a few
+// singletons.
 //
 // [Store] is the contract. Two implementations satisfy it: package
 // store/sqlite (the embedded default, one folder per node) and package
@@ -38,6 +41,24 @@
 // are derived from (origin, direction, id), and the unique constraint is on
 // (direction, id).
 //
+// # After delivery: inclusion and relays
+//
+// A receipt names the index of the envelope's leaf in the recipient's log.
+// Once the recipient publishes a checkpoint past that index, the sender
+// checks the leaf's inclusion and records it with [Store.MarkIncluded];
+// [Store.Unproven] lists the delivered rows still waiting, lowest index
+// first, so that a checker stops at the first index beyond the recipient's
+// checkpoint.
+//
+// When a recipient cannot be reached, the sender hands the envelope to a
+// relay and records the relay's receipt with [Store.MarkRelayed]; the row
+// stays pending until the recipient's own receipt arrives. The relay keeps
+// what it took in its relay queue ([Store.RelayPut]), lists it for the
+// recipient's pulls and its own pushes ([Store.RelayList]), and records the
+// recipient's receipt when it hands an envelope on
+// ([Store.RelayHandedOn]). Handed-on envelopes are kept until
+// [Store.RelayPurge]; pending ones are never purged.
+//
 // # Errors
 //
 // Methods return [ErrNotFound], [ErrConflict], [ErrInvalid] or [ErrClosed]
@@ -56,6 +77,13 @@
 // A write whose context ends while it waits its turn is not applied; once its
 // turn has come, the call waits for the commit and reports its outcome.
 //
+// Each write method — InsertReceived, InsertSent, Sequenced, RecordAttempt,
+// MarkDelivered, MarkFailed, Requeue, MarkAlerted, MarkIncluded,
+// MarkRelayed, SetAgreement, SetCheckpoint, SetValue, RelayPut,
+// RelayHandedOn, RelayPurge, AddEquivocation, RecordProbe, PurgeProbes — is
+// one transaction: all it writes is applied, or none of it. Where a method
+// says "in one transaction" it does several things that hold together.
+//
 // # Concurrency
 //
 // A Store is safe for concurrent use by any number of goroutines.
@@ -66,7 +94,9 @@
 // started. Several processes sharing one PostgreSQL database (the replicas
 // mode) see each other's writes once committed; the conditional writes
 // (sequence numbers, idempotent inserts, leaf indexes, agreement versions,
-// checkpoints) stay atomic across them.
+// checkpoints, the first inclusion proof and relay receipt of an outbox row,
+// the relay queue, equivocation proofs, a peer's probes in time order) stay
+// atomic across them.
 //
 // Listings are ordered by the order rows were inserted and paginated with
 // opaque cursors, so that paging stays correct while rows are added (see
@@ -248,6 +278,93 @@ type Store interface {
 
 	// SetValue stores value under key, replacing any previous value.
 	SetValue(ctx context.Context, key string, value []byte) error
+
+	// MarkIncluded records that the inclusion of the leaf a recipient's
+	// receipt names was proven against a checkpoint of the recipient's log
+	// of the given size, at time at. It returns ErrNotFound for no row,
+	// and ErrConflict for a row that is not delivered or a size not above
+	// the receipt's log index (no checkpoint that small holds the leaf).
+	// The first proof is kept: recording the row again — the same or
+	// another time and size — changes nothing and returns nil, so racing
+	// checkers agree.
+	MarkIncluded(ctx context.Context, id hotline.ID, recipient string, at time.Time, size uint64) error
+
+	// Unproven returns up to q.Limit delivered outbox rows whose receipt's
+	// inclusion is not yet proven, for one recipient or for all, lowest
+	// receipt log index first, then in the order they were queued.
+	Unproven(ctx context.Context, q UnprovenQuery) ([]OutboxRow, error)
+
+	// MarkRelayed records on an outbox row that a relay took the envelope
+	// for the recipient: when, which relay, and the relay receipt. It
+	// changes neither the row's state nor its attempts and next attempt: a
+	// pending row stays pending, due for the direct route as before, until
+	// the recipient's own receipt delivers it; a failed or delivered row
+	// keeps its state. The first relay receipt is kept, being the
+	// earliest evidence of tender: the same relay and receipt again is a
+	// no-op, another is ErrConflict; no row is ErrNotFound.
+	MarkRelayed(ctx context.Context, d *RelayedDelivery) error
+
+	// RelayPut stores an envelope this node took as a relay, pending. An
+	// envelope is identified by (ID, To): if it is stored with the same
+	// From and Raw, RelayPut writes nothing and reports existed — the
+	// stored item and its relay receipt stay, and the caller answers with
+	// them (RelayGet); with other bytes it is ErrConflict.
+	RelayPut(ctx context.Context, r *Relayed) (existed bool, err error)
+
+	// RelayGet returns the relayed envelope id for recipient to, or
+	// ErrNotFound.
+	RelayGet(ctx context.Context, id hotline.ID, to string) (Relayed, error)
+
+	// RelayList lists relayed envelopes oldest first, by the order they
+	// were stored, filtered and paginated as q says. Cursors stay valid
+	// while envelopes are added, handed on and purged.
+	RelayList(ctx context.Context, q RelayQuery) (RelayPage, error)
+
+	// RelayHandedOn records that the recipient took a relayed envelope, at
+	// time at, keeping the recipient's receipt (its note bytes, required).
+	// The same receipt again is a no-op (the first time is kept); another
+	// receipt is ErrConflict; no envelope is ErrNotFound.
+	RelayHandedOn(ctx context.Context, id hotline.ID, to string, at time.Time, recipientReceipt []byte) error
+
+	// RelayCount counts the relayed envelopes held for recipient to (all
+	// recipients if to is empty): the pending ones only, or all.
+	RelayCount(ctx context.Context, to string, pendingOnly bool) (int64, error)
+
+	// RelayPurge deletes, in one transaction, the relayed envelopes handed
+	// on before handedOnBefore, and returns how many. Pending envelopes
+	// are never deleted.
+	RelayPurge(ctx context.Context, handedOnBefore time.Time) (int, error)
+
+	// AddEquivocation records an equivocation proof. A proof is identified
+	// by the SHA-256 of its bytes: the same proof again writes nothing and
+	// reports existed (the first time is kept); the same proof under
+	// another origin is ErrConflict.
+	AddEquivocation(ctx context.Context, e *EquivocationRecord) (existed bool, err error)
+
+	// Equivocations returns every equivocation proof recorded, newest
+	// first (the reverse of the order they were recorded).
+	Equivocations(ctx context.Context) ([]EquivocationRecord, error)
+
+	// RecordProbe counts a heartbeat's outcome in its peer's channel
+	// health (see [ProbeBucket] for how). A peer's probes are recorded in
+	// the order they were made: a probe at the time of the peer's latest
+	// recorded probe is taken for a retry of it and changes nothing; an
+	// earlier one is ErrConflict.
+	RecordProbe(ctx context.Context, p *Probe) error
+
+	// PeerHealth returns the channel health of peer over the probes made
+	// since since (rounded down to a ProbeBucket boundary), and its last
+	// values over all probes. A peer never probed has zeros.
+	PeerHealth(ctx context.Context, peer string, since time.Time) (Health, error)
+
+	// PeersHealth returns PeerHealth for every peer ever probed, by peer.
+	PeersHealth(ctx context.Context, since time.Time) ([]Health, error)
+
+	// PurgeProbes forgets, in one transaction, the probe counts of the
+	// buckets that ended at or before before, and returns how many probes
+	// they held. Probes at or after before are kept, and so are each
+	// peer's last values.
+	PurgeProbes(ctx context.Context, before time.Time) (int, error)
 
 	// Close waits for the writes in flight, then releases the store. Calls
 	// made after Close return ErrClosed.

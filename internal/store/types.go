@@ -199,6 +199,22 @@ type OutboxRow struct {
 	Alerted   time.Time
 	// Receipt is the recipient's receipt, once delivered.
 	Receipt *Receipt
+
+	// Included is when this node proved that the recipient's log holds
+	// the leaf the receipt names ([Store.MarkIncluded]), and IncludedSize
+	// the size of the recipient's checkpoint the inclusion proof was
+	// checked against. Zero until proven; only a delivered row is proven.
+	Included     time.Time
+	IncludedSize uint64
+
+	// Relayed is when a relay took the envelope for the recipient
+	// ([Store.MarkRelayed]), RelayedVia the relay's party and RelayReceipt
+	// the hotline-relay-receipt/v1 note it issued: the first relay to do
+	// so. A relayed row stays pending until the recipient's own receipt
+	// arrives.
+	Relayed      time.Time
+	RelayedVia   string
+	RelayReceipt []byte
 }
 
 // Attempt is a failed delivery attempt, for [Store.RecordAttempt].
@@ -247,6 +263,13 @@ type OutboxFilter struct {
 	Recipient string
 	// State selects one state.
 	State OutboxState
+	// Unproven selects delivered rows whose receipt's inclusion is not yet
+	// proven (see [Store.Unproven]).
+	Unproven bool
+	// Relayed selects rows a relay took (see [Store.MarkRelayed]); with
+	// State OutboxPending, the envelopes held by a relay whose recipient
+	// has not yet receipted them.
+	Relayed bool
 }
 
 // OutboxQuery is a page request for [Store.Outbox].

@@ -18,9 +18,11 @@
 //
 // Several processes may open the same schema. Each has its own writer; the
 // conditional writes (sequence numbers, idempotent inserts, agreement
-// versions, checkpoints, the high-water mark) are single statements or row
-// locks that stay correct between them, and deadlocks or serialization
-// failures between them are retried. One replica at a time should act as
+// versions, checkpoints, the high-water mark, the first inclusion proof and
+// relay receipt of an outbox row, a relayed envelope handed on, a peer's
+// latest probe) are single statements or row locks that stay correct
+// between them, and deadlocks or serialization failures between them are
+// retried. One replica at a time should act as
 // the leader (delivery, deadlines, log sequencing): see [Leader].
 //
 // Migrations are embedded (migrations/*.sql) and run by Open, under an

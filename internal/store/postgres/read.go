@@ -203,7 +203,7 @@ func (db *DB) HighWater(ctx context.Context) (uint64, error) {
 
 const outboxCols = `seq, id, recipient, pair_seq, pair_prev, kind, exercise, state, queued,
 	attempts, next_attempt, first_attempt, last_attempt, last_error, route, delivered, alerted,
-	receipt_received, receipt_idx, receipt_note`
+	receipt_received, receipt_idx, receipt_note, included, included_size, relayed, relayed_via, relay_receipt`
 
 func scanOutbox(s pgx.Row) (int64, store.OutboxRow, error) {
 	var (
@@ -213,10 +213,11 @@ func scanOutbox(s pgx.Row) (int64, store.OutboxRow, error) {
 		state                                int16
 		attempts                             int32
 		first, last, delivered, alerted, rcv *int64
-		ridx                                 *int64
+		ridx, included, size, relayed        *int64
 	)
 	err := s.Scan(&seq, &id, &o.Recipient, &pairSeq, &prev, &o.Kind, &o.Exercise, &state, &queued,
-		&attempts, &next, &first, &last, &o.LastError, &o.Route, &delivered, &alerted, &rcv, &ridx, &note)
+		&attempts, &next, &first, &last, &o.LastError, &o.Route, &delivered, &alerted, &rcv, &ridx, &note,
+		&included, &size, &relayed, &o.RelayedVia, &o.RelayReceipt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, o, store.ErrNotFound
 	}
@@ -238,6 +239,11 @@ func scanOutbox(s pgx.Row) (int64, store.OutboxRow, error) {
 	o.LastAttempt = sqlkit.FromOptTime(last)
 	o.Delivered = sqlkit.FromOptTime(delivered)
 	o.Alerted = sqlkit.FromOptTime(alerted)
+	o.Included = sqlkit.FromOptTime(included)
+	if size != nil {
+		o.IncludedSize = uint64(*size)
+	}
+	o.Relayed = sqlkit.FromOptTime(relayed)
 	if rcv != nil {
 		o.Receipt = &store.Receipt{MessageID: o.ID, Party: o.Recipient, Received: sqlkit.FromTime(*rcv),
 			LogIndex: uint64(*ridx), Note: note}
@@ -334,6 +340,12 @@ func outboxWhere(f *store.OutboxFilter, p *params) string {
 	}
 	if f.State != 0 {
 		conds = append(conds, "state = "+p.add(int16(f.State)))
+	}
+	if f.Unproven {
+		conds = append(conds, unproven)
+	}
+	if f.Relayed {
+		conds = append(conds, "relayed IS NOT NULL")
 	}
 	return strings.Join(conds, " AND ")
 }

@@ -208,7 +208,8 @@ func (db *DB) HighWater(ctx context.Context) (uint64, error) {
 
 const outboxCols = `o.seq, o.id, o.recipient, o.pair_seq, o.pair_prev, o.kind, o.exercise, o.state, o.queued,
 	o.attempts, o.next_attempt, o.first_attempt, o.last_attempt, o.last_error, o.route, o.delivered, o.alerted,
-	o.receipt_received, o.receipt_idx, o.receipt_note`
+	o.receipt_received, o.receipt_idx, o.receipt_note, o.included, o.included_size, o.relayed, o.relayed_via,
+	o.relay_receipt`
 
 const outboxFrom = ` FROM outbox o`
 
@@ -219,10 +220,11 @@ func scanOutbox(s scanner) (int64, store.OutboxRow, error) {
 		id, prev, note                       []byte
 		state                                int
 		first, last, delivered, alerted, rcv *int64
-		ridx                                 *int64
+		ridx, included, size, relayed        *int64
 	)
 	err := s.Scan(&seq, &id, &o.Recipient, &pairSeq, &prev, &o.Kind, &o.Exercise, &state, &queued,
-		&o.Attempts, &next, &first, &last, &o.LastError, &o.Route, &delivered, &alerted, &rcv, &ridx, &note)
+		&o.Attempts, &next, &first, &last, &o.LastError, &o.Route, &delivered, &alerted, &rcv, &ridx, &note,
+		&included, &size, &relayed, &o.RelayedVia, &o.RelayReceipt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, o, store.ErrNotFound
 	}
@@ -243,6 +245,11 @@ func scanOutbox(s scanner) (int64, store.OutboxRow, error) {
 	o.LastAttempt = sqlkit.FromOptTime(last)
 	o.Delivered = sqlkit.FromOptTime(delivered)
 	o.Alerted = sqlkit.FromOptTime(alerted)
+	o.Included = sqlkit.FromOptTime(included)
+	if size != nil {
+		o.IncludedSize = uint64(*size)
+	}
+	o.Relayed = sqlkit.FromOptTime(relayed)
 	if rcv != nil {
 		o.Receipt = &store.Receipt{MessageID: o.ID, Party: o.Recipient, Received: sqlkit.FromTime(*rcv),
 			LogIndex: uint64(*ridx), Note: note}
@@ -343,6 +350,12 @@ func outboxWhere(f *store.OutboxFilter) (string, []any) {
 	if f.State != 0 {
 		conds = append(conds, "o.state = ?")
 		args = append(args, int(f.State))
+	}
+	if f.Unproven {
+		conds = append(conds, unproven)
+	}
+	if f.Relayed {
+		conds = append(conds, "o.relayed IS NOT NULL")
 	}
 	return strings.Join(conds, " AND "), args
 }

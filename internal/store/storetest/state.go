@@ -291,6 +291,83 @@ func testInvalidInput(t *testing.T, open Opener) {
 			return err
 		}},
 		{"value no key", func() error { return s.SetValue(ctx, "", []byte("v")) }},
+		{"included zero size", func() error { return s.MarkIncluded(ctx, good.Envelope.ID, "PAR", t1, 0) }},
+		{"included size out of range", func() error { return s.MarkIncluded(ctx, good.Envelope.ID, "PAR", t1, math.MaxInt64+1) }},
+		{"included zero time", func() error { return s.MarkIncluded(ctx, good.Envelope.ID, "PAR", time.Time{}, 1) }},
+		{"included no recipient", func() error { return s.MarkIncluded(ctx, good.Envelope.ID, "", t1, 1) }},
+		{"unproven negative limit", func() error { _, err := s.Unproven(ctx, store.UnprovenQuery{Limit: -1}); return err }},
+		{"unproven recipient not UTF-8", func() error { _, err := s.Unproven(ctx, store.UnprovenQuery{Recipient: "\xff"}); return err }},
+		{"relayed no relay", func() error {
+			return s.MarkRelayed(ctx, &store.RelayedDelivery{ID: good.Envelope.ID, Recipient: "PAR", At: t1, Receipt: []byte("r")})
+		}},
+		{"relayed no receipt", func() error {
+			return s.MarkRelayed(ctx, &store.RelayedDelivery{ID: good.Envelope.ID, Recipient: "PAR", Relay: "DEP", At: t1})
+		}},
+		{"relayed zero id", func() error {
+			return s.MarkRelayed(ctx, &store.RelayedDelivery{Recipient: "PAR", Relay: "DEP", At: t1, Receipt: []byte("r")})
+		}},
+		{"relay put no bytes", func() error {
+			r := RelayItem("x", "PAR", "ROM", 10)
+			r.Raw = nil
+			_, err := s.RelayPut(ctx, r)
+			return err
+		}},
+		{"relay put no receipt", func() error {
+			r := RelayItem("x", "PAR", "ROM", 10)
+			r.Receipt = nil
+			_, err := s.RelayPut(ctx, r)
+			return err
+		}},
+		{"relay put no recipient", func() error { _, err := s.RelayPut(ctx, RelayItem("x", "PAR", "", 10)); return err }},
+		{"relay put zero time", func() error {
+			r := RelayItem("x", "PAR", "ROM", 10)
+			r.Received = time.Time{}
+			_, err := s.RelayPut(ctx, r)
+			return err
+		}},
+		{"relay put handed on", func() error {
+			r := RelayItem("x", "PAR", "ROM", 10)
+			r.HandedOn, r.RecipientReceipt = t1, []byte("r")
+			_, err := s.RelayPut(ctx, r)
+			return err
+		}},
+		{"relay get no recipient", func() error { _, err := s.RelayGet(ctx, good.Envelope.ID, ""); return err }},
+		{"relay list negative limit", func() error { _, err := s.RelayList(ctx, store.RelayQuery{Limit: -1}); return err }},
+		{"relay list negative byte limit", func() error { _, err := s.RelayList(ctx, store.RelayQuery{MaxBytes: -1}); return err }},
+		{"relay list cursor of another listing", func() error {
+			_, err := s.RelayList(ctx, store.RelayQuery{Cursor: "AW0AAAAAAAAADA"})
+			return err
+		}},
+		{"relay list garbage cursor", func() error { _, err := s.RelayList(ctx, store.RelayQuery{Cursor: "!"}); return err }},
+		{"handed on without a receipt", func() error { return s.RelayHandedOn(ctx, good.Envelope.ID, "ROM", t1, nil) }},
+		{"handed on zero time", func() error { return s.RelayHandedOn(ctx, good.Envelope.ID, "ROM", time.Time{}, []byte("r")) }},
+		{"relay count bad recipient", func() error { _, err := s.RelayCount(ctx, "R\x00M", false); return err }},
+		{"relay purge zero time", func() error { _, err := s.RelayPurge(ctx, time.Time{}); return err }},
+		{"equivocation no origin", func() error {
+			_, err := s.AddEquivocation(ctx, &store.EquivocationRecord{Proof: []byte("p"), At: t1})
+			return err
+		}},
+		{"equivocation no proof", func() error {
+			_, err := s.AddEquivocation(ctx, &store.EquivocationRecord{Origin: "o", At: t1})
+			return err
+		}},
+		{"equivocation zero time", func() error {
+			_, err := s.AddEquivocation(ctx, &store.EquivocationRecord{Origin: "o", Proof: []byte("p")})
+			return err
+		}},
+		{"probe no peer", func() error { return s.RecordProbe(ctx, &store.Probe{At: t1, OK: true}) }},
+		{"probe zero time", func() error { return s.RecordProbe(ctx, &store.Probe{Peer: "PAR", OK: true}) }},
+		{"probe negative latency", func() error {
+			return s.RecordProbe(ctx, &store.Probe{Peer: "PAR", At: t1, OK: true, Latency: -time.Millisecond})
+		}},
+		{"probe latency too long", func() error {
+			return s.RecordProbe(ctx, &store.Probe{Peer: "PAR", At: t1, OK: true, Latency: store.MaxLatency + 1})
+		}},
+		{"probe error not UTF-8", func() error { return s.RecordProbe(ctx, &store.Probe{Peer: "PAR", At: t1, Error: "\xff"}) }},
+		{"peer health no peer", func() error { _, err := s.PeerHealth(ctx, "", t1); return err }},
+		{"peer health zero since", func() error { _, err := s.PeerHealth(ctx, "PAR", time.Time{}); return err }},
+		{"peers health zero since", func() error { _, err := s.PeersHealth(ctx, time.Time{}); return err }},
+		{"purge probes zero time", func() error { _, err := s.PurgeProbes(ctx, time.Time{}); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,6 +394,21 @@ func testInvalidInput(t *testing.T, open Opener) {
 	if len(cps) != 0 {
 		t.Errorf("%d checkpoints stored by refused calls", len(cps))
 	}
+	relayed, err := s.RelayCount(ctx, "", false)
+	mustNoErr(t, err, "RelayCount")
+	if relayed != 0 {
+		t.Errorf("%d relayed envelopes stored by refused calls", relayed)
+	}
+	eqs, err := s.Equivocations(ctx)
+	mustNoErr(t, err, "Equivocations")
+	if len(eqs) != 0 {
+		t.Errorf("%d equivocations stored by refused calls", len(eqs))
+	}
+	health, err := s.PeersHealth(ctx, t1)
+	mustNoErr(t, err, "PeersHealth")
+	if len(health) != 0 {
+		t.Errorf("%d peers' health stored by refused calls", len(health))
+	}
 }
 
 func testCancelled(t *testing.T, open Opener) {
@@ -332,6 +424,11 @@ func testCancelled(t *testing.T, open Opener) {
 	mustErr(t, err, store.ErrNotFound, "envelope of the cancelled insert")
 	_, err = s.Value(context.Background(), "k")
 	mustErr(t, err, store.ErrNotFound, "value of the cancelled write")
+	it := RelayItem("a", "PAR", "ROM", 64)
+	_, err = s.RelayPut(ctx, it)
+	mustErr(t, err, context.Canceled, "RelayPut with a cancelled context")
+	_, err = s.RelayGet(context.Background(), it.ID, it.To)
+	mustErr(t, err, store.ErrNotFound, "relayed envelope of the cancelled write")
 }
 
 func testClosed(t *testing.T, open Opener) {
@@ -351,6 +448,20 @@ func testClosed(t *testing.T, open Opener) {
 	mustErr(t, err, store.ErrClosed, "HighWater after Close")
 	_, err = s.Receipt(ctx, r.Envelope.ID, Self)
 	mustErr(t, err, store.ErrClosed, "Receipt after Close")
+	err = s.MarkIncluded(ctx, r.Envelope.ID, "PAR", base, 1)
+	mustErr(t, err, store.ErrClosed, "MarkIncluded after Close")
+	_, err = s.Unproven(ctx, store.UnprovenQuery{})
+	mustErr(t, err, store.ErrClosed, "Unproven after Close")
+	_, err = s.RelayPut(ctx, RelayItem("a", "PAR", "ROM", 64))
+	mustErr(t, err, store.ErrClosed, "RelayPut after Close")
+	_, err = s.RelayList(ctx, store.RelayQuery{})
+	mustErr(t, err, store.ErrClosed, "RelayList after Close")
+	_, err = s.AddEquivocation(ctx, &store.EquivocationRecord{Origin: "o", Proof: []byte("p"), At: base})
+	mustErr(t, err, store.ErrClosed, "AddEquivocation after Close")
+	err = s.RecordProbe(ctx, &store.Probe{Peer: "PAR", At: base, OK: true})
+	mustErr(t, err, store.ErrClosed, "RecordProbe after Close")
+	_, err = s.PeersHealth(ctx, base)
+	mustErr(t, err, store.ErrClosed, "PeersHealth after Close")
 }
 
 // snapshot is everything a store holds, read through its methods.
@@ -366,6 +477,10 @@ type snapshot struct {
 	Values      map[string]string
 	Next        []store.PairSeq
 	Inbound     []store.InboundSeqs
+	Unproven    []store.OutboxRow
+	Relayed     []store.Relayed
+	Equivocs    []store.EquivocationRecord
+	Health      []store.Health
 }
 
 var snapshotParties = []string{"PAR", "ROM", "WAW"}
@@ -436,6 +551,13 @@ func takeSnapshot(tb testing.TB, ctx context.Context, s store.Store) snapshot {
 		mustNoErr(tb, err, "Inbound")
 		snap.Inbound = append(snap.Inbound, in)
 	}
+	snap.Unproven, err = s.Unproven(ctx, store.UnprovenQuery{})
+	mustNoErr(tb, err, "Unproven")
+	snap.Relayed, _ = listRelay(tb, ctx, s, store.RelayQuery{IncludeHandedOn: true, Limit: 100})
+	snap.Equivocs, err = s.Equivocations(ctx)
+	mustNoErr(tb, err, "Equivocations")
+	snap.Health, err = s.PeersHealth(ctx, base.Add(-time.Hour))
+	mustNoErr(tb, err, "PeersHealth")
 	return snap
 }
 
@@ -472,11 +594,30 @@ func testCloseAndReopen(t *testing.T, open Opener) {
 	mustNoErr(t, err, "SetCheckpoint")
 	mustNoErr(t, s.SetValue(ctx, "a", []byte("1")), "SetValue")
 	mustNoErr(t, s.SetValue(ctx, "b", []byte("2")), "SetValue")
+	_, err = Deliver(ctx, s, sent[0], "PAR", at, 10)
+	mustNoErr(t, err, "Deliver")
+	mustNoErr(t, s.MarkIncluded(ctx, sent[0].Envelope.ID, "PAR", at.Add(time.Minute), 11), "MarkIncluded")
+	mustNoErr(t, s.MarkRelayed(ctx, &store.RelayedDelivery{ID: sent[0].Envelope.ID, Recipient: "WAW", Relay: "DEP",
+		At: at, Receipt: []byte("relay receipt")}), "MarkRelayed")
+	for _, it := range []*store.Relayed{RelayItem("r1", "PAR", "ROM", 300), RelayItem("r2", "PAR", "WAW", 200)} {
+		_, err = s.RelayPut(ctx, it)
+		mustNoErr(t, err, "RelayPut")
+	}
+	mustNoErr(t, s.RelayHandedOn(ctx, ID("envelope r1"), "ROM", at, []byte("ROM's receipt")), "RelayHandedOn")
+	_, err = s.AddEquivocation(ctx, &store.EquivocationRecord{Origin: "rom.example/log", Proof: []byte("proof"), At: at})
+	mustNoErr(t, err, "AddEquivocation")
+	for i, ok := range []bool{true, false, true} {
+		mustNoErr(t, s.RecordProbe(ctx, &store.Probe{Peer: "PAR", At: minute(i), OK: ok, Latency: time.Millisecond,
+			Error: "refused"}), "RecordProbe")
+	}
 
 	before := takeSnapshot(t, ctx, s)
-	if len(before.Envelopes) != 10 || len(before.Outbox) != 6 || len(before.Pending) != 2 {
-		t.Fatalf("snapshot holds %d envelopes, %d outbox rows, %d pending leaves; want 10, 6, 2",
-			len(before.Envelopes), len(before.Outbox), len(before.Pending))
+	if len(before.Envelopes) != 10 || len(before.Outbox) != 6 || len(before.Pending) != 3 || len(before.Unproven) != 1 ||
+		len(before.Relayed) != 2 || len(before.Equivocs) != 1 || len(before.Health) != 1 {
+		t.Fatalf("snapshot holds %d envelopes, %d outbox rows, %d pending leaves, %d unproven, %d relayed, "+
+			"%d equivocations, %d peers' health; want 10, 6, 3, 1, 2, 1, 1",
+			len(before.Envelopes), len(before.Outbox), len(before.Pending), len(before.Unproven),
+			len(before.Relayed), len(before.Equivocs), len(before.Health))
 	}
 	mustNoErr(t, s.Close(), "Close")
 

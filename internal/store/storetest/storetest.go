@@ -5,8 +5,10 @@
 // the accept, send and delivery paths, idempotent inserts, the sequence
 // counters under concurrent senders, group commit under concurrent writers
 // (one failing write must not fail the others), pagination while rows
-// arrive, a burst of 192 parties sending at once, and that closing and
-// reopening keeps everything.
+// arrive, a burst of 192 parties sending at once, inclusion proofs of
+// delivered receipts (racing checkers), relays on both sides (the relay
+// queue under concurrent writers, cursors across purges), equivocation
+// proofs, channel health, and that closing and reopening keeps everything.
 package storetest
 
 import (
@@ -63,6 +65,14 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"FailingWriteInBatch", testFailingWriteInBatch},
 		{"Burst192", testBurst192},
+		{"Inclusion", testInclusion},
+		{"ConcurrentMarkIncluded", testConcurrentMarkIncluded},
+		{"MarkRelayed", testMarkRelayed},
+		{"RelayQueue", testRelayQueue},
+		{"ConcurrentRelayPut", testConcurrentRelayPut},
+		{"Equivocations", testEquivocations},
+		{"PeerHealth", testPeerHealth},
+		{"ConcurrentProbes", testConcurrentProbes},
 		{"Agreement", testAgreement},
 		{"Checkpoints", testCheckpoints},
 		{"Values", testValues},

@@ -25,6 +25,7 @@ const (
 	MessagesNewest CursorKind = 'm'
 	MessagesOldest CursorKind = 'M'
 	OutboxNewest   CursorKind = 'o'
+	RelayOldest    CursorKind = 'r'
 )
 
 const cursorVersion = 1

@@ -14,7 +14,7 @@ import (
 
 func TestCursorRoundTrip(t *testing.T) {
 	for _, seq := range []int64{0, 1, 41, math.MaxInt64} {
-		for _, kind := range []CursorKind{MessagesNewest, MessagesOldest, OutboxNewest} {
+		for _, kind := range []CursorKind{MessagesNewest, MessagesOldest, OutboxNewest, RelayOldest} {
 			c := EncodeCursor(kind, seq)
 			got, ok, err := DecodeCursor(kind, c)
 			if err != nil || !ok || got != seq {

@@ -1,0 +1,124 @@
+package store
+
+import (
+	"time"
+	"unicode/utf8"
+)
+
+// EquivocationRecord is a proof that a log showed two inconsistent
+// checkpoints: both signed notes and the hashes showing that their roots
+// cannot both be right, in text form.
+type EquivocationRecord struct {
+	// Origin is the log origin that equivocated.
+	Origin string
+	// Proof is the proof's text form; a record is identified by the
+	// SHA-256 of these bytes.
+	Proof []byte
+	// At is when this node found it.
+	At time.Time
+}
+
+// Check returns ErrInvalid unless e can be recorded.
+func (e *EquivocationRecord) Check() error {
+	if e.Origin == "" {
+		return invalid("equivocation: empty origin")
+	}
+	if err := checkText("equivocation origin", e.Origin, MaxShortText); err != nil {
+		return err
+	}
+	if len(e.Proof) == 0 {
+		return invalid("equivocation: empty proof")
+	}
+	return CheckTime("equivocation at", e.At)
+}
+
+// ProbeBucket is the width of the time buckets a store counts probes in.
+//
+// A heartbeat every 60 s to each of 200 peers is 288,000 probes a day.
+// Stored one row each, they would cost about 20 MB a day of rows and index
+// for one number per peer ("% up over 24 h"). A store instead adds each
+// probe to its peer's bucket — (peer, start of the 5-minute slot):
+// probes, successes, summed latency — and keeps the last values per peer
+// in one row: 57,600 bucket rows a day at 200 peers (a row per peer per
+// bucket whatever the heartbeat interval), each probe one upsert of two
+// small rows. The price is resolution: a window starts on a bucket
+// boundary, so [Store.PeerHealth] over 24 hours counts at most 5 minutes
+// more (0.35%).
+const ProbeBucket = 5 * time.Minute
+
+// BucketOf returns the start of the ProbeBucket that holds t: t rounded
+// down to a multiple of ProbeBucket since the zero time (so, in UTC, on the
+// hour and every 5 minutes after), but never before the earliest time a
+// store keeps.
+func BucketOf(t time.Time) time.Time {
+	b := t.Truncate(ProbeBucket)
+	if b.Before(minTime) {
+		return minTime
+	}
+	return b
+}
+
+// BucketsBefore returns the start of the last ProbeBucket that ends at or
+// before t, and false if there is none a store could hold.
+func BucketsBefore(t time.Time) (time.Time, bool) {
+	last := t.Add(-ProbeBucket)
+	if last.Before(minTime) {
+		return time.Time{}, false
+	}
+	return last, true
+}
+
+// MaxLatency is the longest latency a probe may report.
+const MaxLatency = 24 * time.Hour
+
+// Probe is the outcome of one heartbeat to a peer.
+type Probe struct {
+	Peer string
+	// At is when the probe was made.
+	At time.Time
+	// OK is whether the peer answered correctly.
+	OK bool
+	// Latency is how long a successful probe took; it is ignored for a
+	// failed one.
+	Latency time.Duration
+	// Error says why a failed probe failed; it is ignored for a successful
+	// one and cut to MaxErrorText bytes.
+	Error string
+}
+
+// Check returns ErrInvalid unless p can be recorded.
+func (p *Probe) Check() error {
+	if err := CheckParty("probe peer", p.Peer); err != nil {
+		return err
+	}
+	if err := CheckTime("probe at", p.At); err != nil {
+		return err
+	}
+	if p.Latency < 0 || p.Latency > MaxLatency {
+		return invalid("probe latency %v out of range", p.Latency)
+	}
+	if !utf8.ValidString(p.Error) {
+		return invalid("probe error: not UTF-8")
+	}
+	return nil
+}
+
+// Health is a peer's channel health, for [Store.PeerHealth].
+type Health struct {
+	Peer string
+	// Probes counts the probes made since the window's start (rounded down
+	// to a ProbeBucket boundary), OK those that succeeded: OK/Probes is
+	// the share of time up.
+	Probes, OK int
+	// MeanLatency is the mean latency of the successful probes counted.
+	MeanLatency time.Duration
+
+	// The last values are those of every probe ever recorded for the
+	// peer, whatever the window and PurgeProbes: when the last successful
+	// probe was made and its latency, and when the last failed one was
+	// made and its error. Zero for never.
+	LastOK      time.Time
+	LastLatency time.Duration
+	LastFailure time.Time
+	LastError   string
+}

@@ -1,0 +1,210 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/store/internal/sqlkit"
+)
+
+// AddEquivocation implements [store.Store].
+func (db *DB) AddEquivocation(ctx context.Context, e *store.EquivocationRecord) (bool, error) {
+	if err := e.Check(); err != nil {
+		return false, err
+	}
+	hash := sha256.Sum256(e.Proof)
+	var existed bool
+	err := db.write(ctx, func(t *wtx) error {
+		existed = false
+		n, err := t.execN(`INSERT INTO equivocations (hash, origin, at, proof) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (hash) DO NOTHING`, hash[:], e.Origin, sqlkit.Time(e.At), e.Proof)
+		if err != nil {
+			return fmt.Errorf("recording equivocation: %w", err)
+		}
+		if n == 1 {
+			return nil
+		}
+		var origin string
+		if err := t.queryRow(`SELECT origin FROM equivocations WHERE hash = $1`, hash[:]).Scan(&origin); err != nil {
+			return fmt.Errorf("reading equivocation: %w", err)
+		}
+		if origin != e.Origin {
+			return conflict("equivocation proof %x already recorded for origin %q", hash[:8], origin)
+		}
+		existed = true
+		return nil
+	})
+	return existed, err
+}
+
+// Equivocations implements [store.Store].
+func (db *DB) Equivocations(ctx context.Context) ([]store.EquivocationRecord, error) {
+	pool, err := db.reader()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := pool.Query(ctx, `SELECT origin, at, proof FROM equivocations ORDER BY seq DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("listing equivocations: %w", err)
+	}
+	defer rows.Close()
+	var out []store.EquivocationRecord
+	for rows.Next() {
+		var (
+			e  store.EquivocationRecord
+			at int64
+		)
+		if err := rows.Scan(&e.Origin, &at, &e.Proof); err != nil {
+			return nil, fmt.Errorf("listing equivocations: %w", err)
+		}
+		e.At = sqlkit.FromTime(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing equivocations: %w", err)
+	}
+	return out, nil
+}
+
+// recordProbe raises a peer's last values to a later probe's (or inserts
+// them for the first), and changes nothing for a probe at or before the
+// peer's latest. The upsert locks the peer's row, so probes of one peer
+// from several writers take turns.
+const recordProbe = `INSERT INTO peer_health (peer, last_probe, last_ok, last_latency, last_failure, last_error)
+	VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (peer) DO UPDATE SET last_probe = excluded.last_probe,
+		last_ok = coalesce(excluded.last_ok, peer_health.last_ok),
+		last_latency = coalesce(excluded.last_latency, peer_health.last_latency),
+		last_failure = coalesce(excluded.last_failure, peer_health.last_failure),
+		last_error = CASE WHEN excluded.last_failure IS NULL THEN peer_health.last_error ELSE excluded.last_error END
+	WHERE excluded.last_probe > peer_health.last_probe`
+
+// countProbe adds a probe to its bucket.
+const countProbe = `INSERT INTO probe_buckets (peer, bucket, probes, ok, latency) VALUES ($1, $2, 1, $3, $4)
+	ON CONFLICT (peer, bucket) DO UPDATE SET probes = probe_buckets.probes + 1,
+		ok = probe_buckets.ok + excluded.ok, latency = probe_buckets.latency + excluded.latency`
+
+// RecordProbe implements [store.Store].
+func (db *DB) RecordProbe(ctx context.Context, p *store.Probe) error {
+	if err := p.Check(); err != nil {
+		return err
+	}
+	at := sqlkit.Time(p.At)
+	var lastOK, lastLatency, lastFailure *int64
+	lastError, ok, latency := "", int32(0), int64(0)
+	if p.OK {
+		lat := int64(p.Latency)
+		lastOK, lastLatency, ok, latency = &at, &lat, 1, lat
+	} else {
+		lastFailure, lastError = &at, sqlkit.ErrorText(p.Error)
+	}
+	bucket := sqlkit.Time(store.BucketOf(p.At))
+	return db.write(ctx, func(t *wtx) error {
+		n, err := t.execN(recordProbe, p.Peer, at, lastOK, lastLatency, lastFailure, lastError)
+		if err != nil {
+			return fmt.Errorf("recording probe of %q: %w", p.Peer, err)
+		}
+		if n == 0 {
+			var last int64
+			if err := t.queryRow(`SELECT last_probe FROM peer_health WHERE peer = $1`, p.Peer).Scan(&last); err != nil {
+				return fmt.Errorf("reading probes of %q: %w", p.Peer, err)
+			}
+			if last == at {
+				return nil // a retry
+			}
+			return conflict("probe of %q at %v is older than its latest, at %v", p.Peer, p.At, sqlkit.FromTime(last))
+		}
+		if _, err := t.exec(countProbe, p.Peer, bucket, ok, latency); err != nil {
+			return fmt.Errorf("counting probe of %q: %w", p.Peer, err)
+		}
+		return nil
+	})
+}
+
+// peersHealth selects each peer's health over the buckets from $1, for
+// peer $2, or every peer if $2 is empty.
+const peersHealth = `SELECT h.peer, coalesce(sum(b.probes), 0)::bigint, coalesce(sum(b.ok), 0)::bigint,
+		coalesce(sum(b.latency), 0)::bigint, h.last_ok, h.last_latency, h.last_failure, h.last_error
+	FROM peer_health h LEFT JOIN probe_buckets b ON b.peer = h.peer AND b.bucket >= $1
+	WHERE $2 = '' OR h.peer = $2
+	GROUP BY h.peer ORDER BY h.peer COLLATE "C"`
+
+func (db *DB) health(ctx context.Context, peer string, since time.Time) ([]store.Health, error) {
+	if err := store.CheckTime("since", since); err != nil {
+		return nil, err
+	}
+	pool, err := db.reader()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := pool.Query(ctx, peersHealth, sqlkit.Time(store.BucketOf(since)), peer)
+	if err != nil {
+		return nil, fmt.Errorf("reading channel health: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Health
+	for rows.Next() {
+		var (
+			h                            store.Health
+			probes, ok, latency          int64
+			lastOK, lastLat, lastFailure *int64
+		)
+		if err := rows.Scan(&h.Peer, &probes, &ok, &latency, &lastOK, &lastLat, &lastFailure, &h.LastError); err != nil {
+			return nil, fmt.Errorf("reading channel health: %w", err)
+		}
+		h.Probes, h.OK = int(probes), int(ok)
+		if ok > 0 {
+			h.MeanLatency = time.Duration(latency / ok)
+		}
+		h.LastOK = sqlkit.FromOptTime(lastOK)
+		if lastLat != nil {
+			h.LastLatency = time.Duration(*lastLat)
+		}
+		h.LastFailure = sqlkit.FromOptTime(lastFailure)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading channel health: %w", err)
+	}
+	return out, nil
+}
+
+// PeerHealth implements [store.Store].
+func (db *DB) PeerHealth(ctx context.Context, peer string, since time.Time) (store.Health, error) {
+	if err := store.CheckParty("peer", peer); err != nil {
+		return store.Health{}, err
+	}
+	hs, err := db.health(ctx, peer, since)
+	if err != nil || len(hs) == 0 {
+		return store.Health{Peer: peer}, err
+	}
+	return hs[0], nil
+}
+
+// PeersHealth implements [store.Store].
+func (db *DB) PeersHealth(ctx context.Context, since time.Time) ([]store.Health, error) {
+	return db.health(ctx, "", since)
+}
+
+// PurgeProbes implements [store.Store].
+func (db *DB) PurgeProbes(ctx context.Context, before time.Time) (int, error) {
+	if err := store.CheckTime("before", before); err != nil {
+		return 0, err
+	}
+	last, ok := store.BucketsBefore(before)
+	if !ok {
+		return 0, nil
+	}
+	var n int64
+	err := db.write(ctx, func(t *wtx) error {
+		return t.queryRow(`WITH d AS (DELETE FROM probe_buckets WHERE bucket <= $1 RETURNING probes)
+			SELECT coalesce(sum(probes), 0)::bigint FROM d`, sqlkit.Time(last)).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purging probes: %w", err)
+	}
+	return int(n), nil
+}
