@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/store"
@@ -31,7 +32,8 @@ const crashWorkers = 8
 // CrashChild is the child of [Crash]. It opens the store, resolves the
 // leaves a killed predecessor left pending (as a node does at start-up),
 // then writes until it is killed, with several goroutines: envelopes
-// received and sequenced, envelopes sent, values. After each write that
+// received and sequenced, envelopes sent, values, envelopes taken as a
+// relay, probes. After each write that
 // returned nil it prints one line to stdout naming it. It returns only on
 // an error, which it prints to stderr.
 func CrashChild(open Opener) error {
@@ -91,7 +93,19 @@ func crashWorker(ctx context.Context, s store.Store, log *Log, round, w int, say
 	party := fmt.Sprintf("W%d", w)
 	for n := 1; ; n++ {
 		name := fmt.Sprintf("round %d worker %d envelope %d", round, w, n)
-		switch n % 4 {
+		switch n % 5 {
+		case 4:
+			it := RelayItem(name, "PAR", party, 256)
+			if _, err := s.RelayPut(ctx, it); err != nil {
+				return fmt.Errorf("crash child: relay put: %w", err)
+			}
+			say("relayed %v %s", it.ID, party)
+			// Each worker probes its own peer, later every time.
+			at := base.Add(time.Duration(round*1_000_000+n) * time.Second)
+			if err := s.RecordProbe(ctx, &store.Probe{Peer: party, At: at, OK: true, Latency: time.Millisecond}); err != nil {
+				return fmt.Errorf("crash child: probe: %w", err)
+			}
+			say("probed %s %d", party, at.UnixNano())
 		case 0:
 			sent, err := Send(ctx, s, log, name, party, "PAR")
 			if err != nil {
@@ -211,6 +225,13 @@ func checkCrashLines(t *testing.T, ctx context.Context, s store.Store, round int
 			err = checkSent(ctx, s, f)
 		case "value":
 			err = checkValue(ctx, s, f)
+		case "relayed":
+			var id hotline.ID
+			if id, err = hotline.ParseID(f[1]); err == nil {
+				_, err = s.RelayGet(ctx, id, f[2])
+			}
+		case "probed":
+			err = checkProbed(ctx, s, f)
 		default:
 			err = fmt.Errorf("unknown line")
 		}
@@ -298,6 +319,23 @@ func checkValue(ctx context.Context, s store.Store, f []string) error {
 	// Later writes of the same worker may have replaced it, never earlier.
 	if gotRound < wantRound || gotRound == wantRound && gotN < wantN {
 		return fmt.Errorf("value %q is older than the acknowledged %s %s", v, round, n)
+	}
+	return nil
+}
+
+func checkProbed(ctx context.Context, s store.Store, f []string) error {
+	ns, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil {
+		return err
+	}
+	at := time.Unix(0, ns).UTC()
+	h, err := s.PeerHealth(ctx, f[1], at)
+	if err != nil {
+		return err
+	}
+	// Later probes of the same peer may follow it, never earlier.
+	if h.LastOK.Before(at) || h.Probes == 0 {
+		return fmt.Errorf("health %+v misses the probe at %v", h, at)
 	}
 	return nil
 }
