@@ -2,12 +2,18 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/body"
 )
 
@@ -91,4 +97,162 @@ func TestProgress(t *testing.T) {
 	none.start("send", 1) // a nil progress draws nothing and does not panic
 	none.add(1)
 	none.finish()
+}
+
+// answerSeeds are the answers in testdata/answers: a receipt signed by the
+// key in testdata/receipt.key, refusals, and what a proxy or a hostile
+// node might answer.
+func answerSeeds(tb testing.TB) map[string][]byte {
+	tb.Helper()
+	files, err := filepath.Glob("testdata/answers/*")
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no seeds in testdata/answers: %v", err)
+	}
+	seeds := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		seeds[filepath.Base(f)] = b
+	}
+	return seeds
+}
+
+// receiptTarget is the target that testdata/answers/receipt is a valid
+// receipt of, and the envelope it names.
+func receiptTarget(tb testing.TB) (*target, []envelope) {
+	tb.Helper()
+	b, err := os.ReadFile("testdata/receipt.key")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	k, err := hotline.ParseSigningKey(strings.TrimSpace(string(b)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v, err := k.Verifier()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	id, err := hotline.ParseID("5d0092c55f744287964233f4c354e56d8e2e2d2b17d44cbf938f98ee46b3cd3f")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &target{origin: "hotline/CRI", receiptKey: v}, []envelope{{id: id}}
+}
+
+func TestAnswer(t *testing.T) {
+	seeds := answerSeeds(t)
+	tests := []struct {
+		file   string
+		status int
+		code   string // "" for a receipt
+		msg    string
+	}{
+		{"receipt", 200, "", ""},
+		{"refusal.json", 403, "not_ratified", "ELM has not ratified agreement version 1"},
+		{"internal.json", 500, "internal", "internal error"},
+		{"proxy.html", 502, "http_502", "Bad Gateway"},
+		{"escape.json", 400, "http_400", "Bad Request"}, // not a code: counted by status
+		{"refusal.json", 200, "", ""},                   // a 2xx is a receipt to verify, whatever it holds
+		{"receipt", 404, "http_404", "Not Found"},       // a receipt with an error status is not one
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.file, " ", tt.status), func(t *testing.T) {
+			o := answer(tt.status, seeds[tt.file])
+			if o.code != tt.code || o.msg != tt.msg {
+				t.Errorf("code %q message %q, want %q %q", o.code, o.msg, tt.code, tt.msg)
+			}
+			if (tt.code == "") != bytes.Equal(o.receipt, seeds[tt.file]) {
+				t.Errorf("receipt %q", o.receipt)
+			}
+		})
+	}
+	if got := printable("\x1b[31mred\n" + strings.Repeat("x", 300)); strings.ContainsAny(got, "\x1b\n") || utf8.RuneCountInString(got) != 201 {
+		t.Errorf("printable left %q", got)
+	}
+}
+
+// TestTallyReceipt checks the receipt from testdata against what it must
+// name.
+func TestTallyReceipt(t *testing.T) {
+	rc := answerSeeds(t)["receipt"]
+	tests := []struct {
+		name   string
+		change func(t *target, envs []envelope)
+		target string
+		want   map[string]int
+	}{
+		{"good", nil, "CRI", map[string]int{}},
+		{"another message", func(_ *target, envs []envelope) { envs[0].id[0] ^= 1 }, "CRI", map[string]int{codeReceiptMessage: 1}},
+		{"another party", nil, "DOR", map[string]int{codeReceiptParty: 1}},
+		{"another log", func(t *target, _ []envelope) { t.origin = "hotline/elsewhere" }, "CRI", map[string]int{codeReceiptLog: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg, envs := receiptTarget(t)
+			if tt.change != nil {
+				tt.change(tg, envs)
+			}
+			res := &Result{Target: tt.target, Elapsed: time.Second}
+			tally(res, tg, envs, []outcome{{took: time.Millisecond, receipt: rc}}, nil)
+			if diff := cmp.Diff(tt.want, res.Errors); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			if want := 1 - len(tt.want); res.Verified != want || res.Rate != float64(want) {
+				t.Errorf("verified %d at %v/s", res.Verified, res.Rate)
+			}
+		})
+	}
+	// Two receipts naming one log index: the second is an error.
+	tg, envs := receiptTarget(t)
+	envs = append(envs, envs[0])
+	res := &Result{Target: "CRI", Elapsed: time.Second}
+	tally(res, tg, envs, []outcome{{receipt: rc}, {receipt: rc}}, nil)
+	if res.Verified != 1 || res.Errors[codeReceiptIndex] != 1 {
+		t.Errorf("verified %d, errors %v", res.Verified, res.Errors)
+	}
+}
+
+// FuzzAnswer: whatever a node answers, the bench classifies it without
+// panicking, counts the message exactly once, prints nothing but a
+// well-formed code and printable text, and verifies only a receipt that
+// does verify and names the envelope.
+func FuzzAnswer(f *testing.F) {
+	for _, b := range answerSeeds(f) {
+		for _, status := range []int{200, 400, 500} {
+			f.Add(status, b)
+		}
+	}
+	tg, envs := receiptTarget(f)
+	f.Fuzz(func(t *testing.T, status int, b []byte) {
+		status = 100 + (status%500+500)%500
+		o := answer(status, b)
+		if status/100 == 2 {
+			if o.code != "" || !bytes.Equal(o.receipt, b) || o.receipt == nil {
+				t.Fatalf("2xx answer classified as %+v", o)
+			}
+		} else {
+			if o.receipt != nil || !validCode(o.code) {
+				t.Fatalf("refusal classified as %+v", o)
+			}
+			for _, r := range o.msg {
+				if unicode.IsControl(r) {
+					t.Fatalf("message %q holds a control character", o.msg)
+				}
+			}
+		}
+		res := &Result{Target: "CRI", Elapsed: time.Second}
+		tally(res, tg, envs, []outcome{o}, nil)
+		if res.Verified+res.Failed() != 1 {
+			t.Fatalf("counted %d verified and %v failed", res.Verified, res.Errors)
+		}
+		if res.Verified == 1 {
+			r, _, err := hotline.OpenReceipt(b, tg.receiptKey)
+			if err != nil || r.Message != envs[0].id {
+				t.Fatalf("verified an answer that is not a receipt for the envelope: %v", err)
+			}
+		}
+	})
 }

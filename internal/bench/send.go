@@ -8,9 +8,12 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/fedapi"
@@ -86,20 +89,66 @@ func post(ctx context.Context, c *Config, client *http.Client, url string, e *en
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	took := time.Since(start)
-	switch {
-	case err != nil:
+	if err != nil {
 		return outcome{took: took, code: "transport", msg: fmt.Sprintf("reading the answer: %v", err)}
-	case len(b) > maxAnswer:
-		return outcome{took: took, code: "transport", msg: fmt.Sprintf("answer over %d bytes", maxAnswer)}
-	case resp.StatusCode/100 != 2:
-		code, msg := "http_"+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode)
-		var ref fedapi.Refusal
-		if json.Unmarshal(b, &ref) == nil && ref.Code != "" {
-			code, msg = ref.Code, ref.Message
-		}
-		return outcome{took: took, code: code, msg: msg}
 	}
-	return outcome{took: took, receipt: b}
+	o := answer(resp.StatusCode, b)
+	o.took = took
+	return o
+}
+
+// answer classifies the node's answer: a receipt (unverified yet) for a
+// 2xx, else the refusal code of its JSON body, or "http_<status>" when the
+// body is not a refusal.
+func answer(status int, b []byte) outcome {
+	switch {
+	case len(b) > maxAnswer:
+		return outcome{code: "transport", msg: fmt.Sprintf("answer over %d bytes", maxAnswer)}
+	case status/100 != 2:
+		code, msg := "http_"+strconv.Itoa(status), http.StatusText(status)
+		var ref fedapi.Refusal
+		if json.Unmarshal(b, &ref) == nil && validCode(ref.Code) {
+			code, msg = ref.Code, printable(ref.Message)
+		}
+		return outcome{code: code, msg: msg}
+	case b == nil:
+		b = []byte{}
+	}
+	return outcome{receipt: b}
+}
+
+// validCode reports whether a peer's refusal code looks like one: the
+// codes are printed and keyed on, so a node answering anything else is
+// counted under its HTTP status instead.
+func validCode(c string) bool {
+	if c == "" || len(c) > 64 {
+		return false
+	}
+	for _, r := range c {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// printable returns at most 200 runes of s with control characters
+// replaced: a node's message reaches the operator's terminal.
+func printable(s string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == 200 {
+			b.WriteString("…")
+			break
+		}
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			r = '?'
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
 }
 
 // Codes of receipts that came back but are not what they must be.
