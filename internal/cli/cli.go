@@ -70,6 +70,7 @@ a witnessed Merkle log, with deadlines taken from the agreement.`,
 		newShowCmd(),
 		newAckCmd(),
 		newRespondCmd(),
+		newPeersCmd(),
 		newDemoCmd(),
 		newBenchCmd(),
 	)

@@ -8,6 +8,7 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,9 +21,13 @@ import (
 	"github.com/hotline-net/hotline/internal/store"
 )
 
-// Recorder verifies and records a receipt; the node implements it.
+// Recorder verifies and records receipts; the node implements it.
 type Recorder interface {
+	// RecordReceipt records the recipient's receipt: delivery is done.
 	RecordReceipt(ctx context.Context, id hotline.ID, recipient string, note []byte, route string) (*hotline.Receipt, error)
+	// RecordRelayed records a relay's receipt: the relay holds the view
+	// for the recipient; delivery is not done.
+	RecordRelayed(ctx context.Context, id hotline.ID, recipient, relay string, note []byte) error
 }
 
 // Transport posts a recipient's view to one of its endpoints and returns
@@ -70,6 +75,16 @@ type Config struct {
 	// OnAlert, if set, is called once for each row that stays undelivered
 	// past AlertAfter.
 	OnAlert func(store.OutboxRow)
+	// Relays returns the relays of the agreement in force, in order of
+	// preference; nil or an empty list: no relaying.
+	Relays func() []string
+	// RelayClient leaves views with relays. Nil: no relaying.
+	RelayClient RelayClient
+	// RelayAfter is how long direct delivery must have failed before a
+	// relay is tried. Zero means 1 min. Every attempt still tries the
+	// recipient directly first, so delivery goes direct again as soon as
+	// the recipient answers.
+	RelayAfter time.Duration
 }
 
 // Deliverer works the outbox. Run it once.
@@ -118,6 +133,9 @@ func New(cfg Config) (*Deliverer, error) {
 	}
 	if c.AlertAfter <= 0 {
 		c.AlertAfter = time.Hour
+	}
+	if c.RelayAfter <= 0 {
+		c.RelayAfter = time.Minute
 	}
 	return d, nil
 }
@@ -237,7 +255,64 @@ func (d *Deliverer) deliver(ctx context.Context, row store.OutboxRow) {
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", ep, err))
 	}
+	if d.cfg.RelayClient != nil && d.cfg.Relays != nil && d.clock.Now().Sub(row.Queued) >= d.cfg.RelayAfter {
+		done, relayRoute, err := d.viaRelay(ctx, row, raw)
+		if done {
+			return
+		}
+		if relayRoute != "" {
+			route = relayRoute
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	d.failed(ctx, row, route, errors.Join(errs...))
+}
+
+// viaRelay leaves the view with the first relay that takes it. It reports
+// done when the relay had already handed the view on and the recipient's
+// receipt it returned is recorded.
+func (d *Deliverer) viaRelay(ctx context.Context, row store.OutboxRow, view []byte) (done bool, route string, err error) {
+	var errs []error
+	for _, relay := range d.cfg.Relays() {
+		if relay == row.Recipient {
+			continue
+		}
+		eps, err := d.cfg.Endpoints(relay)
+		if err != nil {
+			continue
+		}
+		for _, ep := range eps {
+			actx, cancel := context.WithTimeout(ctx, d.cfg.AttemptTimeout)
+			raw, err := d.cfg.RelayClient.PostRelay(actx, relay, ep, view)
+			cancel()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("relay %s at %s: %w", relay, ep, err))
+				continue
+			}
+			var ans RelayAnswer
+			if err := json.Unmarshal(raw, &ans); err != nil {
+				errs = append(errs, fmt.Errorf("relay %s: answer: %w", relay, err))
+				continue
+			}
+			route := "relay " + relay
+			if ans.RecipientReceipt != nil {
+				if _, err := d.cfg.Recorder.RecordReceipt(ctx, row.ID, row.Recipient, ans.RecipientReceipt, route); err != nil {
+					errs = append(errs, fmt.Errorf("receipt through relay %s: %w", relay, err))
+					continue
+				}
+				d.logger.Debug("delivered", "id", row.ID, "to", row.Recipient, "route", route)
+				return true, route, nil
+			}
+			if err := d.cfg.Recorder.RecordRelayed(ctx, row.ID, row.Recipient, relay, ans.RelayReceipt); err != nil {
+				errs = append(errs, fmt.Errorf("relay %s: receipt: %w", relay, err))
+				continue
+			}
+			return false, route, fmt.Errorf("left with relay %s until %s answers", relay, row.Recipient)
+		}
+	}
+	return false, "", errors.Join(errs...)
 }
 
 // failed records a failed attempt and when to try again.

@@ -78,6 +78,10 @@ func (r *storeRecorder) RecordReceipt(ctx context.Context, id hotline.ID, recipi
 	return &hotline.Receipt{Message: id, Party: recipient}, err
 }
 
+func (r *storeRecorder) RecordRelayed(ctx context.Context, id hotline.ID, recipient, relay string, note []byte) error {
+	return r.st.MarkRelayed(ctx, &store.RelayedDelivery{ID: id, Recipient: recipient, Relay: relay, At: r.clk.Now(), Receipt: note})
+}
+
 type harness struct {
 	st   store.Store
 	clk  *fakeClock

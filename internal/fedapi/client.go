@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -82,4 +83,34 @@ func (c *Client) Do(ctx context.Context, to, base, method, path string, body []b
 // the receipt it answered with (unverified: the caller verifies it).
 func (c *Client) PostEnvelope(ctx context.Context, to, base string, view []byte) ([]byte, error) {
 	return c.Do(ctx, to, base, http.MethodPost, "/v1/envelopes", view)
+}
+
+// PostHeartbeat sends a heartbeat note to party to at base and returns the
+// peer's heartbeat in answer (unverified: the caller verifies it).
+func (c *Client) PostHeartbeat(ctx context.Context, to, base string, note []byte) ([]byte, error) {
+	return c.Do(ctx, to, base, http.MethodPost, "/v1/heartbeats", note)
+}
+
+// PostRelay leaves a recipient's view with relay at base and returns the
+// relay's answer (JSON: the relay receipt, and the recipient's receipt once
+// handed on).
+func (c *Client) PostRelay(ctx context.Context, relay, base string, view []byte) ([]byte, error) {
+	return c.Do(ctx, relay, base, http.MethodPost, "/v1/relay/envelopes", view)
+}
+
+// PullRelay asks relay at base for the views it holds for this party after
+// cursor (JSON).
+func (c *Client) PullRelay(ctx context.Context, relay, base, cursor string) ([]byte, error) {
+	path := "/v1/relay/envelopes"
+	if cursor != "" {
+		path += "?after=" + url.QueryEscape(cursor)
+	}
+	return c.Do(ctx, relay, base, http.MethodGet, path, nil)
+}
+
+// PostHanded returns to relay at base this party's receipt for a view it
+// pulled.
+func (c *Client) PostHanded(ctx context.Context, relay, base string, body []byte) error {
+	_, err := c.Do(ctx, relay, base, http.MethodPost, "/v1/relay/handed", body)
+	return err
 }

@@ -23,6 +23,7 @@
 package fedapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -54,17 +55,36 @@ type Config struct {
 	// MaxBody bounds a request body. Zero means the node's envelope limit
 	// plus 64 KiB.
 	MaxBody int64
+	// Heartbeats answers POST /v1/heartbeats; nil serves none.
+	Heartbeats HeartbeatReceiver
+	// Relay answers /v1/relay/; nil serves none.
+	Relay Relay
+}
+
+// Relay is the relay side of a node (package delivery).
+type Relay interface {
+	Put(ctx context.Context, from string, view []byte) ([]byte, error)
+	List(ctx context.Context, to, cursor string) ([]byte, error)
+	Handed(ctx context.Context, to string, body []byte) error
+}
+
+// HeartbeatReceiver processes a peer's heartbeat note and returns this
+// node's heartbeat to it.
+type HeartbeatReceiver interface {
+	Receive(ctx context.Context, peer string, note []byte) ([]byte, error)
 }
 
 type api struct {
-	node    *node.Node
-	maxBody int64
-	logger  *slog.Logger
+	node       *node.Node
+	maxBody    int64
+	logger     *slog.Logger
+	heartbeats HeartbeatReceiver
+	relay      Relay
 }
 
 // Handler returns the peer API.
 func Handler(cfg Config) http.Handler {
-	a := &api{node: cfg.Node, maxBody: cfg.MaxBody, logger: cfg.Node.Logger()}
+	a := &api{node: cfg.Node, maxBody: cfg.MaxBody, logger: cfg.Node.Logger(), heartbeats: cfg.Heartbeats, relay: cfg.Relay}
 	if a.maxBody <= 0 {
 		lim := cfg.Node.Limits().MaxEnvelope
 		if lim <= 0 {
@@ -74,6 +94,22 @@ func Handler(cfg Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/envelopes", a.handle(a.postEnvelope))
+	if a.heartbeats != nil {
+		mux.HandleFunc("POST /v1/heartbeats", a.handle(a.postHeartbeat))
+	}
+	if a.relay != nil {
+		mux.HandleFunc("POST /v1/relay/envelopes", a.handle(func(r *http.Request, from string, body []byte) (response, error) {
+			b, err := a.relay.Put(r.Context(), from, body)
+			return response{contentType: "application/json", body: b}, err
+		}))
+		mux.HandleFunc("GET /v1/relay/envelopes", a.handle(func(r *http.Request, from string, _ []byte) (response, error) {
+			b, err := a.relay.List(r.Context(), from, r.URL.Query().Get("after"))
+			return response{contentType: "application/json", body: b}, err
+		}))
+		mux.HandleFunc("POST /v1/relay/handed", a.handle(func(r *http.Request, from string, body []byte) (response, error) {
+			return response{contentType: "application/json", body: []byte("{}\n")}, a.relay.Handed(r.Context(), from, body)
+		}))
+	}
 	if cfg.Log != nil {
 		mux.Handle("/log/", http.StripPrefix("/log", cfg.Log))
 	}
@@ -145,6 +181,14 @@ func (a *api) postEnvelope(r *http.Request, from string, body []byte) (response,
 	return response{contentType: ReceiptContentType, body: receipt}, nil
 }
 
+func (a *api) postHeartbeat(r *http.Request, from string, body []byte) (response, error) {
+	answer, err := a.heartbeats.Receive(r.Context(), from, body)
+	if err != nil {
+		return response{}, err
+	}
+	return response{contentType: ReceiptContentType, body: answer}, nil
+}
+
 // ReceiptContentType is the content type of a receipt in a response.
 const ReceiptContentType = "text/plain; charset=utf-8"
 
@@ -185,6 +229,12 @@ func Status(code string) int {
 		return http.StatusForbidden
 	case node.ErrNotFound.Code:
 		return http.StatusNotFound
+	case "heartbeat_replay":
+		return http.StatusConflict
+	case "stale_heartbeat", "wrong_peer", "relay_sender", "relay_no_view":
+		return http.StatusUnprocessableEntity
+	case "not_a_relay", "relay_forbidden":
+		return http.StatusForbidden
 	case "not_a_recipient":
 		return http.StatusMisdirectedRequest
 	case ErrTooLarge.Code, "header_too_large", "envelope_too_large", "too_many_recipients":

@@ -74,3 +74,22 @@ func (n *Node) RecordReceipt(ctx context.Context, id hotline.ID, recipient strin
 	n.metrics.Receipts.Inc()
 	return r, nil
 }
+
+// RecordRelayed verifies a relay's receipt for the view of envelope id it
+// holds for recipient, and records it on the outbox row. The row stays
+// pending: the recipient's own receipt is still awaited.
+func (n *Node) RecordRelayed(ctx context.Context, id hotline.ID, recipient, relay string, note []byte) error {
+	now := n.clock.Now()
+	key, err := n.agr.Load().MessageKey(relay, now)
+	if err != nil {
+		return hotline.Errorf(ErrKeyNotValid, "relay %s has no message key valid now: %v", relay, err)
+	}
+	rr, err := hotline.OpenRelayReceipt(note, key)
+	if err != nil {
+		return err
+	}
+	if rr.Message != id || rr.To != recipient || rr.From != n.party {
+		return hotline.Errorf(ErrWrongReceipt, "relay receipt names %s from %s to %s, not %s from %s to %s", rr.Message, rr.From, rr.To, id, n.party, recipient)
+	}
+	return n.store.MarkRelayed(ctx, &store.RelayedDelivery{ID: id, Recipient: recipient, Relay: relay, At: now, Receipt: note})
+}

@@ -9,6 +9,8 @@
 //	GET  /api/v1/messages                list messages (?direction=received|sent&party=&kind=&thread=&cursor=&limit=)
 //	GET  /api/v1/messages/{id}           one message with its body and deliveries
 //	POST /api/v1/messages/{id}/reply     acknowledge or respond    → {"id": ...}
+//	GET  /api/v1/peers                   each peer's channel health and sequence gaps
+//	GET  /api/v1/equivocations           proofs that a log showed two histories
 //
 // # Authentication
 //
@@ -26,6 +28,7 @@
 package opapi
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -36,6 +39,7 @@ import (
 	"strings"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/delivery"
 	"github.com/hotline-net/hotline/internal/node"
 )
 
@@ -64,9 +68,17 @@ type Config struct {
 	Tokens map[string]Role
 	// MaxBody bounds a request body. Zero means 17 MiB.
 	MaxBody int64
+	// Peers reports the channels to peers; nil serves no /peers.
+	Peers PeerReporter
+}
+
+// PeerReporter reports the health of the channels to every peer.
+type PeerReporter interface {
+	Peers(ctx context.Context) ([]delivery.PeerStatus, error)
 }
 
 type api struct {
+	peers   PeerReporter
 	node    *node.Node
 	tokens  map[string]Role
 	maxBody int64
@@ -75,7 +87,7 @@ type api struct {
 
 // Handler returns the operator API, serving absolute paths under /api/v1/.
 func Handler(cfg Config) http.Handler {
-	a := &api{node: cfg.Node, tokens: cfg.Tokens, maxBody: cfg.MaxBody, logger: cfg.Node.Logger()}
+	a := &api{node: cfg.Node, tokens: cfg.Tokens, maxBody: cfg.MaxBody, logger: cfg.Node.Logger(), peers: cfg.Peers}
 	if a.maxBody <= 0 {
 		a.maxBody = 17 << 20
 	}
@@ -87,6 +99,10 @@ func Handler(cfg Config) http.Handler {
 	mux.Handle("GET /api/v1/messages", a.handle(read, a.list))
 	mux.Handle("GET /api/v1/messages/{id}", a.handle(read, a.show))
 	mux.Handle("POST /api/v1/messages/{id}/reply", a.handle(write, a.reply))
+	mux.Handle("GET /api/v1/equivocations", a.handle(read, a.equivocations))
+	if a.peers != nil {
+		mux.Handle("GET /api/v1/peers", a.handle(read, a.listPeers))
+	}
 	mux.Handle("/api/v1/", a.handle(read, func(*http.Request) (any, error) {
 		return nil, hotline.Errorf(node.ErrNotFound, "no such endpoint")
 	}))

@@ -84,6 +84,15 @@ type DeliveryConfig struct {
 	MinBackoff Duration `json:"min_backoff,omitempty"`
 	MaxBackoff Duration `json:"max_backoff,omitempty"`
 	AlertAfter Duration `json:"alert_after,omitempty"`
+	// RelayAfter: how long direct delivery must fail before a relay is
+	// tried. Default 1m.
+	RelayAfter Duration `json:"relay_after,omitempty"`
+	// RelayPull: how often this node asks relays for what they hold for
+	// it. Default 30s.
+	RelayPull Duration `json:"relay_pull,omitempty"`
+	// RelayPush: how often a relay tries to hand on what it holds.
+	// Default 10s.
+	RelayPush Duration `json:"relay_push,omitempty"`
 }
 
 func (c *Config) check() error {

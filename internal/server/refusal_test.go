@@ -39,7 +39,7 @@ type refusalNet struct {
 }
 
 func newRefusalNet(t *testing.T) *refusalNet {
-	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI", "DOR", "ELM"}, Unratified: []string{"ELM"}}, []string{"CRI"})
+	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI", "DOR", "ELM"}, Unratified: []string{"ELM"}}, []string{"CRI"}, nil)
 	rn := &refusalNet{tn: tn, url: tn.servers["CRI"].URL(), keys: map[string]*hotline.KeySet{}}
 	var err error
 	if rn.agr, err = agreement.Load(filepath.Join(tn.net.Dir, "agreement.json")); err != nil {

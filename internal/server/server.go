@@ -73,6 +73,10 @@ type Options struct {
 	// BeforeAppend is the node's fault-injection point for crash tests
 	// (see node.Config); nil in production.
 	BeforeAppend func(dir hotline.Direction, id hotline.ID)
+	// DeliveryTransport, if set, wraps the transport delivery posts
+	// envelopes with: a fault-injection point for tests, nil in
+	// production.
+	DeliveryTransport func(delivery.Transport) delivery.Transport
 }
 
 // Server is a running node folder.
@@ -82,18 +86,30 @@ type Server struct {
 	opts   Options
 	logger *slog.Logger
 
-	keys      *hotline.KeySet
-	agr       *agreement.Agreement
-	witness   *tlog.Witness
-	store     store.Store
-	log       *tlog.Log
-	node      *node.Node
-	deliverer *delivery.Deliverer
-	kick      chan struct{}
-	registry  *prometheus.Registry
+	keys       *hotline.KeySet
+	agr        *agreement.Agreement
+	witness    *tlog.Witness
+	store      store.Store
+	log        *tlog.Log
+	node       *node.Node
+	deliverer  *delivery.Deliverer
+	heartbeats *delivery.Heartbeats
+	relay      *delivery.Relay
+	puller     *delivery.Puller
+	inclusion  *delivery.InclusionChecker
+	client     *fedapi.Client
+	remotesMu  sync.Mutex
+	remotes    map[string]*tlog.Remote
+	alarms     prometheus.Counter
+	kick       chan struct{}
+	registry   *prometheus.Registry
 
-	ln       net.Listener
-	http     *http.Server
+	ln   net.Listener
+	http *http.Server
+	// fresh holds connections that have not yet sent a request: Shutdown
+	// waits 5 s for those before it counts them idle, so Serve closes them.
+	freshMu  sync.Mutex
+	fresh    map[net.Conn]bool
 	ready    atomic.Bool
 	app      atomic.Pointer[http.Handler]
 	serveWG  sync.WaitGroup
@@ -184,29 +200,15 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 		return nil, err
 	}
 	s.node.OnSent(s.kick)
-	client := &fedapi.Client{Key: s.keys.Message, Now: s.node.Clock().Now}
-	s.deliverer, err = delivery.New(delivery.Config{
-		Store:      s.store,
-		Recorder:   s.node,
-		Transport:  client,
-		Endpoints:  func(p string) ([]string, error) { return s.node.Agreement().Endpoints(p) },
-		Kick:       s.kick,
-		Clock:      opts.Clock,
-		Logger:     s.logger,
-		Workers:    cfg.Delivery.Workers,
-		MinBackoff: time.Duration(cfg.Delivery.MinBackoff),
-		MaxBackoff: time.Duration(cfg.Delivery.MaxBackoff),
-		AlertAfter: time.Duration(cfg.Delivery.AlertAfter),
-	})
-	if err != nil {
+	if err := s.startPeers(); err != nil {
 		return nil, err
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", opapi.Handler(opapi.Config{Node: s.node, Tokens: map[string]opapi.Role{token: opapi.Admin}}))
+	mux.Handle("/api/v1/", opapi.Handler(opapi.Config{Node: s.node, Tokens: map[string]opapi.Role{token: opapi.Admin}, Peers: s.heartbeats}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	logHandler := s.log.Handler()
-	mux.Handle("/", fedapi.Handler(fedapi.Config{Node: s.node, Log: logHandler, Witness: s.witness.Handler()}))
+	mux.Handle("/", fedapi.Handler(fedapi.Config{Node: s.node, Log: logHandler, Witness: s.witness.Handler(), Heartbeats: s.heartbeats, Relay: s.relay}))
 	var h http.Handler = mux
 	s.app.Store(&h)
 	s.ready.Store(true)
@@ -240,7 +242,17 @@ func (s *Server) startHTTP() {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			s.freshMu.Lock()
+			defer s.freshMu.Unlock()
+			if st == http.StateNew {
+				s.fresh[c] = true
+			} else {
+				delete(s.fresh, c)
+			}
+		},
 	}
+	s.fresh = map[net.Conn]bool{}
 	s.serveWG.Go(func() {
 		var err error
 		if s.cfg.TLSCert != "" {
@@ -366,6 +378,11 @@ func (s *Server) openLog(ctx context.Context) (*tlog.Log, error) {
 		RepublishInterval:  time.Duration(s.cfg.HeartbeatInterval),
 		Self:               s.cfg.Party, // the policy names witnesses by party id
 		Cosignatures:       &storeCosignatures{st: s.store},
+		OnEquivocation: func(e *tlog.Equivocation) {
+			// A witness holds a view of this node's own log that the log
+			// does not extend: keep the proof, raise the alarm.
+			s.recordEquivocation(e)
+		},
 	}
 	if cfg.RepublishInterval == 0 {
 		cfg.RepublishInterval = time.Minute
@@ -434,6 +451,137 @@ func (s *Server) URL() string {
 	return scheme + "://" + s.ln.Addr().String()
 }
 
+// startPeers builds what talks to peers: delivery (with relay fallback),
+// heartbeats, the relay, the relay puller and the inclusion checker.
+func (s *Server) startPeers() error {
+	cfg, opts := s.cfg, s.opts
+	s.client = &fedapi.Client{Key: s.keys.Message, Now: s.node.Clock().Now}
+	s.remotes = map[string]*tlog.Remote{}
+	s.alarms = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotline_equivocations_total", Help: "Equivocation proofs found (a log showed two histories).",
+	})
+	s.registry.MustRegister(s.alarms)
+	agr := s.node.Agreement
+	endpoints := func(p string) ([]string, error) { return agr().Endpoints(p) }
+	heartbeat := time.Duration(cfg.HeartbeatInterval)
+	if heartbeat <= 0 {
+		heartbeat = time.Minute
+	}
+	var transport delivery.Transport = s.client
+	if opts.DeliveryTransport != nil {
+		transport = opts.DeliveryTransport(transport)
+	}
+	var err error
+	s.deliverer, err = delivery.New(delivery.Config{
+		Store:      s.store,
+		Recorder:   s.node,
+		Transport:  transport,
+		Endpoints:  endpoints,
+		Kick:       s.kick,
+		Clock:      opts.Clock,
+		Logger:     s.logger,
+		Workers:    cfg.Delivery.Workers,
+		MinBackoff: time.Duration(cfg.Delivery.MinBackoff),
+		MaxBackoff: time.Duration(cfg.Delivery.MaxBackoff),
+		AlertAfter: time.Duration(cfg.Delivery.AlertAfter),
+		RelayAfter: time.Duration(cfg.Delivery.RelayAfter),
+		Relays: func() []string {
+			v, err := agr().Current(s.node.Clock().Now())
+			if err != nil {
+				return nil
+			}
+			return v.Relays()
+		},
+		RelayClient: s.client,
+	})
+	if err != nil {
+		return err
+	}
+	s.heartbeats, err = delivery.NewHeartbeats(delivery.HeartbeatConfig{
+		Key: s.keys.Message, Agreement: agr, Store: s.store, Log: s.log, Transport: s.client,
+		RemoteLog: s.remote, Clock: opts.Clock, Logger: s.logger, Interval: heartbeat,
+		OnEquivocation: func(*tlog.Equivocation) { s.alarms.Inc() },
+	})
+	if err != nil {
+		return err
+	}
+	s.relay, err = delivery.NewRelay(delivery.RelayConfig{
+		Key: s.keys.Message, Agreement: agr, Store: s.store, Transport: s.client,
+		Clock: opts.Clock, Logger: s.logger, PushEvery: time.Duration(cfg.Delivery.RelayPush),
+		Limits: hotline.Limits{MaxEnvelope: cfg.MaxEnvelope},
+	})
+	if err != nil {
+		return err
+	}
+	s.puller, err = delivery.NewPuller(delivery.PullerConfig{
+		Self: cfg.Party, Agreement: agr, Store: s.store, Client: s.client, Node: s.node,
+		Clock: opts.Clock, Logger: s.logger, Every: time.Duration(cfg.Delivery.RelayPull),
+	})
+	if err != nil {
+		return err
+	}
+	s.inclusion, err = delivery.NewInclusionChecker(delivery.InclusionConfig{
+		Store: s.store, Agreement: agr, Remote: s.remote, Clock: opts.Clock, Logger: s.logger, Every: heartbeat,
+	})
+	return err
+}
+
+// remote returns a reader of a party's log, at its first endpoint.
+func (s *Server) remote(party string) (*tlog.Remote, error) {
+	agr := s.node.Agreement()
+	eps, err := agr.Endpoints(party)
+	if err != nil || len(eps) == 0 {
+		return nil, fmt.Errorf("no endpoint for %s: %v", party, err)
+	}
+	v, err := agr.CheckpointKey(party, s.node.Clock().Now())
+	if err != nil {
+		return nil, err
+	}
+	key := party + " " + eps[0] + " " + fmt.Sprint(v.KeyHash())
+	s.remotesMu.Lock()
+	defer s.remotesMu.Unlock()
+	if r := s.remotes[key]; r != nil {
+		return r, nil
+	}
+	r, err := tlog.NewRemote(tlog.RemoteConfig{
+		URL:      eps[0] + "/log",
+		Verifier: v,
+		Prepare: func(req *http.Request) error {
+			// A log that is not public serves parties' signed requests.
+			return fedapi.SignRequest(req, nil, party, s.keys.Message, s.node.Clock().Now())
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.remotes[key] = r
+	return r, nil
+}
+
+// recordEquivocation stores a proof and raises the alarm.
+func (s *Server) recordEquivocation(e *tlog.Equivocation) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	existed, err := s.store.AddEquivocation(ctx, &store.EquivocationRecord{Origin: e.Origin(), Proof: e.Marshal(), At: s.node0Now()})
+	if err != nil {
+		s.logger.Error("storing an equivocation proof", "origin", e.Origin(), "err", err)
+		return
+	}
+	if !existed {
+		s.alarms.Inc()
+		s.logger.Error("EQUIVOCATION: a log signed two checkpoints that cannot both be true", "origin", e.Origin())
+	}
+}
+
+// Heartbeats returns the node's heartbeats (tests trigger rounds).
+func (s *Server) Heartbeats() *delivery.Heartbeats { return s.heartbeats }
+
+// Puller returns the node's relay puller.
+func (s *Server) Puller() *delivery.Puller { return s.puller }
+
+// Inclusion returns the node's inclusion checker.
+func (s *Server) Inclusion() *delivery.InclusionChecker { return s.inclusion }
+
 // Node returns the running node.
 func (s *Server) Node() *node.Node { return s.node }
 
@@ -446,11 +594,25 @@ func (s *Server) Serve(ctx context.Context) error {
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var dwg sync.WaitGroup
 	dwg.Go(func() { s.deliverer.Run(dctx) })
+	dwg.Go(func() { s.heartbeats.Run(dctx) })
+	dwg.Go(func() { s.relay.Run(dctx) })
+	dwg.Go(func() { s.puller.Run(dctx) })
+	dwg.Go(func() { s.inclusion.Run(dctx) })
 	<-ctx.Done()
 	s.logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
-	err := s.http.Shutdown(sctx)
+	done := make(chan error, 1)
+	go func() { done <- s.http.Shutdown(sctx) }()
+	var err error
+	for waiting := true; waiting; {
+		s.closeFresh()
+		select {
+		case err = <-done:
+			waiting = false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	stop()
 	dwg.Wait()
 	if cerr := s.closeAll(); err == nil {
@@ -462,6 +624,16 @@ func (s *Server) Serve(ctx context.Context) error {
 		return s.serveErr
 	}
 	return err
+}
+
+// closeFresh closes the connections that have not sent a request yet.
+func (s *Server) closeFresh() {
+	s.freshMu.Lock()
+	defer s.freshMu.Unlock()
+	for c := range s.fresh {
+		c.Close()
+		delete(s.fresh, c)
+	}
 }
 
 // closeAll closes what is open, in reverse order of opening.

@@ -43,19 +43,23 @@ func mustTemplates(tb testing.TB) *node.Templates {
 // every node in-process until the test ends.
 func newTestNet(tb testing.TB, parties ...string) *testNet {
 	tb.Helper()
-	return newTestNetWith(tb, sim.TestnetConfig{Parties: parties}, nil)
+	return newTestNetWith(tb, sim.TestnetConfig{Parties: parties}, nil, nil)
 }
 
 // newTestNetWith makes the testnet cfg describes (in a temporary folder)
 // and serves the nodes of the parties in run (all when nil) in-process
 // until the test ends.
-func newTestNetWith(tb testing.TB, cfg sim.TestnetConfig, run []string) *testNet {
+func newTestNetWith(tb testing.TB, cfg sim.TestnetConfig, run []string, opt func(party string, o *server.Options)) *testNet {
 	tb.Helper()
 	cfg.Dir = tb.TempDir()
-	cfg.Node = func(_ string, c *server.Config) {
+	adjust := cfg.Node
+	cfg.Node = func(p string, c *server.Config) {
 		c.Delivery.MinBackoff = server.Duration(50 * time.Millisecond)
 		c.Delivery.MaxBackoff = server.Duration(500 * time.Millisecond)
 		c.CheckpointInterval = server.Duration(100 * time.Millisecond)
+		if adjust != nil {
+			adjust(p, c)
+		}
 	}
 	nw, err := sim.Testnet(cfg)
 	if err != nil {
@@ -72,7 +76,11 @@ func newTestNetWith(tb testing.TB, cfg sim.TestnetConfig, run []string) *testNet
 		if run != nil && !slices.Contains(run, n.Party) {
 			continue
 		}
-		s, err := server.Open(ctx, n.Dir, server.Options{Bodies: mustTemplates(tb)})
+		o := server.Options{Bodies: mustTemplates(tb)}
+		if opt != nil {
+			opt(n.Party, &o)
+		}
+		s, err := server.Open(ctx, n.Dir, o)
 		if err != nil {
 			tb.Fatalf("opening %s: %v", n.Party, err)
 		}

@@ -41,6 +41,9 @@ type TestnetConfig struct {
 	// Unratified lists parties that do not ratify the agreement (tests of
 	// the not_ratified refusal).
 	Unratified []string
+	// Endpoint, if set, gives the URL the agreement lists for a party whose
+	// node listens on listen (tests put a proxy in front of a node).
+	Endpoint func(party, listen string) string
 }
 
 // Network describes the folders a testnet made.
@@ -107,6 +110,9 @@ func Testnet(cfg TestnetConfig) (*Network, error) {
 		}
 		listen := hostPort(cfg.Host, port)
 		ni := NodeInfo{Party: p, Dir: filepath.Join(cfg.Dir, p), Listen: listen, URL: "http://" + listen}
+		if cfg.Endpoint != nil {
+			ni.URL = cfg.Endpoint(p, listen)
+		}
 		nw.Nodes = append(nw.Nodes, ni)
 		sp := agreement.SampleParty{Keys: ks, Name: cfg.Names[p], Endpoints: []string{ni.URL}}
 		if i == 0 {

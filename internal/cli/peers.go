@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hotline-net/hotline/internal/opapi"
+)
+
+func newPeersCmd() *cobra.Command {
+	var (
+		dir    string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "peers --dir DIR [--json]",
+		Short: "Show the channel to each peer: up or down, latency, uptime, sequence gaps",
+		Long: `Peers shows what the running node's heartbeats found about each peer: whether
+the last exchange worked, its round trip, the share of rounds that worked in
+the last 24 hours, and the sequence numbers each side has seen from the other
+("you say you sent up to 41; I have 39"). Equivocation alarms are listed last.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			op, err := newOperator(dir)
+			if err != nil {
+				return err
+			}
+			var list opapi.PeerList
+			if err := op.call(cmd.Context(), http.MethodGet, "/api/v1/peers", nil, &list); err != nil {
+				return err
+			}
+			var eq opapi.EquivocationList
+			if err := op.call(cmd.Context(), http.MethodGet, "/api/v1/equivocations", nil, &eq); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(w, struct {
+					opapi.PeerList
+					opapi.EquivocationList
+				}{list, eq})
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PEER\tCHANNEL\tLATENCY\tUP 24H\tLAST SEEN\tSENT→THEM\tTHEY HAVE\tTHEY SENT\tWE HAVE\tGAPS")
+			for _, p := range list.Peers {
+				state := "down"
+				if p.Up {
+					state = "up"
+				} else if p.LastAttempt == "" {
+					state = "not probed"
+				}
+				uptime := "-"
+				if p.Rounds > 0 {
+					uptime = fmt.Sprintf("%.1f%% of %d", 100*p.Uptime24h, p.Rounds)
+				}
+				var gaps []string
+				for _, m := range p.Missing {
+					if m[0] == m[1] {
+						gaps = append(gaps, fmt.Sprint(m[0]))
+					} else {
+						gaps = append(gaps, fmt.Sprintf("%d-%d", m[0], m[1]))
+					}
+				}
+				if p.TheyReceived < p.Sent {
+					gaps = append(gaps, fmt.Sprintf("they lack %d-%d", p.TheyReceived+1, p.Sent))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Party, state, p.LatencyMS, uptime,
+					shortTime(p.LastSeen), p.Sent, p.TheyReceived, p.TheySent, p.Received, strings.Join(gaps, ", "))
+			}
+			tw.Flush()
+			for _, e := range eq.Equivocations {
+				fmt.Fprintf(w, "EQUIVOCATION by log %s, found %s (the proof: hotline peers --json)\n", e.Origin, shortTime(e.At))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "the node folder")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,140 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/tlog"
+)
+
+// A receipt names the index of the envelope's entry in the recipient's log.
+// The sender checks it: once the recipient's log has a checkpoint past that
+// index, the entry must be included there. A receipt whose entry is not is a
+// recipient that signed for something its log does not show — an alarm.
+
+// ErrNotIncluded: a recipient's log does not hold the entry its receipt
+// names.
+var ErrNotIncluded = hotline.NewError("not_included", "the receipt's log entry is not in the recipient's log")
+
+// InclusionConfig configures an [InclusionChecker]. Store, Agreement and
+// Remote are required.
+type InclusionConfig struct {
+	Store     store.Store
+	Agreement func() *agreement.Agreement
+	// Remote returns a reader of a party's log.
+	Remote func(party string) (*tlog.Remote, error)
+	Clock  Clock
+	Logger *slog.Logger
+	// Every is how often the checker runs. Zero means 1 min.
+	Every time.Duration
+	// OnFailure is called for each receipt whose entry a checkpoint past it
+	// does not include.
+	OnFailure func(row store.OutboxRow, err error)
+}
+
+// InclusionChecker proves, for each delivered message, that the recipient's
+// log includes the entry its receipt names.
+type InclusionChecker struct {
+	cfg    InclusionConfig
+	clock  Clock
+	logger *slog.Logger
+}
+
+// NewInclusionChecker returns a checker.
+func NewInclusionChecker(cfg InclusionConfig) (*InclusionChecker, error) {
+	if cfg.Store == nil || cfg.Agreement == nil || cfg.Remote == nil {
+		return nil, errors.New("inclusion: Store, Agreement and Remote are required")
+	}
+	c := &InclusionChecker{cfg: cfg, clock: cfg.Clock, logger: cfg.Logger}
+	if c.clock == nil {
+		c.clock = systemClock{}
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.cfg.Every <= 0 {
+		c.cfg.Every = time.Minute
+	}
+	return c, nil
+}
+
+// Run checks every Every until ctx ends.
+func (c *InclusionChecker) Run(ctx context.Context) error {
+	t := time.NewTicker(c.cfg.Every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		c.Check(ctx)
+	}
+}
+
+// Check makes one pass over the delivered messages whose inclusion is not
+// yet proven, and returns how many it proved.
+func (c *InclusionChecker) Check(ctx context.Context) int {
+	rows, err := c.cfg.Store.Unproven(ctx, store.UnprovenQuery{Limit: 10000})
+	if err != nil {
+		if ctx.Err() == nil {
+			c.logger.Error("listing unproven receipts", "err", err)
+		}
+		return 0
+	}
+	type peer struct {
+		remote *tlog.Remote
+		cp     tlog.Checkpoint
+		origin string
+		err    error
+	}
+	peers := map[string]*peer{}
+	proven := 0
+	for _, row := range rows {
+		if row.Receipt == nil {
+			continue
+		}
+		p := peers[row.Recipient]
+		if p == nil {
+			p = &peer{}
+			peers[row.Recipient] = p
+			if p.origin, p.err = c.cfg.Agreement().LogOrigin(row.Recipient); p.err == nil {
+				if p.remote, p.err = c.cfg.Remote(row.Recipient); p.err == nil {
+					p.cp, p.err = p.remote.Checkpoint(ctx)
+				}
+			}
+			if p.err != nil && ctx.Err() == nil {
+				c.logger.Info("cannot read a recipient's log yet", "party", row.Recipient, "err", p.err)
+			}
+		}
+		if p.err != nil || row.Receipt.LogIndex >= p.cp.Size {
+			continue // no checkpoint past the entry yet
+		}
+		entry := hotline.LeafEntry(p.origin, hotline.Received, row.ID)
+		if _, err := p.remote.VerifyInclusion(ctx, p.cp, row.Receipt.LogIndex, entry); err != nil {
+			if ctx.Err() != nil {
+				return proven
+			}
+			err = hotline.Errorf(ErrNotIncluded, "%s's receipt for %s names index %d of %s, which a checkpoint of size %d does not show holding it: %v",
+				row.Recipient, row.ID, row.Receipt.LogIndex, p.origin, p.cp.Size, err)
+			c.logger.Error("receipt not backed by the recipient's log", "party", row.Recipient, "id", row.ID, "err", err)
+			if c.cfg.OnFailure != nil {
+				c.cfg.OnFailure(row, err)
+			}
+			continue
+		}
+		if err := c.cfg.Store.MarkIncluded(ctx, row.ID, row.Recipient, c.clock.Now(), p.cp.Size); err != nil {
+			if ctx.Err() == nil {
+				c.logger.Error("recording an inclusion proof", "id", row.ID, "err", err)
+			}
+			continue
+		}
+		proven++
+	}
+	return proven
+}

@@ -1,0 +1,398 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/store"
+)
+
+// The relay. A node the agreement names as a relay (the depositary's, in
+// testnets) stores a recipient's view for a recipient that its sender
+// cannot reach, answers the sender with a signed hotline-relay-receipt/v1,
+// and hands the view on: when the recipient pulls it (a request signed by
+// the recipient), or by pushing it to the recipient once it is reachable.
+// The recipient's receipt comes back to the relay, which gives it to the
+// sender at the sender's next attempt. The relay sees from, to, size and
+// time — never kind, severity or content: it cannot open the view.
+
+// Refusals of the relay.
+var (
+	ErrNotRelay       = hotline.NewError("not_a_relay", "this node is not a relay of the agreement")
+	ErrRelaySender    = hotline.NewError("relay_sender", "a relay takes an envelope from its sender only")
+	ErrRelayNoView    = hotline.NewError("relay_no_view", "a relay takes one recipient's view")
+	ErrRelayForbidden = hotline.NewError("relay_forbidden", "only the recipient may pull its envelopes")
+)
+
+// RelayAnswer is what a relay answers a sender: its own relay receipt,
+// and the recipient's receipt once the view was handed on.
+type RelayAnswer struct {
+	RelayReceipt     []byte `json:"relay_receipt"`
+	RecipientReceipt []byte `json:"recipient_receipt,omitempty"`
+}
+
+// RelayItem is one view a recipient pulls.
+type RelayItem struct {
+	ID   string `json:"id"`
+	From string `json:"from"`
+	View []byte `json:"view"`
+}
+
+// RelayPage is a page of a recipient's pull.
+type RelayPage struct {
+	Items []RelayItem `json:"items"`
+	Next  string      `json:"next,omitempty"`
+}
+
+// HandedOn is what a recipient posts to the relay after accepting a view
+// it pulled: its receipt.
+type HandedOn struct {
+	ID      string `json:"id"`
+	Receipt []byte `json:"receipt"`
+}
+
+// RelayConfig configures a [Relay]. Key, Agreement and Store are required.
+type RelayConfig struct {
+	Key       *hotline.SigningKey
+	Agreement func() *agreement.Agreement
+	Store     store.Store
+	// Transport pushes views to recipients; nil: recipients must pull.
+	Transport Transport
+	Clock     Clock
+	Logger    *slog.Logger
+	// PushEvery is how often pending views are pushed. Zero means 10 s.
+	PushEvery time.Duration
+	// Limits bound the views a relay takes.
+	Limits hotline.Limits
+}
+
+// Relay is the relay's side. It is safe for concurrent use.
+type Relay struct {
+	cfg    RelayConfig
+	self   string
+	clock  Clock
+	logger *slog.Logger
+}
+
+// NewRelay returns the relay side of a node.
+func NewRelay(cfg RelayConfig) (*Relay, error) {
+	if cfg.Key == nil || cfg.Agreement == nil || cfg.Store == nil {
+		return nil, errors.New("relay: Key, Agreement and Store are required")
+	}
+	r := &Relay{cfg: cfg, self: cfg.Key.Name(), clock: cfg.Clock, logger: cfg.Logger}
+	if r.clock == nil {
+		r.clock = systemClock{}
+	}
+	if r.logger == nil {
+		r.logger = slog.New(slog.DiscardHandler)
+	}
+	if r.cfg.PushEvery <= 0 {
+		r.cfg.PushEvery = 10 * time.Second
+	}
+	return r, nil
+}
+
+// isRelay reports whether the agreement in force names this node a relay.
+func (r *Relay) isRelay() bool {
+	v, err := r.cfg.Agreement().Current(r.clock.Now())
+	if err != nil {
+		return false
+	}
+	for _, p := range v.Relays() {
+		if p == r.self {
+			return true
+		}
+	}
+	return false
+}
+
+// Put takes a recipient's view from its sender (from, authenticated by
+// the request) and answers with the relay receipt, and the recipient's
+// receipt if the view was already handed on.
+func (r *Relay) Put(ctx context.Context, from string, raw []byte) ([]byte, error) {
+	if !r.isRelay() {
+		return nil, hotline.Errorf(ErrNotRelay, "%s is not a relay of the agreement in force", r.self)
+	}
+	e, err := hotline.Read(bytes.NewReader(raw), r.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	h := &e.Header
+	if h.From != from {
+		return nil, hotline.Errorf(ErrRelaySender, "envelope from %s relayed by %s", h.From, from)
+	}
+	to := e.ViewFor()
+	if to == "" {
+		return nil, hotline.Errorf(ErrRelayNoView, "a full envelope carries every recipient's stanza; send each recipient's view")
+	}
+	now := r.clock.Now()
+	agr := r.cfg.Agreement()
+	key, err := agr.MessageKey(from, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.CheckCreated(now); err != nil {
+		return nil, err
+	}
+	if err := e.Verify(key); err != nil {
+		return nil, err
+	}
+	if _, err := agr.Party(to); err != nil {
+		return nil, err
+	}
+	id := e.ID()
+	item, err := r.cfg.Store.RelayGet(ctx, id, to)
+	if errors.Is(err, store.ErrNotFound) {
+		rr := &hotline.RelayReceipt{Message: id, From: from, To: to, Relay: r.self, Received: now}
+		note, err := hotline.Sign(rr, r.cfg.Key)
+		if err != nil {
+			return nil, err
+		}
+		item = store.Relayed{ID: id, From: from, To: to, Raw: raw, Received: now, Receipt: note}
+		if _, err := r.cfg.Store.RelayPut(ctx, &item); err != nil {
+			return nil, fmt.Errorf("storing relayed envelope: %w", err)
+		}
+		// A concurrent Put of the same view may have won: answer with what
+		// is stored.
+		if item, err = r.cfg.Store.RelayGet(ctx, id, to); err != nil {
+			return nil, err
+		}
+		r.logger.Info("relaying", "id", id, "from", from, "to", to, "size", len(raw))
+	} else if err != nil {
+		return nil, err
+	}
+	return json.Marshal(RelayAnswer{RelayReceipt: item.Receipt, RecipientReceipt: item.RecipientReceipt})
+}
+
+// List answers a recipient's pull: the views held for it after cursor.
+func (r *Relay) List(ctx context.Context, to, cursor string) ([]byte, error) {
+	page, err := r.cfg.Store.RelayList(ctx, store.RelayQuery{To: to, Cursor: store.Cursor(cursor), Limit: 64, MaxBytes: 32 << 20})
+	if err != nil {
+		return nil, err
+	}
+	out := RelayPage{Items: []RelayItem{}, Next: string(page.Next)}
+	for _, it := range page.Items {
+		out.Items = append(out.Items, RelayItem{ID: it.ID.String(), From: it.From, View: it.Raw})
+	}
+	return json.Marshal(out)
+}
+
+// Handed records the receipt a recipient (to, authenticated by the
+// request) returned for a view it pulled.
+func (r *Relay) Handed(ctx context.Context, to string, body []byte) error {
+	var h HandedOn
+	if err := json.Unmarshal(body, &h); err != nil {
+		return hotline.Errorf(hotline.ErrMalformed, "handed-on notice: %v", err)
+	}
+	id, err := hotline.ParseID(h.ID)
+	if err != nil {
+		return hotline.Errorf(hotline.ErrMalformed, "handed-on notice: %v", err)
+	}
+	return r.recordHanded(ctx, id, to, h.Receipt)
+}
+
+func (r *Relay) recordHanded(ctx context.Context, id hotline.ID, to string, receipt []byte) error {
+	key, err := r.cfg.Agreement().MessageKey(to, r.clock.Now())
+	if err != nil {
+		return err
+	}
+	rc, _, err := hotline.OpenReceipt(receipt, key)
+	if err != nil {
+		return err
+	}
+	if rc.Message != id {
+		return hotline.Errorf(hotline.ErrBadSignature, "receipt names %s, not %s", rc.Message, id)
+	}
+	return r.cfg.Store.RelayHandedOn(ctx, id, to, r.clock.Now(), receipt)
+}
+
+// Run pushes pending views to their recipients every PushEvery until ctx
+// ends (when a Transport is set).
+func (r *Relay) Run(ctx context.Context) error {
+	if r.cfg.Transport == nil {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(r.cfg.PushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if !r.isRelay() {
+			continue
+		}
+		r.push(ctx)
+	}
+}
+
+// push tries to hand on every pending view, one recipient at a time.
+func (r *Relay) push(ctx context.Context) {
+	for _, p := range r.cfg.Agreement().Parties() {
+		page, err := r.cfg.Store.RelayList(ctx, store.RelayQuery{To: p.ID, Limit: 64})
+		if err != nil || len(page.Items) == 0 {
+			continue
+		}
+		eps, err := r.cfg.Agreement().Endpoints(p.ID)
+		if err != nil {
+			continue
+		}
+		for _, it := range page.Items {
+			var receipt []byte
+			for _, ep := range eps {
+				actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				receipt, err = r.cfg.Transport.PostEnvelope(actx, p.ID, ep, it.Raw)
+				cancel()
+				if err == nil {
+					break
+				}
+			}
+			if err != nil {
+				break // the recipient is still unreachable: try the next one
+			}
+			if err := r.recordHanded(ctx, it.ID, p.ID, receipt); err != nil {
+				r.logger.Warn("recipient's receipt for a relayed envelope", "id", it.ID, "to", p.ID, "err", err)
+			}
+		}
+	}
+}
+
+// RelayClient is what a node needs to use relays: as a sender, to leave a
+// view with a relay; as a recipient, to pull views and report receipts.
+type RelayClient interface {
+	PostRelay(ctx context.Context, relay, endpoint string, view []byte) ([]byte, error)
+	PullRelay(ctx context.Context, relay, endpoint, cursor string) ([]byte, error)
+	PostHanded(ctx context.Context, relay, endpoint string, body []byte) error
+}
+
+// Acceptor accepts a view as the recipient: the node.
+type Acceptor interface {
+	Accept(ctx context.Context, raw []byte) ([]byte, error)
+}
+
+// PullerConfig configures a [Puller]. Every field but Clock, Logger and
+// Every is required.
+type PullerConfig struct {
+	Self      string
+	Agreement func() *agreement.Agreement
+	Store     store.Store
+	Client    RelayClient
+	Node      Acceptor
+	Clock     Clock
+	Logger    *slog.Logger
+	// Every is how often each relay is asked. Zero means 30 s.
+	Every time.Duration
+}
+
+// Puller fetches, as the recipient, what relays hold for this node, accepts
+// it like any envelope, and returns the receipts to the relay.
+type Puller struct {
+	cfg    PullerConfig
+	logger *slog.Logger
+}
+
+// NewPuller returns a puller.
+func NewPuller(cfg PullerConfig) (*Puller, error) {
+	if cfg.Self == "" || cfg.Agreement == nil || cfg.Store == nil || cfg.Client == nil || cfg.Node == nil {
+		return nil, errors.New("puller: Self, Agreement, Store, Client and Node are required")
+	}
+	if cfg.Every <= 0 {
+		cfg.Every = 30 * time.Second
+	}
+	p := &Puller{cfg: cfg, logger: cfg.Logger}
+	if p.logger == nil {
+		p.logger = slog.New(slog.DiscardHandler)
+	}
+	return p, nil
+}
+
+// Run pulls from every relay every Every until ctx ends.
+func (p *Puller) Run(ctx context.Context) error {
+	t := time.NewTicker(p.cfg.Every)
+	defer t.Stop()
+	for {
+		p.Pull(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Pull asks each relay once for everything it holds for this node.
+func (p *Puller) Pull(ctx context.Context) {
+	v, err := p.cfg.Agreement().Current(time.Now())
+	if p.cfg.Clock != nil {
+		v, err = p.cfg.Agreement().Current(p.cfg.Clock.Now())
+	}
+	if err != nil {
+		return
+	}
+	for _, relay := range v.Relays() {
+		if relay == p.cfg.Self {
+			continue
+		}
+		if err := p.pullFrom(ctx, relay); err != nil && ctx.Err() == nil {
+			p.logger.Info("pulling from relay", "relay", relay, "err", err)
+		}
+	}
+}
+
+func (p *Puller) pullFrom(ctx context.Context, relay string) error {
+	eps, err := p.cfg.Agreement().Endpoints(relay)
+	if err != nil || len(eps) == 0 {
+		return fmt.Errorf("no endpoint: %v", err)
+	}
+	key := "relay/cursor/" + relay
+	cursor := ""
+	if b, err := p.cfg.Store.Value(ctx, key); err == nil {
+		cursor = string(b)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	for ctx.Err() == nil {
+		var raw []byte
+		var ep string
+		for _, ep = range eps {
+			if raw, err = p.cfg.Client.PullRelay(ctx, relay, ep, cursor); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return err
+		}
+		var page RelayPage
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return fmt.Errorf("relay's answer: %w", err)
+		}
+		for _, it := range page.Items {
+			receipt, err := p.cfg.Node.Accept(ctx, it.View)
+			if err != nil {
+				p.logger.Warn("refused a relayed envelope", "relay", relay, "id", it.ID, "from", it.From, "err", err)
+				continue
+			}
+			b, _ := json.Marshal(HandedOn{ID: it.ID, Receipt: receipt})
+			if err := p.cfg.Client.PostHanded(ctx, relay, ep, b); err != nil {
+				p.logger.Info("returning a receipt to the relay", "relay", relay, "id", it.ID, "err", err)
+			}
+		}
+		if page.Next == "" || page.Next == cursor {
+			return nil
+		}
+		cursor = page.Next
+		if err := p.cfg.Store.SetValue(ctx, key, []byte(cursor)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package opapi
+
+import (
+	"net/http"
+	"time"
+)
+
+// Peer is the channel to one peer, for GET /api/v1/peers.
+type Peer struct {
+	Party       string  `json:"party"`
+	Up          bool    `json:"up"`
+	LastSeen    string  `json:"last_seen,omitempty"`
+	LastAttempt string  `json:"last_attempt,omitempty"`
+	LatencyMS   float64 `json:"latency_ms"`
+	// Uptime24h is the share of heartbeat rounds in the last 24 hours
+	// that succeeded; Rounds how many there were.
+	Uptime24h float64 `json:"uptime_24h"`
+	Rounds    int     `json:"rounds_24h"`
+	LastError string  `json:"last_error,omitempty"`
+	// Sent is the sequence number of the last message this node sent the
+	// peer, TheyReceived what the peer says it received without a gap;
+	// TheySent what the peer says it sent, Received what this node
+	// received without a gap; Missing the numbers from the peer this node
+	// lacks.
+	Sent         uint64      `json:"sent"`
+	TheyReceived uint64      `json:"they_received"`
+	TheySent     uint64      `json:"they_sent"`
+	Received     uint64      `json:"received"`
+	Missing      [][2]uint64 `json:"missing,omitempty"`
+}
+
+// PeerList is the answer of GET /api/v1/peers.
+type PeerList struct {
+	Peers []Peer `json:"peers"`
+}
+
+func (a *api) listPeers(r *http.Request) (any, error) {
+	ps, err := a.peers.Peers(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := PeerList{Peers: []Peer{}}
+	for _, p := range ps {
+		q := Peer{
+			Party: p.Party, Up: p.Up, LastSeen: fmtTime(p.LastSeen), LastAttempt: fmtTime(p.LastAttempt),
+			LatencyMS: float64(p.Latency) / float64(time.Millisecond), Uptime24h: p.Uptime, Rounds: p.Rounds,
+			LastError: p.LastError, Sent: p.Sent, TheyReceived: p.TheyReceived, TheySent: p.TheySent, Received: p.Received,
+		}
+		for _, m := range p.Missing {
+			q.Missing = append(q.Missing, [2]uint64{m.From, m.To})
+		}
+		out.Peers = append(out.Peers, q)
+	}
+	return out, nil
+}
+
+// Equivocation is a stored proof that a log showed two histories.
+type Equivocation struct {
+	Origin string `json:"origin"`
+	At     string `json:"at"`
+	Proof  string `json:"proof"`
+}
+
+// EquivocationList is the answer of GET /api/v1/equivocations.
+type EquivocationList struct {
+	Equivocations []Equivocation `json:"equivocations"`
+}
+
+func (a *api) equivocations(r *http.Request) (any, error) {
+	es, err := a.node.Store().Equivocations(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := EquivocationList{Equivocations: []Equivocation{}}
+	for _, e := range es {
+		out.Equivocations = append(out.Equivocations, Equivocation{Origin: e.Origin, At: fmtTime(e.At), Proof: string(e.Proof)})
+	}
+	return out, nil
+}

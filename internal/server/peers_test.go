@@ -1,0 +1,340 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/delivery"
+	"github.com/hotline-net/hotline/internal/fedapi"
+	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/server"
+	"github.com/hotline-net/hotline/internal/sim"
+	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/tlog"
+)
+
+// proxy forwards TCP connections from its address to a target, and can be
+// taken down (connections refused) and brought back on the same address.
+type proxy struct {
+	addr, target string
+	mu           sync.Mutex
+	ln           net.Listener
+	wg           sync.WaitGroup
+}
+
+func newProxy(tb testing.TB) *proxy {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &proxy{addr: ln.Addr().String()}
+	ln.Close()
+	tb.Cleanup(p.down)
+	return p
+}
+
+func (p *proxy) up(tb testing.TB) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.wg.Go(func() {
+				defer c.Close()
+				t, err := net.Dial("tcp", p.target)
+				if err != nil {
+					return
+				}
+				defer t.Close()
+				done := make(chan struct{}, 2)
+				go func() { io.Copy(t, c); done <- struct{}{} }()
+				go func() { io.Copy(c, t); done <- struct{}{} }()
+				<-done
+			})
+		}
+	})
+}
+
+// down closes the listener: new connections are refused. Connections in
+// flight finish.
+func (p *proxy) down() {
+	p.mu.Lock()
+	ln := p.ln
+	p.ln = nil
+	p.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+}
+
+func outboxRow(tb testing.TB, s *server.Server, id hotline.ID, to string) store.OutboxRow {
+	tb.Helper()
+	r, err := s.Node().Store().OutboxEntry(context.Background(), id, to)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// TestPartitionRelay cuts the recipient off behind a proxy that refuses
+// connections: the sender falls back to the depositary's relay, the
+// recipient pulls from it, each message arrives once; when the proxy heals,
+// delivery goes direct again. The recorded route shows each.
+func TestPartitionRelay(t *testing.T) {
+	px := newProxy(t)
+	cfg := sim.TestnetConfig{
+		Parties: []string{"BER", "CRI"},
+		Endpoint: func(p, listen string) string {
+			if p == "CRI" {
+				px.target = listen
+				return "http://" + px.addr
+			}
+			return "http://" + listen
+		},
+		Node: func(_ string, c *server.Config) {
+			c.Delivery.RelayAfter = server.Duration(200 * time.Millisecond)
+			c.Delivery.RelayPull = server.Duration(100 * time.Millisecond)
+			c.Delivery.RelayPush = server.Duration(100 * time.Millisecond)
+			c.HeartbeatInterval = server.Duration(time.Hour)
+		},
+	}
+	tn := newTestNetWith(t, cfg, nil, nil)
+	ber, cri := tn.servers["BER"], tn.servers["CRI"]
+	ctx := context.Background()
+	send := func() hotline.ID {
+		id, err := ber.Node().Send(ctx, node.Draft{To: []string{"CRI"}, Kind: "clarification_request",
+			Severity: hotline.SeverityCritical, Marking: hotline.TLPAmber, Body: []byte(clarificationBody)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+
+	// Partitioned: the proxy refuses connections.
+	var relayed []hotline.ID
+	for range 3 {
+		relayed = append(relayed, send())
+	}
+	for _, id := range relayed {
+		waitFor(t, "delivery through the relay", func() (bool, error) {
+			return outboxRow(t, ber, id, "CRI").State == store.OutboxDelivered, nil
+		})
+		r := outboxRow(t, ber, id, "CRI")
+		if r.Route != "relay DEP" || r.RelayedVia != "DEP" || len(r.RelayReceipt) == 0 {
+			t.Errorf("%s: route %q, relayed via %q, relay receipt %d bytes; want the relay DEP", id, r.Route, r.RelayedVia, len(r.RelayReceipt))
+		}
+		if r.Receipt == nil {
+			t.Fatalf("%s: delivered without CRI's receipt", id)
+		}
+		if _, _, err := hotline.OpenReceipt(r.Receipt.Note, mustVerifier(t, keysOf(t, tn, "CRI").Message)); err != nil {
+			t.Errorf("%s: CRI's receipt, through the relay: %v", id, err)
+		}
+	}
+
+	// Healed: the next message goes direct.
+	px.up(t)
+	direct := send()
+	waitFor(t, "direct delivery after the partition", func() (bool, error) {
+		return outboxRow(t, ber, direct, "CRI").State == store.OutboxDelivered, nil
+	})
+	if r := outboxRow(t, ber, direct, "CRI"); r.Route != "direct http://"+px.addr {
+		t.Errorf("after healing: route %q, want direct", r.Route)
+	}
+
+	// Each arrived once.
+	page, err := cri.Node().Store().Messages(ctx, store.MessageQuery{MessageFilter: store.MessageFilter{Direction: hotline.Received}, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[hotline.ID]int{}
+	for _, e := range page.Envelopes {
+		got[e.ID]++
+	}
+	for _, id := range append(relayed, direct) {
+		if got[id] != 1 {
+			t.Errorf("CRI holds %s %d times", id, got[id])
+		}
+	}
+	if len(got) != 4 {
+		t.Errorf("CRI received %d messages, want 4", len(got))
+	}
+}
+
+func keysOf(tb testing.TB, tn *testNet, party string) *hotline.KeySet {
+	tb.Helper()
+	ks, err := hotline.LoadKeySet(filepath.Join(tn.net.Dir, party, "keys"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ks
+}
+
+// TestEquivocationCaught has a test double for DOR sign two checkpoints of
+// its log that cannot both be true, showing one to BER and the other to
+// CRI. One heartbeat round between BER and CRI, triggered by the test,
+// catches it on both sides, and the stored proof verifies.
+func TestEquivocationCaught(t *testing.T) {
+	cfg := sim.TestnetConfig{
+		Parties: []string{"BER", "CRI", "DOR"},
+		Node:    func(_ string, c *server.Config) { c.HeartbeatInterval = server.Duration(time.Hour) },
+	}
+	tn := newTestNetWith(t, cfg, []string{"DEP", "BER", "CRI"}, nil)
+	dor := keysOf(t, tn, "DOR")
+	origin := dor.Origin()
+	sign := func(root byte) []byte {
+		hash := sha256.Sum256([]byte{root})
+		text := fmt.Sprintf("%s\n5\n%s\n", origin, base64.StdEncoding.EncodeToString(hash[:]))
+		b, err := note.Sign(&note.Note{Text: text}, dor.Checkpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a, b := sign('A'), sign('B')
+	ctx := context.Background()
+	client := &fedapi.Client{Key: dor.Message}
+	for party, cp := range map[string][]byte{"BER": a, "CRI": b} {
+		hb := &hotline.Heartbeat{From: "DOR", To: party, Time: time.Now(), Counter: uint64(time.Now().UnixNano()), Checkpoint: cp}
+		msg, err := hotline.Sign(hb, dor.Message)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.PostHeartbeat(ctx, party, tn.servers[party].URL(), msg); err != nil {
+			t.Fatalf("the double's heartbeat to %s: %v", party, err)
+		}
+	}
+	for _, p := range []string{"BER", "CRI"} {
+		if es, _ := tn.servers[p].Node().Store().Equivocations(ctx); len(es) != 0 {
+			t.Fatalf("%s found an equivocation before the round", p)
+		}
+	}
+
+	tn.servers["BER"].Heartbeats().Round(ctx)
+
+	v := mustVerifier(t, dor.Checkpoint)
+	for _, p := range []string{"BER", "CRI"} {
+		es, err := tn.servers[p].Node().Store().Equivocations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) != 1 || es[0].Origin != origin {
+			t.Fatalf("%s holds %d equivocation proofs after one round, want 1 for %s", p, len(es), origin)
+		}
+		proof, err := tlog.ParseEquivocation(es[0].Proof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.Verify(v); err != nil {
+			t.Errorf("%s's proof does not verify with DOR's checkpoint key: %v", p, err)
+		}
+		if !bytes.Contains(es[0].Proof, a) || !bytes.Contains(es[0].Proof, b) {
+			t.Errorf("%s's proof does not carry both signed checkpoints", p)
+		}
+	}
+	// The alarm is counted.
+	resp, err := http.Get(tn.servers["BER"].URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(body, []byte("hotline_equivocations_total 1")) {
+		t.Error("the alarm is not counted in hotline_equivocations_total")
+	}
+}
+
+// withholding is a fault-injecting transport: it refuses to deliver the
+// envelope carrying one sequence number.
+type withholding struct {
+	delivery.Transport
+	seq uint64
+}
+
+func (w *withholding) PostEnvelope(ctx context.Context, to, endpoint string, view []byte) ([]byte, error) {
+	e, err := hotline.Parse(view)
+	if err == nil && e.Header.Recipients[e.Header.Index(to)].Seq == w.seq {
+		return nil, errors.New("withheld by the test")
+	}
+	return w.Transport.PostEnvelope(ctx, to, endpoint, view)
+}
+
+// TestSequenceGap withholds BER's second message to CRI; one heartbeat
+// round later, both sides report the gap.
+func TestSequenceGap(t *testing.T) {
+	cfg := sim.TestnetConfig{
+		Parties: []string{"BER", "CRI"},
+		Node: func(_ string, c *server.Config) {
+			c.HeartbeatInterval = server.Duration(time.Hour)
+			c.Delivery.RelayAfter = server.Duration(time.Hour)
+		},
+	}
+	tn := newTestNetWith(t, cfg, []string{"BER", "CRI"}, func(p string, o *server.Options) {
+		if p == "BER" {
+			o.DeliveryTransport = func(tr delivery.Transport) delivery.Transport { return &withholding{Transport: tr, seq: 2} }
+		}
+	})
+	ber, cri := tn.servers["BER"], tn.servers["CRI"]
+	ctx := context.Background()
+	var ids []hotline.ID
+	for range 3 {
+		id, err := ber.Node().Send(ctx, node.Draft{To: []string{"CRI"}, Kind: "clarification_request",
+			Severity: hotline.SeverityHigh, Marking: hotline.TLPAmber, Body: []byte(clarificationBody)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for _, i := range []int{0, 2} {
+		waitFor(t, "messages 1 and 3 delivered", func() (bool, error) {
+			return outboxRow(t, ber, ids[i], "CRI").State == store.OutboxDelivered, nil
+		})
+	}
+	ber.Heartbeats().Round(ctx)
+
+	find := func(s *server.Server, party string) delivery.PeerStatus {
+		ps, err := s.Heartbeats().Peers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			if p.Party == party {
+				return p
+			}
+		}
+		t.Fatalf("no status for %s", party)
+		return delivery.PeerStatus{}
+	}
+	// BER's view: it sent 3; CRI says it has 1 without a gap.
+	if p := find(ber, "CRI"); p.Sent != 3 || p.TheyReceived != 1 || !p.Up {
+		t.Errorf("BER's view of CRI: sent %d, they received %d, up %v; want 3, 1, up", p.Sent, p.TheyReceived, p.Up)
+	}
+	// CRI's view: BER says it sent 3; CRI has 1 and 3, missing 2.
+	p := find(cri, "BER")
+	if p.TheySent != 3 || p.Received != 1 || len(p.Missing) != 1 || p.Missing[0] != (store.SeqRange{From: 2, To: 2}) {
+		t.Errorf("CRI's view of BER: they sent %d, received %d, missing %v; want 3, 1, [2-2]", p.TheySent, p.Received, p.Missing)
+	}
+}
