@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"time"
 
@@ -59,6 +60,8 @@ type Config struct {
 	Heartbeats HeartbeatReceiver
 	// Relay answers /v1/relay/; nil serves none.
 	Relay Relay
+	// RateLimit bounds each peer's requests; zero fields are its defaults.
+	RateLimit RateLimit
 }
 
 // Relay is the relay side of a node (package delivery).
@@ -80,11 +83,12 @@ type api struct {
 	logger     *slog.Logger
 	heartbeats HeartbeatReceiver
 	relay      Relay
+	limit      *limiter
 }
 
 // Handler returns the peer API.
 func Handler(cfg Config) http.Handler {
-	a := &api{node: cfg.Node, maxBody: cfg.MaxBody, logger: cfg.Node.Logger(), heartbeats: cfg.Heartbeats, relay: cfg.Relay}
+	a := &api{node: cfg.Node, maxBody: cfg.MaxBody, logger: cfg.Node.Logger(), heartbeats: cfg.Heartbeats, relay: cfg.Relay, limit: newLimiter(cfg.RateLimit)}
 	if a.maxBody <= 0 {
 		lim := cfg.Node.Limits().MaxEnvelope
 		if lim <= 0 {
@@ -144,6 +148,12 @@ func (a *api) handle(fn func(r *http.Request, from string, body []byte) (respons
 		if err != nil {
 			a.node.Metrics().Refused.WithLabelValues(node.Code(err)).Inc()
 			a.writeError(w, r, err)
+			return
+		}
+		if ok, wait := a.limit.allow(from); !ok {
+			a.node.Metrics().Refused.WithLabelValues(ErrRateLimited.Code).Inc()
+			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+			a.writeError(w, r, hotline.Errorf(ErrRateLimited, "%s sent more than its rate allows; retry in %v", from, wait.Round(time.Millisecond)))
 			return
 		}
 		resp, err := fn(r, from, body)
@@ -239,6 +249,8 @@ func Status(code string) int {
 		return http.StatusMisdirectedRequest
 	case ErrTooLarge.Code, "header_too_large", "envelope_too_large", "too_many_recipients":
 		return http.StatusRequestEntityTooLarge
+	case ErrRateLimited.Code:
+		return http.StatusTooManyRequests
 	case "bad_stanza", "bad_payload", "bad_commitment", "decrypt_failed", "no_matching_key",
 		"future_created", node.ErrUnknownAgreement.Code, node.ErrUnknownKind.Code, node.ErrInvalidBody.Code:
 		return http.StatusUnprocessableEntity

@@ -72,9 +72,18 @@ type Config struct {
 	MaxEnvelope int64 `json:"max_envelope,omitempty"`
 	// Delivery tunes the outbox workers.
 	Delivery DeliveryConfig `json:"delivery,omitzero"`
+	// RateLimit bounds each peer's requests (default 100/s, bursts of
+	// 1000; per_second -1 turns it off).
+	RateLimit RateLimitConfig `json:"rate_limit,omitzero"`
 	// TLSCert and TLSKey, if set, serve HTTPS with this certificate.
 	TLSCert string `json:"tls_cert,omitempty"`
 	TLSKey  string `json:"tls_key,omitempty"`
+}
+
+// RateLimitConfig is the per-peer rate limit of the peer API.
+type RateLimitConfig struct {
+	PerSecond float64 `json:"per_second,omitempty"`
+	Burst     int     `json:"burst,omitempty"`
 }
 
 // DeliveryConfig tunes delivery; zero values are the delivery package's

@@ -77,6 +77,38 @@ type Options struct {
 	// envelopes with: a fault-injection point for tests, nil in
 	// production.
 	DeliveryTransport func(delivery.Transport) delivery.Transport
+	// Timeouts bound how long the server waits on a client.
+	Timeouts Timeouts
+}
+
+// Timeouts bound how long the server waits on a client, so that slow
+// clients cannot hold the node's connections. Zero fields are defaults.
+type Timeouts struct {
+	// ReadHeader: for the request's headers. Default 10 s.
+	ReadHeader time.Duration
+	// Read: for the whole request, body included. Default 2 min (a 16 MiB
+	// envelope over a slow link).
+	Read time.Duration
+	// Write: for the response. Default 2 min.
+	Write time.Duration
+	// Idle: between requests on a kept-alive connection. Default 2 min.
+	Idle time.Duration
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	if t.ReadHeader <= 0 {
+		t.ReadHeader = 10 * time.Second
+	}
+	if t.Read <= 0 {
+		t.Read = 2 * time.Minute
+	}
+	if t.Write <= 0 {
+		t.Write = 2 * time.Minute
+	}
+	if t.Idle <= 0 {
+		t.Idle = 2 * time.Minute
+	}
+	return t
 }
 
 // Server is a running node folder.
@@ -208,7 +240,8 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 	mux.Handle("/api/v1/", opapi.Handler(opapi.Config{Node: s.node, Tokens: map[string]opapi.Role{token: opapi.Admin}, Peers: s.heartbeats}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	logHandler := s.log.Handler()
-	mux.Handle("/", fedapi.Handler(fedapi.Config{Node: s.node, Log: logHandler, Witness: s.witness.Handler(), Heartbeats: s.heartbeats, Relay: s.relay}))
+	mux.Handle("/", fedapi.Handler(fedapi.Config{Node: s.node, Log: logHandler, Witness: s.witness.Handler(), Heartbeats: s.heartbeats, Relay: s.relay,
+		RateLimit: fedapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst}}))
 	var h http.Handler = mux
 	s.app.Store(&h)
 	s.ready.Store(true)
@@ -234,12 +267,13 @@ func (s *Server) startHTTP() {
 		}
 		(*h).ServeHTTP(w, r)
 	})
+	to := s.opts.Timeouts.withDefaults()
 	s.http = &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: to.ReadHeader,
+		ReadTimeout:       to.Read,
+		WriteTimeout:      to.Write,
+		IdleTimeout:       to.Idle,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		ConnState: func(c net.Conn, st http.ConnState) {
