@@ -103,13 +103,14 @@ func (p *progress) draw(last bool) {
 		filled = min(barWidth, done*barWidth/total)
 	}
 	bar := strings.Repeat("=", filled) + strings.Repeat(" ", barWidth-filled)
-	el := time.Since(p.began).Round(100 * time.Millisecond)
+	el := time.Since(p.began)
+	shown := el.Round(100 * time.Millisecond)
 	var count string
 	switch {
 	case p.timed:
-		count = el.String()
+		count = shown.String()
 	case el > 0:
-		count = fmt.Sprintf("%d/%d  %s  %.0f/s", done, total, el, float64(done)/el.Seconds())
+		count = fmt.Sprintf("%d/%d  %s  %.0f/s", done, total, shown, float64(done)/el.Seconds())
 	default:
 		count = fmt.Sprintf("%d/%d", done, total)
 	}
