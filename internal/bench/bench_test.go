@@ -47,14 +47,22 @@ type testNet struct {
 }
 
 // newTestNet makes a testnet of BER, CRI and ELM (ELM has not ratified the
-// agreement) and serves CRI's node.
+// agreement) and serves CRI's node, its per-peer rate limit off.
 func newTestNet(tb testing.TB) *testNet {
+	tb.Helper()
+	// The bench measures the node, not its per-peer rate limit.
+	return newTestNetWith(tb, server.RateLimitConfig{PerSecond: -1})
+}
+
+// newTestNetWith is newTestNet with the given per-peer rate limit.
+func newTestNetWith(tb testing.TB, rl server.RateLimitConfig) *testNet {
 	tb.Helper()
 	dir := tb.TempDir()
 	nw, err := sim.Testnet(sim.TestnetConfig{
 		Dir:        dir,
 		Parties:    []string{"BER", "CRI", "ELM"},
 		Unratified: []string{"ELM"},
+		Node:       func(_ string, c *server.Config) { c.RateLimit = rl },
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -279,6 +287,20 @@ func TestErrorsByCode(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRateLimited: a node that limits each peer's requests refuses what is
+// over the limit, and the bench counts it by its code.
+func TestRateLimited(t *testing.T) {
+	tn := newTestNetWith(t, server.RateLimitConfig{PerSecond: 0.001, Burst: 5})
+	c := tn.config(t, 12)
+	res, err := bench.Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"rate_limited": 7}, res.Errors); diff != "" || res.Verified != 5 {
+		t.Errorf("verified %d, errors (-want +got):\n%s", res.Verified, diff)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hotline-net/hotline/internal/bench"
+	"github.com/hotline-net/hotline/internal/fedapi"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -44,6 +45,11 @@ signing a receipt allow on all cores (GOMAXPROCS), half of --limit-time just
 before the clock starts and half just after it stops, with the ratio of the
 two. The limit needs the target's private keys from DIR/keys; if they cannot be
 read, the report says so.
+
+A node limits each peer's requests (config.json "rate_limit", by default
+100/s after a burst of 1,000): what is over the limit is refused as
+rate_limited. To measure the node rather than its limit, set
+"rate_limit": {"per_second": -1} in the target's config for the benchmark.
 
 A progress bar is drawn on standard error when it is a terminal. --json
 prints the result as one JSON object. The exit status is 1 if any message
@@ -136,5 +142,9 @@ func printBench(w io.Writer, r *bench.Result) {
 	}
 	for _, code := range r.ErrorCodes() {
 		fmt.Fprintf(w, "error        %-24s %6d  e.g. %s\n", code, r.Errors[code], r.ErrorExamples[code])
+	}
+	if r.Errors[fedapi.ErrRateLimited.Code] > 0 {
+		fmt.Fprintf(w, "note         the target limits each peer's requests; to measure the node rather than its limit, set\n"+
+			"             \"rate_limit\": {\"per_second\": -1} in its config.json and restart it\n")
 	}
 }
