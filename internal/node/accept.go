@@ -79,12 +79,6 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 	unlock := n.locks.lock(id)
 	defer unlock()
 
-	if r, err := n.store.Receipt(ctx, id, n.party); err == nil {
-		return r.Note, true, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, false, fmt.Errorf("looking up receipt: %w", err)
-	}
-
 	m, err := e.Open(n.party, n.encKeys...)
 	if err != nil {
 		return nil, false, err
@@ -134,7 +128,18 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 		return nil, false, fmt.Errorf("storing envelope %s: %w", id, err)
 	}
 	at := now
+	leaf := ins.Leaf
 	if ins.Existed {
+		if ins.Leaf.Sequenced {
+			// The same envelope again: the stored receipt. (Looking it up
+			// only here, not before opening, spares every new envelope a
+			// read; a duplicate pays an open instead.)
+			r, err := n.store.Receipt(ctx, id, n.party)
+			if err != nil {
+				return nil, false, fmt.Errorf("looking up receipt of %s: %w", id, err)
+			}
+			return r.Note, true, nil
+		}
 		// A pending row from an attempt that failed after storing; its
 		// receipt keeps the time the envelope was first received.
 		stored, err := n.store.Envelope(ctx, hotline.Received, id)
@@ -142,10 +147,6 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 			return nil, false, fmt.Errorf("reading envelope %s: %w", id, err)
 		}
 		at = stored.At
-		if ins.Leaf.Sequenced {
-			r, err := n.issueReceipt(ctx, ins.Leaf, at)
-			return r, false, err
-		}
 	}
 	if n.before != nil {
 		n.before(hotline.Received, id)
@@ -154,8 +155,8 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 	if err != nil {
 		return nil, false, fmt.Errorf("appending %s to the log: %w", id, err)
 	}
-	ins.Leaf.Index, ins.Leaf.Sequenced = index, true
-	r, err := n.issueReceipt(ctx, ins.Leaf, at)
+	leaf.Index, leaf.Sequenced = index, true
+	r, err := n.issueReceipt(ctx, leaf, at)
 	return r, false, err
 }
 

@@ -23,11 +23,13 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -239,6 +241,9 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", opapi.Handler(opapi.Config{Node: s.node, Tokens: map[string]opapi.Role{token: opapi.Admin}, Peers: s.heartbeats}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.Handle("/debug/pprof/", adminOnly(token, http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/profile", adminOnly(token, http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/trace", adminOnly(token, http.HandlerFunc(pprof.Trace)))
 	logHandler := s.log.Handler()
 	mux.Handle("/", fedapi.Handler(fedapi.Config{Node: s.node, Log: logHandler, Witness: s.witness.Handler(), Heartbeats: s.heartbeats, Relay: s.relay,
 		RateLimit: fedapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst}}))
@@ -247,6 +252,19 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 	s.ready.Store(true)
 	s.logger.Info("node ready", "url", s.URL(), "agreement_version", s.agr.Latest().Number(), "log", s.log.Origin())
 	return s, nil
+}
+
+// adminOnly admits requests bearing the admin token: Go's profiles show
+// what the node is doing, which is for its operators only.
+func adminOnly(token string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			http.Error(w, "the admin token is required", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // startHTTP serves the listener: /healthz, /readyz and the witness at once,

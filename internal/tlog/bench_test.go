@@ -27,7 +27,10 @@ func openBare(b *testing.B, key testKey) (appendFunc, func()) {
 	}
 	app, shut, _, err := tessera.NewAppender(ctx, d, tessera.NewAppendOptions().
 		WithCheckpointSigner(key.signer).
-		WithBatching(DefaultBatchMaxSize, DefaultBatchMaxAge).
+		// Bare Tessera as its authors tune it for throughput: batches of 256
+		// or 2 ms, whichever comes first (our Log batches in front of it,
+		// see gate.go, and so uses a shorter age).
+		WithBatching(256, 2*time.Millisecond).
 		WithCheckpointInterval(DefaultCheckpointInterval))
 	if err != nil {
 		b.Fatal(err)

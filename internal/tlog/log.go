@@ -29,7 +29,7 @@ const (
 	DefaultCheckpointInterval = time.Second
 	DefaultRepublishInterval  = time.Minute
 	DefaultBatchMaxSize       = 256
-	DefaultBatchMaxAge        = 2 * time.Millisecond
+	DefaultBatchMaxAge        = 250 * time.Microsecond
 	DefaultWitnessTimeout     = 10 * time.Second
 )
 
@@ -64,10 +64,13 @@ type Config struct {
 	// Zero means DefaultRepublishInterval. It must not be below
 	// CheckpointInterval.
 	RepublishInterval time.Duration
-	// BatchMaxSize and BatchMaxAge bound one batch of appends: a batch is
+	// BatchMaxSize and BatchMaxAge bound one of Tessera's batches: it is
 	// sequenced and fsynced when it has BatchMaxSize entries or its first
-	// entry has waited BatchMaxAge. Zero means DefaultBatchMaxSize (256)
-	// and DefaultBatchMaxAge (2 ms). See docs/PERFORMANCE.md.
+	// entry has waited BatchMaxAge. The Log lets one batch through at a
+	// time and gathers what arrives meanwhile into the next (see gate.go),
+	// so the age only delays a lone caller. Zero means
+	// DefaultBatchMaxSize (256) and DefaultBatchMaxAge (250 µs). See
+	// docs/PERFORMANCE.md.
 	BatchMaxSize uint
 	BatchMaxAge  time.Duration
 
@@ -123,6 +126,7 @@ type Log struct {
 	verifier note.Verifier
 
 	appender *tessera.Appender
+	gate     *gate
 	shutdown func(context.Context) error
 	reader   tessera.LogReader
 	guard    *guardSigner
@@ -256,6 +260,10 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		}
 		return nil, fmt.Errorf("tlog: opening %s: %w", origin, err)
 	}
+	l.gate = &gate{
+		add:  func(e *tessera.Entry) tessera.IndexFuture { return l.appender.Add(l.ctx, e) },
+		done: l.inflight.Done,
+	}
 	if floor != nil {
 		if err := l.checkFloor(ctx, floor, floorWitness); err != nil {
 			l.cancel()
@@ -388,26 +396,10 @@ func (l *Log) Append(ctx context.Context, entry [32]byte) (uint64, error) {
 		return 0, *err
 	}
 	l.inflight.Add(1)
-	fut := l.appender.Add(ctx, tessera.NewEntry(entry[:]))
+	r := l.gate.append(tessera.NewEntry(entry[:]))
 	l.mu.RUnlock()
-
-	if ctx.Done() == nil {
-		idx, err := fut()
-		l.inflight.Done()
-		return l.appended(idx, err)
-	}
-	type result struct {
-		idx tessera.Index
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		idx, err := fut()
-		l.inflight.Done()
-		done <- result{idx, err}
-	}()
 	select {
-	case r := <-done:
+	case <-r.ready:
 		return l.appended(r.idx, r.err)
 	case <-ctx.Done():
 		return 0, fmt.Errorf("appending to %s: %w", l.origin, context.Cause(ctx))
