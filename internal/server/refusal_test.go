@@ -25,6 +25,7 @@ import (
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/fedapi"
+	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
 	"github.com/hotline-net/hotline/internal/store"
 )
@@ -388,4 +389,33 @@ func (rn *refusalNet) handBuilt(t *testing.T, from, to string, wrongInner bool) 
 	out := append(signed, "--- "+to+"\n"...)
 	out = append(out, stanza...)
 	return append(out, ct...)
+}
+
+// offsetClock is the system clock moved by a fixed offset.
+type offsetClock time.Duration
+
+func (o offsetClock) Now() time.Time { return time.Now().Add(time.Duration(o)) }
+
+// TestRefusalKeyNotValid: at the receiving node's time, the sender has no
+// message key valid yet (its keys take effect with the agreement, later):
+// key_not_valid, 403, nothing stored.
+func TestRefusalKeyNotValid(t *testing.T) {
+	const early = -2 * time.Hour
+	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI"}}, []string{"CRI"}, func(_ string, o *server.Options) {
+		o.Clock = offsetClock(early)
+	})
+	rn := &refusalNet{tn: tn, url: tn.servers["CRI"].URL(), keys: map[string]*hotline.KeySet{"BER": keysOf(t, tn, "BER"), "CRI": keysOf(t, tn, "CRI")}}
+	rn.agr = mustAgreement(t, tn)
+	body := rn.view(t, rn.seal(t, "BER", []string{"CRI"}, func(d *hotline.Draft) { d.Created = time.Now().Add(early) }), "CRI")
+	before := rn.snapshot(t)
+	status, ref, raw := rn.post(t, "", body, func(r *http.Request) {
+		// Signed at the receiver's time, so that only the key is at issue.
+		fedapi.SignRequest(r, body, "CRI", rn.keys["BER"].Message, time.Now().Add(early))
+	})
+	if status != http.StatusForbidden || ref.Code != "key_not_valid" {
+		t.Fatalf("got %d %q (%s), want 403 key_not_valid", status, ref.Code, raw)
+	}
+	if after := rn.snapshot(t); after != before {
+		t.Errorf("the refusal changed the store: %+v → %+v", before, after)
+	}
 }
