@@ -68,10 +68,14 @@ func (c *storeCosignatures) update(ctx context.Context, f func(*cosignatureState
 	return c.st.SetValue(ctx, cosignatureKey, b)
 }
 
+// PutWitness and PutQuorum finish their write even when the log's context
+// ends (at shutdown): a cosignature that arrived raises the never-rewind
+// floor and must not be dropped. The log closes before the store.
+
 func (c *storeCosignatures) PutWitness(ctx context.Context, witness string, cosigned []byte) error {
-	return c.update(ctx, func(s *cosignatureState) { s.Witnesses[witness] = cosigned })
+	return c.update(context.WithoutCancel(ctx), func(s *cosignatureState) { s.Witnesses[witness] = cosigned })
 }
 
 func (c *storeCosignatures) PutQuorum(ctx context.Context, cosigned []byte) error {
-	return c.update(ctx, func(s *cosignatureState) { s.Quorum = cosigned })
+	return c.update(context.WithoutCancel(ctx), func(s *cosignatureState) { s.Quorum = cosigned })
 }
