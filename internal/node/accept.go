@@ -91,7 +91,7 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 		return nil, false, hotline.Errorf(ErrInvalidBody, "a %s must refer to the message it answers", kind.Name)
 	}
 	if err := n.bodies.CheckBody(m.Inner.Kind, m.Inner.Marking, m.Body); err != nil {
-		return nil, false, hotline.Errorf(ErrInvalidBody, "%s body: %v", m.Inner.Kind, err)
+		return nil, false, invalidBody(m.Inner.Kind, err)
 	}
 
 	self := h.Recipients[h.Index(n.party)]

@@ -49,3 +49,18 @@ func (t *Templates) CheckBody(kind string, marking hotline.Marking, b []byte) er
 	}
 	return nil
 }
+
+// invalidBody is the refusal of a body that does not follow its template.
+// The template's own code (missing_field, stix_marking_too_strict, …) is
+// kept in the message, in brackets, since the refusal's code is
+// invalid_body.
+func invalidBody(kind string, err error) error {
+	detail := body.ErrorCode(err)
+	if detail == "" {
+		detail = hotline.ErrorCode(err)
+	}
+	if detail == "" {
+		return hotline.Errorf(ErrInvalidBody, "%s body: %v", kind, err)
+	}
+	return hotline.Errorf(ErrInvalidBody, "%s body [%s]: %v", kind, detail, err)
+}

@@ -63,7 +63,7 @@ func (n *Node) send(ctx context.Context, d Draft) (hotline.ID, error) {
 		return hotline.ID{}, hotline.Errorf(ErrInvalidRequest, "severity %q or marking %q is not valid", d.Severity, d.Marking)
 	}
 	if err := n.bodies.CheckBody(d.Kind, d.Marking, d.Body); err != nil {
-		return hotline.ID{}, hotline.Errorf(ErrInvalidBody, "%s body: %v", d.Kind, err)
+		return hotline.ID{}, invalidBody(d.Kind, err)
 	}
 	to := slices.Clone(d.To)
 	if d.Group != "" {

@@ -80,7 +80,7 @@ func TestDemo(t *testing.T) {
 		"CRI → ARV  response · critical · TLP:AMBER",
 		"Answer: Information provided",
 		"[+50m]",
-		"invalid_body: advisory body:",
+		"invalid_body: advisory body [stix_marking_too_strict]:",
 		"CRI → all  advisory · high · TLP:GREEN",
 		"DEP        receipt after ",
 		"DOR        receipt after ",
