@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,6 +68,8 @@ type Heartbeats struct {
 
 	mu    sync.Mutex
 	peers map[string]*peerState
+	// seen holds the hashes of checkpoint notes already processed.
+	seen map[[32]byte]bool
 }
 
 type peerState struct {
@@ -87,7 +90,7 @@ func NewHeartbeats(cfg HeartbeatConfig) (*Heartbeats, error) {
 	if cfg.Key == nil || cfg.Agreement == nil || cfg.Store == nil || cfg.Log == nil || cfg.Transport == nil {
 		return nil, errors.New("heartbeats: Key, Agreement, Store, Log and Transport are required")
 	}
-	h := &Heartbeats{cfg: cfg, self: cfg.Key.Name(), clock: cfg.Clock, logger: cfg.Logger, peers: map[string]*peerState{}}
+	h := &Heartbeats{cfg: cfg, self: cfg.Key.Name(), clock: cfg.Clock, logger: cfg.Logger, peers: map[string]*peerState{}, seen: map[[32]byte]bool{}}
 	if h.clock == nil {
 		h.clock = systemClock{}
 	}
@@ -176,7 +179,9 @@ func (h *Heartbeats) recordProbe(ctx context.Context, peer string, at time.Time,
 	if !ok {
 		h.logger.Info("heartbeat failed", "peer", peer, "err", cause)
 	}
-	if err := h.cfg.Store.RecordProbe(ctx, &store.Probe{Peer: peer, At: at, OK: ok, Latency: rtt, Error: errText}); err != nil && ctx.Err() == nil {
+	// ErrConflict: a round triggered by hand overlapped a scheduled one and
+	// recorded a later probe first; the history keeps that one.
+	if err := h.cfg.Store.RecordProbe(ctx, &store.Probe{Peer: peer, At: at, OK: ok, Latency: rtt, Error: errText}); err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrConflict) {
 		h.logger.Error("recording heartbeat", "peer", peer, "err", err)
 	}
 }
@@ -295,6 +300,15 @@ func (h *Heartbeats) checkGaps(ctx context.Context, peer string, hb *hotline.Hea
 // who showed it), records it if it is the largest seen of its log, and
 // turns two checkpoints that cannot both be true into a stored proof.
 func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string) {
+	// Every peer gossips every log's checkpoint every round: a note seen
+	// before has been checked and recorded already.
+	sum := sha256.Sum256(signed)
+	h.mu.Lock()
+	seen := h.seen[sum]
+	h.mu.Unlock()
+	if seen {
+		return
+	}
 	now := h.clock.Now()
 	agr := h.cfg.Agreement()
 	origin, owner, v, err := h.logKey(agr, signed, now)
@@ -307,6 +321,12 @@ func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string)
 		h.logger.Warn("a checkpoint that does not verify", "from", from, "origin", origin, "err", err)
 		return
 	}
+	h.mu.Lock()
+	if len(h.seen) >= 16384 {
+		clear(h.seen)
+	}
+	h.seen[sum] = true
+	h.mu.Unlock()
 	prev, err := h.cfg.Store.Checkpoint(ctx, origin)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -316,6 +336,9 @@ func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string)
 	default:
 		if pcp, _, err := tlog.OpenCheckpoint(prev.Note, v); err == nil {
 			h.compare(ctx, owner, pcp, cp)
+		}
+		if cp.Size <= prev.Size {
+			return // the store keeps the largest; nothing to write
 		}
 	}
 	if _, err := h.cfg.Store.SetCheckpoint(ctx, &store.Checkpoint{Origin: origin, Size: cp.Size, Note: signed, At: now}); err != nil && ctx.Err() == nil {
