@@ -518,7 +518,7 @@ func (in *Inner) ThreadID(id ID) ID {
 
 func (in *Inner) check() error {
 	switch {
-	case !validKind(in.Kind):
+	case !ValidKind(in.Kind):
 		return fmt.Errorf("kind %q: lower-case letters, digits and '_', a letter first", truncate(in.Kind))
 	case !in.Severity.Valid():
 		return fmt.Errorf("severity %q: not one of low, medium, high, critical", truncate(string(in.Severity)))
@@ -559,7 +559,7 @@ func parseInner(text []byte) (*Inner, error) {
 		return nil, err
 	}
 	in := &Inner{}
-	in.Kind = l.token("kind", validKind)
+	in.Kind = l.token("kind", ValidKind)
 	in.Severity = Severity(l.token("severity", func(s string) bool { return Severity(s).Valid() }))
 	in.Marking = Marking(l.token("marking", func(s string) bool { return Marking(s).Valid() }))
 	if l.peek("thread") {

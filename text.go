@@ -187,9 +187,10 @@ func validToken(s string) bool {
 	return true
 }
 
-// validKind reports whether s is a message kind: lower-case letters, digits
-// and '_', a letter first, at most 64 characters.
-func validKind(s string) bool {
+// ValidKind reports whether s has the shape of a message kind: lower-case
+// letters, digits and '_', a letter first, at most 64 characters — the
+// snake_case the agreement and the bodies also use for member names.
+func ValidKind(s string) bool {
 	if len(s) == 0 || len(s) > 64 || !('a' <= s[0] && s[0] <= 'z') {
 		return false
 	}

@@ -1,46 +1,28 @@
 package agreement
 
-import (
-	"errors"
-	"fmt"
-)
+import "github.com/hotline-net/hotline"
 
-// Error is a refusal with a stable code. Every way in which this package
-// refuses an agreement, or answers a lookup in the negative, has its own
-// code, so that a node can count it and tell an operator or a peer what was
-// wrong; the message says it in one sentence.
+// Error is a refusal with a stable code: the protocol's [hotline.Error],
+// so that agreement, template and protocol refusals share one code space.
+// Every way in which this package refuses an agreement, or answers a lookup
+// in the negative, has its own code, so that a node can count it and tell
+// an operator or a peer what was wrong; the message says it in one
+// sentence.
 //
 // Errors match with [errors.Is] by code: errors.Is(err, ErrKeyNotValid)
 // holds for every error with the code "key_not_valid".
-type Error struct {
-	Code string
-	msg  string
-}
+type Error = hotline.Error
 
-func (e *Error) Error() string { return e.msg }
-
-// Is reports whether target is an *Error with the same code.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
-
-func newError(code, msg string) *Error { return &Error{Code: code, msg: msg} }
+func newError(code, msg string) *Error { return hotline.NewError(code, msg) }
 
 // errorf returns a refusal with kind's code and a message of its own.
 func errorf(kind *Error, format string, args ...any) error {
-	return &Error{Code: kind.Code, msg: fmt.Sprintf(format, args...)}
+	return hotline.Errorf(kind, format, args...)
 }
 
 // ErrorCode returns the stable code of the first [*Error] in err's chain,
 // or "" if there is none.
-func ErrorCode(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
+func ErrorCode(err error) string { return hotline.ErrorCode(err) }
 
 // The refusals of this package. FORMAT.md lists the same codes.
 var (

@@ -103,21 +103,6 @@ func validLabel(s string) bool {
 	return true
 }
 
-// validKind reports whether s is a message kind as inner headers carry it:
-// lower-case letters, digits and '_', a letter first, at most 64 bytes.
-func validKind(s string) bool {
-	if s == "" || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 // validOrigin reports whether s can be a log origin as envelopes and
 // receipts carry it: 1 to 64 letters, digits, '.', '_', ':', '/' or '-'.
 func validOrigin(s string) bool {
@@ -269,7 +254,7 @@ func validateTerms(t *Terms, draft bool) error {
 		switch {
 		case k.Name == "":
 			c.fail(ErrMissing, path+".name", "required")
-		case !validKind(k.Name):
+		case !hotline.ValidKind(k.Name):
 			c.fail(ErrInvalid, path+".name", "%q: want lower-case letters, digits and '_', a letter first", truncate(k.Name))
 		case kinds[k.Name]:
 			c.fail(ErrDuplicateID, path+".name", "kind %s is defined twice", k.Name)

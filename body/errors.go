@@ -1,44 +1,26 @@
 package body
 
-import (
-	"errors"
-	"fmt"
-)
+import "github.com/hotline-net/hotline"
 
-// Error is a refusal of a body with a stable code. A node answers a body
-// that fails its template with the protocol code invalid_body and this
-// error's code and message as the detail.
+// Error is a refusal of a body with a stable code: the protocol's
+// [hotline.Error]. A node answers a body that fails its template with the
+// protocol code invalid_body and this error's code and message as the
+// detail.
 //
 // Errors match with [errors.Is] by code: errors.Is(err, ErrMissingField)
 // holds for every error with the code "missing_field".
-type Error struct {
-	Code string
-	msg  string
-}
+type Error = hotline.Error
 
-func (e *Error) Error() string { return e.msg }
+func newError(code, msg string) *Error { return hotline.NewError(code, msg) }
 
-// Is reports whether target is an *Error with the same code.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
-
-func newError(code, msg string) *Error { return &Error{Code: code, msg: msg} }
-
+// errorf returns a refusal with kind's code and a message of its own.
 func errorf(kind *Error, format string, args ...any) error {
-	return &Error{Code: kind.Code, msg: fmt.Sprintf(format, args...)}
+	return hotline.Errorf(kind, format, args...)
 }
 
 // ErrorCode returns the stable code of the first [*Error] in err's chain,
 // or "" if there is none.
-func ErrorCode(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
+func ErrorCode(err error) string { return hotline.ErrorCode(err) }
 
 // The refusals of this package.
 var (

@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"github.com/hotline-net/hotline"
-	"github.com/hotline-net/hotline/agreement"
 )
 
 // The node's refusals, in the protocol's code space (docs/PROTOCOL.md lists
@@ -34,12 +33,10 @@ var (
 )
 
 // Code returns the stable code of a refusal from any layer (protocol,
-// agreement, node), or "internal" for an error that is not a refusal.
+// agreement and templates share hotline.Error; a peer's refusal carries
+// its own), or "internal" for an error that is not a refusal.
 func Code(err error) string {
 	if c := hotline.ErrorCode(err); c != "" {
-		return c
-	}
-	if c := agreement.ErrorCode(err); c != "" {
 		return c
 	}
 	var e interface{ ErrorCode() string }

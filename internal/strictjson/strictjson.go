@@ -1,0 +1,142 @@
+// Package strictjson checks a JSON document before encoding/json decodes
+// it, refusing what encoding/json would let through but a signed document
+// or a message body must not carry: invalid UTF-8, anything but one JSON
+// object, a member named twice (parsers disagree on which one wins), a
+// member name that is not lower-case snake_case (encoding/json matches
+// names case-insensitively, so "Version" or "ſigned" would silently fill a
+// field), null, and nesting deeper than a limit.
+//
+// Refusals are [*hotline.Error] values with the codes malformed,
+// duplicate_key, unknown_field, too_large and invalid_value, shared with
+// the packages that call it (agreement, body).
+package strictjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"unicode/utf8"
+
+	"github.com/hotline-net/hotline"
+)
+
+// The refusals of [Check].
+var (
+	ErrMalformed    = hotline.ErrMalformed
+	ErrDuplicateKey = hotline.NewError("duplicate_key", "duplicate JSON member")
+	ErrUnknownField = hotline.NewError("unknown_field", "unknown field")
+	ErrTooLarge     = hotline.NewError("too_large", "nested too deep")
+	ErrInvalidValue = hotline.NewError("invalid_value", "invalid value")
+)
+
+// Options say what [Check] checks.
+type Options struct {
+	// What names the document in messages ("body", "terms", …).
+	What string
+	// MaxDepth bounds how deep objects and arrays nest, the document itself
+	// being at depth 1.
+	MaxDepth int
+	// Free, if set, names a member of the top-level object whose value is
+	// another format's business: member names and null are not checked
+	// inside it (a body's STIX bundle).
+	Free string
+}
+
+// frame is one open object or array.
+type frame struct {
+	obj     bool
+	wantKey bool // an object expecting a member name (or its end)
+	free    bool // inside o.Free
+	keys    map[string]bool
+	lastKey string
+}
+
+// Check walks b and returns the first thing wrong with it, or nil.
+func Check(b []byte, o Options) error {
+	if !utf8.Valid(b) {
+		return hotline.Errorf(ErrMalformed, "%s: not valid UTF-8", o.What)
+	}
+	var stack []*frame
+	// valueDone records that a value ended: the enclosing object, if any,
+	// now expects a member name.
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].obj {
+			stack[n-1].wantKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	values := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return hotline.Errorf(ErrMalformed, "%s: %v", o.What, err)
+		}
+		if len(stack) == 0 {
+			values++
+			if values > 1 {
+				return hotline.Errorf(ErrMalformed, "%s: data after the JSON object", o.What)
+			}
+			if d, ok := tok.(json.Delim); !ok || d != '{' {
+				return hotline.Errorf(ErrMalformed, "%s: not a JSON object", o.What)
+			}
+		}
+		if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
+			top := stack[n-1]
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:n-1]
+				valueDone()
+				continue
+			}
+			key, _ := tok.(string)
+			if top.keys[key] {
+				return hotline.Errorf(ErrDuplicateKey, "%s: member %q appears twice in one object", o.What, truncate(key))
+			}
+			if !top.free && !hotline.ValidKind(key) {
+				return hotline.Errorf(ErrUnknownField, "%s: unknown field %q", o.What, truncate(key))
+			}
+			top.keys[key] = true
+			top.wantKey = false
+			top.lastKey = key
+			continue
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if len(stack) >= o.MaxDepth {
+					return hotline.Errorf(ErrTooLarge, "%s: nested deeper than %d levels", o.What, o.MaxDepth)
+				}
+				free := false
+				if n := len(stack); n > 0 {
+					free = stack[n-1].free || (o.Free != "" && n == 1 && stack[0].lastKey == o.Free)
+				}
+				stack = append(stack, &frame{obj: t == '{', wantKey: t == '{', free: free, keys: map[string]bool{}})
+			default:
+				stack = stack[:len(stack)-1]
+				valueDone()
+			}
+		case nil:
+			if n := len(stack); n == 0 || !stack[n-1].free {
+				return hotline.Errorf(ErrInvalidValue, "%s: null is not allowed; leave the field out", o.What)
+			}
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
+	if values == 0 {
+		return hotline.Errorf(ErrMalformed, "%s: empty", o.What)
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}
