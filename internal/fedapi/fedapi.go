@@ -24,9 +24,6 @@ package fedapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +37,7 @@ import (
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/refusal"
 )
 
 // ErrTooLarge: the request body is over the limit.
@@ -203,28 +201,10 @@ func (a *api) postHeartbeat(r *http.Request, from string, body []byte) (response
 const ReceiptContentType = "text/plain; charset=utf-8"
 
 // Refusal is the JSON body of every refused request.
-type Refusal struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Request string `json:"request,omitempty"` // the request id of an internal error
-}
+type Refusal = refusal.Refusal
 
 func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	code := node.Code(err)
-	ref := Refusal{Code: code, Message: err.Error()}
-	status := Status(code)
-	if status == http.StatusInternalServerError {
-		var id [8]byte
-		rand.Read(id[:])
-		ref.Request = hex.EncodeToString(id[:])
-		ref.Message = "internal error"
-		a.logger.Error("peer request failed", "request", ref.Request, "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	b, _ := json.Marshal(ref)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	refusal.Write(w, r, err, Status, a.logger, "peer")
 }
 
 // Status returns the HTTP status for a refusal code: the one place where

@@ -29,9 +29,7 @@ package opapi
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -41,6 +39,7 @@ import (
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/delivery"
 	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/refusal"
 )
 
 // Role is what a token may do.
@@ -158,32 +157,14 @@ func (a *api) role(r *http.Request) (Role, bool) {
 }
 
 // Refusal is the JSON body of every refused request.
-type Refusal struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Request string `json:"request,omitempty"`
-}
+type Refusal = refusal.Refusal
 
 func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		err = hotline.Errorf(ErrBadRequest, "request body over %d bytes", mbe.Limit)
 	}
-	code := node.Code(err)
-	ref := Refusal{Code: code, Message: err.Error()}
-	status := Status(code)
-	if status == http.StatusInternalServerError {
-		var id [8]byte
-		rand.Read(id[:])
-		ref.Request = hex.EncodeToString(id[:])
-		ref.Message = "internal error"
-		a.logger.Error("operator request failed", "request", ref.Request, "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	b, _ := json.Marshal(ref)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	refusal.Write(w, r, err, Status, a.logger, "operator")
 }
 
 // Status returns the HTTP status for a refusal code: the one place where
