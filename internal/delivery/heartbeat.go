@@ -73,9 +73,13 @@ type Heartbeats struct {
 }
 
 type peerState struct {
-	// lastCounter is the highest counter seen from the peer: a heartbeat
-	// with a counter not above it is a replay.
+	// lastCounter is the highest counter seen from the peer; recent holds
+	// every counter seen within the time window a heartbeat must fall in, so
+	// that one seen again is a replay. (Both nodes run rounds, so the
+	// heartbeat a peer answers with and the one it sends in its own round
+	// can cross: counters arrive out of order, never twice.)
 	lastCounter uint64
+	recent      map[uint64]time.Time
 	lastSeen    time.Time
 	lastAttempt time.Time
 	up          bool
@@ -186,10 +190,14 @@ func (h *Heartbeats) recordProbe(ctx context.Context, peer string, at time.Time,
 	}
 }
 
+// heartbeatSkew is how far a heartbeat's time may be from this node's
+// clock.
+const heartbeatSkew = 5 * time.Minute
+
 func (h *Heartbeats) peer(p string) *peerState {
 	ps := h.peers[p]
 	if ps == nil {
-		ps = &peerState{}
+		ps = &peerState{recent: map[uint64]time.Time{}}
 		h.peers[p] = ps
 	}
 	return ps
@@ -236,7 +244,7 @@ func contiguous(in store.InboundSeqs) uint64 {
 
 // Refusals of heartbeats.
 var (
-	ErrHeartbeatReplay = hotline.NewError("heartbeat_replay", "heartbeat counter did not increase")
+	ErrHeartbeatReplay = hotline.NewError("heartbeat_replay", "heartbeat counter seen before")
 	ErrHeartbeatStale  = hotline.NewError("stale_heartbeat", "heartbeat time out of range")
 	ErrHeartbeatPeer   = hotline.NewError("wrong_peer", "heartbeat not between these parties")
 )
@@ -258,18 +266,27 @@ func (h *Heartbeats) Receive(ctx context.Context, peer string, msg []byte) ([]by
 	if hb.From != peer || hb.To != h.self {
 		return nil, hotline.Errorf(ErrHeartbeatPeer, "heartbeat from %s to %s, exchanged between %s and %s", hb.From, hb.To, peer, h.self)
 	}
-	if d := now.Sub(hb.Time); d > 5*time.Minute || d < -5*time.Minute {
+	if d := now.Sub(hb.Time); d > heartbeatSkew || d < -heartbeatSkew {
 		return nil, hotline.Errorf(ErrHeartbeatStale, "heartbeat time %s is %v from this node's clock", hotline.FormatTime(hb.Time), d.Round(time.Second))
 	}
 	h.mu.Lock()
 	ps := h.peer(peer)
-	if hb.Counter <= ps.lastCounter {
+	if _, ok := ps.recent[hb.Counter]; ok {
 		h.mu.Unlock()
-		return nil, hotline.Errorf(ErrHeartbeatReplay, "counter %d from %s is not above %d", hb.Counter, peer, ps.lastCounter)
+		return nil, hotline.Errorf(ErrHeartbeatReplay, "counter %d from %s was seen already", hb.Counter, peer)
 	}
-	ps.lastCounter = hb.Counter
+	for c, at := range ps.recent {
+		if now.Sub(at) > 2*heartbeatSkew {
+			delete(ps.recent, c)
+		}
+	}
+	ps.recent[hb.Counter] = now
 	ps.lastSeen = now
-	ps.theySent, ps.theyReceived = hb.Sent, hb.Received
+	if hb.Counter > ps.lastCounter {
+		// Only the newest heartbeat says where the peer is now.
+		ps.lastCounter = hb.Counter
+		ps.theySent, ps.theyReceived = hb.Sent, hb.Received
+	}
 	h.mu.Unlock()
 
 	h.checkGaps(ctx, peer, hb)

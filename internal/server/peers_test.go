@@ -184,6 +184,25 @@ func TestPartitionRelay(t *testing.T) {
 	}
 }
 
+// waitFirstRound waits until the heartbeat round a node runs when it starts
+// is over, so that the rounds a test triggers are the only ones left (the
+// next scheduled one is an hour away).
+func waitFirstRound(tb testing.TB, s *server.Server) {
+	tb.Helper()
+	waitFor(tb, "the first heartbeat round", func() (bool, error) {
+		ps, err := s.Heartbeats().Peers(context.Background())
+		if err != nil {
+			return false, err
+		}
+		for _, p := range ps {
+			if p.LastAttempt.IsZero() {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
 func keysOf(tb testing.TB, tn *testNet, party string) *hotline.KeySet {
 	tb.Helper()
 	ks, err := hotline.LoadKeySet(filepath.Join(tn.net.Dir, party, "keys"))
@@ -203,6 +222,9 @@ func TestEquivocationCaught(t *testing.T) {
 		Node:    func(_ string, c *server.Config) { c.HeartbeatInterval = server.Duration(time.Hour) },
 	}
 	tn := newTestNetWith(t, cfg, []string{"DEP", "BER", "CRI"}, nil)
+	for _, p := range []string{"DEP", "BER", "CRI"} {
+		waitFirstRound(t, tn.servers[p])
+	}
 	dor := keysOf(t, tn, "DOR")
 	origin := dor.Origin()
 	sign := func(root byte) []byte {
