@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -505,15 +506,15 @@ func readPrivateFile(name string) (string, error) {
 	if st.Mode().Perm()&0o077 != 0 {
 		return "", fmt.Errorf("%s (mode %#o): %w; run chmod 600 on it", name, st.Mode().Perm(), ErrKeyFilePermissions)
 	}
-	b := make([]byte, 8192)
-	n, err := f.Read(b)
+	const max = 8192
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", name, err)
 	}
-	if n == len(b) {
+	if len(b) > max {
 		return "", fmt.Errorf("%s: too large for a key file", name)
 	}
-	return strings.TrimSpace(string(b[:n])), nil
+	return strings.TrimSpace(string(b)), nil
 }
 
 // LoadKeySet reads the key set saved in dir by [KeySet.Save]. The root key

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -124,24 +125,45 @@ func (h *Heartbeats) Run(ctx context.Context) error {
 // Round sends one heartbeat to every peer of the agreement, concurrently,
 // and processes the answers. It returns when every exchange is done.
 func (h *Heartbeats) Round(ctx context.Context) {
+	gossip, err := h.gossip(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.logger.Error("reading checkpoints to gossip", "err", err)
+		}
+		return
+	}
 	var wg sync.WaitGroup
 	for _, p := range h.cfg.Agreement().Parties() {
 		if p.ID == h.self {
 			continue
 		}
-		wg.Go(func() { h.exchange(ctx, p.ID) })
+		wg.Go(func() { h.exchange(ctx, p.ID, gossip) })
 	}
 	wg.Wait()
 }
 
+// gossip returns the checkpoints of every log this node has seen, to pass
+// on.
+func (h *Heartbeats) gossip(ctx context.Context) ([][]byte, error) {
+	cps, err := h.cfg.Store.Checkpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	notes := make([][]byte, len(cps))
+	for i, c := range cps {
+		notes[i] = c.Note
+	}
+	return notes, nil
+}
+
 // exchange sends one heartbeat to peer and processes its answer.
-func (h *Heartbeats) exchange(ctx context.Context, peer string) {
+func (h *Heartbeats) exchange(ctx context.Context, peer string, gossip [][]byte) {
 	now := h.clock.Now()
 	eps, err := h.cfg.Agreement().Endpoints(peer)
 	if err != nil || len(eps) == 0 {
 		return // no endpoint yet: nothing to probe
 	}
-	msg, err := h.build(ctx, peer, now)
+	msg, err := h.build(ctx, peer, now, gossip)
 	if err != nil {
 		h.logger.Error("building heartbeat", "peer", peer, "err", err)
 		return
@@ -203,8 +225,8 @@ func (h *Heartbeats) peer(p string) *peerState {
 	return ps
 }
 
-// build signs this node's heartbeat to peer.
-func (h *Heartbeats) build(ctx context.Context, peer string, now time.Time) ([]byte, error) {
+// build signs this node's heartbeat to peer, carrying gossip.
+func (h *Heartbeats) build(ctx context.Context, peer string, now time.Time, gossip [][]byte) ([]byte, error) {
 	hb := &hotline.Heartbeat{From: h.self, To: peer, Time: now}
 	// A counter that needs no state to stay increasing across restarts.
 	hb.Counter = uint64(time.Now().UnixNano())
@@ -223,13 +245,7 @@ func (h *Heartbeats) build(ctx context.Context, peer string, now time.Time) ([]b
 	} else if cp, err := h.cfg.Log.Checkpoint(); err == nil {
 		hb.Checkpoint = cp.Note
 	}
-	cps, err := h.cfg.Store.Checkpoints(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range cps {
-		hb.Gossip = append(hb.Gossip, c.Note)
-	}
+	hb.Gossip = gossip
 	return hotline.Sign(hb, h.cfg.Key)
 }
 
@@ -296,7 +312,11 @@ func (h *Heartbeats) Receive(ctx context.Context, peer string, msg []byte) ([]by
 	for _, g := range hb.Gossip {
 		h.checkpoint(ctx, g, peer)
 	}
-	return h.build(ctx, peer, now)
+	gossip, err := h.gossip(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return h.build(ctx, peer, now, gossip)
 }
 
 // checkGaps logs the sequence gaps a heartbeat reveals, in both directions.
@@ -365,7 +385,8 @@ func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string)
 
 // logKey finds the party whose log a checkpoint is of, and its key.
 func (h *Heartbeats) logKey(agr *agreement.Agreement, signed []byte, now time.Time) (string, string, note.Verifier, error) {
-	origin, _, ok := cutLine(signed)
+	first, _, ok := bytes.Cut(signed, []byte("\n"))
+	origin := string(first)
 	if !ok {
 		return "", "", nil, fmt.Errorf("not a checkpoint")
 	}
@@ -376,14 +397,6 @@ func (h *Heartbeats) logKey(agr *agreement.Agreement, signed []byte, now time.Ti
 		}
 	}
 	return origin, "", nil, fmt.Errorf("origin %q is no party's log", origin)
-}
-
-func cutLine(b []byte) (string, []byte, bool) {
-	i := slices.Index(b, '\n')
-	if i < 0 {
-		return "", nil, false
-	}
-	return string(b[:i]), b[i+1:], true
 }
 
 // compare turns two checkpoints of one log that cannot both be true into

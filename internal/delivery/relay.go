@@ -308,6 +308,9 @@ func NewPuller(cfg PullerConfig) (*Puller, error) {
 	if cfg.Every <= 0 {
 		cfg.Every = 30 * time.Second
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
 	p := &Puller{cfg: cfg, logger: cfg.Logger}
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
@@ -331,10 +334,7 @@ func (p *Puller) Run(ctx context.Context) error {
 
 // Pull asks each relay once for everything it holds for this node.
 func (p *Puller) Pull(ctx context.Context) {
-	v, err := p.cfg.Agreement().Current(time.Now())
-	if p.cfg.Clock != nil {
-		v, err = p.cfg.Agreement().Current(p.cfg.Clock.Now())
-	}
+	v, err := p.cfg.Agreement().Current(p.cfg.Clock.Now())
 	if err != nil {
 		return
 	}

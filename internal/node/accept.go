@@ -95,9 +95,16 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 	}
 
 	self := h.Recipients[h.Index(n.party)]
-	view, err := e.View(n.party)
-	if err != nil {
-		return nil, false, err
+	// The bytes received are canonical (Read refuses any other); only a
+	// full envelope, sent where a view would do, is cut down to this
+	// node's view before it is stored.
+	stored := raw
+	if e.ViewFor() != n.party {
+		view, err := e.View(n.party)
+		if err != nil {
+			return nil, false, err
+		}
+		stored = view.Marshal()
 	}
 	entry := hotline.LeafEntry(n.log.Origin(), hotline.Received, id)
 	rec := &store.Received{
@@ -115,7 +122,7 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 			Marking:       m.Inner.Marking,
 			Thread:        m.Inner.Thread,
 			Refs:          m.Inner.Refs,
-			Raw:           view.Marshal(),
+			Raw:           stored,
 			Body:          m.Body,
 			At:            now,
 			PairSeq:       self.Seq,

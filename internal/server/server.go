@@ -409,11 +409,12 @@ func (s *Server) recordAgreement(ctx context.Context) error {
 		return fmt.Errorf("the agreement file holds version %d, older than version %d in force at this node", latest.Number(), cur.Version)
 	}
 	return s.store.SetAgreement(ctx, &store.Agreement{
-		Version: latest.Number(), Hash: latest.Hash(), Raw: s.agr.Marshal(), At: s.node0Now(),
+		Version: latest.Number(), Hash: latest.Hash(), Raw: s.agr.Marshal(), At: s.now(),
 	})
 }
 
-func (s *Server) node0Now() time.Time {
+// now is the node's clock, also before the node exists.
+func (s *Server) now() time.Time {
 	if s.opts.Clock != nil {
 		return s.opts.Clock.Now()
 	}
@@ -458,7 +459,7 @@ func (s *Server) openLog(ctx context.Context) (*tlog.Log, error) {
 // witnessPolicy is the agreement's witness policy with each witness's
 // submission URL: its first endpoint plus /witness.
 func (s *Server) witnessPolicy() (*tlog.Policy, error) {
-	now := s.node0Now()
+	now := s.now()
 	v, err := s.agr.Current(now)
 	if err != nil {
 		return nil, err
@@ -487,7 +488,7 @@ func (s *Server) authorizeLogReader(w http.ResponseWriter, r *http.Request) bool
 	keys := func(party string, t time.Time) (note.Verifier, error) {
 		return s.agr.MessageKey(party, t)
 	}
-	if _, err := fedapi.Authenticate(r, nil, s.cfg.Party, keys, s.node0Now()); err != nil {
+	if _, err := fedapi.Authenticate(r, nil, s.cfg.Party, keys, s.now()); err != nil {
 		http.Error(w, "the log is served to the agreement's parties only: "+err.Error(), http.StatusUnauthorized)
 		return false
 	}
@@ -614,7 +615,7 @@ func (s *Server) remote(party string) (*tlog.Remote, error) {
 func (s *Server) recordEquivocation(e *tlog.Equivocation) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	existed, err := s.store.AddEquivocation(ctx, &store.EquivocationRecord{Origin: e.Origin(), Proof: e.Marshal(), At: s.node0Now()})
+	existed, err := s.store.AddEquivocation(ctx, &store.EquivocationRecord{Origin: e.Origin(), Proof: e.Marshal(), At: s.now()})
 	if err != nil {
 		s.logger.Error("storing an equivocation proof", "origin", e.Origin(), "err", err)
 		return
