@@ -131,6 +131,11 @@ func Check(b []byte, o Options) error {
 	if values == 0 {
 		return hotline.Errorf(ErrMalformed, "%s: empty", o.What)
 	}
+	if len(stack) > 0 {
+		// json.Decoder.Token reports a document cut inside an object as a
+		// clean end of input.
+		return hotline.Errorf(ErrMalformed, "%s: truncated", o.What)
+	}
 	return nil
 }
 
