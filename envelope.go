@@ -336,7 +336,13 @@ func Parse(b []byte) (*Envelope, error) { return Read(bytes.NewReader(b), Limits
 // rest is read.
 func Read(r io.Reader, lim Limits) (*Envelope, error) {
 	lim = lim.withDefaults()
-	br := bufio.NewReaderSize(r, 16<<10)
+	size := 16 << 10
+	if l, ok := r.(interface{ Len() int }); ok && l.Len() < size {
+		// Reading from memory (a request body already read): a buffer
+		// the size of the input will do.
+		size = l.Len()
+	}
+	br := bufio.NewReaderSize(r, size)
 
 	tag, err := readLine(br, len(EnvelopeTag)+1)
 	switch {

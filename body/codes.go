@@ -1,6 +1,6 @@
 package body
 
-import "slices"
+import "sync"
 
 // Vocabulary names a list of codes. A code's name in each language is in
 // the catalogue under "<vocabulary>.<code>".
@@ -78,4 +78,17 @@ func (v Vocabulary) Codes() []string {
 }
 
 // Has reports whether code is a code of v.
-func (v Vocabulary) Has(code string) bool { return slices.Contains(v.Codes(), code) }
+func (v Vocabulary) Has(code string) bool { return codeSets()[v][code] }
+
+// codeSets holds every vocabulary's codes as a set, built once: bodies are
+// checked against them on every accepted envelope.
+var codeSets = sync.OnceValue(func() map[Vocabulary]map[string]bool {
+	m := make(map[Vocabulary]map[string]bool)
+	for _, v := range Vocabularies() {
+		m[v] = make(map[string]bool)
+		for _, c := range v.Codes() {
+			m[v][c] = true
+		}
+	}
+	return m
+})

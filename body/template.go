@@ -1,6 +1,9 @@
 package body
 
-import "slices"
+import (
+	"slices"
+	"sync"
+)
 
 // The fields of a body, by their JSON names.
 const (
@@ -121,10 +124,19 @@ func Templates() []Template {
 
 // TemplateFor returns the template of kind.
 func TemplateFor(kind string) (*Template, bool) {
-	for _, t := range Templates() {
-		if t.Kind == kind {
-			return &t, true
-		}
+	t, ok := templatesByKind()[kind]
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	return &t, true
 }
+
+// templatesByKind indexes Templates once: every accepted envelope looks
+// its kind's template up.
+var templatesByKind = sync.OnceValue(func() map[string]Template {
+	m := make(map[string]Template)
+	for _, t := range Templates() {
+		m[t.Kind] = t
+	}
+	return m
+})

@@ -31,11 +31,8 @@ func NewTemplates() (*Templates, error) {
 // kind's template, and any STIX bundle it carries is valid STIX 2.1 marked
 // no stricter than the envelope.
 func (t *Templates) CheckBody(kind string, marking hotline.Marking, b []byte) error {
-	bd, err := body.Parse(kind, b)
+	bd, err := body.Parse(kind, b) // parses strictly and validates against the template
 	if err != nil {
-		return err
-	}
-	if err := bd.Validate(kind); err != nil {
 		return err
 	}
 	if len(bd.STIX) > 0 {
