@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -63,9 +64,18 @@ func newTestNetWith(tb testing.TB, rl server.RateLimitConfig) *testNet {
 		Parties:    []string{"BER", "CRI", "ELM"},
 		Unratified: []string{"ELM"},
 		Node:       func(_ string, c *server.Config) { c.RateLimit = rl },
+		Listen:     true,
 	})
 	if err != nil {
 		tb.Fatal(err)
+	}
+	var cri net.Listener
+	for _, n := range nw.Nodes {
+		if n.Party == "CRI" {
+			cri = n.Listener
+		} else {
+			n.Listener.Close() // only CRI runs
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -73,7 +83,7 @@ func newTestNetWith(tb testing.TB, rl server.RateLimitConfig) *testNet {
 		cancel()
 		wg.Wait()
 	})
-	s, err := server.Open(ctx, filepath.Join(nw.Dir, "CRI"), server.Options{Bodies: mustTemplates(tb)})
+	s, err := server.Open(ctx, filepath.Join(nw.Dir, "CRI"), server.Options{Bodies: mustTemplates(tb), Listener: cri})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -238,10 +238,23 @@ func (d *demo) start(ctx context.Context, serve func(string, *server.Server)) er
 		Names:   demoNames(),
 		Host:    d.cfg.Host,
 		Time:    start,
+		Listen:  true,
 	})
 	if err != nil {
 		return fmt.Errorf("building the network: %w", err)
 	}
+	// Every listener is open before any node starts, so that a node's
+	// first requests to its peers' witnesses wait in a backlog instead of
+	// being refused while the peers start.
+	listeners := map[string]net.Listener{}
+	for _, n := range nw.Nodes {
+		listeners[n.Party] = n.Listener
+	}
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
 	d.net = nw
 	if d.agr, err = agreement.Load(nw.Agreement); err != nil {
 		return err
@@ -258,22 +271,6 @@ func (d *demo) start(ctx context.Context, serve func(string, *server.Server)) er
 		return err
 	}
 	t0 := time.Now()
-	// Every listener opens before any node does, so that a node's first
-	// requests to its peers' witnesses wait in a backlog instead of being
-	// refused while the peers start.
-	listeners := map[string]net.Listener{}
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	for _, n := range nw.Nodes {
-		l, err := net.Listen("tcp", n.Listen)
-		if err != nil {
-			return fmt.Errorf("%s's node: %w", n.Party, err)
-		}
-		listeners[n.Party] = l
-	}
 	for _, n := range nw.Nodes {
 		s, err := server.Open(ctx, n.Dir, server.Options{Bodies: bodies, Clock: d.clock, Logger: d.cfg.Logger, Listener: listeners[n.Party]})
 		if err != nil {

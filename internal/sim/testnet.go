@@ -44,6 +44,12 @@ type TestnetConfig struct {
 	// Endpoint, if set, gives the URL the agreement lists for a party whose
 	// node listens on listen (tests put a proxy in front of a node).
 	Endpoint func(party, listen string) string
+	// Listen, for nodes served in this process, keeps each free port's
+	// listener open and returns it in NodeInfo.Listener, so that nothing
+	// else (another test's outgoing connection) takes the port between
+	// choosing it and serving on it. The caller passes it to the server or
+	// closes it. Ignored with a BasePort.
+	Listen bool
 }
 
 // Network describes the folders a testnet made.
@@ -60,6 +66,8 @@ type NodeInfo struct {
 	Dir    string
 	Listen string
 	URL    string
+	// Listener is open on Listen when TestnetConfig.Listen was set.
+	Listener net.Listener `json:"-"`
 }
 
 // Testnet makes the folders of a network on one machine: keys for a
@@ -67,6 +75,15 @@ type NodeInfo struct {
 // (the depositary relays and witnesses; logs are public), and a node folder
 // per party listening on Host.
 func Testnet(cfg TestnetConfig) (*Network, error) {
+	nw, err := testnet(cfg)
+	if err != nil && nw != nil {
+		nw.closeListeners()
+		nw = nil
+	}
+	return nw, err
+}
+
+func testnet(cfg TestnetConfig) (nw *Network, err error) {
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
 	}
@@ -93,23 +110,24 @@ func Testnet(cfg TestnetConfig) (*Network, error) {
 	if _, err := os.Stat(filepath.Join(cfg.Dir, "agreement.json")); err == nil {
 		return nil, fmt.Errorf("%s already holds a testnet (agreement.json exists)", cfg.Dir)
 	}
-	nw := &Network{Dir: cfg.Dir, Agreement: filepath.Join(cfg.Dir, "agreement.json")}
+	nw = &Network{Dir: cfg.Dir, Agreement: filepath.Join(cfg.Dir, "agreement.json")}
 	keys := map[string]*hotline.KeySet{}
 	sc := agreement.SampleConfig{Time: cfg.Time, Unratified: cfg.Unratified}
 	for i, p := range ids {
 		ks, err := hotline.GenerateKeySet(p, "")
 		if err != nil {
-			return nil, err
+			return nw, err
 		}
 		keys[p] = ks
 		port := 0
+		var l net.Listener
 		if cfg.BasePort != 0 {
 			port = cfg.BasePort + i
-		} else if port, err = freePort(cfg.Host); err != nil {
-			return nil, err
+		} else if port, l, err = freePort(cfg.Host, cfg.Listen); err != nil {
+			return nw, err
 		}
 		listen := hostPort(cfg.Host, port)
-		ni := NodeInfo{Party: p, Dir: filepath.Join(cfg.Dir, p), Listen: listen, URL: "http://" + listen}
+		ni := NodeInfo{Party: p, Dir: filepath.Join(cfg.Dir, p), Listen: listen, URL: "http://" + listen, Listener: l}
 		if cfg.Endpoint != nil {
 			ni.URL = cfg.Endpoint(p, listen)
 		}
@@ -123,10 +141,10 @@ func Testnet(cfg TestnetConfig) (*Network, error) {
 	}
 	agr, err := agreement.Sample(sc)
 	if err != nil {
-		return nil, fmt.Errorf("building the agreement: %w", err)
+		return nw, fmt.Errorf("building the agreement: %w", err)
 	}
 	if err := os.WriteFile(nw.Agreement, agr.Marshal(), 0o644); err != nil {
-		return nil, err
+		return nw, err
 	}
 	for _, ni := range nw.Nodes {
 		c := server.Config{
@@ -138,17 +156,17 @@ func Testnet(cfg TestnetConfig) (*Network, error) {
 			cfg.Node(ni.Party, &c)
 		}
 		if _, err := server.Init(ni.Dir, ni.Party, server.InitOptions{Keys: withoutRoot(keys[ni.Party]), Config: c}); err != nil {
-			return nil, err
+			return nw, err
 		}
 		// The root key stays out of the node folder: it signs directory
 		// entries, offline. A testnet keeps it next to the folder.
 		if err := saveRoot(filepath.Join(cfg.Dir, "root-keys", ni.Party), keys[ni.Party]); err != nil {
-			return nil, err
+			return nw, err
 		}
 	}
 	b, err := json.MarshalIndent(nw, "", "  ")
 	if err != nil {
-		return nil, err
+		return nw, err
 	}
 	return nw, os.WriteFile(filepath.Join(cfg.Dir, "testnet.json"), append(b, '\n'), 0o644)
 }
@@ -168,12 +186,26 @@ func saveRoot(dir string, ks *hotline.KeySet) error {
 
 func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 
-// freePort asks the kernel for a free TCP port on host.
-func freePort(host string) (int, error) {
+// freePort asks the kernel for a free TCP port on host, and returns its
+// listener still open if keep is set.
+func freePort(host string, keep bool) (int, net.Listener, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	if !keep {
+		l.Close()
+		l = nil
+	}
+	return port, l, nil
+}
+
+// closeListeners closes the listeners Testnet kept open.
+func (nw *Network) closeListeners() {
+	for _, n := range nw.Nodes {
+		if n.Listener != nil {
+			n.Listener.Close()
+		}
+	}
 }
