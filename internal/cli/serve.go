@@ -89,6 +89,7 @@ from DIR/admin.token), /metrics, /healthz and /readyz.`,
 			}
 			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			tlog.RouteKlog(logger)
+			logger.Debug("runtime", "gomaxprocs", server.TuneProcs())
 			bodies, err := node.NewTemplates()
 			if err != nil {
 				return err

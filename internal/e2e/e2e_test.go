@@ -277,6 +277,34 @@ func TestCrashRecipient(t *testing.T) {
 	if got := crio.status(t).Received; got != int64(len(s.ids)) {
 		t.Errorf("CRI received %d messages, BER acknowledged %d sends", got, len(s.ids))
 	}
+	checkSameReceipts(t, newOperator(t, dir, "BER"), crio, s.ids)
+}
+
+// checkSameReceipts checks that the receipt the sender recorded for each
+// message is, byte for byte, the one the recipient holds — including the
+// receipts a recipient killed just after answering recorded only at its
+// restart.
+func checkSameReceipts(tb testing.TB, sender, rcpt *operator, ids []string) {
+	tb.Helper()
+	ctx := context.Background()
+	for _, id := range ids {
+		var sent, got opapi.Message
+		if err := sender.call(ctx, http.MethodGet, "/api/v1/messages/"+id, nil, &sent); err != nil {
+			tb.Fatal(err)
+		}
+		if len(sent.Deliveries) != 1 || sent.Deliveries[0].Receipt == nil {
+			tb.Errorf("%s: sender holds no receipt: %+v", id, sent.Deliveries)
+			continue
+		}
+		waitFor(tb, "the recipient's receipt for "+id, func() (bool, error) {
+			err := rcpt.call(ctx, http.MethodGet, "/api/v1/messages/"+id, nil, &got)
+			return err == nil && got.Receipt != nil, err
+		})
+		if got.Receipt.Note != sent.Deliveries[0].Receipt.Note {
+			tb.Errorf("%s: the recipient holds another receipt than the one it gave:\n%s\nsender's:\n%s",
+				id, got.Receipt.Note, sent.Deliveries[0].Receipt.Note)
+		}
+	}
 }
 
 // TestCrashSender kills the sender after k acknowledged sends and restarts

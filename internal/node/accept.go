@@ -16,11 +16,20 @@ import (
 // and returns this node's signed receipt for it. It issues the receipt only
 // once the envelope verified, opened, passed its commitment and template
 // checks, is durably stored and its log entry is sequenced. The same
-// envelope again returns the same stored receipt.
+// envelope again returns the same receipt, byte for byte.
+//
+// The receipt is recorded in the store after it is returned, in the
+// background, with the envelope's lock held until then (so a duplicate
+// waits for it). That costs no durability: the row and the log entry are
+// durable before the receipt is signed, and the receipt is a function of
+// them (Ed25519 signatures are deterministic), so if the process dies
+// before the record commits, start-up finds the pending row's entry in the
+// log and issues the same bytes again; see reconcile.
 //
 // A refusal is a [*hotline.Error] with a stable code; it changes nothing
 // and is counted. Other errors (the store or the log failing) leave at most
-// a pending row, which a retry or the next start-up completes.
+// a pending row, which a retry or the next start-up completes, at the log
+// index its entry already has if it has one.
 func (n *Node) Accept(ctx context.Context, raw []byte) ([]byte, error) {
 	start := time.Now()
 	receipt, dup, err := n.accept(ctx, raw)
@@ -77,7 +86,11 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 
 	id := e.ID()
 	unlock := n.locks.lock(id)
-	defer unlock()
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
 
 	m, err := e.Open(n.party, n.encKeys...)
 	if err != nil {
@@ -136,6 +149,7 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 	}
 	at := now
 	leaf := ins.Leaf
+	pending := false
 	if ins.Existed {
 		if ins.Leaf.Sequenced {
 			// The same envelope again: the stored receipt. (Looking it up
@@ -154,22 +168,69 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 			return nil, false, fmt.Errorf("reading envelope %s: %w", id, err)
 		}
 		at = stored.At
+		pending = true
 	}
-	if n.before != nil {
-		n.before(hotline.Received, id)
+	index, found := uint64(0), false
+	if pending {
+		// The attempt that stored the row may have appended the entry
+		// before it failed: look for it rather than append it twice.
+		if index, found, err = n.findEntry(ctx, leaf); err != nil {
+			return nil, false, err
+		}
 	}
-	index, err := n.log.Append(ctx, entry)
-	if err != nil {
-		return nil, false, fmt.Errorf("appending %s to the log: %w", id, err)
+	if !found {
+		if n.before != nil {
+			n.before(hotline.Received, id)
+		}
+		if index, err = n.log.Append(ctx, entry); err != nil {
+			return nil, false, fmt.Errorf("appending %s to the log: %w", id, err)
+		}
 	}
 	leaf.Index, leaf.Sequenced = index, true
-	r, err := n.issueReceipt(ctx, leaf, at)
-	return r, false, err
+	note, issued, err := n.signReceipt(leaf, at)
+	if err != nil {
+		return nil, false, err
+	}
+	if !n.records.start() {
+		// The node is closing: record it before answering.
+		if err := n.recordReceipt(ctx, leaf, issued); err != nil {
+			return nil, false, err
+		}
+		return note, false, nil
+	}
+	held := unlock
+	unlock = nil
+	go func() {
+		defer n.records.done()
+		defer held()
+		// The caller has its receipt: the record is not cut short by its
+		// context.
+		if err := n.recordReceipt(context.WithoutCancel(ctx), leaf, issued); err != nil {
+			n.metrics.RecordFailed.Inc()
+			n.logger.Error("recording a receipt issued (a retry or the next start-up records it)",
+				"message", id.String(), "index", leaf.Index, "err", err)
+		}
+	}()
+	return note, false, nil
 }
 
-// issueReceipt signs the receipt for a received envelope whose leaf is at
-// leaf.Index and records it with the index in one transaction.
-func (n *Node) issueReceipt(ctx context.Context, leaf store.Leaf, received time.Time) ([]byte, error) {
+// findEntry looks for a pending leaf's entry in the log, at or above the
+// high-water mark recorded with it.
+func (n *Node) findEntry(ctx context.Context, l store.Leaf) (uint64, bool, error) {
+	for e, err := range n.log.EntriesFrom(ctx, l.After) {
+		if err != nil {
+			return 0, false, fmt.Errorf("reading the log from %d: %w", l.After, err)
+		}
+		if e.Data == l.Entry {
+			return e.Index, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// signReceipt signs the receipt for a received envelope whose leaf is at
+// leaf.Index. The same leaf and time always give the same bytes.
+func (n *Node) signReceipt(leaf store.Leaf, received time.Time) ([]byte, *store.Receipt, error) {
 	r := &hotline.Receipt{
 		Message:   leaf.Object,
 		Party:     n.party,
@@ -179,13 +240,28 @@ func (n *Node) issueReceipt(ctx context.Context, leaf store.Leaf, received time.
 	}
 	note, err := hotline.Sign(r, n.keys.Message)
 	if err != nil {
+		return nil, nil, err
+	}
+	return note, &store.Receipt{MessageID: leaf.Object, Party: n.party, Received: received.UTC().Truncate(time.Second), LogIndex: leaf.Index, Note: note}, nil
+}
+
+// recordReceipt records a leaf's index and the receipt issued for it in
+// one transaction.
+func (n *Node) recordReceipt(ctx context.Context, leaf store.Leaf, rec *store.Receipt) error {
+	if err := n.store.Sequenced(ctx, hotline.Received, leaf.Object, leaf.Index, rec); err != nil {
+		return fmt.Errorf("recording receipt for %s: %w", leaf.Object, err)
+	}
+	return nil
+}
+
+// issueReceipt signs the receipt for a received envelope whose leaf is at
+// leaf.Index and records it with the index in one transaction.
+func (n *Node) issueReceipt(ctx context.Context, leaf store.Leaf, received time.Time) ([]byte, error) {
+	note, rec, err := n.signReceipt(leaf, received)
+	if err != nil {
 		return nil, err
 	}
-	sr := &store.Receipt{MessageID: leaf.Object, Party: n.party, Received: received.UTC().Truncate(time.Second), LogIndex: leaf.Index, Note: note}
-	if err := n.store.Sequenced(ctx, hotline.Received, leaf.Object, leaf.Index, sr); err != nil {
-		return nil, fmt.Errorf("recording receipt for %s: %w", leaf.Object, err)
-	}
-	return note, nil
+	return note, n.recordReceipt(ctx, leaf, rec)
 }
 
 func recipients(h *hotline.Header) []string {

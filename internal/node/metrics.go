@@ -10,6 +10,10 @@ type Metrics struct {
 	Sent      prometheus.Counter
 	Receipts  prometheus.Counter
 	AcceptDur prometheus.Histogram
+	// RecordFailed counts receipts issued whose record in the store
+	// failed after the response (a retry or the next start-up records
+	// them).
+	RecordFailed prometheus.Counter
 }
 
 // NewMetrics returns the node's metrics, registered with reg if it is not
@@ -35,9 +39,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hotline_accept_seconds", Help: "Time to accept an envelope, from parse to receipt.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		RecordFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotline_receipt_records_failed_total", Help: "Receipts issued whose record in the store failed afterwards.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Accepted, m.Duplicate, m.Refused, m.Sent, m.Receipts, m.AcceptDur)
+		reg.MustRegister(m.Accepted, m.Duplicate, m.Refused, m.Sent, m.Receipts, m.AcceptDur, m.RecordFailed)
 	}
 	return m
 }

@@ -113,6 +113,8 @@ type Node struct {
 	before  func(hotline.Direction, hotline.ID)
 
 	locks keyedMutex
+	// records tracks the receipts being recorded in the background.
+	records background
 
 	// kick wakes delivery when a sent envelope is stored.
 	kickMu sync.Mutex
@@ -219,6 +221,38 @@ func (n *Node) kick() {
 		default:
 		}
 	}
+}
+
+// Close waits for the receipts being recorded in the background and makes
+// later ones be recorded before Accept returns. Call it before closing the
+// store; the node keeps working otherwise.
+func (n *Node) Close() { n.records.close() }
+
+// background counts goroutines that must finish before the store closes.
+type background struct {
+	mu      sync.Mutex
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// start reports whether a goroutine may start; if so, it must call done.
+func (b *background) start() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return false
+	}
+	b.wg.Add(1)
+	return true
+}
+
+func (b *background) done() { b.wg.Done() }
+
+func (b *background) close() {
+	b.mu.Lock()
+	b.closing = true
+	b.mu.Unlock()
+	b.wg.Wait()
 }
 
 // keyedMutex serialises work per message id: one request per id at a time.

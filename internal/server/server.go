@@ -698,6 +698,9 @@ func (s *Server) closeAll() error {
 	} else if s.ln != nil {
 		s.ln.Close()
 	}
+	if s.node != nil {
+		s.node.Close()
+	}
 	if s.log != nil {
 		errs = append(errs, s.log.Close())
 		s.log = nil

@@ -46,12 +46,14 @@ func newTestNet(tb testing.TB, parties ...string) *testNet {
 	return newTestNetWith(tb, sim.TestnetConfig{Parties: parties}, nil, nil)
 }
 
-// newTestNetWith makes the testnet cfg describes (in a temporary folder)
-// and serves the nodes of the parties in run (all when nil) in-process
-// until the test ends.
+// newTestNetWith makes the testnet cfg describes
+// (in cfg.Dir, else a temporary folder) and serves the nodes of the
+// parties in run (all when nil) in-process until the test ends.
 func newTestNetWith(tb testing.TB, cfg sim.TestnetConfig, run []string, opt func(party string, o *server.Options)) *testNet {
 	tb.Helper()
-	cfg.Dir = tb.TempDir()
+	if cfg.Dir == "" {
+		cfg.Dir = tb.TempDir()
+	}
 	adjust := cfg.Node
 	cfg.Node = func(p string, c *server.Config) {
 		c.Delivery.MinBackoff = server.Duration(50 * time.Millisecond)
@@ -61,6 +63,7 @@ func newTestNetWith(tb testing.TB, cfg sim.TestnetConfig, run []string, opt func
 			adjust(p, c)
 		}
 	}
+	cfg.Listen = cfg.BasePort == 0
 	nw, err := sim.Testnet(cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -74,9 +77,12 @@ func newTestNetWith(tb testing.TB, cfg sim.TestnetConfig, run []string, opt func
 	})
 	for _, n := range nw.Nodes {
 		if run != nil && !slices.Contains(run, n.Party) {
+			if n.Listener != nil {
+				n.Listener.Close() // a node not run refuses connections
+			}
 			continue
 		}
-		o := server.Options{Bodies: mustTemplates(tb)}
+		o := server.Options{Bodies: mustTemplates(tb), Listener: n.Listener}
 		if opt != nil {
 			opt(n.Party, &o)
 		}
@@ -138,10 +144,18 @@ func TestSendDeliverReceipt(t *testing.T) {
 	if got.Kind != "clarification_request" || got.From != "BER" || string(got.Body) != clarificationBody {
 		t.Errorf("CRI stored %+v", got)
 	}
-	rc, err := cri.Store().Receipt(ctx, id, "CRI")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// CRI records its receipt just after answering with it.
+	var rc store.Receipt
+	waitFor(t, "CRI's receipt recorded", func() (bool, error) {
+		r, err := cri.Store().Receipt(ctx, id, "CRI")
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err == nil {
+			rc = r
+		}
+		return err == nil, err
+	})
 	row, _ := ber.Store().OutboxEntry(ctx, id, "CRI")
 	if row.Receipt == nil || string(row.Receipt.Note) != string(rc.Note) {
 		t.Error("BER's recorded receipt is not the one CRI issued")

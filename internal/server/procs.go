@@ -1,0 +1,30 @@
+package server
+
+import (
+	"os"
+	"runtime"
+)
+
+// SyncWriters is how many goroutines of a node spend most of their time
+// blocked in synchronous disk writes: the log's sequencer (Tessera writes
+// every file of a batch with O_SYNC and fsyncs its directory) and the
+// store's single SQLite writer (one fsync per commit).
+const SyncWriters = 2
+
+// TuneProcs raises GOMAXPROCS by SyncWriters, unless the GOMAXPROCS
+// environment variable sets it, and returns the value in force.
+//
+// A goroutine blocked in a system call keeps its P until the runtime's
+// monitor takes it back, which under load can take milliseconds: with
+// GOMAXPROCS at the number of cores, a node whose two writers sit in fsync
+// leaves cores idle while dozens of requests wait to verify and open
+// envelopes. Two more Ps keep every core busy (docs/PERFORMANCE.md, Node:
+// +25% messages/s on 2 cores).
+func TuneProcs() int {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return runtime.GOMAXPROCS(0)
+	}
+	n := runtime.GOMAXPROCS(0) + SyncWriters
+	runtime.GOMAXPROCS(n)
+	return n
+}
