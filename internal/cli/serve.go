@@ -89,7 +89,8 @@ from DIR/admin.token), /metrics, /healthz and /readyz.`,
 			}
 			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			tlog.RouteKlog(logger)
-			logger.Debug("runtime", "gomaxprocs", server.TuneProcs())
+			procs, gc := server.TuneProcs(), server.TuneGC()
+			logger.Debug("runtime", "gomaxprocs", procs, "gogc", gc)
 			bodies, err := node.NewTemplates()
 			if err != nil {
 				return err
