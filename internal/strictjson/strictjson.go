@@ -12,9 +12,7 @@
 package strictjson
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"unicode/utf8"
 
 	"github.com/hotline-net/hotline"
@@ -42,101 +40,306 @@ type Options struct {
 	Free string
 }
 
-// frame is one open object or array.
-type frame struct {
-	obj     bool
-	wantKey bool // an object expecting a member name (or its end)
-	free    bool // inside o.Free
-	keys    map[string]bool
-	lastKey string
-}
-
-// Check walks b and returns the first thing wrong with it, or nil.
+// Check scans b once and returns the first thing wrong with it, or nil.
+// It allocates only for member names that carry escapes and for objects
+// with more than a few members: it runs on every body a node accepts.
 func Check(b []byte, o Options) error {
 	if !utf8.Valid(b) {
 		return hotline.Errorf(ErrMalformed, "%s: not valid UTF-8", o.What)
 	}
-	var stack []*frame
-	// valueDone records that a value ended: the enclosing object, if any,
-	// now expects a member name.
-	valueDone := func() {
-		if n := len(stack); n > 0 && stack[n-1].obj {
-			stack[n-1].wantKey = true
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	values := 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return hotline.Errorf(ErrMalformed, "%s: %v", o.What, err)
-		}
-		if len(stack) == 0 {
-			values++
-			if values > 1 {
-				return hotline.Errorf(ErrMalformed, "%s: data after the JSON object", o.What)
-			}
-			if d, ok := tok.(json.Delim); !ok || d != '{' {
-				return hotline.Errorf(ErrMalformed, "%s: not a JSON object", o.What)
-			}
-		}
-		if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
-			top := stack[n-1]
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:n-1]
-				valueDone()
-				continue
-			}
-			key, _ := tok.(string)
-			if top.keys[key] {
-				return hotline.Errorf(ErrDuplicateKey, "%s: member %q appears twice in one object", o.What, truncate(key))
-			}
-			if !top.free && !hotline.ValidKind(key) {
-				return hotline.Errorf(ErrUnknownField, "%s: unknown field %q", o.What, truncate(key))
-			}
-			top.keys[key] = true
-			top.wantKey = false
-			top.lastKey = key
-			continue
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				if len(stack) >= o.MaxDepth {
-					return hotline.Errorf(ErrTooLarge, "%s: nested deeper than %d levels", o.What, o.MaxDepth)
-				}
-				free := false
-				if n := len(stack); n > 0 {
-					free = stack[n-1].free || (o.Free != "" && n == 1 && stack[0].lastKey == o.Free)
-				}
-				stack = append(stack, &frame{obj: t == '{', wantKey: t == '{', free: free, keys: map[string]bool{}})
-			default:
-				stack = stack[:len(stack)-1]
-				valueDone()
-			}
-		case nil:
-			if n := len(stack); n == 0 || !stack[n-1].free {
-				return hotline.Errorf(ErrInvalidValue, "%s: null is not allowed; leave the field out", o.What)
-			}
-			valueDone()
-		default:
-			valueDone()
-		}
-	}
-	if values == 0 {
+	sc := scanner{b: b, o: &o}
+	sc.space()
+	if sc.i == len(b) {
 		return hotline.Errorf(ErrMalformed, "%s: empty", o.What)
 	}
-	if len(stack) > 0 {
-		// json.Decoder.Token reports a document cut inside an object as a
-		// clean end of input.
-		return hotline.Errorf(ErrMalformed, "%s: truncated", o.What)
+	if b[sc.i] != '{' {
+		return hotline.Errorf(ErrMalformed, "%s: not a JSON object", o.What)
+	}
+	if err := sc.value(false, 0); err != nil {
+		return err
+	}
+	sc.space()
+	if sc.i != len(b) {
+		return hotline.Errorf(ErrMalformed, "%s: data after the JSON object", o.What)
 	}
 	return nil
+}
+
+// scanner walks a document that is valid UTF-8.
+type scanner struct {
+	b []byte
+	i int
+	o *Options
+}
+
+func (sc *scanner) malformed(what string) error {
+	if sc.i >= len(sc.b) {
+		return hotline.Errorf(ErrMalformed, "%s: truncated", sc.o.What)
+	}
+	return hotline.Errorf(ErrMalformed, "%s: invalid character %q %s at byte %d", sc.o.What, sc.b[sc.i], what, sc.i)
+}
+
+func (sc *scanner) space() {
+	for sc.i < len(sc.b) {
+		switch sc.b[sc.i] {
+		case ' ', '\t', '\n', '\r':
+			sc.i++
+		default:
+			return
+		}
+	}
+}
+
+// value scans one value at sc.i (after white space), inside depth open
+// containers; free says it is inside Options.Free.
+func (sc *scanner) value(free bool, depth int) error {
+	if sc.i >= len(sc.b) {
+		return sc.malformed("")
+	}
+	switch c := sc.b[sc.i]; {
+	case c == '{' || c == '[':
+		if depth >= sc.o.MaxDepth {
+			return hotline.Errorf(ErrTooLarge, "%s: nested deeper than %d levels", sc.o.What, sc.o.MaxDepth)
+		}
+		sc.i++
+		if c == '{' {
+			return sc.object(free, depth+1)
+		}
+		return sc.array(free, depth+1)
+	case c == '"':
+		_, _, err := sc.str()
+		return err
+	case c == '-' || c >= '0' && c <= '9':
+		return sc.number()
+	case c == 't':
+		return sc.literal("true")
+	case c == 'f':
+		return sc.literal("false")
+	case c == 'n':
+		if err := sc.literal("null"); err != nil {
+			return err
+		}
+		if !free {
+			return hotline.Errorf(ErrInvalidValue, "%s: null is not allowed; leave the field out", sc.o.What)
+		}
+		return nil
+	}
+	return sc.malformed("looking for the beginning of a value")
+}
+
+func (sc *scanner) literal(lit string) error {
+	if len(sc.b)-sc.i < len(lit) {
+		sc.i = len(sc.b)
+		return sc.malformed("")
+	}
+	for k := 0; k < len(lit); k++ {
+		if sc.b[sc.i] != lit[k] {
+			return sc.malformed("in literal " + lit)
+		}
+		sc.i++
+	}
+	return nil
+}
+
+// number scans a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (sc *scanner) number() error {
+	if sc.b[sc.i] == '-' {
+		sc.i++
+	}
+	if sc.i < len(sc.b) && sc.b[sc.i] == '0' {
+		sc.i++
+	} else if !sc.digits() {
+		return sc.malformed("in numeric literal")
+	}
+	if sc.i < len(sc.b) && sc.b[sc.i] == '.' {
+		sc.i++
+		if !sc.digits() {
+			return sc.malformed("after decimal point in numeric literal")
+		}
+	}
+	if sc.i < len(sc.b) && (sc.b[sc.i] == 'e' || sc.b[sc.i] == 'E') {
+		sc.i++
+		if sc.i < len(sc.b) && (sc.b[sc.i] == '+' || sc.b[sc.i] == '-') {
+			sc.i++
+		}
+		if !sc.digits() {
+			return sc.malformed("in exponent of numeric literal")
+		}
+	}
+	return nil
+}
+
+func (sc *scanner) digits() bool {
+	start := sc.i
+	for sc.i < len(sc.b) && sc.b[sc.i] >= '0' && sc.b[sc.i] <= '9' {
+		sc.i++
+	}
+	return sc.i > start
+}
+
+// str scans a string at sc.i and returns its raw contents (between the
+// quotes) and whether they hold escapes.
+func (sc *scanner) str() (raw []byte, escaped bool, err error) {
+	sc.i++ // the opening quote
+	start := sc.i
+	for sc.i < len(sc.b) {
+		switch c := sc.b[sc.i]; {
+		case c == '"':
+			raw = sc.b[start:sc.i]
+			sc.i++
+			return raw, escaped, nil
+		case c == '\\':
+			escaped = true
+			sc.i++
+			if sc.i >= len(sc.b) {
+				return nil, false, sc.malformed("")
+			}
+			switch sc.b[sc.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				sc.i++
+			case 'u':
+				sc.i++
+				for k := 0; k < 4; k++ {
+					if sc.i >= len(sc.b) {
+						return nil, false, sc.malformed("")
+					}
+					if !isHex(sc.b[sc.i]) {
+						return nil, false, sc.malformed("in \\u hexadecimal character escape")
+					}
+					sc.i++
+				}
+			default:
+				return nil, false, sc.malformed("in string escape code")
+			}
+		case c < 0x20:
+			return nil, false, sc.malformed("in string literal")
+		default:
+			sc.i++
+		}
+	}
+	return nil, false, sc.malformed("")
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// object scans the members of an object whose '{' is read.
+func (sc *scanner) object(free bool, depth int) error {
+	var (
+		small [8]string // the names seen, while few
+		names []string
+		set   map[string]bool // once more
+	)
+	names = small[:0]
+	sc.space()
+	if sc.i < len(sc.b) && sc.b[sc.i] == '}' {
+		sc.i++
+		return nil
+	}
+	for {
+		if sc.i >= len(sc.b) || sc.b[sc.i] != '"' {
+			return sc.malformed("looking for the beginning of an object key string")
+		}
+		raw, escaped, err := sc.str()
+		if err != nil {
+			return err
+		}
+		var name string
+		if escaped {
+			q := sc.b[sc.i-len(raw)-2 : sc.i]
+			if err := json.Unmarshal(q, &name); err != nil {
+				return hotline.Errorf(ErrMalformed, "%s: %v", sc.o.What, err)
+			}
+		} else {
+			name = string(raw)
+		}
+		seen := false
+		if set != nil {
+			seen = set[name]
+		} else {
+			for _, n := range names {
+				if n == name {
+					seen = true
+					break
+				}
+			}
+		}
+		if seen {
+			return hotline.Errorf(ErrDuplicateKey, "%s: member %q appears twice in one object", sc.o.What, truncate(name))
+		}
+		if !free && !hotline.ValidKind(name) {
+			return hotline.Errorf(ErrUnknownField, "%s: unknown field %q", sc.o.What, truncate(name))
+		}
+		if set == nil && len(names) < len(small) {
+			names = append(names, name)
+		} else {
+			if set == nil {
+				set = make(map[string]bool, 2*len(small))
+				for _, n := range names {
+					set[n] = true
+				}
+			}
+			set[name] = true
+		}
+		sc.space()
+		if sc.i >= len(sc.b) || sc.b[sc.i] != ':' {
+			return sc.malformed("after object key")
+		}
+		sc.i++
+		sc.space()
+		// The value of Options.Free in the top-level object, and all
+		// within it, is another format's.
+		inner := free
+		if !inner && depth == 1 && sc.o.Free != "" && name == sc.o.Free && sc.i < len(sc.b) && (sc.b[sc.i] == '{' || sc.b[sc.i] == '[') {
+			inner = true
+		}
+		if err := sc.value(inner, depth); err != nil {
+			return err
+		}
+		sc.space()
+		if sc.i >= len(sc.b) {
+			return sc.malformed("")
+		}
+		switch sc.b[sc.i] {
+		case ',':
+			sc.i++
+			sc.space()
+		case '}':
+			sc.i++
+			return nil
+		default:
+			return sc.malformed("after object key:value pair")
+		}
+	}
+}
+
+// array scans the elements of an array whose '[' is read.
+func (sc *scanner) array(free bool, depth int) error {
+	sc.space()
+	if sc.i < len(sc.b) && sc.b[sc.i] == ']' {
+		sc.i++
+		return nil
+	}
+	for {
+		if err := sc.value(free, depth); err != nil {
+			return err
+		}
+		sc.space()
+		if sc.i >= len(sc.b) {
+			return sc.malformed("")
+		}
+		switch sc.b[sc.i] {
+		case ',':
+			sc.i++
+			sc.space()
+		case ']':
+			sc.i++
+			return nil
+		default:
+			return sc.malformed("after array element")
+		}
+	}
 }
 
 func truncate(s string) string {
