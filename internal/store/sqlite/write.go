@@ -164,6 +164,16 @@ func (db *DB) Sequenced(ctx context.Context, dir hotline.Direction, id hotline.I
 		return fmt.Errorf("%w: direction %v", store.ErrInvalid, dir)
 	}
 	return db.write(ctx, func(t *wtx) error {
+		if dir == hotline.Received && issued != nil {
+			// The accept path's case, once per received envelope: a
+			// pending leaf gets its index and receipt in one statement.
+			// Anything else (already recorded, not found, a conflict)
+			// takes the general path below.
+			done, err := t.sequenceReceived(id, index, issued)
+			if err != nil || done {
+				return err
+			}
+		}
 		var leaf store.Leaf
 		var err error
 		if dir == hotline.ReceiptReceived {
@@ -228,6 +238,32 @@ func (db *DB) Sequenced(ctx context.Context, dir hotline.Direction, id hotline.I
 		}
 		return nil
 	})
+}
+
+// sequenceReceived records the index and receipt of a received envelope
+// whose leaf is pending, if it is and the index is free; done reports
+// whether it did.
+func (t *wtx) sequenceReceived(id hotline.ID, index uint64, issued *store.Receipt) (done bool, err error) {
+	taken, err := t.indexTaken(index)
+	if err != nil || taken {
+		return false, err
+	}
+	n, err := t.execN(`UPDATE envelopes SET leaf_idx = ?, receipt_party = ?, receipt_received = ?, receipt_note = ?
+		WHERE id = ? AND dir = 2 AND leaf_idx IS NULL AND receipt_note IS NULL`,
+		int64(index), issued.Party, sqlkit.Time(issued.Received), issued.Note, id[:])
+	if err != nil {
+		return false, fmt.Errorf("recording leaf index and receipt: %w", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if int64(index) >= t.hw {
+		if _, err := t.exec(`UPDATE log_state SET high_water = ? WHERE id = 1`, int64(index)+1); err != nil {
+			return false, fmt.Errorf("raising high-water mark: %w", err)
+		}
+		t.hw = int64(index) + 1
+	}
+	return true, nil
 }
 
 // outboxState returns the state of an outbox row, or ErrNotFound.
