@@ -30,10 +30,12 @@ party whose node folder is PARTY_DIR (it signs and seals with that folder's
 keys, without going through that party's node), with C concurrent senders.
 
 Every envelope — an exercise notification of a few hundred bytes — is sealed,
-signed, cut to the target's view and its HTTP request signed before the clock
-starts (a request signature more than 4 minutes old when its turn comes is
-made again on the clock, and counted). The clock runs from the first send to
-the last answer. After it stops, every receipt is verified against the
+signed, cut to the target's view and its HTTP request signed and serialized
+before the clock starts (a request signature more than 4 minutes old when its
+turn comes is made again on the clock, and counted). Each sender writes its
+requests on a keep-alive connection of its own, so that the load generator
+takes as little as it can of cores it may share with the node. The clock runs
+from the first send to the last answer. After it stops, every receipt is verified against the
 target's message key in the agreement and must name its envelope, the target
 and its log, each at its own index.
 
