@@ -29,7 +29,7 @@ const (
 	DefaultCheckpointInterval = time.Second
 	DefaultRepublishInterval  = time.Minute
 	DefaultBatchMaxSize       = 256
-	DefaultBatchMaxAge        = 250 * time.Microsecond
+	DefaultBatchMaxAge        = 50 * time.Microsecond
 	DefaultWitnessTimeout     = 10 * time.Second
 )
 
@@ -68,8 +68,10 @@ type Config struct {
 	// sequenced and fsynced when it has BatchMaxSize entries or its first
 	// entry has waited BatchMaxAge. The Log lets one batch through at a
 	// time and gathers what arrives meanwhile into the next (see gate.go),
-	// so the age only delays a lone caller. Zero means
-	// DefaultBatchMaxSize (256) and DefaultBatchMaxAge (250 µs). See
+	// so the age only has to cover the gate handing its entries over (tens
+	// of microseconds): beyond that it delays every batch, through a timer
+	// goroutine a loaded node schedules late. Zero means
+	// DefaultBatchMaxSize (256) and DefaultBatchMaxAge (50 µs). See
 	// docs/PERFORMANCE.md.
 	BatchMaxSize uint
 	BatchMaxAge  time.Duration
