@@ -20,7 +20,7 @@ import (
 //
 // The receipt is recorded in the store after it is returned, in the
 // background, with the envelope's lock held until then (so a duplicate
-// waits for it). That costs no durability: the row and the log entry are
+// waits for it); [Node.Settle] waits for the records in flight. That costs no durability: the row and the log entry are
 // durable before the receipt is signed, and the receipt is a function of
 // them (Ed25519 signatures are deterministic), so if the process dies
 // before the record commits, start-up finds the pending row's entry in the
@@ -191,7 +191,8 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 	if err != nil {
 		return nil, false, err
 	}
-	if !n.records.start() {
+	recorded, ok := n.records.start()
+	if !ok {
 		// The node is closing: record it before answering.
 		if err := n.recordReceipt(ctx, leaf, issued); err != nil {
 			return nil, false, err
@@ -201,7 +202,7 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 	held := unlock
 	unlock = nil
 	go func() {
-		defer n.records.done()
+		defer recorded()
 		defer held()
 		// The caller has its receipt: the record is not cut short by its
 		// context.

@@ -228,25 +228,62 @@ func (n *Node) kick() {
 // store; the node keeps working otherwise.
 func (n *Node) Close() { n.records.close() }
 
-// background counts goroutines that must finish before the store closes.
+// Settle waits until every receipt Accept returned before the call is
+// recorded in the store (a few milliseconds at most), so that a read after
+// it lists every envelope a sender holds a receipt for. Readers that show
+// the store to operators call it first.
+func (n *Node) Settle(ctx context.Context) error { return n.records.settle(ctx) }
+
+// background tracks the goroutines recording receipts: the store must not
+// close under them, and readers may wait for those running (settle).
 type background struct {
 	mu      sync.Mutex
 	closing bool
 	wg      sync.WaitGroup
+	running map[chan struct{}]struct{}
 }
 
-// start reports whether a goroutine may start; if so, it must call done.
-func (b *background) start() bool {
+// start reports whether a goroutine may start; if so, it must call done
+// when it ends.
+func (b *background) start() (done func(), ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closing {
-		return false
+		return nil, false
 	}
 	b.wg.Add(1)
-	return true
+	c := make(chan struct{})
+	if b.running == nil {
+		b.running = make(map[chan struct{}]struct{})
+	}
+	b.running[c] = struct{}{}
+	return func() {
+		b.mu.Lock()
+		delete(b.running, c)
+		b.mu.Unlock()
+		close(c)
+		b.wg.Done()
+	}, true
 }
 
-func (b *background) done() { b.wg.Done() }
+// settle waits for the goroutines running when it is called (not for those
+// that start later: under a steady load there always are some).
+func (b *background) settle(ctx context.Context) error {
+	b.mu.Lock()
+	waiting := make([]chan struct{}, 0, len(b.running))
+	for c := range b.running {
+		waiting = append(waiting, c)
+	}
+	b.mu.Unlock()
+	for _, c := range waiting {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
 
 func (b *background) close() {
 	b.mu.Lock()

@@ -166,6 +166,9 @@ func TestPartitionRelay(t *testing.T) {
 	}
 
 	// Each arrived once.
+	if err := cri.Node().Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
 	page, err := cri.Node().Store().Messages(ctx, store.MessageQuery{MessageFilter: store.MessageFilter{Direction: hotline.Received}, Limit: 100})
 	if err != nil {
 		t.Fatal(err)

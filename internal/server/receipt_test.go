@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
@@ -23,6 +24,8 @@ import (
 type failingSequenced struct {
 	store.Store
 	fail *atomic.Bool
+	// hold, while set, makes the record wait until it is closed.
+	hold *atomic.Pointer[chan struct{}]
 }
 
 var errInjected = errors.New("injected: the disk is full")
@@ -30,6 +33,9 @@ var errInjected = errors.New("injected: the disk is full")
 func (s failingSequenced) Sequenced(ctx context.Context, dir hotline.Direction, id hotline.ID, index uint64, issued *store.Receipt) error {
 	if dir == hotline.Received && s.fail.Load() {
 		return errInjected
+	}
+	if h := s.hold.Load(); dir == hotline.Received && h != nil {
+		<-*h
 	}
 	return s.Store.Sequenced(ctx, dir, id, index, issued)
 }
@@ -40,6 +46,7 @@ func (s failingSequenced) Sequenced(ctx context.Context, dir hotline.Direction, 
 // already in the log (not a second one), and the record is made then.
 func TestReceiptRecordedAfterAnswer(t *testing.T) {
 	var fail atomic.Bool
+	var hold atomic.Pointer[chan struct{}]
 	dir := t.TempDir()
 	tn := newTestNetWith(t, sim.TestnetConfig{Dir: dir, Parties: []string{"BER", "CRI"}}, []string{"BER", "CRI"},
 		func(party string, o *server.Options) {
@@ -51,7 +58,7 @@ func TestReceiptRecordedAfterAnswer(t *testing.T) {
 				if err != nil {
 					return nil, err
 				}
-				return failingSequenced{Store: db, fail: &fail}, nil
+				return failingSequenced{Store: db, fail: &fail, hold: &hold}, nil
 			}
 		})
 	ber, cri := tn.servers["BER"].Node(), tn.servers["CRI"].Node()
@@ -119,5 +126,36 @@ func TestReceiptRecordedAfterAnswer(t *testing.T) {
 	}
 	if count != 1 {
 		t.Errorf("CRI's log holds the envelope's entry %d times, want once", count)
+	}
+
+	// Settle waits for the records in flight: while one is held, it does
+	// not return; once released, the receipt is there without polling.
+	release := make(chan struct{})
+	hold.Store(&release)
+	second, err := ber.Send(ctx, node.Draft{
+		To: []string{"CRI"}, Kind: "clarification_request",
+		Severity: hotline.SeverityCritical, Marking: hotline.TLPAmber,
+		Body: []byte(clarificationBody),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the second delivery to CRI", func() (bool, error) {
+		row, err := ber.Store().OutboxEntry(ctx, second, "CRI")
+		return row.State == store.OutboxDelivered, err
+	})
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	err = cri.Settle(short)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Settle with a record held: %v, want the deadline", err)
+	}
+	hold.Store(nil)
+	close(release)
+	if err := cri.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cri.Store().Receipt(ctx, second, "CRI"); err != nil {
+		t.Errorf("CRI's receipt after Settle: %v", err)
 	}
 }

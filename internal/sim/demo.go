@@ -682,7 +682,11 @@ func (d *demo) checkLogs(ctx context.Context, msgs []*sent) error {
 				want = append(want, wantLeaf{hotline.Received, m.id, r.LogIndex})
 			}
 		}
-		// Nothing the story did not send: the node's store agrees.
+		// Nothing the story did not send: the node's store agrees (once
+		// the receipts it answered with are recorded).
+		if err := d.servers[p].Node().Settle(ctx); err != nil {
+			return err
+		}
 		for _, dir := range []hotline.Direction{hotline.Sent, hotline.Received} {
 			n, err := d.servers[p].Node().Store().CountMessages(ctx, store.MessageFilter{Direction: dir})
 			if err != nil {
