@@ -97,6 +97,9 @@ func TestNetwork(t *testing.T) {
 	close(work)
 	wg.Wait()
 	if failed.Load() > 0 {
+		for _, p := range parties {
+			t.Logf("%s log:\n%s", p, procs[p].log())
+		}
 		t.FailNow()
 	}
 

@@ -113,6 +113,8 @@ type Node struct {
 	before  func(hotline.Direction, hotline.ID)
 
 	locks keyedMutex
+	// seqMu makes this node's sends take sequence numbers one at a time.
+	seqMu sync.Mutex
 	// records tracks the receipts being recorded in the background.
 	records background
 

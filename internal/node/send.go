@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/store"
 )
 
@@ -28,7 +30,9 @@ type Draft struct {
 }
 
 // maxSealRetries bounds how often Send seals again when a concurrent send
-// took a sequence number first.
+// took a sequence number first. Within one process sends take sequence
+// numbers one at a time (Node.seqMu), so this only happens between
+// processes sharing a store.
 const maxSealRetries = 16
 
 // Send checks d, seals it to each recipient, and stores the envelope, its
@@ -90,58 +94,12 @@ func (n *Node) send(ctx context.Context, d Draft) (hotline.ID, error) {
 	}
 
 	for range maxSealRetries {
-		seqs, err := n.store.NextSequences(ctx, to)
-		if err != nil {
-			return hotline.ID{}, fmt.Errorf("allocating sequence numbers: %w", err)
+		id, entry, err := n.seal(ctx, d, v, to, keys, now)
+		if errors.Is(err, store.ErrConflict) {
+			continue // another process took a sequence number: seal again
 		}
-		hd := &hotline.Draft{
-			Agreement: v.Hash(),
-			From:      n.party,
-			Group:     d.Group,
-			Created:   now,
-			Exercise:  d.Exercise,
-			Inner: hotline.Inner{
-				Kind: d.Kind, Severity: d.Severity, Marking: d.Marking,
-				Thread: d.Thread, Refs: d.Refs,
-			},
-			Body: d.Body,
-		}
-		for i, p := range to {
-			hd.To = append(hd.To, hotline.Addressee{Party: p, Key: keys[i], Seq: seqs[i].Seq, Prev: seqs[i].Prev})
-		}
-		e, err := hotline.Seal(hd, n.keys.Message)
 		if err != nil {
 			return hotline.ID{}, err
-		}
-		id := e.ID()
-		entry := hotline.LeafEntry(n.log.Origin(), hotline.Sent, id)
-		_, err = n.store.InsertSent(ctx, &store.Sent{
-			Envelope: store.Envelope{
-				Direction:     hotline.Sent,
-				ID:            id,
-				From:          n.party,
-				To:            to,
-				Group:         d.Group,
-				Created:       e.Header.Created,
-				AgreementHash: v.Hash(),
-				Exercise:      d.Exercise,
-				Kind:          d.Kind,
-				Severity:      d.Severity,
-				Marking:       d.Marking,
-				Thread:        d.Thread,
-				Refs:          d.Refs,
-				Raw:           e.Marshal(),
-				Body:          d.Body,
-				At:            now,
-			},
-			Seqs:  seqs,
-			Entry: entry,
-		})
-		if errors.Is(err, store.ErrConflict) {
-			continue // another send took a sequence number: seal again
-		}
-		if err != nil {
-			return hotline.ID{}, fmt.Errorf("storing sent envelope: %w", err)
 		}
 		if n.before != nil {
 			n.before(hotline.Sent, id)
@@ -156,6 +114,70 @@ func (n *Node) send(ctx context.Context, d Draft) (hotline.ID, error) {
 		return id, nil
 	}
 	return hotline.ID{}, fmt.Errorf("sending: sequence numbers kept changing under %d attempts", maxSealRetries)
+}
+
+// seal takes the next sequence number to each recipient, seals d with
+// them and stores the envelope with its outbox rows. Sends of this node
+// do it one at a time: concurrent sends sealing with the same numbers
+// would all but one be refused by the store and seal again, and under
+// load could exhaust their retries (a 500 to the operator).
+func (n *Node) seal(ctx context.Context, d Draft, v *agreement.Version, to []string, keys []*hotline.EncryptionPublicKey, now time.Time) (hotline.ID, [hotline.EntrySize]byte, error) {
+	n.seqMu.Lock()
+	defer n.seqMu.Unlock()
+	seqs, err := n.store.NextSequences(ctx, to)
+	if err != nil {
+		return hotline.ID{}, [hotline.EntrySize]byte{}, fmt.Errorf("allocating sequence numbers: %w", err)
+	}
+	hd := &hotline.Draft{
+		Agreement: v.Hash(),
+		From:      n.party,
+		Group:     d.Group,
+		Created:   now,
+		Exercise:  d.Exercise,
+		Inner: hotline.Inner{
+			Kind: d.Kind, Severity: d.Severity, Marking: d.Marking,
+			Thread: d.Thread, Refs: d.Refs,
+		},
+		Body: d.Body,
+	}
+	for i, p := range to {
+		hd.To = append(hd.To, hotline.Addressee{Party: p, Key: keys[i], Seq: seqs[i].Seq, Prev: seqs[i].Prev})
+	}
+	e, err := hotline.Seal(hd, n.keys.Message)
+	if err != nil {
+		return hotline.ID{}, [hotline.EntrySize]byte{}, err
+	}
+	id := e.ID()
+	entry := hotline.LeafEntry(n.log.Origin(), hotline.Sent, id)
+	_, err = n.store.InsertSent(ctx, &store.Sent{
+		Envelope: store.Envelope{
+			Direction:     hotline.Sent,
+			ID:            id,
+			From:          n.party,
+			To:            to,
+			Group:         d.Group,
+			Created:       e.Header.Created,
+			AgreementHash: v.Hash(),
+			Exercise:      d.Exercise,
+			Kind:          d.Kind,
+			Severity:      d.Severity,
+			Marking:       d.Marking,
+			Thread:        d.Thread,
+			Refs:          d.Refs,
+			Raw:           e.Marshal(),
+			Body:          d.Body,
+			At:            now,
+		},
+		Seqs:  seqs,
+		Entry: entry,
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return hotline.ID{}, [hotline.EntrySize]byte{}, err
+	}
+	if err != nil {
+		return hotline.ID{}, [hotline.EntrySize]byte{}, fmt.Errorf("storing sent envelope: %w", err)
+	}
+	return id, entry, nil
 }
 
 // Reply sends a message of the given kind that answers message id (which
