@@ -42,10 +42,10 @@ const GCPercent = 400
 // TuneGC sets the garbage collector's target to GCPercent unless the GOGC
 // environment variable sets it, and returns the value in force.
 func TuneGC() int {
-	if v := os.Getenv("GOGC"); v != "" {
-		old := debug.SetGCPercent(100)
-		debug.SetGCPercent(old)
-		return old
+	if os.Getenv("GOGC") != "" {
+		current := debug.SetGCPercent(100) // reads it; set back below
+		debug.SetGCPercent(current)
+		return current
 	}
 	debug.SetGCPercent(GCPercent)
 	return GCPercent
