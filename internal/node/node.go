@@ -241,8 +241,7 @@ func (n *Node) Settle(ctx context.Context) error { return n.records.settle(ctx) 
 type background struct {
 	mu      sync.Mutex
 	closing bool
-	wg      sync.WaitGroup
-	running map[chan struct{}]struct{}
+	running map[chan struct{}]struct{} // closed when its goroutine ends
 }
 
 // start reports whether a goroutine may start; if so, it must call done
@@ -253,7 +252,6 @@ func (b *background) start() (done func(), ok bool) {
 	if b.closing {
 		return nil, false
 	}
-	b.wg.Add(1)
 	c := make(chan struct{})
 	if b.running == nil {
 		b.running = make(map[chan struct{}]struct{})
@@ -264,7 +262,6 @@ func (b *background) start() (done func(), ok bool) {
 		delete(b.running, c)
 		b.mu.Unlock()
 		close(c)
-		b.wg.Done()
 	}, true
 }
 
@@ -287,11 +284,12 @@ func (b *background) settle(ctx context.Context) error {
 	return nil
 }
 
+// close lets no goroutine start and waits for those running.
 func (b *background) close() {
 	b.mu.Lock()
 	b.closing = true
 	b.mu.Unlock()
-	b.wg.Wait()
+	b.settle(context.Background())
 }
 
 // keyedMutex serialises work per message id: one request per id at a time.

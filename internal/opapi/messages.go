@@ -25,10 +25,6 @@ type StatusResponse struct {
 }
 
 func (a *api) status(r *http.Request) (any, error) {
-	// Every envelope this node has answered with a receipt is listed.
-	if err := a.node.Settle(r.Context()); err != nil {
-		return nil, err
-	}
 	ctx := r.Context()
 	st := a.node.Store()
 	s := StatusResponse{Party: a.node.Party(), Time: a.node.Clock().Now().UTC().Format(time.RFC3339)}
@@ -224,10 +220,6 @@ func toReceipt(r *store.Receipt) *Receipt {
 }
 
 func (a *api) list(r *http.Request) (any, error) {
-	// Every envelope this node has answered with a receipt is listed.
-	if err := a.node.Settle(r.Context()); err != nil {
-		return nil, err
-	}
 	q := r.URL.Query()
 	mq := store.MessageQuery{
 		MessageFilter: store.MessageFilter{Party: q.Get("party"), Kind: q.Get("kind")},
@@ -271,10 +263,6 @@ func (a *api) list(r *http.Request) (any, error) {
 }
 
 func (a *api) show(r *http.Request) (any, error) {
-	// Every envelope this node has answered with a receipt is listed.
-	if err := a.node.Settle(r.Context()); err != nil {
-		return nil, err
-	}
 	id, err := hotline.ParseID(r.PathValue("id"))
 	if err != nil {
 		return nil, hotline.Errorf(ErrBadRequest, "message id: %v", err)

@@ -93,10 +93,10 @@ func Handler(cfg Config) http.Handler {
 	read := []Role{Officer, Approver, Auditor, Admin}
 	write := []Role{Officer, Admin}
 	mux := http.NewServeMux()
-	mux.Handle("GET /api/v1/status", a.handle(read, a.status))
+	mux.Handle("GET /api/v1/status", a.handle(read, a.settled(a.status)))
 	mux.Handle("POST /api/v1/messages", a.handle(write, a.send))
-	mux.Handle("GET /api/v1/messages", a.handle(read, a.list))
-	mux.Handle("GET /api/v1/messages/{id}", a.handle(read, a.show))
+	mux.Handle("GET /api/v1/messages", a.handle(read, a.settled(a.list)))
+	mux.Handle("GET /api/v1/messages/{id}", a.handle(read, a.settled(a.show)))
 	mux.Handle("POST /api/v1/messages/{id}/reply", a.handle(write, a.reply))
 	mux.Handle("GET /api/v1/equivocations", a.handle(read, a.equivocations))
 	if a.peers != nil {
@@ -106,6 +106,18 @@ func Handler(cfg Config) http.Handler {
 		return nil, hotline.Errorf(node.ErrNotFound, "no such endpoint")
 	}))
 	return mux
+}
+
+// settled runs fn once the receipts the node has answered with are
+// recorded (node.Settle), so that what it reads of the store lists every
+// envelope a sender holds a receipt for.
+func (a *api) settled(fn func(*http.Request) (any, error)) func(*http.Request) (any, error) {
+	return func(r *http.Request) (any, error) {
+		if err := a.node.Settle(r.Context()); err != nil {
+			return nil, err
+		}
+		return fn(r)
+	}
 }
 
 // handle checks the token's role, bounds the body, calls fn and writes its

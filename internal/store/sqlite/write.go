@@ -204,11 +204,8 @@ func (db *DB) Sequenced(ctx context.Context, dir hotline.Direction, id hotline.I
 			if err != nil {
 				return fmt.Errorf("recording leaf index: %w", err)
 			}
-			if int64(index) >= t.hw {
-				if _, err := t.exec(`UPDATE log_state SET high_water = ? WHERE id = 1`, int64(index)+1); err != nil {
-					return fmt.Errorf("raising high-water mark: %w", err)
-				}
-				t.hw = int64(index) + 1
+			if err := t.raiseHighWater(index); err != nil {
+				return err
 			}
 			if dir == hotline.Sent {
 				if _, err := t.exec(`UPDATE outbox SET ready = 1 WHERE id = ?`, id[:]); err != nil {
@@ -257,13 +254,20 @@ func (t *wtx) sequenceReceived(id hotline.ID, index uint64, issued *store.Receip
 	if n == 0 {
 		return false, nil
 	}
-	if int64(index) >= t.hw {
-		if _, err := t.exec(`UPDATE log_state SET high_water = ? WHERE id = 1`, int64(index)+1); err != nil {
-			return false, fmt.Errorf("raising high-water mark: %w", err)
-		}
-		t.hw = int64(index) + 1
+	return true, t.raiseHighWater(index)
+}
+
+// raiseHighWater records that index holds a leaf: the high-water mark
+// becomes index+1 if it was not above it already.
+func (t *wtx) raiseHighWater(index uint64) error {
+	if int64(index) < t.hw {
+		return nil
 	}
-	return true, nil
+	if _, err := t.exec(`UPDATE log_state SET high_water = ? WHERE id = 1`, int64(index)+1); err != nil {
+		return fmt.Errorf("raising high-water mark: %w", err)
+	}
+	t.hw = int64(index) + 1
+	return nil
 }
 
 // outboxState returns the state of an outbox row, or ErrNotFound.
