@@ -492,49 +492,4 @@ func TestVerifyErrors(t *testing.T) {
 			}
 		})
 	}
-
-	// Version 2 changes the depositary's root key: it needs the old key's
-	// signature and the new one's.
-	newRoot, _ := hotline.GenerateSigningKey("DEP/root", false)
-	d, err := n.a.NextDraft()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Issued, d.Effective = t0.Add(time.Hour), t0.Add(time.Hour)
-	d.Parties[0].Root = newRoot.VerifierKey()
-	for _, tc := range []struct {
-		name    string
-		signers []*hotline.SigningKey
-		ok      bool
-	}{
-		{"old key only", []*hotline.SigningKey{n.keys["DEP"].Root}, false},
-		{"new key only", []*hotline.SigningKey{newRoot}, false},
-		{"both", []*hotline.SigningKey{n.keys["DEP"].Root, newRoot}, true},
-	} {
-		t.Run("depositary key change signed by "+tc.name, func(t *testing.T) {
-			var signers []interface {
-				Name() string
-				KeyHash() uint32
-				Sign([]byte) ([]byte, error)
-			}
-			for _, s := range tc.signers {
-				signers = append(signers, s)
-			}
-			text := mustText(t, TermsTag, d)
-			var note []byte
-			switch len(tc.signers) {
-			case 1:
-				note = signRaw(t, text, tc.signers[0])
-			default:
-				note = signRaw(t, text, tc.signers[0], tc.signers[1])
-			}
-			_, err := n.a.With(note)
-			if tc.ok && err != nil {
-				t.Errorf("refused: %v", err)
-			}
-			if !tc.ok && ErrorCode(err) != "bad_signature" {
-				t.Errorf("error %v, want bad_signature", err)
-			}
-		})
-	}
 }

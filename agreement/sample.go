@@ -101,7 +101,11 @@ func Sample(cfg SampleConfig) (*Agreement, error) {
 		if name == "" {
 			name = p.Keys.Party
 		}
-		t.Parties = append(t.Parties, Party{ID: p.Keys.Party, Name: name, Kind: kind, Root: p.Keys.Root.VerifierKey()})
+		party := Party{ID: p.Keys.Party, Name: name, Kind: kind, Root: p.Keys.Root.VerifierKey()}
+		if p.Keys.NextRoot != nil {
+			party.NextRoot = RootCommitment(p.Keys.NextRoot.VerifierKey())
+		}
+		t.Parties = append(t.Parties, party)
 		ids = append(ids, p.Keys.Party)
 	}
 	t.Witnesses.Parties = cfg.Witnesses
