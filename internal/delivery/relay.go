@@ -134,7 +134,7 @@ func (r *Relay) Put(ctx context.Context, from string, raw []byte) ([]byte, error
 	}
 	now := r.clock.Now()
 	agr := r.cfg.Agreement()
-	key, err := agr.MessageKey(from, now)
+	key, err := agr.SignedMessageKey(from, h.Created, now)
 	if err != nil {
 		return nil, err
 	}

@@ -395,10 +395,25 @@ func (s *Server) openStore(ctx context.Context) (store.Store, error) {
 	return sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(s.dir, DatabaseFile), Logger: s.logger})
 }
 
-// recordAgreement records the agreement file's versions in the store; a
-// file older than the version in force is refused (a node only moves
-// forward).
+// chainKey is the store value under which a node keeps the whole
+// agreement chain it holds (every version, ratification, entry and root
+// statement), so that a file which drops any of it is refused at start.
+const chainKey = "agreement.chain"
+
+// recordAgreement checks that the agreement file extends the chain the
+// node holds — an older or shorter file, or one that rewrites any part of
+// it, is refused, naming what it lacks — then records the file's versions
+// and keeps the whole chain in the store (a node only moves forward).
 func (s *Server) recordAgreement(ctx context.Context) error {
+	held, err := s.heldAgreement(ctx)
+	if err != nil {
+		return err
+	}
+	if held != nil {
+		if err := s.agr.Extends(held); err != nil {
+			return fmt.Errorf("the agreement file does not extend the chain this node holds: %w", err)
+		}
+	}
 	latest := s.agr.Latest()
 	cur, err := s.store.Agreement(ctx)
 	switch {
@@ -408,9 +423,37 @@ func (s *Server) recordAgreement(ctx context.Context) error {
 	case cur.Version > latest.Number():
 		return fmt.Errorf("the agreement file holds version %d, older than version %d in force at this node", latest.Number(), cur.Version)
 	}
-	return s.store.SetAgreement(ctx, &store.Agreement{
-		Version: latest.Number(), Hash: latest.Hash(), Raw: s.agr.Marshal(), At: s.now(),
-	})
+	raw := s.agr.Marshal()
+	if err := s.store.SetAgreement(ctx, &store.Agreement{
+		Version: latest.Number(), Hash: latest.Hash(), Raw: raw, At: s.now(),
+	}); err != nil {
+		return err
+	}
+	return s.store.SetValue(ctx, chainKey, raw)
+}
+
+// heldAgreement returns the chain the node holds: the one recorded under
+// chainKey, else (a node that ran before it kept one) the file recorded
+// with the latest version, else nil.
+func (s *Server) heldAgreement(ctx context.Context) (*agreement.Agreement, error) {
+	raw, err := s.store.Value(ctx, chainKey)
+	if errors.Is(err, store.ErrNotFound) {
+		cur, err := s.store.Agreement(ctx)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		raw = cur.Raw
+	} else if err != nil {
+		return nil, err
+	}
+	held, err := agreement.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("the agreement chain this node holds does not parse: %w", err)
+	}
+	return held, nil
 }
 
 // now is the node's clock, also before the node exists.
