@@ -184,12 +184,12 @@ func checkOwnKeys(a *agreement.Agreement, dir string, t time.Time) error {
 		}
 	}
 	if ks.Root != nil {
-		p, err := a.Party(ks.Party)
+		root, _, err := a.Root(ks.Party)
 		if err != nil {
 			return coded(err)
 		}
-		if p.Root != pub.Root {
-			return fmt.Errorf("key_mismatch: the terms list %s as %s's root key, not %s from %s", shortKey(p.Root), ks.Party, shortKey(pub.Root), dir)
+		if root != pub.Root {
+			return fmt.Errorf("key_mismatch: the agreement has %s as %s's root key, not %s from %s", shortKey(root), ks.Party, shortKey(pub.Root), dir)
 		}
 	}
 	return nil

@@ -43,6 +43,7 @@ func TestScript(t *testing.T) {
 			"waitready": waitReady,
 			"capture":   capture,
 			"waitmsg":   waitMessage,
+			"forge":     forge,
 		},
 	})
 }
