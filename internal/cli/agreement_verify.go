@@ -78,6 +78,15 @@ pending.`,
 				es = append(es, fmt.Sprintf("%s %d", p, len(n)))
 			}
 			fmt.Fprintf(w, "entries: %s\n", strings.Join(es, ", "))
+			var rs []string
+			for _, p := range partiesWithEntries(a) {
+				if n := len(a.Roots(p)); n > 0 {
+					rs = append(rs, fmt.Sprintf("%s %d", p, n))
+				}
+			}
+			if len(rs) > 0 {
+				fmt.Fprintf(w, "root statements: %s\n", strings.Join(rs, ", "))
+			}
 			if keys != "" {
 				fmt.Fprintf(w, "the keys in %s are the ones the directory lists as valid at %s\n", keys, hotline.FormatTime(atT))
 			}
