@@ -73,6 +73,7 @@ a witnessed Merkle log, with deadlines taken from the agreement.`,
 		newPeersCmd(),
 		newDemoCmd(),
 		newBenchCmd(),
+		newCodesCmd(),
 	)
 	return root
 }
