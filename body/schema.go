@@ -243,7 +243,7 @@ func fieldSchema(t *Template, f string, required bool) obj {
 			}}
 	case FieldContacts:
 		return listMin(obj{"type": "array", "maxItems": maxList, "uniqueItems": true,
-			"items": obj{"type": "string", "pattern": "^[a-z][a-z0-9._-]{0,63}$"},
+			"items":       obj{"type": "string", "pattern": "^[a-z][a-z0-9._-]{0,63}$"},
 			"description": label + ": ids of contacts in the recipient's directory entry (hotline agreement show); the recipient's node refuses an id its entry lacks."}, required)
 	case FieldChallenge:
 		return obj{"type": "string", "pattern": "^(?:[A-Za-z0-9-]{4,32})?$",
@@ -254,14 +254,14 @@ func fieldSchema(t *Template, f string, required bool) obj {
 			"description": label + ": CVE ids like CVE-2024-3094, each at most once."}, required)
 	case FieldSTIX:
 		return obj{"type": "object", "required": []string{"type"},
-			"properties": obj{"type": obj{"const": "bundle"}, "objects": obj{"type": "array"}},
+			"properties":  obj{"type": obj{"const": "bundle"}, "objects": obj{"type": "array"}},
 			"description": label + ": a STIX 2.1 bundle, validated by the recipient's node against the OASIS STIX 2.1 schemas; its markings may not be stricter than the envelope's."}
 	case FieldAttachments:
 		return listMin(obj{"type": "array", "maxItems": maxAttachments, "description": label + ": files, each named once.",
 			"items": obj{"type": "object", "required": []string{"name", "media_type", "data"}, "additionalProperties": false,
 				"properties": obj{
 					"name": obj{"type": "string", "minLength": 1, "maxLength": 255,
-						"allOf": []obj{{"pattern": lineChars}, {"pattern": notBlank}, {"pattern": "^[^/\\\\]*$"}, {"not": obj{"enum": []string{".", ".."}}}},
+						"allOf":       []obj{{"pattern": lineChars}, {"pattern": notBlank}, {"pattern": "^[^/\\\\]*$"}, {"not": obj{"enum": []string{".", ".."}}}},
 						"description": "A file name without directories."},
 					"media_type": obj{"type": "string", "pattern": "^[!#$%&'*+.^_`|~0-9a-z-]+/[!#$%&'*+.^_`|~0-9a-z-]+$",
 						"description": "A media type in lower case without parameters, like application/pdf."},
