@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 		"hotline": func() {
 			// As cmd/hotline does: SIGINT and SIGTERM end serve gracefully.
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			code := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			code := RunAs(ctx, os.Args[0], os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 			stop()
 			os.Exit(code)
 		},
