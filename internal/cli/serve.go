@@ -165,6 +165,7 @@ func newTestnetCmd() *cobra.Command {
 	var (
 		parties, dir string
 		basePort     int
+		rateLimit    float64
 	)
 	cmd := &cobra.Command{
 		Use:   "testnet --parties BER,CRI,DOR --dir DIR [--base-port P]",
@@ -172,13 +173,25 @@ func newTestnetCmd() *cobra.Command {
 		Long: `Testnet makes DIR/agreement.json — signed by a depositary (DEP) and
 ratified by every party, the depositary relaying and witnessing — and one node
 folder per party (the depositary's included) listening on 127.0.0.1, logs
-public. It prints the command that starts each node as its own process.`,
+public. It prints the command that starts each node as its own process.
+
+--rate-limit sets every node's per-peer rate limit (config.json
+"rate_limit.per_second"; a node's default is 100/s after a burst of 1,000); -1
+turns it off, for a network that "hotline bench" measures rather than its
+limit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if parties == "" || dir == "" {
 				return usageError{errors.New("--parties and --dir are required")}
 			}
-			nw, err := sim.Testnet(sim.TestnetConfig{Dir: dir, Parties: strings.Split(parties, ","), BasePort: basePort})
+			tc := sim.TestnetConfig{Dir: dir, Parties: strings.Split(parties, ","), BasePort: basePort}
+			if cmd.Flags().Changed("rate-limit") {
+				if rateLimit == 0 || rateLimit < -1 {
+					return usageError{fmt.Errorf("--rate-limit %v: want requests per second, or -1 for none", rateLimit)}
+				}
+				tc.Node = func(_ string, c *server.Config) { c.RateLimit.PerSecond = rateLimit }
+			}
+			nw, err := sim.Testnet(tc)
 			if err != nil {
 				return err
 			}
@@ -194,5 +207,6 @@ public. It prints the command that starts each node as its own process.`,
 	f.StringVar(&parties, "parties", "", "comma-separated party ids")
 	f.StringVar(&dir, "dir", "", "folder for the network")
 	f.IntVar(&basePort, "base-port", 0, "the depositary's port; parties follow (default: free ports)")
+	f.Float64Var(&rateLimit, "rate-limit", 0, "every node's per-peer requests per second; -1 for no limit (default: the node's, 100/s)")
 	return cmd
 }
