@@ -3,11 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net/http"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
