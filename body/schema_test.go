@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -185,4 +186,47 @@ func FuzzSchema(f *testing.F) {
 			t.Fatalf("Parse accepts, the schema of %s refuses: %s\n%.600s", kind, short(err), raw)
 		}
 	})
+}
+
+// TestProtocolTable checks PROTOCOL.md §12's table of what each kind
+// requires against the templates, and that it links every schema.
+func TestProtocolTable(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "PROTOCOL.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i := strings.Index(doc, "## 12. Message bodies")
+	if i < 0 {
+		t.Fatal("PROTOCOL.md has no section on message bodies")
+	}
+	doc = doc[i:]
+	row := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| (.*) \\|$")
+	paren := regexp.MustCompile(`\([^)]*\)`)
+	name := regexp.MustCompile("`([a-z_.]+)`")
+	rows := map[string][]string{}
+	for _, m := range row.FindAllStringSubmatch(doc, -1) {
+		var fields []string
+		for _, n := range name.FindAllStringSubmatch(paren.ReplaceAllString(m[2], ""), -1) {
+			fields = append(fields, n[1])
+		}
+		rows[m[1]] = fields
+	}
+	for _, tmpl := range Templates() {
+		want := slices.DeleteFunc(slices.Clone(tmpl.Required), func(f string) bool { return f == FieldLanguage })
+		got, ok := rows[tmpl.Kind]
+		if !ok {
+			t.Errorf("PROTOCOL.md's table has no row for %s", tmpl.Kind)
+			continue
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("PROTOCOL.md says %s requires %v; its template requires %v", tmpl.Kind, got, want)
+		}
+		if !strings.Contains(doc, "(templates/"+SchemaFile(tmpl.Kind)+")") {
+			t.Errorf("PROTOCOL.md does not link %s", SchemaFile(tmpl.Kind))
+		}
+	}
+	if len(rows) != len(Templates()) {
+		t.Errorf("PROTOCOL.md's table has %d rows, there are %d templates", len(rows), len(Templates()))
+	}
 }

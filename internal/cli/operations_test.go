@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/spf13/pflag"
 )
 
 // mustOperations returns docs/OPERATIONS.md.
@@ -158,14 +156,15 @@ func TestOperationsUsage(t *testing.T) {
 			t.Errorf("OPERATIONS.md shows hotline %s, which is no command", name)
 			continue
 		}
-		cmd.Flags().VisitAll(func(fl *pflag.Flag) {
-			if fl.Name == "help" {
-				return
+		// Every flag, as its help lists them ("  -h, --help   help for ...").
+		for _, m := range regexp.MustCompile(`(?m)^\s+(?:-\w, )?--([a-z-]+)`).FindAllStringSubmatch(cmd.Flags().FlagUsages(), -1) {
+			if m[1] == "help" {
+				continue
 			}
-			if !regexp.MustCompile(`--` + regexp.QuoteMeta(fl.Name) + `\b`).MatchString(text) {
-				t.Errorf("OPERATIONS.md's usage of hotline %s lacks --%s (%s)", name, fl.Name, fl.Usage)
+			if !regexp.MustCompile(`--` + regexp.QuoteMeta(m[1]) + `\b`).MatchString(text) {
+				t.Errorf("OPERATIONS.md's usage of hotline %s lacks --%s", name, m[1])
 			}
-		})
+		}
 	}
 	if seen < 5 {
 		t.Errorf("found the usage of %d commands in OPERATIONS.md", seen)
