@@ -953,6 +953,22 @@ func (a *Agreement) SignedMessageKey(party string, created, received time.Time) 
 	return hotline.NewVerifier(k.Key)
 }
 
+// ReceiptKey returns a verifier for party's receipt note received at
+// received: the message key valid when the note says party received the
+// envelope (see [Agreement.SignedKey]), read before the signature is
+// checked, so that a receipt in flight across the party's key rotation is
+// not lost. A note that does not parse is looked up at received, and then
+// fails verification with its own error.
+func (a *Agreement) ReceiptKey(party string, receipt []byte, received time.Time) (note.Verifier, error) {
+	at := received
+	if i := bytes.LastIndex(receipt, []byte("\n\n")); i >= 0 {
+		if r, err := hotline.ParseReceipt(receipt[:i+1]); err == nil {
+			at = r.Received
+		}
+	}
+	return a.SignedMessageKey(party, at, received)
+}
+
 // MessageKey returns a verifier for the message key of party valid at t:
 // the key that signs its envelopes, receipts, heartbeats and requests.
 func (a *Agreement) MessageKey(party string, t time.Time) (note.Verifier, error) {

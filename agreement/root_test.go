@@ -386,3 +386,35 @@ func TestSignedKey(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiptKey: a receipt BER signed before its routine rotation verifies
+// after it, within the grace.
+func TestReceiptKey(t *testing.T) {
+	n := newTestNet(t)
+	ber := n.keys["BER"]
+	k2, _ := hotline.GenerateSigningKey("BER", false)
+	pub := ber.Public()
+	pub.Message = k2.VerifierKey()
+	rot := t0.Add(48 * time.Hour)
+	a := rotate(t, n, n.a, "BER", EntryUpdate{Keys: pub, Issued: t0.Add(time.Hour), At: rot})
+	rc, err := hotline.Sign(&hotline.Receipt{Message: hotline.ID{1}, Party: "BER", Received: rot.Add(-time.Minute), LogOrigin: ber.Origin()}, ber.Message)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := rot.Add(time.Hour)
+	v, err := a.ReceiptKey("BER", rc, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := hotline.OpenReceipt(rc, v); err != nil {
+		t.Errorf("the receipt signed before the rotation: %v", err)
+	}
+	if v, err := a.MessageKey("BER", later); err == nil {
+		if _, _, err := hotline.OpenReceipt(rc, v); err == nil {
+			t.Error("the current key verifies the old receipt: the test proves nothing")
+		}
+	}
+	if _, err := a.ReceiptKey("BER", rc, rot.Add(8*24*time.Hour)); ErrorCode(err) != "key_not_valid" {
+		t.Errorf("after the grace: %v", err)
+	}
+}

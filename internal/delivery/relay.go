@@ -199,7 +199,7 @@ func (r *Relay) Handed(ctx context.Context, to string, body []byte) error {
 }
 
 func (r *Relay) recordHanded(ctx context.Context, id hotline.ID, to string, receipt []byte) error {
-	key, err := r.cfg.Agreement().MessageKey(to, r.clock.Now())
+	key, err := r.cfg.Agreement().ReceiptKey(to, receipt, r.clock.Now())
 	if err != nil {
 		return err
 	}
