@@ -686,6 +686,24 @@ func (a *Agreement) NextDraft() (*Terms, error) {
 	return d, nil
 }
 
+// DocumentHashes returns the hash of every signed document the agreement
+// holds — versions, ratifications, directory entries, root statements — in
+// the order of its file: what the depositary logs.
+func (a *Agreement) DocumentHashes() []hotline.ID {
+	bj := a.bundle()
+	var out []hotline.ID
+	for _, list := range [][]string{bj.Terms, bj.Ratifications, bj.Entries, bj.Roots} {
+		for _, s := range list {
+			text := s
+			if i := bytes.LastIndex([]byte(s), []byte("\n\n")); i >= 0 {
+				text = s[:i+1]
+			}
+			out = append(out, hotline.NoteID([]byte(text)))
+		}
+	}
+	return out
+}
+
 // Versions returns the signed versions, oldest first.
 func (a *Agreement) Versions() []*Version { return slices.Clone(a.versions) }
 

@@ -326,3 +326,93 @@ func TestRollbackRefusedAtStart(t *testing.T) {
 		t.Errorf("refused with %v; want %q", err, want)
 	}
 }
+
+// TestDepositaryLogsDocuments: the depositary's node logs a 0x04 entry for
+// every document of its agreement, once, and the documents a later file
+// adds when it starts on it.
+func TestDepositaryLogsDocuments(t *testing.T) {
+	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI"}}, []string{}, nil)
+	nw := tn.net
+	depDir := filepath.Join(nw.Dir, "DEP")
+	ctx := context.Background()
+	check := func(agr *agreement.Agreement) map[hotline.ID]uint64 {
+		t.Helper()
+		dep, err := openNode(t, depDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dep.stop()
+		logged, err := server.LoggedDocuments(ctx, dep.s.Node().Store())
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs := agr.DocumentHashes()
+		if len(logged) != len(docs) {
+			t.Errorf("%d documents logged, the agreement has %d", len(logged), len(docs))
+		}
+		entries := map[uint64][32]byte{}
+		count := 0
+		want := map[[32]byte]bool{}
+		for _, h := range docs {
+			want[hotline.LeafEntry(dep.s.Log().Origin(), hotline.AgreementDocument, h)] = true
+		}
+		for e, err := range dep.s.Log().EntriesFrom(ctx, 0) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries[e.Index] = e.Data
+			if want[e.Data] {
+				count++
+			}
+		}
+		if count != len(docs) {
+			t.Errorf("the log holds %d document entries, want %d (each once)", count, len(docs))
+		}
+		for _, h := range docs {
+			i, ok := logged[h]
+			if !ok {
+				t.Errorf("document %s not logged", h)
+				continue
+			}
+			if entries[i] != hotline.LeafEntry(dep.s.Log().Origin(), hotline.AgreementDocument, h) {
+				t.Errorf("document %s: the entry at index %d is not its", h, i)
+			}
+		}
+		return logged
+	}
+	agr, err := agreement.Load(nw.Agreement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := check(agr)
+
+	// BER signs a new entry; the depositary's node logs it at its next start.
+	prev, err := agr.Entry("BER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := hotline.LoadKeySet(filepath.Join(nw.Dir, "BER", server.KeysDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := agreement.NextEntry(prev, agreement.EntryUpdate{Keys: keys.Public(), Issued: time.Now().UTC().Truncate(time.Second), Reconfirm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, err := agreement.SignEntry(e, rootKey(t, nw, "BER"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if agr, err = agr.With(note); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(nw.Agreement, agr.Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := check(agr)
+	for h, i := range first {
+		if second[h] != i {
+			t.Errorf("document %s moved from index %d to %d", h, i, second[h])
+		}
+	}
+}

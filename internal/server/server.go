@@ -24,6 +24,7 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -233,6 +234,11 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 	if err != nil {
 		return nil, err
 	}
+	if s.agr.Latest().Depositary().ID == cfg.Party {
+		if err := s.logDocuments(ctx); err != nil {
+			return nil, fmt.Errorf("logging the agreement's documents: %w", err)
+		}
+	}
 	s.node.OnSent(s.kick)
 	if err := s.startPeers(); err != nil {
 		return nil, err
@@ -430,6 +436,82 @@ func (s *Server) recordAgreement(ctx context.Context) error {
 		return err
 	}
 	return s.store.SetValue(ctx, chainKey, raw)
+}
+
+// DocumentsKey is the store value under which the depositary's node keeps
+// the log index of each agreement document it logged: a JSON object from
+// the document's hash (hex) to its index.
+const DocumentsKey = "agreement.logged"
+
+// logDocuments appends to the depositary's log a 0x04 entry for every
+// document of the agreement it has not logged yet, and records their
+// indexes under DocumentsKey. The appends run together, so that they share
+// batches. A crash between the appends and the record logs them again at
+// the next start: a document may appear twice in the log, never not at all.
+func (s *Server) logDocuments(ctx context.Context) error {
+	logged, err := LoggedDocuments(ctx, s.store)
+	if err != nil {
+		return err
+	}
+	var todo []hotline.ID
+	for _, h := range s.agr.DocumentHashes() {
+		if _, ok := logged[h]; !ok {
+			todo = append(todo, h)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	index := make([]uint64, len(todo))
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, h := range todo {
+		wg.Go(func() {
+			index[i], errs[i] = s.log.Append(ctx, hotline.LeafEntry(s.log.Origin(), hotline.AgreementDocument, h))
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	out := make(map[string]uint64, len(logged)+len(todo))
+	for h, i := range logged {
+		out[h.String()] = i
+	}
+	for i, h := range todo {
+		out[h.String()] = index[i]
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	s.logger.Info("logged agreement documents", "new", len(todo), "total", len(out))
+	return s.store.SetValue(ctx, DocumentsKey, b)
+}
+
+// LoggedDocuments returns the log index of each agreement document the
+// depositary's node logged, by the document's hash.
+func LoggedDocuments(ctx context.Context, st store.Store) (map[hotline.ID]uint64, error) {
+	out := map[hotline.ID]uint64{}
+	b, err := st.Value(ctx, DocumentsKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]uint64
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("the logged agreement documents: %w", err)
+	}
+	for k, i := range m {
+		h, err := hotline.ParseID(k)
+		if err != nil {
+			return nil, fmt.Errorf("the logged agreement documents: %w", err)
+		}
+		out[h] = i
+	}
+	return out, nil
 }
 
 // heldAgreement returns the chain the node holds: the one recorded under
