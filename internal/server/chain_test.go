@@ -282,10 +282,6 @@ func TestRollbackRefusedAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev, err := agr.Entry("BER")
-	if err != nil {
-		t.Fatal(err)
-	}
 	berKeys, err := hotline.LoadKeySet(filepath.Join(nw.Dir, "BER", server.KeysDir))
 	if err != nil {
 		t.Fatal(err)
@@ -294,20 +290,7 @@ func TestRollbackRefusedAtStart(t *testing.T) {
 	k, _ := hotline.GenerateSigningKey("BER", false)
 	pub.Message = k.VerifierKey()
 	now := time.Now().UTC().Truncate(time.Second)
-	e, err := agreement.NextEntry(prev, agreement.EntryUpdate{Keys: pub, Issued: now, At: now.Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	note, err := agreement.SignEntry(e, rootKey(t, nw, "BER"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if agr, err = agr.With(note); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(nw.Agreement, agr.Marshal(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	addEntry(t, nw, agr, "BER", agreement.EntryUpdate{Keys: pub, Issued: now, At: now.Add(time.Hour)})
 	if cri, err = openNode(t, criDir); err != nil {
 		t.Fatal(err)
 	}
@@ -387,28 +370,11 @@ func TestDepositaryLogsDocuments(t *testing.T) {
 	first := check(agr)
 
 	// BER signs a new entry; the depositary's node logs it at its next start.
-	prev, err := agr.Entry("BER")
-	if err != nil {
-		t.Fatal(err)
-	}
 	keys, err := hotline.LoadKeySet(filepath.Join(nw.Dir, "BER", server.KeysDir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := agreement.NextEntry(prev, agreement.EntryUpdate{Keys: keys.Public(), Issued: time.Now().UTC().Truncate(time.Second), Reconfirm: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	note, err := agreement.SignEntry(e, rootKey(t, nw, "BER"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if agr, err = agr.With(note); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(nw.Agreement, agr.Marshal(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	agr = addEntry(t, nw, agr, "BER", agreement.EntryUpdate{Keys: keys.Public(), Issued: time.Now().UTC().Truncate(time.Second), Reconfirm: true})
 	second := check(agr)
 	for h, i := range first {
 		if second[h] != i {

@@ -39,10 +39,9 @@ func pollUntil(tb testing.TB, what string, cond func() (bool, error)) {
 	}
 }
 
-// rotateMessageKey has party end its message key at `at` and start a new
-// one then, in an entry signed by its root key; it returns the agreement
-// and the new key.
-func rotateMessageKey(tb testing.TB, nw *sim.Network, agr *agreement.Agreement, party string, u agreement.EntryUpdate) *agreement.Agreement {
+// addEntry adds party's next entry, made by u and signed by its root key,
+// to agr and writes the agreement file.
+func addEntry(tb testing.TB, nw *sim.Network, agr *agreement.Agreement, party string, u agreement.EntryUpdate) *agreement.Agreement {
 	tb.Helper()
 	prev, err := agr.Entry(party)
 	if err != nil {
@@ -139,7 +138,7 @@ func TestRoutineRotationInFlight(t *testing.T) {
 	pub.Message = k2.VerifierKey()
 	now := time.Now().UTC().Truncate(time.Second)
 	at := now.Add(2 * time.Second)
-	agr = rotateMessageKey(t, nw, agr, "BER", agreement.EntryUpdate{Keys: pub, Issued: now, At: at})
+	agr = addEntry(t, nw, agr, "BER", agreement.EntryUpdate{Keys: pub, Issued: now, At: at})
 	replaceMessageKey(t, dir("BER"), k2)
 	pollUntil(t, "the rotation", func() (bool, error) { return time.Now().After(at), nil })
 	if _, err := agr.MessageKey("BER", time.Now()); err != nil {
@@ -215,7 +214,7 @@ func TestCompromiseRevocation(t *testing.T) {
 	pub := keys.Public()
 	pub.Message = k2.VerifierKey()
 	now := time.Now().UTC().Truncate(time.Second)
-	agr = rotateMessageKey(t, nw, agr, "BER", agreement.EntryUpdate{Keys: pub, Issued: now,
+	agr = addEntry(t, nw, agr, "BER", agreement.EntryUpdate{Keys: pub, Issued: now,
 		Revoke: []hotline.KeyRole{hotline.RoleMessage}, RevokedAt: now.Add(-30 * time.Minute)})
 	replaceMessageKey(t, dir("BER"), k2)
 	cri, err = openNode(t, dir("CRI"))
