@@ -244,7 +244,8 @@ func TestAgreementAttacksRefusedAtStart(t *testing.T) {
 				n.stop()
 				t.Fatalf("CRI started on the %s; the attacker's RED envelope from \"BER\" got HTTP %d", tc.name, code)
 			}
-			if !strings.Contains(err.Error(), "root_changed") && !strings.Contains(err.Error(), "root key of BER") {
+			t.Logf("CRI refused to start: %v", err)
+			if !strings.Contains(err.Error(), "root_changed") || !strings.Contains(err.Error(), "root key of BER") {
 				t.Errorf("refused with %v; want the root change of BER named", err)
 			}
 			if !strings.Contains(err.Error(), "BER") {
@@ -305,6 +306,7 @@ func TestRollbackRefusedAtStart(t *testing.T) {
 		cri.stop()
 		t.Fatal("CRI started on an agreement file without BER's entry 2, which it held")
 	}
+	t.Logf("CRI refused to start: %v", err)
 	if want := "BER's entries end at 1 here; the ones held go to 2"; !strings.Contains(err.Error(), want) {
 		t.Errorf("refused with %v; want %q", err, want)
 	}

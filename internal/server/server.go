@@ -186,7 +186,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 		return nil, fmt.Errorf("the keys in %s are %s's, the config says %s", filepath.Join(dir, KeysDir), s.keys.Party, cfg.Party)
 	}
 	if s.agr, err = agreement.Load(path(dir, cfg.Agreement)); err != nil {
-		return nil, fmt.Errorf("loading the agreement: %w", err)
+		return nil, fmt.Errorf("loading the agreement: %s%w", codePrefix(err), err)
 	}
 	if err := s.agr.Verify(); err != nil {
 		return nil, fmt.Errorf("verifying the agreement: %w", err)
@@ -417,7 +417,7 @@ func (s *Server) recordAgreement(ctx context.Context) error {
 	}
 	if held != nil {
 		if err := s.agr.Extends(held); err != nil {
-			return fmt.Errorf("the agreement file does not extend the chain this node holds: %w", err)
+			return fmt.Errorf("the agreement file does not extend the chain this node holds: %s%w", codePrefix(err), err)
 		}
 	}
 	latest := s.agr.Latest()
@@ -512,6 +512,15 @@ func LoggedDocuments(ctx context.Context, st store.Store) (map[hotline.ID]uint64
 		out[h] = i
 	}
 	return out, nil
+}
+
+// codePrefix is "code: " for an agreement refusal, so that an operator
+// reading why the node did not start sees the stable code too.
+func codePrefix(err error) string {
+	if c := agreement.ErrorCode(err); c != "" {
+		return c + ": "
+	}
+	return ""
 }
 
 // heldAgreement returns the chain the node holds: the one recorded under
