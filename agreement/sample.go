@@ -31,7 +31,8 @@ func SampleTerms() *Terms {
 // SampleParty is one party of a [Sample] agreement.
 type SampleParty struct {
 	// Keys are the party's keys, root key included: Sample signs the
-	// party's entry and ratification with it.
+	// party's entry and ratification with it. If they hold a pre-rotation
+	// key (NextRoot), the terms commit to it as the party's next root.
 	Keys *hotline.KeySet
 	// Name defaults to the party id.
 	Name string
