@@ -62,7 +62,7 @@ type Config struct {
 	RateLimit RateLimit
 }
 
-// Relay is the relay side of a node (package delivery).
+// Relay is the relay side of a node (package relay).
 type Relay interface {
 	Put(ctx context.Context, from string, view []byte) ([]byte, error)
 	List(ctx context.Context, to, cursor string) ([]byte, error)
@@ -144,7 +144,7 @@ func (a *api) handle(fn func(r *http.Request, from string, body []byte) (respons
 		}
 		from, err := Authenticate(r, body, a.node.Party(), a.keyLookup, a.node.Clock().Now())
 		if err != nil {
-			a.node.Metrics().Refused.WithLabelValues(node.Code(err)).Inc()
+			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
 			a.writeError(w, r, err)
 			return
 		}

@@ -35,22 +35,16 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/tlog"
 )
 
 // Clock tells the time. Tests and the demo use a clock they can move.
-type Clock interface {
-	Now() time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
+type Clock = clock.Clock
 
 // BodyChecker checks a message body against its kind's template. It is
 // declared here, where it is used; package body provides the templates.
@@ -149,9 +143,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		metrics: cfg.Metrics,
 		before:  cfg.BeforeAppend,
 	}
-	if n.clock == nil {
-		n.clock = systemClock{}
-	}
+	n.clock = clock.Or(n.clock)
 	if n.logger == nil {
 		n.logger = slog.New(slog.DiscardHandler)
 	}

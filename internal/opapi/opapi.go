@@ -37,7 +37,7 @@ import (
 	"strings"
 
 	"github.com/hotline-net/hotline"
-	"github.com/hotline-net/hotline/internal/delivery"
+	"github.com/hotline-net/hotline/internal/gossip"
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/refusal"
 )
@@ -73,7 +73,7 @@ type Config struct {
 
 // PeerReporter reports the health of the channels to every peer.
 type PeerReporter interface {
-	Peers(ctx context.Context) ([]delivery.PeerStatus, error)
+	Peers(ctx context.Context) ([]gossip.PeerStatus, error)
 }
 
 type api struct {

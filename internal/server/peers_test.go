@@ -18,9 +18,10 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/hotline-net/hotline"
-	"github.com/hotline-net/hotline/internal/delivery"
 	"github.com/hotline-net/hotline/internal/fedapi"
+	"github.com/hotline-net/hotline/internal/gossip"
 	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/outbox"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
 	"github.com/hotline-net/hotline/internal/store"
@@ -295,7 +296,7 @@ func TestEquivocationCaught(t *testing.T) {
 // withholding is a fault-injecting transport: it refuses to deliver the
 // envelope carrying one sequence number.
 type withholding struct {
-	delivery.Transport
+	outbox.Transport
 	seq uint64
 }
 
@@ -319,7 +320,7 @@ func TestSequenceGap(t *testing.T) {
 	}
 	tn := newTestNetWith(t, cfg, []string{"BER", "CRI"}, func(p string, o *server.Options) {
 		if p == "BER" {
-			o.DeliveryTransport = func(tr delivery.Transport) delivery.Transport { return &withholding{Transport: tr, seq: 2} }
+			o.DeliveryTransport = func(tr outbox.Transport) outbox.Transport { return &withholding{Transport: tr, seq: 2} }
 		}
 	})
 	ber, cri := tn.servers["BER"], tn.servers["CRI"]
@@ -340,7 +341,7 @@ func TestSequenceGap(t *testing.T) {
 	}
 	ber.Heartbeats().Round(ctx)
 
-	find := func(s *server.Server, party string) delivery.PeerStatus {
+	find := func(s *server.Server, party string) gossip.PeerStatus {
 		ps, err := s.Heartbeats().Peers(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -351,7 +352,7 @@ func TestSequenceGap(t *testing.T) {
 			}
 		}
 		t.Fatalf("no status for %s", party)
-		return delivery.PeerStatus{}
+		return gossip.PeerStatus{}
 	}
 	// BER's view: it sent 3; CRI says it has 1 without a gap.
 	if p := find(ber, "CRI"); p.Sent != 3 || p.TheyReceived != 1 || !p.Up {
