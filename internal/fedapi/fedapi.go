@@ -207,37 +207,6 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	refusal.Write(w, r, err, Status, a.logger, "peer")
 }
 
-// Status returns the HTTP status for a refusal code: the one place where
-// the peer API maps codes to statuses.
-func Status(code string) int {
-	switch code {
-	case "malformed", "wrong_tag", "trailing_data":
-		return http.StatusBadRequest
-	case ErrUnauthenticated.Code, ErrStaleRequest.Code:
-		return http.StatusUnauthorized
-	case "bad_signature", node.ErrUnknownSender.Code, node.ErrKeyNotValid.Code, node.ErrNotRatified.Code:
-		return http.StatusForbidden
-	case node.ErrNotFound.Code:
-		return http.StatusNotFound
-	case "heartbeat_replay":
-		return http.StatusConflict
-	case "stale_heartbeat", "wrong_peer", "relay_sender", "relay_no_view":
-		return http.StatusUnprocessableEntity
-	case "not_a_relay", "relay_forbidden":
-		return http.StatusForbidden
-	case "not_a_recipient":
-		return http.StatusMisdirectedRequest
-	case ErrTooLarge.Code, "header_too_large", "envelope_too_large", "too_many_recipients":
-		return http.StatusRequestEntityTooLarge
-	case ErrRateLimited.Code:
-		return http.StatusTooManyRequests
-	case "bad_stanza", "bad_payload", "bad_commitment", "decrypt_failed", "no_matching_key",
-		"future_created", node.ErrUnknownAgreement.Code, node.ErrUnknownKind.Code, node.ErrInvalidBody.Code:
-		return http.StatusUnprocessableEntity
-	}
-	return http.StatusInternalServerError
-}
-
 // PeerError is a refusal a peer answered with.
 type PeerError struct {
 	Status  int

@@ -178,21 +178,3 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	refusal.Write(w, r, err, Status, a.logger, "operator")
 }
-
-// Status returns the HTTP status for a refusal code: the one place where
-// the operator API maps codes to statuses.
-func Status(code string) int {
-	switch code {
-	case ErrUnauthorized.Code:
-		return http.StatusUnauthorized
-	case ErrForbidden.Code:
-		return http.StatusForbidden
-	case node.ErrNotFound.Code:
-		return http.StatusNotFound
-	case ErrBadRequest.Code, node.ErrInvalidRequest.Code, "malformed":
-		return http.StatusBadRequest
-	case node.ErrInvalidBody.Code, node.ErrUnknownKind.Code, node.ErrUnknownRecipient.Code, node.ErrKeyNotValid.Code:
-		return http.StatusUnprocessableEntity
-	}
-	return http.StatusInternalServerError
-}
