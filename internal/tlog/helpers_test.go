@@ -20,6 +20,8 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/merkle/testonly"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/hotline-net/hotline/internal/poll"
 )
 
 // klogOutput receives Tessera's klog lines during the tests. klog's logger
@@ -132,23 +134,11 @@ func newTestLog(tb testing.TB, key testKey, edit func(*Config)) *Log {
 	return l
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, what string, d time.Duration, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // waitForSize waits until the log publishes a checkpoint of at least size.
 func waitForSize(tb testing.TB, l *Log, size uint64) Checkpoint {
 	tb.Helper()
 	var cp Checkpoint
-	waitFor(tb, fmt.Sprintf("a checkpoint of size %d", size), 20*time.Second, func() bool {
+	poll.MustTrue(tb, fmt.Sprintf("a checkpoint of size %d", size), func() bool {
 		var err error
 		cp, err = l.Checkpoint()
 		return err == nil && cp.Size >= size
