@@ -379,24 +379,6 @@ func (bodies) CheckBody(kind string, marking hotline.Marking, b []byte) error {
 	return nil
 }
 
-// fixedClock is a clock that stands where a test puts it.
-type fixedClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fixedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fixedClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // world is an agreement between DEP (the depositary), BER, CRI and DOR,
 // which ratified it, and ELM, which did not; with every party's keys.
 type world struct {

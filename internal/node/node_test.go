@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/store"
 )
 
@@ -24,7 +25,7 @@ type testNode struct {
 	w   *world
 	st  *memStore
 	log *memLog
-	clk *fixedClock
+	clk *clock.Fake
 }
 
 // newTestNode starts party's node on a fresh fake store and log, its
@@ -36,7 +37,7 @@ func newTestNode(tb testing.TB, party string, change func(*Config)) *testNode {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tn := &testNode{w: w, st: newMemStore(), log: &memLog{origin: origin}, clk: &fixedClock{now: w.at.Add(time.Minute)}}
+	tn := &testNode{w: w, st: newMemStore(), log: &memLog{origin: origin}, clk: clock.NewFake(w.at.Add(time.Minute))}
 	cfg := Config{Keys: w.keys[party], Agreement: w.agr, Store: tn.st, Log: tn.log, Bodies: bodies{}, Clock: tn.clk}
 	if change != nil {
 		change(&cfg)
@@ -100,6 +101,20 @@ func mustView(tb testing.TB, e *hotline.Envelope, party string) []byte {
 		tb.Fatal(err)
 	}
 	return v.Marshal()
+}
+
+// sentView returns party's view of envelope id, which this node sent.
+func (tn *testNode) sentView(tb testing.TB, id hotline.ID, party string) []byte {
+	tb.Helper()
+	env, err := tn.st.Envelope(context.Background(), hotline.Sent, id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	full, err := hotline.Parse(env.Raw)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return mustView(tb, full, party)
 }
 
 func mustVerifier(tb testing.TB, k *hotline.SigningKey) note.Verifier {
@@ -187,7 +202,7 @@ func TestAcceptRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tn := newTestNode(t, "CRI", func(c *Config) { c.Limits.MaxEnvelope = tt.max })
 			if !tt.clock.IsZero() {
-				tn.clk.set(tt.clock)
+				tn.clk.Set(tt.clock)
 			}
 			raw := tt.raw(t)
 			receipt, err := tn.Accept(context.Background(), raw)
@@ -243,7 +258,7 @@ func TestAcceptReceipt(t *testing.T) {
 			t.Errorf("recorded receipt: %v, same %v", err, bytes.Equal(rc.Note, receipt))
 		}
 
-		tn.clk.set(tn.clk.Now().Add(time.Hour))
+		tn.clk.Set(tn.clk.Now().Add(time.Hour))
 		again, err := tn.Accept(ctx, mustView(t, e, "CRI"))
 		if err != nil || !bytes.Equal(again, receipt) {
 			t.Fatalf("the same envelope again: %v, same receipt %v", err, bytes.Equal(again, receipt))
@@ -341,7 +356,7 @@ func TestCrashBetweenRowAndLeaf(t *testing.T) {
 			}
 			tn.log.fail(nil, false)
 			received := tn.clk.Now()
-			tn.clk.set(received.Add(time.Hour))
+			tn.clk.Set(received.Add(time.Hour))
 			if _, err := tn.restart(t); err != nil {
 				t.Fatal(err)
 			}
@@ -422,15 +437,7 @@ func TestReconcileSentAndReceipts(t *testing.T) {
 		}
 	}
 
-	env, err := ber.st.Envelope(ctx, hotline.Sent, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	full, err := hotline.Parse(env.Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	receipt, err := cri.Accept(ctx, mustView(t, full, "CRI"))
+	receipt, err := cri.Accept(ctx, ber.sentView(t, id, "CRI"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -642,15 +649,7 @@ func TestRecordReceipt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		env, err := ber.st.Envelope(ctx, hotline.Sent, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		full, err := hotline.Parse(env.Raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		receipt, err := cri.Accept(ctx, mustView(t, full, "CRI"))
+		receipt, err := cri.Accept(ctx, ber.sentView(t, id, "CRI"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,28 +9,11 @@ import (
 	"time"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/poll"
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/store/sqlite"
 )
-
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // faultyTransport fails every endpoint in down and answers the others with
 // a receipt note, recording each attempt.
@@ -66,7 +49,7 @@ func (f *faultyTransport) tried() []string {
 // does after verifying the receipt.
 type storeRecorder struct {
 	st  store.Store
-	clk *fakeClock
+	clk *clock.Fake
 }
 
 func (r *storeRecorder) RecordReceipt(ctx context.Context, id hotline.ID, recipient string, note []byte, route string) (*hotline.Receipt, error) {
@@ -85,7 +68,7 @@ func (r *storeRecorder) RecordRelayed(ctx context.Context, id hotline.ID, recipi
 
 type harness struct {
 	st   store.Store
-	clk  *fakeClock
+	clk  *clock.Fake
 	tr   *faultyTransport
 	keys map[string]*hotline.KeySet
 }
@@ -97,7 +80,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{st: st, clk: &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, tr: &faultyTransport{down: map[string]bool{}}, keys: map[string]*hotline.KeySet{}}
+	h := &harness{st: st, clk: clock.NewFake(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)), tr: &faultyTransport{down: map[string]bool{}}, keys: map[string]*hotline.KeySet{}}
 	for _, p := range []string{"BER", "CRI"} {
 		if h.keys[p], err = hotline.GenerateKeySet(p, ""); err != nil {
 			t.Fatal(err)
