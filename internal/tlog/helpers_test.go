@@ -21,6 +21,7 @@ import (
 	"github.com/transparency-dev/merkle/testonly"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/poll"
 )
 
@@ -91,25 +92,7 @@ func newTestCosignerKey(tb testing.TB, name string) (skey, vkey string) {
 	return skey, vkey
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_750_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newFakeClock() *clock.Fake { return clock.NewFake(time.Unix(1_750_000_000, 0)) }
 
 // newTestLog opens a log in a fresh directory with fast checkpoints and
 // closes it at the end of the test.

@@ -18,6 +18,7 @@ import (
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/poll"
 )
 
@@ -28,7 +29,7 @@ type testWitness struct {
 	w     *Witness
 	store *FileWitnessStore
 	url   string // submission prefix
-	clock *fakeClock
+	clock *clock.Fake
 }
 
 func newTestWitness(tb testing.TB, name string, logs ...testKey) *testWitness {
