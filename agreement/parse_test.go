@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/hotline-net/hotline"
 )
 
@@ -512,23 +514,11 @@ func TestVerifyErrors(t *testing.T) {
 		{"both", []*hotline.SigningKey{n.keys["DEP"].Root, newRoot}, true},
 	} {
 		t.Run("depositary key change signed by "+tc.name, func(t *testing.T) {
-			var signers []interface {
-				Name() string
-				KeyHash() uint32
-				Sign([]byte) ([]byte, error)
-			}
+			var signers []note.Signer
 			for _, s := range tc.signers {
 				signers = append(signers, s)
 			}
-			text := mustText(t, TermsTag, d)
-			var note []byte
-			switch len(tc.signers) {
-			case 1:
-				note = signRaw(t, text, tc.signers[0])
-			default:
-				note = signRaw(t, text, tc.signers[0], tc.signers[1])
-			}
-			_, err := n.a.With(note)
+			_, err := n.a.With(signRaw(t, mustText(t, TermsTag, d), signers...))
 			if tc.ok && err != nil {
 				t.Errorf("refused: %v", err)
 			}

@@ -161,7 +161,7 @@ func ParseLimits(kind string, b []byte, lim Limits) (*Body, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		return nil, decodeError(err)
+		return nil, decodeError(err, b)
 	}
 	if err := body.Validate(kind); err != nil {
 		return nil, err
@@ -462,7 +462,7 @@ func (v *validator) code(field string, voc Vocabulary, c string, required bool) 
 		return
 	}
 	if !voc.Has(c) {
-		v.fail(ErrInvalidCode, field, "%q is not a %s code", truncate(c), voc)
+		v.fail(ErrInvalidCode, field, "%q is not %s %s code: want %s", truncate(c), voc.Article(), voc, voc.describeCodes())
 	}
 }
 
@@ -535,7 +535,7 @@ func validChallenge(s string) bool {
 // more digits.
 func validCVE(s string) bool {
 	rest, ok := strings.CutPrefix(s, "CVE-")
-	if !ok || len(rest) < 10 || len(rest) > 24 || rest[4] != '-' {
+	if !ok || len(rest) < 9 || len(rest) > 24 || rest[4] != '-' {
 		return false
 	}
 	digits := rest[:4] + rest[5:]

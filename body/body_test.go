@@ -58,20 +58,26 @@ func TestSamples(t *testing.T) {
 	}
 }
 
-func TestParseErrors(t *testing.T) {
-	notif := string(mustSample(t, "notification"))
+// parseCase is a body that Parse refuses, and the code it refuses with.
+type parseCase struct {
+	name string
+	kind string
+	body string
+	code string
+}
+
+// parseErrorCases returns the refusals TestParseErrors checks; the schema
+// test checks the published schemas against the same cases.
+func parseErrorCases(tb testing.TB) []parseCase {
+	tb.Helper()
+	notif := string(mustSample(tb, "notification"))
 	sub := func(old, new string) string {
 		if !strings.Contains(notif, old) {
-			t.Fatalf("the sample notification lacks %q", old)
+			tb.Fatalf("the sample notification lacks %q", old)
 		}
 		return strings.Replace(notif, old, new, 1)
 	}
-	tests := []struct {
-		name string
-		kind string
-		body string
-		code string
-	}{
+	return []parseCase{
 		{"not JSON", "notification", "notification", "malformed"},
 		{"not an object", "notification", `["fr"]`, "malformed"},
 		{"two objects", "notification", notif + notif, "malformed"},
@@ -105,7 +111,7 @@ func TestParseErrors(t *testing.T) {
 		{"title too long", "notification", sub(`"title":"Perturbation`, `"title":"`+strings.Repeat("é", maxTitle)), "invalid_value"},
 		{"STIX that is not a bundle", "notification", sub(`"type":"bundle"`, `"type":"indicator"`), "bad_stix"},
 		{"STIX that is not an object", "notification", sub(`"stix":{`, `"stix":[{`) + "]", "malformed"},
-		{"bad CVE", "advisory", strings.Replace(string(mustSample(t, "advisory")), "CVE-2026-21345", "CVE-26-1", 1), "invalid_value"},
+		{"bad CVE", "advisory", strings.Replace(string(mustSample(tb, "advisory")), "CVE-2026-21345", "CVE-26-1", 1), "invalid_value"},
 		{"ping without contacts", "ping", `{"language":"en","challenge":"KESTREL-7"}`, "missing_field"},
 		{"ping naming a bad contact id", "ping", `{"language":"en","contacts":["Duty Officer"]}`, "invalid_value"},
 		{"ping with a bad challenge", "ping", `{"language":"en","contacts":["technical"],"challenge":"a b"}`, "invalid_value"},
@@ -114,12 +120,24 @@ func TestParseErrors(t *testing.T) {
 		{"unknown answer", "response", `{"language":"en","answer":"maybe"}`, "invalid_code"},
 		{"consultation without a format", "consultation_request", `{"language":"en","title":"t","summary":"s","meeting":{"times":["2026-11-29T09:00:00Z"]}}`, "missing_field"},
 		{"advance notice ending before it starts", "advance_notice", `{"language":"en","title":"t","summary":"s","activity":{"type":"exercise","start":"2026-12-02T00:00:00Z","end":"2026-12-01T00:00:00Z"}}`, "invalid_value"},
-		{"attachment with a path", "mitigation_request", strings.Replace(string(mustSample(t, "mitigation_request")), `"sources.csv"`, `"../sources.csv"`, 1), "invalid_value"},
-		{"attachment with a bad media type", "mitigation_request", strings.Replace(string(mustSample(t, "mitigation_request")), `"text/csv"`, `"csv"`, 1), "invalid_value"},
-		{"attachment that is not base64", "mitigation_request", strings.Replace(string(mustSample(t, "mitigation_request")), `"YWRk`, `"!!!`, 1), "invalid_value"},
+		{"attachment with a path", "mitigation_request", strings.Replace(string(mustSample(tb, "mitigation_request")), `"sources.csv"`, `"../sources.csv"`, 1), "invalid_value"},
+		{"attachment with a bad media type", "mitigation_request", strings.Replace(string(mustSample(tb, "mitigation_request")), `"text/csv"`, `"csv"`, 1), "invalid_value"},
+		{"attachment that is not base64", "mitigation_request", strings.Replace(string(mustSample(tb, "mitigation_request")), `"YWRk`, `"!!!`, 1), "invalid_value"},
 		{"retraction without a reason", "retraction", `{"language":"en","text":"oops"}`, "missing_field"},
+		{"time that is not one", "notification", sub(`"2026-11-27T02:40:00Z"`, `"yesterday"`), "invalid_value"},
+		{"CVE with a leading zero", "advisory", strings.Replace(string(mustSample(tb, "advisory")), "CVE-2026-21345", "CVE-2026-012345", 1), "invalid_value"},
+		{"ping with an empty field of another kind", "ping", `{"language":"en","contacts":["technical"],"sectors":[{"code":"energy"}]}`, "field_not_allowed"},
+		{"unknown status", "status_update", `{"language":"en","status":"done"}`, "invalid_code"},
+		{"meeting with neither format nor times", "response", `{"language":"en","answer":"accepted","meeting":{}}`, "missing_field"},
+		{"activity of an unknown type", "advance_notice", `{"language":"en","title":"t","summary":"s","activity":{"type":"war","start":"2026-12-01T00:00:00Z","end":"2026-12-02T00:00:00Z"}}`, "invalid_code"},
+		{"title of only spaces", "advisory", `{"language":"en","title":"   ","summary":"s"}`, "invalid_value"},
+		{"null in a field of the kind", "advisory", `{"language":"en","title":"t","summary":"s","text":null}`, "invalid_value"},
+		{"time before 1970", "notification", sub(`"2026-11-27T02:40:00Z"`, `"1969-12-31T23:59:59Z"`), "invalid_value"},
 	}
-	for _, tt := range tests {
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tt := range parseErrorCases(t) {
 		t.Run(tt.name, func(t *testing.T) {
 			b, err := Parse(tt.kind, []byte(tt.body))
 			if err == nil {

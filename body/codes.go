@@ -1,6 +1,9 @@
 package body
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
 // Vocabulary names a list of codes. A code's name in each language is in
 // the catalogue under "<vocabulary>.<code>".
@@ -92,3 +95,70 @@ var codeSets = sync.OnceValue(func() map[Vocabulary]map[string]bool {
 	}
 	return m
 })
+
+// CodeField is a field of a template whose values are codes of a
+// vocabulary.
+type CodeField struct {
+	// Field is the body field, e.g. "sectors".
+	Field string
+	// Path is where the codes sit in the field's JSON: "sectors[].code",
+	// "norms[]", "activity.type", "answer".
+	Path       string
+	Vocabulary Vocabulary
+}
+
+// codeFields maps each field that takes codes to where they sit and their
+// vocabulary.
+func codeFields() []CodeField {
+	return []CodeField{
+		{FieldAnswer, FieldAnswer, Answers},
+		{FieldStatus, FieldStatus, Statuses},
+		{FieldResolution, FieldResolution, Resolutions},
+		{FieldReason, FieldReason, Reasons},
+		{FieldActivity, FieldActivity + ".type", ActivityTypes},
+		{FieldSectors, FieldSectors + "[].code", Sectors},
+		{FieldNorms, FieldNorms + "[]", Norms},
+		{FieldAssistance, FieldAssistance + "[]", AssistanceTypes},
+		{FieldActions, FieldActions + "[]", Actions},
+		{FieldActionsTaken, FieldActionsTaken + "[]", Actions},
+		{FieldFindings, FieldFindings + "[]", Findings},
+		{FieldMeeting, FieldMeeting + ".format", MeetingFormats},
+	}
+}
+
+// CodeFields returns the fields of t whose values are codes, in the order
+// a body is rendered. A ping's contacts are not among them: they are ids
+// of the recipient's contacts in its directory entry, not a vocabulary.
+func (t *Template) CodeFields() []CodeField {
+	var out []CodeField
+	for _, f := range Fields() {
+		if !t.allows(f) {
+			continue
+		}
+		for _, cf := range codeFields() {
+			if cf.Field == f {
+				out = append(out, cf)
+			}
+		}
+	}
+	return out
+}
+
+// Article returns "a" or "an", as English writes it before the
+// vocabulary's name ("an answer code", "a sector code").
+func (v Vocabulary) Article() string {
+	if strings.ContainsRune("aeiou", rune(v[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// describeCodes lists v's codes for a refusal: "accepted, declined or
+// time_proposed".
+func (v Vocabulary) describeCodes() string {
+	cs := v.Codes()
+	if len(cs) == 1 {
+		return cs[0]
+	}
+	return strings.Join(cs[:len(cs)-1], ", ") + " or " + cs[len(cs)-1]
+}

@@ -129,7 +129,8 @@ func showTerms(w io.Writer, a *agreement.Agreement, t *agreement.Terms, v *agree
 	if len(t.Witnesses.Parties) > 0 {
 		witnesses = strings.Join(t.Witnesses.Parties, " ")
 	}
-	fmt.Fprintf(w, "witnesses: %s; quorum: %s\n", witnesses, strings.Join(t.Witnesses.Policy, " / "))
+	fmt.Fprintf(w, "witnesses: %s\n", witnesses)
+	fmt.Fprintf(w, "witness quorum: %s\n", describePolicy(t.Witnesses.Policy))
 	relays := "none"
 	if len(t.Relays) > 0 {
 		relays = strings.Join(t.Relays, " ")
@@ -229,4 +230,52 @@ func partyView(e *agreement.SignedEntry, at time.Time) partyViewJSON {
 		}
 	}
 	return out
+}
+
+// describePolicy writes the group and quorum lines of a witness policy
+// (C2SP tlog-policy) as a sentence: "cosignatures of 2 of DEP, BER, CRI and
+// DOR (a log's owner does not count toward its own quorum)".
+func describePolicy(lines []string) string {
+	groups := map[string]string{}
+	name := func(n string) string {
+		if d, ok := groups[n]; ok {
+			return "(" + d + ")"
+		}
+		return n
+	}
+	quorum := ""
+	for _, line := range lines {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[0] == "group":
+			var members []string
+			for _, m := range f[3:] {
+				members = append(members, name(m))
+			}
+			groups[f[1]] = f[2] + " of " + joinAnd(members) // k, "all" or "any"
+		case len(f) == 2 && f[0] == "quorum":
+			quorum = f[1]
+		}
+	}
+	switch {
+	case quorum == "":
+		return "unreadable policy: " + strings.Join(lines, " / ")
+	case quorum == "none":
+		return "none: checkpoints need no cosignature"
+	}
+	if d, ok := groups[quorum]; ok {
+		return "cosignatures of " + d + " (a log's owner does not count toward its own quorum)"
+	}
+	return "the cosignature of " + quorum
+}
+
+// joinAnd writes "A", "A and B", "A, B and C".
+func joinAnd(xs []string) string {
+	switch len(xs) {
+	case 0:
+		return "nobody"
+	case 1:
+		return xs[0]
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }

@@ -3,10 +3,15 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,7 +29,7 @@ func TestMain(m *testing.M) {
 		"hotline": func() {
 			// As cmd/hotline does: SIGINT and SIGTERM end serve gracefully.
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			code := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			code := RunAs(ctx, os.Args[0], os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 			stop()
 			os.Exit(code)
 		},
@@ -43,6 +48,7 @@ func TestScript(t *testing.T) {
 			"waitready": waitReady,
 			"capture":   capture,
 			"waitmsg":   waitMessage,
+			"status":    status,
 		},
 	})
 }
@@ -72,6 +78,29 @@ func tamper(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("unknown change %q", args[1])
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[2]), b, 0o644))
+}
+
+// status runs a command as exec does and checks its exit status, for
+// scripts that tell a usage error (2) from a failed command (1):
+//
+//	status N COMMAND [ARGS...]
+func status(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status N COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("exit status %d, want %d", got, want)
+	}
 }
 
 // waitReady waits until the node in folder DIR answers /readyz:
@@ -136,5 +165,65 @@ func poll(ts *testscript.TestScript, what string, cond func() bool) {
 			ts.Fatalf("%s", fmt.Sprintf("timed out waiting for %s", what))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestInvocation(t *testing.T) {
+	for _, tc := range []struct{ argv0, want string }{
+		{"", "hotline"},
+		{"hotline", "hotline"},
+		{"./hotline", "./hotline"},
+		{"/usr/local/bin/hotline", "/usr/local/bin/hotline"},
+		{"/tmp/go-build123456/b001/exe/hotline", "go run ./cmd/hotline"},
+	} {
+		if got := invocation(tc.argv0); got != tc.want {
+			t.Errorf("invocation(%q) = %q, want %q", tc.argv0, got, tc.want)
+		}
+	}
+	var out bytes.Buffer
+	dir := t.TempDir()
+	if code := RunAs(context.Background(), "./hotline", []string{"testnet", "--parties", "AAA,BBB", "--dir", dir}, nil, &out, io.Discard); code != 0 {
+		t.Fatalf("testnet exited %d", code)
+	}
+	if !strings.Contains(out.String(), "  ./hotline serve --dir "+dir+"/AAA\n") {
+		t.Errorf("testnet run as ./hotline printed:\n%s", out.String())
+	}
+}
+
+func TestDescribePolicy(t *testing.T) {
+	for _, tc := range []struct {
+		lines []string
+		want  string
+	}{
+		{[]string{"quorum none"}, "none: checkpoints need no cosignature"},
+		{[]string{"quorum DEP"}, "the cosignature of DEP"},
+		{[]string{"group w 2 DEP BER CRI", "quorum w"}, "cosignatures of 2 of DEP, BER and CRI (a log's owner does not count toward its own quorum)"},
+		{[]string{"group eu any BER PAR", "group w all DEP eu", "quorum w"}, "cosignatures of all of DEP and (any of BER and PAR) (a log's owner does not count toward its own quorum)"},
+	} {
+		if got := describePolicy(tc.lines); got != tc.want {
+			t.Errorf("describePolicy(%q) = %q, want %q", tc.lines, got, tc.want)
+		}
+	}
+}
+
+func TestLogHandler(t *testing.T) {
+	var buf bytes.Buffer
+	for _, tc := range []struct{ format, want string }{
+		{"auto", `{"time":`}, // a buffer is no terminal
+		{"json", `{"time":`},
+		{"text", `time=`},
+	} {
+		buf.Reset()
+		h, err := logHandler(&buf, tc.format, slog.LevelInfo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slog.New(h).Info("hello")
+		if !strings.HasPrefix(buf.String(), tc.want) {
+			t.Errorf("--log-format %s wrote %q", tc.format, buf.String())
+		}
+	}
+	if _, err := logHandler(&buf, "xml", slog.LevelInfo); err == nil {
+		t.Error("--log-format xml accepted")
 	}
 }

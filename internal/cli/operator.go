@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/body"
 	"github.com/hotline-net/hotline/internal/opapi"
 	"github.com/hotline-net/hotline/internal/server"
@@ -24,6 +26,7 @@ import (
 // operator calls a running node's operator API, found through its folder:
 // the address in config.json and the token in admin.token.
 type operator struct {
+	dir   string
 	base  string
 	token string
 	http  *http.Client
@@ -45,7 +48,95 @@ func newOperator(dir string) (*operator, error) {
 	if cfg.TLSCert != "" {
 		scheme = "https"
 	}
-	return &operator{base: scheme + "://" + cfg.Listen, token: tok, http: &http.Client{Timeout: time.Minute}}, nil
+	return &operator{dir: dir, base: scheme + "://" + cfg.Listen, token: tok, http: &http.Client{Timeout: time.Minute}}, nil
+}
+
+// agreement reads the agreement the node in the folder serves, as its
+// config names it.
+func (o *operator) agreement() (*agreement.Agreement, error) {
+	cfg, err := server.LoadConfig(o.dir)
+	if err != nil {
+		return nil, err
+	}
+	p := cfg.Agreement
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(o.dir, p)
+	}
+	return agreement.Load(p)
+}
+
+// checkFilter refuses a party or kind that the node's agreement lacks: a
+// filter naming neither lists nothing, which would look like an empty
+// inbox.
+func (o *operator) checkFilter(party, kind string) error {
+	if party == "" && kind == "" {
+		return nil
+	}
+	agr, err := o.agreement()
+	if err != nil {
+		return err
+	}
+	if party != "" {
+		if _, err := agr.Party(party); err != nil {
+			var ids []string
+			for _, p := range agr.Parties() {
+				ids = append(ids, p.ID)
+			}
+			return usageError{fmt.Errorf("--party %q: not a party to the agreement; the parties are %s", party, strings.Join(ids, ", "))}
+		}
+	}
+	if kind != "" {
+		v := agr.Latest()
+		if _, err := v.Kind(kind); err != nil {
+			var names []string
+			for _, k := range v.Kinds() {
+				names = append(names, k.Name)
+			}
+			return usageError{fmt.Errorf("--kind %q: not a message kind of the agreement; the kinds are %s", kind, strings.Join(names, ", "))}
+		}
+	}
+	return nil
+}
+
+// ready reports whether the node answers /readyz with 200.
+func (o *operator) ready(ctx context.Context) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.base+"/readyz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := o.http.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// awaitReceipts waits until every recipient of message id, sent by the
+// node, has receipted it, or until timeout; it returns the recipients still
+// without a receipt.
+func (o *operator) awaitReceipts(ctx context.Context, id string, timeout time.Duration) ([]string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var m opapi.Message
+		if err := o.call(ctx, http.MethodGet, "/api/v1/messages/"+id, nil, &m); err != nil {
+			return nil, err
+		}
+		var waiting []string
+		for _, d := range m.Deliveries {
+			if d.State != "delivered" {
+				waiting = append(waiting, d.Recipient)
+			}
+		}
+		if len(waiting) == 0 || time.Now().After(deadline) {
+			return waiting, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // call sends a request and decodes the JSON answer into out, or returns the
@@ -104,6 +195,7 @@ func newSendCmd() *cobra.Command {
 		bodyFile, stixFile, thread                                        string
 		refs                                                              []string
 		exercise                                                          bool
+		wait                                                              time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "send --dir DIR --to CRI[,DOR] --kind K --severity S --title T [--body-file F] [--stix F]",
@@ -112,7 +204,12 @@ func newSendCmd() *cobra.Command {
 starts from --body-file (JSON in the kind's template, see package body) if
 given; --title, --summary, --language and --stix fill in or replace fields.
 The node checks the body against the kind's template and refuses what does not
-fit, naming the field.`,
+fit, naming the field ("hotline codes --kind K" lists the codes a kind's fields
+take; docs/templates holds each template as a JSON Schema).
+
+The node answers once the message is signed, logged and queued; delivery goes
+on in the background. --wait D waits up to D for every recipient's receipt
+before printing the id, and fails if one is missing by then.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			op, err := newOperator(dir)
@@ -165,10 +262,12 @@ fit, naming the field.`,
 			}
 			var resp opapi.SentResponse
 			if err := op.call(cmd.Context(), http.MethodPost, "/api/v1/messages", req, &resp); err != nil {
+				if bodyFile != "" && strings.Contains(err.Error(), "invalid_body") {
+					return fmt.Errorf("%w (the body from --body-file %s and the flags)", err, bodyFile)
+				}
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), resp.ID)
-			return nil
+			return printSent(cmd, op, resp.ID, wait)
 		},
 	}
 	f := cmd.Flags()
@@ -186,7 +285,25 @@ fit, naming the field.`,
 	f.StringVar(&thread, "thread", "", "thread id")
 	f.StringArrayVar(&refs, "ref", nil, "id of a message this one refers to (repeatable)")
 	f.BoolVar(&exercise, "exercise", false, "mark as an exercise")
+	f.DurationVar(&wait, "wait", 0, "wait up to this long for every recipient's receipt, e.g. 30s")
 	return cmd
+}
+
+// printSent prints the id of a message the node sent, after waiting up to
+// wait for its receipts.
+func printSent(cmd *cobra.Command, op *operator, id string, wait time.Duration) error {
+	if wait > 0 {
+		waiting, err := op.awaitReceipts(cmd.Context(), id, wait)
+		if err != nil {
+			return fmt.Errorf("message %s sent; waiting for its receipts: %w", id, err)
+		}
+		if len(waiting) > 0 {
+			return fmt.Errorf("message %s sent, but after %s no receipt yet from %s (hotline show --dir %s %s)",
+				id, wait, strings.Join(waiting, ", "), op.dir, id[:16])
+		}
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), id)
+	return nil
 }
 
 func newInboxCmd() *cobra.Command {
@@ -196,12 +313,18 @@ func newInboxCmd() *cobra.Command {
 		limit                    int
 	)
 	cmd := &cobra.Command{
-		Use:   "inbox --dir DIR [--json]",
+		Use:   "inbox --dir DIR [--sent] [--party ID] [--kind K] [--limit N] [--cursor C] [--json]",
 		Short: "List the messages a running node received (or sent, with --sent), newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			op, err := newOperator(dir)
 			if err != nil {
+				return err
+			}
+			if limit < 1 || limit > 1000 {
+				return usageError{fmt.Errorf("--limit %d: want 1 to 1000", limit)}
+			}
+			if err := op.checkFilter(party, kind); err != nil {
 				return err
 			}
 			q := url.Values{"direction": {"received"}, "limit": {fmt.Sprint(limit)}}
@@ -375,7 +498,10 @@ func printMessage(w io.Writer, m *opapi.Message, lang body.Language) error {
 }
 
 func newAckCmd() *cobra.Command {
-	var dir, by, challenge, text string
+	var (
+		dir, by, challenge, text string
+		wait                     time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "ack --dir DIR ID --by NAME",
 		Short: "Acknowledge a received message, as the human on watch",
@@ -393,7 +519,7 @@ func newAckCmd() *cobra.Command {
 				return err
 			}
 			b := &body.Body{Language: "en", AcknowledgedBy: by, Challenge: challenge, Text: text}
-			return reply(cmd, op, id, "ack", b)
+			return reply(cmd, op, id, "ack", b, wait)
 		},
 	}
 	f := cmd.Flags()
@@ -401,6 +527,7 @@ func newAckCmd() *cobra.Command {
 	f.StringVar(&by, "by", "", "who acknowledges")
 	f.StringVar(&challenge, "challenge", "", "the challenge code a ping carried")
 	f.StringVar(&text, "text", "", "free text")
+	f.DurationVar(&wait, "wait", 0, "wait up to this long for the sender's receipt, e.g. 30s")
 	return cmd
 }
 
@@ -408,12 +535,30 @@ func newRespondCmd() *cobra.Command {
 	var (
 		dir, answer, summary, language, text, bodyFile string
 		findings, assistance, taken                    []string
+		wait                                           time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "respond --dir DIR ID --answer CODE [--findings ...] [--assistance ...] [--summary S]",
 		Short: "Answer a received request, substantively",
-		Args:  cobra.ExactArgs(1),
+		Long: `Respond answers a received request with a response: an answer code, and
+optionally findings, assistance offered and actions taken (codes, see
+"hotline codes --kind response"), a summary and free text.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, c := range []struct {
+				flag  string
+				voc   body.Vocabulary
+				codes []string
+			}{
+				{"answer", body.Answers, nonEmpty(answer)},
+				{"findings", body.Findings, findings},
+				{"assistance", body.AssistanceTypes, assistance},
+				{"actions-taken", body.Actions, taken},
+			} {
+				if err := checkCodes(c.flag, c.voc, c.codes, "response"); err != nil {
+					return err
+				}
+			}
 			op, err := newOperator(dir)
 			if err != nil {
 				return err
@@ -447,7 +592,7 @@ func newRespondCmd() *cobra.Command {
 			b.Findings = append(b.Findings, findings...)
 			b.Assistance = append(b.Assistance, assistance...)
 			b.ActionsTaken = append(b.ActionsTaken, taken...)
-			return reply(cmd, op, id, "response", b)
+			return reply(cmd, op, id, "response", b, wait)
 		},
 	}
 	f := cmd.Flags()
@@ -460,10 +605,75 @@ func newRespondCmd() *cobra.Command {
 	f.StringVar(&text, "text", "", "free text")
 	f.StringVar(&language, "language", "en", "language of the text")
 	f.StringVar(&bodyFile, "body-file", "", "JSON response body to start from")
+	f.DurationVar(&wait, "wait", 0, "wait up to this long for the requester's receipt, e.g. 30s")
 	return cmd
 }
 
-func reply(cmd *cobra.Command, op *operator, id, kind string, b *body.Body) error {
+func newWaitCmd() *cobra.Command {
+	var (
+		dirs    []string
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "wait --dir DIR [--dir DIR ...] [--timeout D]",
+		Short: "Wait until the nodes in the folders are ready to serve",
+		Long: `Wait returns once the node of every folder answers /readyz (its store, log
+and node started), polling each; it fails after --timeout. Scripts that start
+nodes in the background run it before their first command to a node.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(dirs) == 0 {
+				return usageError{errors.New("--dir is required")}
+			}
+			if timeout <= 0 {
+				return usageError{errors.New("--timeout must be positive")}
+			}
+			deadline := time.Now().Add(timeout)
+			for _, dir := range dirs {
+				op, err := newOperator(dir)
+				if err != nil {
+					return err
+				}
+				for !op.ready(cmd.Context()) {
+					if time.Now().After(deadline) {
+						return fmt.Errorf("the node in %s is not ready after %s (is it running? hotline serve --dir %s)", dir, timeout, dir)
+					}
+					select {
+					case <-cmd.Context().Done():
+						return cmd.Context().Err()
+					case <-time.After(50 * time.Millisecond):
+					}
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&dirs, "dir", nil, "a node folder (repeatable)")
+	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait at most")
+	return cmd
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+// checkCodes refuses a flag's code that is not in its vocabulary, naming
+// the valid ones.
+func checkCodes(flag string, v body.Vocabulary, codes []string, kind string) error {
+	for _, c := range codes {
+		if !v.Has(c) {
+			return usageError{fmt.Errorf("--%s %q: not %s %s code; want %s (%s)",
+				flag, c, v.Article(), v, strings.Join(v.Codes(), ", "), codesHint(kind))}
+		}
+	}
+	return nil
+}
+
+func reply(cmd *cobra.Command, op *operator, id, kind string, b *body.Body, wait time.Duration) error {
 	raw, err := b.Marshal()
 	if err != nil {
 		return err
@@ -472,6 +682,5 @@ func reply(cmd *cobra.Command, op *operator, id, kind string, b *body.Body) erro
 	if err := op.call(cmd.Context(), http.MethodPost, "/api/v1/messages/"+id+"/reply", opapi.ReplyRequest{Kind: kind, Body: raw}, &resp); err != nil {
 		return err
 	}
-	fmt.Fprintln(cmd.OutOrStdout(), resp.ID)
-	return nil
+	return printSent(cmd, op, resp.ID, wait)
 }

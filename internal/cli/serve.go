@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -66,14 +67,16 @@ agreement that lists the party; "hotline testnet" makes a complete network.`,
 
 func newServeCmd() *cobra.Command {
 	var (
-		dir, database, logLevel string
+		dir, database, logLevel, logFormat string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --dir DIR",
 		Short: "Run a node folder: the peer API, the operator API, the log and the witness",
 		Long: `Serve runs the node in DIR until it receives SIGINT or SIGTERM, then stops
 accepting, finishes the requests in flight, closes the log and the store, and
-exits 0. It logs JSON lines to standard error.
+exits 0. It logs to standard error: readable lines (key=value) when standard
+error is a terminal, JSON lines otherwise (a file, a pipe, journald); --log-format
+text or json chooses.
 
 It serves on one listener: the peer API (/v1/), the log (/log/, C2SP
 tlog-tiles), the witness (/witness/), the operator API (/api/v1/, bearer token
@@ -87,7 +90,11 @@ from DIR/admin.token), /metrics, /healthz and /readyz.`,
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return usageError{fmt.Errorf("--log-level: %w", err)}
 			}
-			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			h, err := logHandler(cmd.ErrOrStderr(), logFormat, level)
+			if err != nil {
+				return err
+			}
+			logger := slog.New(h)
 			tlog.RouteKlog(logger)
 			procs, gc := server.TuneProcs(), server.TuneGC()
 			logger.Debug("runtime", "gomaxprocs", procs, "gogc", gc)
@@ -116,7 +123,27 @@ from DIR/admin.token), /metrics, /healthz and /readyz.`,
 	f.StringVar(&dir, "dir", "", "the node folder")
 	f.StringVar(&database, "db", "", "PostgreSQL URL, overriding the config (default: the config's, else SQLite)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "auto", "text, json, or auto: text on a terminal, else JSON")
 	return cmd
+}
+
+// logHandler returns the handler of a node's log on w: slog's text handler
+// for a person at a terminal, JSON for a file or a pipe (or as format
+// says).
+func logHandler(w io.Writer, format string, level slog.Level) (slog.Handler, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "auto":
+		if isTerminal(w) {
+			return slog.NewTextHandler(w, opts), nil
+		}
+		return slog.NewJSONHandler(w, opts), nil
+	case "text":
+		return slog.NewTextHandler(w, opts), nil
+	case "json":
+		return slog.NewJSONHandler(w, opts), nil
+	}
+	return nil, usageError{fmt.Errorf("--log-format %q: want auto, text or json", format)}
 }
 
 // killBeforeAppendEnv names the crash tests' fault-injection switch: when
@@ -138,6 +165,7 @@ func newTestnetCmd() *cobra.Command {
 	var (
 		parties, dir string
 		basePort     int
+		rateLimit    float64
 	)
 	cmd := &cobra.Command{
 		Use:   "testnet --parties BER,CRI,DOR --dir DIR [--base-port P]",
@@ -145,20 +173,32 @@ func newTestnetCmd() *cobra.Command {
 		Long: `Testnet makes DIR/agreement.json — signed by a depositary (DEP) and
 ratified by every party, the depositary relaying and witnessing — and one node
 folder per party (the depositary's included) listening on 127.0.0.1, logs
-public. It prints the command that starts each node as its own process.`,
+public. It prints the command that starts each node as its own process.
+
+--rate-limit sets every node's per-peer rate limit (config.json
+"rate_limit.per_second"; a node's default is 100/s after a burst of 1,000); -1
+turns it off, for a network that "hotline bench" measures rather than its
+limit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if parties == "" || dir == "" {
 				return usageError{errors.New("--parties and --dir are required")}
 			}
-			nw, err := sim.Testnet(sim.TestnetConfig{Dir: dir, Parties: strings.Split(parties, ","), BasePort: basePort})
+			tc := sim.TestnetConfig{Dir: dir, Parties: strings.Split(parties, ","), BasePort: basePort}
+			if cmd.Flags().Changed("rate-limit") {
+				if rateLimit == 0 || rateLimit < -1 {
+					return usageError{fmt.Errorf("--rate-limit %v: want requests per second, or -1 for none", rateLimit)}
+				}
+				tc.Node = func(_ string, c *server.Config) { c.RateLimit.PerSecond = rateLimit }
+			}
+			nw, err := sim.Testnet(tc)
 			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "agreement  %s\n", nw.Agreement)
 			for _, n := range nw.Nodes {
-				fmt.Fprintf(w, "%-10s %s  hotline serve --dir %s\n", n.Party, n.URL, n.Dir)
+				fmt.Fprintf(w, "%-10s %s  %s serve --dir %s\n", n.Party, n.URL, invokedAs(cmd), n.Dir)
 			}
 			return nil
 		},
@@ -167,5 +207,6 @@ public. It prints the command that starts each node as its own process.`,
 	f.StringVar(&parties, "parties", "", "comma-separated party ids")
 	f.StringVar(&dir, "dir", "", "folder for the network")
 	f.IntVar(&basePort, "base-port", 0, "the depositary's port; parties follow (default: free ports)")
+	f.Float64Var(&rateLimit, "rate-limit", 0, "every node's per-peer requests per second; -1 for no limit (default: the node's, 100/s)")
 	return cmd
 }

@@ -124,7 +124,6 @@ func (rn *refusalNet) post(t *testing.T, as string, body []byte, sign func(*http
 type snapshot struct {
 	messages  int64
 	highWater uint64
-	receipts  int64
 }
 
 func (rn *refusalNet) snapshot(t *testing.T) snapshot {

@@ -153,7 +153,8 @@ type demo struct {
 // acknowledges, investigates and responds that the servers were hijacked
 // by a third party, offering assistance; its node refuses to re-share
 // Arvenia's TLP:AMBER indicators at TLP:GREEN, and it shares indicators of
-// its own with the whole group as an advisory. Finally every node's log is
+// its own as an advisory to the group "all" (every party but the
+// depositary) and to the depositary. Finally every node's log is
 // fetched over HTTP like an auditor would, its checkpoint verified with the
 // key in agreement.json, and every message it sent or received, and every
 // receipt it got, proved included.
@@ -422,9 +423,9 @@ func (d *demo) story(ctx context.Context) error {
 	o.blank()
 
 	// 4. The advisory, and the marking check on the way.
-	o.jump(d.clock, jumpAdvisory, "Crivena warns the whole group.")
+	o.jump(d.clock, jumpAdvisory, "Crivena warns the other parties and the depositary.")
 	now = d.clock.Now()
-	o.at(now, demoHost, "First try: forward Arvenia's indicators to the group in a TLP:GREEN advisory.")
+	o.at(now, demoHost, "First try: forward Arvenia's indicators to them in a TLP:GREEN advisory.")
 	leak := body.Body{Language: "en", Title: "Command servers used against a grid operator",
 		Summary: "Indicators of the intrusion reported to us.", STIX: gotBody.STIX}
 	b, err := leak.Marshal()
@@ -525,8 +526,23 @@ func (d *demo) narrateSent(ctx context.Context, party string, id hotline.ID) (*s
 		return nil, err
 	}
 	to := strings.Join(e.To, ",")
+	var inGroup, named []string
 	if e.Group != "" {
-		to = e.Group
+		// The stored recipients, told apart as the sender's node made
+		// them: the group's members (the agreement's expansion, less the
+		// sender) and those the sender named besides.
+		members, err := d.agr.Latest().Expand(e.Group)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range e.To {
+			if slices.Contains(members, p) {
+				inGroup = append(inGroup, p)
+			} else {
+				named = append(named, p)
+			}
+		}
+		to = strings.Join(append([]string{e.Group}, named...), ",")
 	}
 	head := []string{e.Kind, string(e.Severity), e.Marking.String()}
 	if e.Exercise {
@@ -534,7 +550,11 @@ func (d *demo) narrateSent(ctx context.Context, party string, id hotline.ID) (*s
 	}
 	d.out.at(e.Created, party+" → "+to, "%s  id %s", strings.Join(head, " · "), short(id))
 	if e.Group != "" {
-		d.out.more("to %s: the group %q, expanded by the sender's node", joinAnd(e.To), e.Group)
+		d.out.more("to %s: the group %q as %s's node expanded it (every party but the depositary and the sender)",
+			joinAnd(inGroup), e.Group, party)
+		if len(named) > 0 {
+			d.out.more("and to %s, named by the sender besides the group", joinAnd(named))
+		}
 	}
 	d.out.more("signed, sealed to each recipient (ML-KEM-768 + X25519), entry %d in %s's log", leaf.Index, party)
 	return &sent{id: id, from: party, to: e.To, receipts: map[string]*hotline.Receipt{}}, nil
@@ -821,6 +841,11 @@ func (d *demo) serving() {
 	}
 	o.plain(`  hotline send --dir %s --group all --kind advisory --marking GREEN --exercise \`, dir("DOR"))
 	o.plain(`      --title "Scanning of grid control centres" --summary "Seen from new addresses since 02:00 UTC."`)
+	if members, err := d.agr.Latest().Expand("all"); err == nil {
+		members = slices.DeleteFunc(members, func(p string) bool { return p == "DOR" })
+		o.plain(`  (the group "all" is every party but the depositary: from DOR it reaches %s; add --to %s for it too)`,
+			joinAnd(members), Depositary)
+	}
 	o.plain("  hotline inbox --dir %s", dir("ESK"))
 	o.plain("The operator API is under /api/v1/ with the token in each folder's %s; logs are", server.AdminTokenFile)
 	o.plain("public, e.g. %s/log/checkpoint", d.servers[demoRequester].URL())

@@ -3,10 +3,12 @@ package sim
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/opapi"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/store/sqlite"
@@ -81,7 +85,7 @@ func TestDemo(t *testing.T) {
 		"Answer: Information provided",
 		"[+50m]",
 		"invalid_body: advisory body [stix_marking_too_strict]:",
-		"CRI → all  advisory · high · TLP:GREEN",
+		"CRI → all,DEP advisory · high · TLP:GREEN",
 		"DEP        receipt after ",
 		"DOR        receipt after ",
 		"ESK        receipt after ",
@@ -96,6 +100,10 @@ func TestDemo(t *testing.T) {
 		}
 		rest = rest[i+len(s):]
 	}
+
+	// What the narration says of the advisory's recipients is what
+	// Crivena's node stored.
+	checkNarratedRecipients(t, text, dir)
 
 	// The nodes serve after the story: Arvenia's log, as anyone reads it.
 	resp, err := http.Get(checkpointURL)
@@ -201,5 +209,79 @@ func TestWrap(t *testing.T) {
 				t.Errorf("wrap(%q, %d) (-want +got):\n%s", tc.line, tc.width, diff)
 			}
 		})
+	}
+}
+
+// checkNarratedRecipients checks the recipients the narration names for
+// the advisory to the group "all" against the envelope Crivena's node
+// stored, read through its operator API: the names it gives the group are
+// the group's members as the agreement expands it (less the sender), and
+// with those it names besides, they are the envelope's recipients.
+func checkNarratedRecipients(t *testing.T, text, dir string) {
+	t.Helper()
+	line := regexp.MustCompile(`CRI → \S+ +advisory · high · TLP:GREEN · exercise +id ([0-9a-f]{16})\n((?: {21}.*\n)+)`)
+	m := line.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatal("the narration has no advisory from CRI")
+	}
+	more := strings.Join(strings.Fields(m[2]), " ")
+	names := func(re string) []string {
+		g := regexp.MustCompile(re).FindStringSubmatch(more)
+		if g == nil {
+			return nil
+		}
+		out := strings.FieldsFunc(strings.ReplaceAll(g[1], " and ", ","), func(r rune) bool { return r == ',' || r == ' ' })
+		slices.Sort(out)
+		return out
+	}
+	inGroup := names(`^to ([A-Z, and]+): the group "all"`)
+	besides := names(`and to ([A-Z, and]+), named by the sender`)
+	if inGroup == nil {
+		t.Fatalf("the narration does not say who the group reached: %q", more)
+	}
+
+	cfg, err := server.LoadConfig(filepath.Join(dir, "CRI"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := server.AdminToken(filepath.Join(dir, "CRI"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.Listen+"/api/v1/messages?direction=sent&kind=advisory", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list opapi.MessageList
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	var stored *opapi.Message
+	for i := range list.Messages {
+		if strings.HasPrefix(list.Messages[i].ID, m[1]) {
+			stored = &list.Messages[i]
+		}
+	}
+	if stored == nil {
+		t.Fatalf("CRI's node holds no advisory %s", m[1])
+	}
+	agr, err := agreement.Load(filepath.Join(dir, "agreement.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	members, err := agr.Latest().Expand("all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	members = slices.DeleteFunc(members, func(p string) bool { return p == "CRI" })
+	if diff := cmp.Diff(members, inGroup); diff != "" {
+		t.Errorf("the narration's members of the group \"all\" (+) are not the agreement's (-):\n%s", diff)
+	}
+	to := slices.Sorted(slices.Values(stored.To))
+	if diff := cmp.Diff(to, slices.Sorted(slices.Values(slices.Concat(inGroup, besides)))); diff != "" {
+		t.Errorf("the narration's recipients (+) are not the stored envelope's (-):\n%s", diff)
 	}
 }

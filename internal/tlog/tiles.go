@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/transparency-dev/tessera/api/layout"
@@ -188,5 +187,3 @@ func rootAt(ctx context.Context, read readTileFunc, n uint64, rootN [HashSize]by
 	}
 	return h, nil
 }
-
-func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
