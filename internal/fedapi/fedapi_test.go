@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -48,15 +47,9 @@ type peerAPI struct {
 
 func newPeerAPI(t *testing.T) *peerAPI {
 	tn := testnode.Start(t, testnode.Config{Testnet: sim.TestnetConfig{Parties: []string{"BER", "CRI", "DOR"}}, Run: []string{"CRI"}})
-	p := &peerAPI{t: t, tn: tn, keys: map[string]*hotline.KeySet{}}
-	var err error
-	if p.agr, err = agreement.Load(filepath.Join(tn.Dir, "agreement.json")); err != nil {
-		t.Fatal(err)
-	}
+	p := &peerAPI{t: t, tn: tn, agr: tn.Agreement(t), keys: map[string]*hotline.KeySet{}}
 	for _, party := range []string{"BER", "CRI", "DOR"} {
-		if p.keys[party], err = hotline.LoadKeySet(filepath.Join(tn.Folder(party), "keys")); err != nil {
-			t.Fatal(err)
-		}
+		p.keys[party] = tn.Keys(t, party)
 	}
 	return p
 }

@@ -8,10 +8,13 @@ package testnode
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
@@ -37,7 +40,9 @@ type Net struct {
 }
 
 // Start makes the testnet cfg describes and serves its nodes until the
-// test ends; the cleanup stops them and waits for them.
+// test ends; the cleanup stops them and waits for them. With Run empty
+// but not nil, it only makes the folders: a test of one package takes
+// the agreement and the parties' keys from them.
 func Start(tb testing.TB, cfg Config) *Net {
 	tb.Helper()
 	tc := cfg.Testnet
@@ -89,6 +94,26 @@ func (tn *Net) Folder(party string) string {
 		}
 	}
 	return ""
+}
+
+// Agreement returns the testnet's agreement, as its nodes load it.
+func (tn *Net) Agreement(tb testing.TB) *agreement.Agreement {
+	tb.Helper()
+	a, err := agreement.Load(filepath.Join(tn.Dir, "agreement.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+// Keys returns a party's keys, root key included, from its node folder.
+func (tn *Net) Keys(tb testing.TB, party string) *hotline.KeySet {
+	tb.Helper()
+	ks, err := hotline.LoadKeySet(filepath.Join(tn.Folder(party), server.KeysDir))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ks
 }
 
 var (
