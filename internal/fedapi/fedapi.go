@@ -1,9 +1,13 @@
 // Package fedapi is the peer-facing HTTP API of a hotline node, and the
-// client other nodes use to call it.
+// client other nodes use to call it ([Client]).
 //
 // # Endpoints
 //
 //	POST /v1/envelopes              a recipient's view → the receipt (signed request)
+//	POST /v1/heartbeats             a heartbeat note → this node's (package gossip)
+//	POST /v1/relay/envelopes        a view left with a relay → its answer (package relay)
+//	GET  /v1/relay/envelopes        the views a relay holds for the requester
+//	POST /v1/relay/handed           the requester's receipt for a view it pulled
 //	GET  /log/checkpoint, /log/tile/...      the node's log (C2SP tlog-tiles)
 //	POST /witness/add-checkpoint    the node's witness (C2SP tlog-witness)
 //
@@ -12,14 +16,17 @@
 // Every request to /v1/ carries a hotline-request/v1 signature by the
 // sending party's message key in three headers (see [SignRequest]); the
 // receiver rebuilds the signed text from the request it got and verifies it
-// against the agreement's directory.
+// against the agreement's directory. Each authenticated peer then has a
+// token bucket of its own ([RateLimit], on golang.org/x/time/rate).
 //
 // # Errors
 //
 // A refusal is answered with a JSON object {"code": "...", "message": "..."}
 // and the HTTP status that [Status] chooses for its code: the one place
-// where codes meet statuses. Internal errors reach the peer as "internal"
-// with a request id; the details stay in the node's log.
+// where codes meet statuses, a table of the refusals of every package
+// behind this API (status.go), which a test holds to every code they
+// declare. Internal errors reach the peer as "internal" with a request id;
+// the details stay in the node's log.
 package fedapi
 
 import (

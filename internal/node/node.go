@@ -17,8 +17,15 @@
 // [Node.Send] validates the body against its kind's template, expands the
 // group, seals to each recipient's current encryption key with per-pair
 // sequence numbers, and stores the envelope, its log entry and one outbox row
-// per recipient before anything leaves the node. Delivery (package
-// delivery) then calls [Node.RecordReceipt] with each recipient's receipt.
+// per recipient before anything leaves the node. The outbox (package
+// outbox) then calls [Node.RecordReceipt] with each recipient's receipt,
+// or [Node.RecordRelayed] with a relay's.
+//
+// # Reading
+//
+// [Node.Counts], [Node.Messages], [Node.Message] and [Node.Equivocations]
+// are what the operator API and the web UI read; they need not reach into
+// the store.
 //
 // # Start-up
 //

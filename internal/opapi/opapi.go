@@ -23,8 +23,10 @@
 //
 // A refusal is a JSON object {"code": "...", "message": "..."} with the
 // status [Status] chooses for its code: the one place where this API maps
-// codes to statuses. Internal errors reach the caller as "internal" with a
-// request id; the details stay in the node's log.
+// codes to statuses, a table of the refusals of this API and the node
+// (status.go), which a test holds to every code they declare. Internal
+// errors reach the caller as "internal" with a request id; the details
+// stay in the node's log.
 package opapi
 
 import (
