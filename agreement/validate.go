@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/langtag"
 )
 
 // Limits of the documents, beyond which they are refused as invalid.
@@ -642,32 +643,9 @@ func validPhone(s string) bool {
 // ValidLanguageTag reports whether s has the shape of a BCP 47 language
 // tag as contacts and message bodies use them: a primary language subtag of
 // two or three lower-case letters, then subtags of 2 to 8 letters or digits
-// ("en", "zh-Hans", "es-419", "sr-Latn-RS").
-func ValidLanguageTag(s string) bool {
-	if len(s) > 35 {
-		return false
-	}
-	parts := strings.Split(s, "-")
-	if len(parts[0]) < 2 || len(parts[0]) > 3 {
-		return false
-	}
-	for _, c := range []byte(parts[0]) {
-		if c < 'a' || c > 'z' {
-			return false
-		}
-	}
-	for _, p := range parts[1:] {
-		if len(p) < 2 || len(p) > 8 {
-			return false
-		}
-		for _, c := range []byte(p) {
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-				return false
-			}
-		}
-	}
-	return true
-}
+// ("en", "zh-Hans", "es-419", "sr-Latn-RS"). It is the check message bodies
+// use too (package internal/langtag).
+func ValidLanguageTag(s string) bool { return langtag.Valid(s) }
 
 var weekdays = []string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
 

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/hotline-net/hotline/internal/langtag"
 )
 
 // Body is the body of a message: the bytes an envelope carries after the
@@ -228,7 +230,7 @@ func (b *Body) Validate(kind string) error {
 		return v.err
 	}
 
-	if !validLanguageTag(b.Language) {
+	if !langtag.Valid(b.Language) {
 		v.fail(ErrInvalidValue, FieldLanguage, "%q is not a BCP 47 language tag", truncate(b.Language))
 	}
 	v.line(FieldTitle, b.Title, maxTitle)
@@ -501,35 +503,6 @@ func stixObjects(raw json.RawMessage) int {
 	}
 	_ = json.Unmarshal(raw, &bundle)
 	return len(bundle.Objects)
-}
-
-// validLanguageTag reports whether s has the shape of a BCP 47 tag: a
-// primary language subtag of two or three lower-case letters, then subtags
-// of 2 to 8 letters or digits.
-func validLanguageTag(s string) bool {
-	if s == "" || len(s) > 35 {
-		return false
-	}
-	parts := strings.Split(s, "-")
-	if len(parts[0]) < 2 || len(parts[0]) > 3 {
-		return false
-	}
-	for _, c := range []byte(parts[0]) {
-		if c < 'a' || c > 'z' {
-			return false
-		}
-	}
-	for _, p := range parts[1:] {
-		if len(p) < 2 || len(p) > 8 {
-			return false
-		}
-		for _, c := range []byte(p) {
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func validLabel(s string) bool {

@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,31 +17,16 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/bench"
-	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
 	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/testnode"
 )
-
-var (
-	templatesOnce sync.Once
-	templates     *node.Templates
-	templatesErr  error
-)
-
-func mustTemplates(tb testing.TB) *node.Templates {
-	tb.Helper()
-	templatesOnce.Do(func() { templates, templatesErr = node.NewTemplates() })
-	if templatesErr != nil {
-		tb.Fatal(templatesErr)
-	}
-	return templates
-}
 
 // testNet is a testnet in a temporary folder whose target node runs in
 // this process (SQLite, its own log) until the test ends.
 type testNet struct {
-	dir    string
+	*testnode.Net
 	target *server.Server
 }
 
@@ -58,44 +41,18 @@ func newTestNet(tb testing.TB) *testNet {
 // newTestNetWith is newTestNet with the given per-peer rate limit.
 func newTestNetWith(tb testing.TB, rl server.RateLimitConfig) *testNet {
 	tb.Helper()
-	dir := tb.TempDir()
-	nw, err := sim.Testnet(sim.TestnetConfig{
-		Dir:        dir,
-		Parties:    []string{"BER", "CRI", "ELM"},
-		Unratified: []string{"ELM"},
-		Node:       func(_ string, c *server.Config) { c.RateLimit = rl },
-		Listen:     true,
+	nw := testnode.Start(tb, testnode.Config{
+		Testnet: sim.TestnetConfig{
+			Parties:    []string{"BER", "CRI", "ELM"},
+			Unratified: []string{"ELM"},
+			Node:       func(_ string, c *server.Config) { c.RateLimit = rl },
+		},
+		Run: []string{"CRI"}, // only CRI runs
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var cri net.Listener
-	for _, n := range nw.Nodes {
-		if n.Party == "CRI" {
-			cri = n.Listener
-		} else {
-			n.Listener.Close() // only CRI runs
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	tb.Cleanup(func() {
-		cancel()
-		wg.Wait()
-	})
-	s, err := server.Open(ctx, filepath.Join(nw.Dir, "CRI"), server.Options{Bodies: mustTemplates(tb), Listener: cri})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	wg.Go(func() {
-		if err := s.Serve(ctx); err != nil {
-			tb.Errorf("CRI: %v", err)
-		}
-	})
-	return &testNet{dir: dir, target: s}
+	return &testNet{Net: nw, target: nw.Servers["CRI"]}
 }
 
-func (tn *testNet) folder(party string) string { return filepath.Join(tn.dir, party) }
+func (tn *testNet) folder(party string) string { return tn.Folder(party) }
 
 // config is a run from BER to CRI, sized for a test.
 func (tn *testNet) config(tb testing.TB, messages int) bench.Config {

@@ -11,6 +11,7 @@ import (
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/opapi"
+	"github.com/hotline-net/hotline/internal/poll"
 )
 
 // TestNetwork runs a testnet as real processes, sends 500 messages
@@ -150,7 +151,7 @@ func TestNetwork(t *testing.T) {
 			maxIndex = max(maxIndex, r.index)
 		}
 		var entries map[[32]byte][]int64
-		waitFor(t, p+"'s checkpoint to cover its receipts", func() (bool, error) {
+		poll.Must(t, p+"'s checkpoint to cover its receipts", func() (bool, error) {
 			var size int64
 			size, entries = servedLog(t, dir, p, procs[p].url)
 			return size > maxIndex, nil
@@ -299,7 +300,7 @@ func checkSameReceipts(tb testing.TB, sender, rcpt *operator, ids []string) {
 			tb.Errorf("%s: sender holds no receipt: %+v", id, sent.Deliveries)
 			continue
 		}
-		waitFor(tb, "the recipient's receipt for "+id, func() (bool, error) {
+		poll.Must(tb, "the recipient's receipt for "+id, func() (bool, error) {
 			err := rcpt.call(ctx, http.MethodGet, "/api/v1/messages/"+id, nil, &got)
 			return err == nil && got.Receipt != nil, err
 		})
@@ -358,7 +359,7 @@ func TestCrashBetweenRowAndLeaf(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	waitFor(t, "CRI to die at its third envelope", func() (bool, error) { return cri.exited(), nil })
+	poll.Must(t, "CRI to die at its third envelope", func() (bool, error) { return cri.exited(), nil })
 	start(t, dir, "CRI")
 	berOp.drained(t, "BER")
 	checkExactlyOnce(t, criOp, ids)
@@ -374,10 +375,10 @@ func TestCrashBetweenRowAndLeaf(t *testing.T) {
 	if _, err := berOp.send(context.Background(), []string{"CRI"}, ""); err == nil {
 		t.Fatal("the send that killed the node was acknowledged")
 	}
-	waitFor(t, "BER to die at its second send", func() (bool, error) { return ber.exited(), nil })
+	poll.Must(t, "BER to die at its second send", func() (bool, error) { return ber.exited(), nil })
 	start(t, dir, "BER")
 	berOp.drained(t, "BER")
-	waitFor(t, "both messages at CRI", func() (bool, error) {
+	poll.Must(t, "both messages at CRI", func() (bool, error) {
 		return criOp.status(t).Received == before+2, nil
 	})
 	sentList := map[string]bool{}

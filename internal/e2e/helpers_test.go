@@ -25,6 +25,7 @@ import (
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/opapi"
+	"github.com/hotline-net/hotline/internal/poll"
 	"github.com/hotline-net/hotline/internal/server"
 )
 
@@ -135,7 +136,7 @@ func start(tb testing.TB, netDir, party string, env ...string) *proc {
 	case <-time.After(60 * time.Second):
 		tb.Fatalf("%s did not start:\n%s", party, p.log())
 	}
-	waitFor(tb, party+" ready", func() (bool, error) {
+	poll.Must(tb, party+" ready", func() (bool, error) {
 		resp, err := http.Get(p.url + "/readyz")
 		if err != nil {
 			return false, nil
@@ -195,25 +196,6 @@ func (p *proc) exited() bool {
 		return true
 	default:
 		return false
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after a deadline.
-func waitFor(tb testing.TB, what string, cond func() (bool, error)) {
-	tb.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		ok, err := cond()
-		if err != nil {
-			tb.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
 	}
 }
 
@@ -318,7 +300,7 @@ func (o *operator) received(tb testing.TB) map[string]bool {
 // drained waits until the node has no undelivered outbox rows.
 func (o *operator) drained(tb testing.TB, party string) {
 	tb.Helper()
-	waitFor(tb, party+"'s outbox to drain", func() (bool, error) {
+	poll.Must(tb, party+"'s outbox to drain", func() (bool, error) {
 		var s opapi.StatusResponse
 		if err := o.call(context.Background(), http.MethodGet, "/api/v1/status", nil, &s); err != nil {
 			return false, nil

@@ -1,9 +1,13 @@
 // Package fedapi is the peer-facing HTTP API of a hotline node, and the
-// client other nodes use to call it.
+// client other nodes use to call it ([Client]).
 //
 // # Endpoints
 //
 //	POST /v1/envelopes              a recipient's view → the receipt (signed request)
+//	POST /v1/heartbeats             a heartbeat note → this node's (package gossip)
+//	POST /v1/relay/envelopes        a view left with a relay → its answer (package relay)
+//	GET  /v1/relay/envelopes        the views a relay holds for the requester
+//	POST /v1/relay/handed           the requester's receipt for a view it pulled
 //	GET  /log/checkpoint, /log/tile/...      the node's log (C2SP tlog-tiles)
 //	POST /witness/add-checkpoint    the node's witness (C2SP tlog-witness)
 //
@@ -12,14 +16,17 @@
 // Every request to /v1/ carries a hotline-request/v1 signature by the
 // sending party's message key in three headers (see [SignRequest]); the
 // receiver rebuilds the signed text from the request it got and verifies it
-// against the agreement's directory.
+// against the agreement's directory. Each authenticated peer then has a
+// token bucket of its own ([RateLimit], on golang.org/x/time/rate).
 //
 // # Errors
 //
 // A refusal is answered with a JSON object {"code": "...", "message": "..."}
 // and the HTTP status that [Status] chooses for its code: the one place
-// where codes meet statuses. Internal errors reach the peer as "internal"
-// with a request id; the details stay in the node's log.
+// where codes meet statuses, a table of the refusals of every package
+// behind this API (status.go), which a test holds to every code they
+// declare. Internal errors reach the peer as "internal" with a request id;
+// the details stay in the node's log.
 package fedapi
 
 import (
@@ -62,7 +69,7 @@ type Config struct {
 	RateLimit RateLimit
 }
 
-// Relay is the relay side of a node (package delivery).
+// Relay is the relay side of a node (package relay).
 type Relay interface {
 	Put(ctx context.Context, from string, view []byte) ([]byte, error)
 	List(ctx context.Context, to, cursor string) ([]byte, error)
@@ -144,7 +151,7 @@ func (a *api) handle(fn func(r *http.Request, from string, body []byte) (respons
 		}
 		from, err := Authenticate(r, body, a.node.Party(), a.keyLookup, a.node.Clock().Now())
 		if err != nil {
-			a.node.Metrics().Refused.WithLabelValues(node.Code(err)).Inc()
+			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
 			a.writeError(w, r, err)
 			return
 		}
@@ -205,37 +212,6 @@ type Refusal = refusal.Refusal
 
 func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	refusal.Write(w, r, err, Status, a.logger, "peer")
-}
-
-// Status returns the HTTP status for a refusal code: the one place where
-// the peer API maps codes to statuses.
-func Status(code string) int {
-	switch code {
-	case "malformed", "wrong_tag", "trailing_data":
-		return http.StatusBadRequest
-	case ErrUnauthenticated.Code, ErrStaleRequest.Code:
-		return http.StatusUnauthorized
-	case "bad_signature", node.ErrUnknownSender.Code, node.ErrKeyNotValid.Code, node.ErrNotRatified.Code:
-		return http.StatusForbidden
-	case node.ErrNotFound.Code:
-		return http.StatusNotFound
-	case "heartbeat_replay":
-		return http.StatusConflict
-	case "stale_heartbeat", "wrong_peer", "relay_sender", "relay_no_view":
-		return http.StatusUnprocessableEntity
-	case "not_a_relay", "relay_forbidden":
-		return http.StatusForbidden
-	case "not_a_recipient":
-		return http.StatusMisdirectedRequest
-	case ErrTooLarge.Code, "header_too_large", "envelope_too_large", "too_many_recipients":
-		return http.StatusRequestEntityTooLarge
-	case ErrRateLimited.Code:
-		return http.StatusTooManyRequests
-	case "bad_stanza", "bad_payload", "bad_commitment", "decrypt_failed", "no_matching_key",
-		"future_created", node.ErrUnknownAgreement.Code, node.ErrUnknownKind.Code, node.ErrInvalidBody.Code:
-		return http.StatusUnprocessableEntity
-	}
-	return http.StatusInternalServerError
 }
 
 // PeerError is a refusal a peer answered with.

@@ -1,9 +1,10 @@
 package fedapi
 
 import (
-	"math"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/hotline-net/hotline"
 )
@@ -23,17 +24,16 @@ type RateLimit struct {
 	Burst int
 }
 
+// limiter keeps one token bucket (golang.org/x/time/rate) per peer. Peers
+// are the agreement's parties, authenticated before they are counted, so
+// the map stays as small as the agreement.
 type limiter struct {
-	rate  float64
-	burst float64
-	mu    sync.Mutex
-	peers map[string]*bucket
+	rate  rate.Limit
+	burst int
 	now   func() time.Time
-}
 
-type bucket struct {
-	tokens float64
-	last   time.Time
+	mu    sync.Mutex
+	peers map[string]*rate.Limiter
 }
 
 func newLimiter(rl RateLimit) *limiter {
@@ -46,7 +46,7 @@ func newLimiter(rl RateLimit) *limiter {
 	if rl.Burst <= 0 {
 		rl.Burst = 1000
 	}
-	return &limiter{rate: rl.PerSecond, burst: float64(rl.Burst), peers: map[string]*bucket{}, now: time.Now}
+	return &limiter{rate: rate.Limit(rl.PerSecond), burst: rl.Burst, peers: map[string]*rate.Limiter{}, now: time.Now}
 }
 
 // allow takes a token from peer's bucket, or says how long until one is
@@ -56,18 +56,17 @@ func (l *limiter) allow(peer string) (bool, time.Duration) {
 		return true, 0
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
 	b := l.peers[peer]
 	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
+		b = rate.NewLimiter(l.rate, l.burst)
 		l.peers[peer] = b
 	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
+	l.mu.Unlock()
+	now := l.now()
+	r := b.ReserveN(now, 1)
+	if wait := r.DelayFrom(now); wait > 0 {
+		r.CancelAt(now) // a refused request does not spend the token
+		return false, wait
 	}
-	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	return true, 0
 }

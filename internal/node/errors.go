@@ -1,9 +1,8 @@
 package node
 
 import (
-	"errors"
-
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/refusal"
 )
 
 // The node's refusals, in the protocol's code space (docs/PROTOCOL.md lists
@@ -34,16 +33,6 @@ var (
 	ErrInvalidRequest = hotline.NewError("invalid_request", "invalid request")
 )
 
-// Code returns the stable code of a refusal from any layer (protocol,
-// agreement and templates share hotline.Error; a peer's refusal carries
-// its own), or "internal" for an error that is not a refusal.
-func Code(err error) string {
-	if c := hotline.ErrorCode(err); c != "" {
-		return c
-	}
-	var e interface{ ErrorCode() string }
-	if errors.As(err, &e) {
-		return e.ErrorCode()
-	}
-	return "internal"
-}
+// Code returns the stable code of a refusal from any layer, or "internal"
+// for an error that is not a refusal: [refusal.Code].
+func Code(err error) string { return refusal.Code(err) }

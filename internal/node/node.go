@@ -17,8 +17,15 @@
 // [Node.Send] validates the body against its kind's template, expands the
 // group, seals to each recipient's current encryption key with per-pair
 // sequence numbers, and stores the envelope, its log entry and one outbox row
-// per recipient before anything leaves the node. Delivery (package
-// delivery) then calls [Node.RecordReceipt] with each recipient's receipt.
+// per recipient before anything leaves the node. The outbox (package
+// outbox) then calls [Node.RecordReceipt] with each recipient's receipt,
+// or [Node.RecordRelayed] with a relay's.
+//
+// # Reading
+//
+// [Node.Counts], [Node.Messages], [Node.Message] and [Node.Equivocations]
+// are what the operator API and the web UI read; they need not reach into
+// the store.
 //
 // # Start-up
 //
@@ -35,22 +42,16 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/tlog"
 )
 
 // Clock tells the time. Tests and the demo use a clock they can move.
-type Clock interface {
-	Now() time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
+type Clock = clock.Clock
 
 // BodyChecker checks a message body against its kind's template. It is
 // declared here, where it is used; package body provides the templates.
@@ -149,9 +150,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		metrics: cfg.Metrics,
 		before:  cfg.BeforeAppend,
 	}
-	if n.clock == nil {
-		n.clock = systemClock{}
-	}
+	n.clock = clock.Or(n.clock)
 	if n.logger == nil {
 		n.logger = slog.New(slog.DiscardHandler)
 	}

@@ -3,7 +3,6 @@ package opapi
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -25,22 +24,15 @@ type StatusResponse struct {
 }
 
 func (a *api) status(r *http.Request) (any, error) {
-	ctx := r.Context()
-	st := a.node.Store()
 	s := StatusResponse{Party: a.node.Party(), Time: a.node.Clock().Now().UTC().Format(time.RFC3339)}
 	if v, err := a.node.Agreement().Current(a.node.Clock().Now()); err == nil {
 		s.AgreementVersion, s.Agreement = v.Number(), v.Hash().String()
 	}
-	var err error
-	if s.Received, err = st.CountMessages(ctx, store.MessageFilter{Direction: hotline.Received}); err != nil {
+	c, err := a.node.Counts(r.Context())
+	if err != nil {
 		return nil, err
 	}
-	if s.Sent, err = st.CountMessages(ctx, store.MessageFilter{Direction: hotline.Sent}); err != nil {
-		return nil, err
-	}
-	if s.Undelivered, err = st.CountOutbox(ctx, store.OutboxFilter{State: store.OutboxPending}); err != nil {
-		return nil, err
-	}
+	s.Received, s.Sent, s.Undelivered = c.Received, c.Sent, c.Undelivered
 	return s, nil
 }
 
@@ -248,7 +240,7 @@ func (a *api) list(r *http.Request) (any, error) {
 		}
 		mq.Limit = n
 	}
-	page, err := a.node.Store().Messages(r.Context(), mq)
+	page, err := a.node.Messages(r.Context(), mq)
 	if errors.Is(err, store.ErrInvalid) {
 		return nil, hotline.Errorf(ErrBadRequest, "%v", err)
 	}
@@ -267,32 +259,15 @@ func (a *api) show(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, hotline.Errorf(ErrBadRequest, "message id: %v", err)
 	}
-	ctx := r.Context()
-	st := a.node.Store()
-	e, err := st.Envelope(ctx, hotline.Received, id)
-	if errors.Is(err, store.ErrNotFound) {
-		e, err = st.Envelope(ctx, hotline.Sent, id)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, hotline.Errorf(node.ErrNotFound, "no message %s", id)
-	}
+	msg, err := a.node.Message(r.Context(), id)
 	if err != nil {
 		return nil, err
 	}
-	m := toMessage(&e)
-	if e.Direction == hotline.Received {
-		if rc, err := st.Receipt(ctx, id, a.node.Party()); err == nil {
-			m.Receipt = toReceipt(&rc)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		return m, nil
+	m := toMessage(&msg.Envelope)
+	if msg.Receipt != nil {
+		m.Receipt = toReceipt(msg.Receipt)
 	}
-	page, err := st.Outbox(ctx, store.OutboxQuery{OutboxFilter: store.OutboxFilter{ID: id}, Limit: 1000})
-	if err != nil {
-		return nil, fmt.Errorf("listing deliveries: %w", err)
-	}
-	for _, row := range page.Rows {
+	for _, row := range msg.Deliveries {
 		d := Delivery{
 			Recipient: row.Recipient, Seq: row.Seq, State: row.State.String(), Attempts: row.Attempts,
 			Route: row.Route, Delivered: fmtTime(row.Delivered), LastError: row.LastError,

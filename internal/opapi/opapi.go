@@ -23,8 +23,10 @@
 //
 // A refusal is a JSON object {"code": "...", "message": "..."} with the
 // status [Status] chooses for its code: the one place where this API maps
-// codes to statuses. Internal errors reach the caller as "internal" with a
-// request id; the details stay in the node's log.
+// codes to statuses, a table of the refusals of this API and the node
+// (status.go), which a test holds to every code they declare. Internal
+// errors reach the caller as "internal" with a request id; the details
+// stay in the node's log.
 package opapi
 
 import (
@@ -37,7 +39,7 @@ import (
 	"strings"
 
 	"github.com/hotline-net/hotline"
-	"github.com/hotline-net/hotline/internal/delivery"
+	"github.com/hotline-net/hotline/internal/gossip"
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/refusal"
 )
@@ -73,7 +75,7 @@ type Config struct {
 
 // PeerReporter reports the health of the channels to every peer.
 type PeerReporter interface {
-	Peers(ctx context.Context) ([]delivery.PeerStatus, error)
+	Peers(ctx context.Context) ([]gossip.PeerStatus, error)
 }
 
 type api struct {
@@ -177,22 +179,4 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		err = hotline.Errorf(ErrBadRequest, "request body over %d bytes", mbe.Limit)
 	}
 	refusal.Write(w, r, err, Status, a.logger, "operator")
-}
-
-// Status returns the HTTP status for a refusal code: the one place where
-// the operator API maps codes to statuses.
-func Status(code string) int {
-	switch code {
-	case ErrUnauthorized.Code:
-		return http.StatusUnauthorized
-	case ErrForbidden.Code:
-		return http.StatusForbidden
-	case node.ErrNotFound.Code:
-		return http.StatusNotFound
-	case ErrBadRequest.Code, node.ErrInvalidRequest.Code, "malformed":
-		return http.StatusBadRequest
-	case node.ErrInvalidBody.Code, node.ErrUnknownKind.Code, node.ErrUnknownRecipient.Code, node.ErrKeyNotValid.Code:
-		return http.StatusUnprocessableEntity
-	}
-	return http.StatusInternalServerError
 }

@@ -67,7 +67,7 @@ type EquivocationList struct {
 }
 
 func (a *api) equivocations(r *http.Request) (any, error) {
-	es, err := a.node.Store().Equivocations(r.Context())
+	es, err := a.node.Equivocations(r.Context())
 	if err != nil {
 		return nil, err
 	}

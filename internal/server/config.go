@@ -86,8 +86,8 @@ type RateLimitConfig struct {
 	Burst     int     `json:"burst,omitempty"`
 }
 
-// DeliveryConfig tunes delivery; zero values are the delivery package's
-// defaults.
+// DeliveryConfig tunes delivery; zero values are the defaults of packages
+// outbox and relay.
 type DeliveryConfig struct {
 	Workers    int      `json:"workers,omitempty"`
 	MinBackoff Duration `json:"min_backoff,omitempty"`

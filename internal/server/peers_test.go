@@ -18,9 +18,11 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/hotline-net/hotline"
-	"github.com/hotline-net/hotline/internal/delivery"
 	"github.com/hotline-net/hotline/internal/fedapi"
+	"github.com/hotline-net/hotline/internal/gossip"
 	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/outbox"
+	"github.com/hotline-net/hotline/internal/poll"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
 	"github.com/hotline-net/hotline/internal/store"
@@ -123,7 +125,7 @@ func TestPartitionRelay(t *testing.T) {
 		},
 	}
 	tn := newTestNetWith(t, cfg, nil, nil)
-	ber, cri := tn.servers["BER"], tn.servers["CRI"]
+	ber, cri := tn.Servers["BER"], tn.Servers["CRI"]
 	ctx := context.Background()
 	send := func() hotline.ID {
 		id, err := ber.Node().Send(ctx, node.Draft{To: []string{"CRI"}, Kind: "clarification_request",
@@ -140,7 +142,7 @@ func TestPartitionRelay(t *testing.T) {
 		relayed = append(relayed, send())
 	}
 	for _, id := range relayed {
-		waitFor(t, "delivery through the relay", func() (bool, error) {
+		poll.Must(t, "delivery through the relay", func() (bool, error) {
 			return outboxRow(t, ber, id, "CRI").State == store.OutboxDelivered, nil
 		})
 		r := outboxRow(t, ber, id, "CRI")
@@ -158,7 +160,7 @@ func TestPartitionRelay(t *testing.T) {
 	// Healed: the next message goes direct.
 	px.up(t)
 	direct := send()
-	waitFor(t, "direct delivery after the partition", func() (bool, error) {
+	poll.Must(t, "direct delivery after the partition", func() (bool, error) {
 		return outboxRow(t, ber, direct, "CRI").State == store.OutboxDelivered, nil
 	})
 	if r := outboxRow(t, ber, direct, "CRI"); r.Route != "direct http://"+px.addr {
@@ -192,7 +194,7 @@ func TestPartitionRelay(t *testing.T) {
 // next scheduled one is an hour away).
 func waitFirstRound(tb testing.TB, s *server.Server) {
 	tb.Helper()
-	waitFor(tb, "the first heartbeat round", func() (bool, error) {
+	poll.Must(tb, "the first heartbeat round", func() (bool, error) {
 		ps, err := s.Heartbeats().Peers(context.Background())
 		if err != nil {
 			return false, err
@@ -208,7 +210,7 @@ func waitFirstRound(tb testing.TB, s *server.Server) {
 
 func keysOf(tb testing.TB, tn *testNet, party string) *hotline.KeySet {
 	tb.Helper()
-	ks, err := hotline.LoadKeySet(filepath.Join(tn.net.Dir, party, "keys"))
+	ks, err := hotline.LoadKeySet(filepath.Join(tn.Dir, party, "keys"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -226,7 +228,7 @@ func TestEquivocationCaught(t *testing.T) {
 	}
 	tn := newTestNetWith(t, cfg, []string{"DEP", "BER", "CRI"}, nil)
 	for _, p := range []string{"DEP", "BER", "CRI"} {
-		waitFirstRound(t, tn.servers[p])
+		waitFirstRound(t, tn.Servers[p])
 	}
 	dor := keysOf(t, tn, "DOR")
 	origin := dor.Origin()
@@ -248,21 +250,21 @@ func TestEquivocationCaught(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := client.PostHeartbeat(ctx, party, tn.servers[party].URL(), msg); err != nil {
+		if _, err := client.PostHeartbeat(ctx, party, tn.Servers[party].URL(), msg); err != nil {
 			t.Fatalf("the double's heartbeat to %s: %v", party, err)
 		}
 	}
 	for _, p := range []string{"BER", "CRI"} {
-		if es, _ := tn.servers[p].Node().Store().Equivocations(ctx); len(es) != 0 {
+		if es, _ := tn.Servers[p].Node().Store().Equivocations(ctx); len(es) != 0 {
 			t.Fatalf("%s found an equivocation before the round", p)
 		}
 	}
 
-	tn.servers["BER"].Heartbeats().Round(ctx)
+	tn.Servers["BER"].Heartbeats().Round(ctx)
 
 	v := mustVerifier(t, dor.Checkpoint)
 	for _, p := range []string{"BER", "CRI"} {
-		es, err := tn.servers[p].Node().Store().Equivocations(ctx)
+		es, err := tn.Servers[p].Node().Store().Equivocations(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +283,7 @@ func TestEquivocationCaught(t *testing.T) {
 		}
 	}
 	// The alarm is counted.
-	resp, err := http.Get(tn.servers["BER"].URL() + "/metrics")
+	resp, err := http.Get(tn.Servers["BER"].URL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +297,7 @@ func TestEquivocationCaught(t *testing.T) {
 // withholding is a fault-injecting transport: it refuses to deliver the
 // envelope carrying one sequence number.
 type withholding struct {
-	delivery.Transport
+	outbox.Transport
 	seq uint64
 }
 
@@ -319,10 +321,10 @@ func TestSequenceGap(t *testing.T) {
 	}
 	tn := newTestNetWith(t, cfg, []string{"BER", "CRI"}, func(p string, o *server.Options) {
 		if p == "BER" {
-			o.DeliveryTransport = func(tr delivery.Transport) delivery.Transport { return &withholding{Transport: tr, seq: 2} }
+			o.DeliveryTransport = func(tr outbox.Transport) outbox.Transport { return &withholding{Transport: tr, seq: 2} }
 		}
 	})
-	ber, cri := tn.servers["BER"], tn.servers["CRI"]
+	ber, cri := tn.Servers["BER"], tn.Servers["CRI"]
 	ctx := context.Background()
 	var ids []hotline.ID
 	for range 3 {
@@ -334,13 +336,13 @@ func TestSequenceGap(t *testing.T) {
 		ids = append(ids, id)
 	}
 	for _, i := range []int{0, 2} {
-		waitFor(t, "messages 1 and 3 delivered", func() (bool, error) {
+		poll.Must(t, "messages 1 and 3 delivered", func() (bool, error) {
 			return outboxRow(t, ber, ids[i], "CRI").State == store.OutboxDelivered, nil
 		})
 	}
 	ber.Heartbeats().Round(ctx)
 
-	find := func(s *server.Server, party string) delivery.PeerStatus {
+	find := func(s *server.Server, party string) gossip.PeerStatus {
 		ps, err := s.Heartbeats().Peers(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -351,7 +353,7 @@ func TestSequenceGap(t *testing.T) {
 			}
 		}
 		t.Fatalf("no status for %s", party)
-		return delivery.PeerStatus{}
+		return gossip.PeerStatus{}
 	}
 	// BER's view: it sent 3; CRI says it has 1 without a gap.
 	if p := find(ber, "CRI"); p.Sent != 3 || p.TheyReceived != 1 || !p.Up {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/poll"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
 	"github.com/hotline-net/hotline/internal/store"
@@ -61,7 +62,7 @@ func TestReceiptRecordedAfterAnswer(t *testing.T) {
 				return failingSequenced{Store: db, fail: &fail, hold: &hold}, nil
 			}
 		})
-	ber, cri := tn.servers["BER"].Node(), tn.servers["CRI"].Node()
+	ber, cri := tn.Servers["BER"].Node(), tn.Servers["CRI"].Node()
 	ctx := context.Background()
 
 	fail.Store(true)
@@ -73,7 +74,7 @@ func TestReceiptRecordedAfterAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivery to CRI", func() (bool, error) {
+	poll.Must(t, "delivery to CRI", func() (bool, error) {
 		row, err := ber.Store().OutboxEntry(ctx, id, "CRI")
 		return row.State == store.OutboxDelivered, err
 	})
@@ -82,7 +83,7 @@ func TestReceiptRecordedAfterAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	issued := row.Receipt.Note
-	waitFor(t, "CRI's failed record", func() (bool, error) {
+	poll.Must(t, "CRI's failed record", func() (bool, error) {
 		var m dto.Metric
 		err := cri.Metrics().RecordFailed.Write(&m)
 		return m.GetCounter().GetValue() == 1, err
@@ -107,16 +108,16 @@ func TestReceiptRecordedAfterAnswer(t *testing.T) {
 	if !bytes.Equal(again, issued) {
 		t.Errorf("the same envelope again got another receipt:\n%s\nfirst:\n%s", again, issued)
 	}
-	waitFor(t, "CRI's record", func() (bool, error) {
+	poll.Must(t, "CRI's record", func() (bool, error) {
 		r, err := cri.Store().Receipt(ctx, id, "CRI")
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
 		}
 		return err == nil && bytes.Equal(r.Note, issued), err
 	})
-	entry := hotline.LeafEntry(tn.servers["CRI"].Log().Origin(), hotline.Received, id)
+	entry := hotline.LeafEntry(tn.Servers["CRI"].Log().Origin(), hotline.Received, id)
 	count := 0
-	for e, err := range tn.servers["CRI"].Log().EntriesFrom(ctx, 0) {
+	for e, err := range tn.Servers["CRI"].Log().EntriesFrom(ctx, 0) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +141,7 @@ func TestReceiptRecordedAfterAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the second delivery to CRI", func() (bool, error) {
+	poll.Must(t, "the second delivery to CRI", func() (bool, error) {
 		row, err := ber.Store().OutboxEntry(ctx, second, "CRI")
 		return row.State == store.OutboxDelivered, err
 	})

@@ -41,13 +41,13 @@ type refusalNet struct {
 
 func newRefusalNet(t *testing.T) *refusalNet {
 	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI", "DOR", "ELM"}, Unratified: []string{"ELM"}}, []string{"CRI"}, nil)
-	rn := &refusalNet{tn: tn, url: tn.servers["CRI"].URL(), keys: map[string]*hotline.KeySet{}}
+	rn := &refusalNet{tn: tn, url: tn.Servers["CRI"].URL(), keys: map[string]*hotline.KeySet{}}
 	var err error
-	if rn.agr, err = agreement.Load(filepath.Join(tn.net.Dir, "agreement.json")); err != nil {
+	if rn.agr, err = agreement.Load(filepath.Join(tn.Dir, "agreement.json")); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"BER", "CRI", "DOR", "ELM"} {
-		if rn.keys[p], err = hotline.LoadKeySet(filepath.Join(tn.net.Dir, p, "keys")); err != nil {
+		if rn.keys[p], err = hotline.LoadKeySet(filepath.Join(tn.Dir, p, "keys")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,7 +128,7 @@ type snapshot struct {
 
 func (rn *refusalNet) snapshot(t *testing.T) snapshot {
 	t.Helper()
-	st := rn.tn.servers["CRI"].Node().Store()
+	st := rn.tn.Servers["CRI"].Node().Store()
 	ctx := context.Background()
 	n, err := st.CountMessages(ctx, store.MessageFilter{IncludePending: true})
 	if err != nil {
@@ -403,7 +403,7 @@ func TestRefusalKeyNotValid(t *testing.T) {
 	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI"}}, []string{"CRI"}, func(_ string, o *server.Options) {
 		o.Clock = offsetClock(early)
 	})
-	rn := &refusalNet{tn: tn, url: tn.servers["CRI"].URL(), keys: map[string]*hotline.KeySet{"BER": keysOf(t, tn, "BER"), "CRI": keysOf(t, tn, "CRI")}}
+	rn := &refusalNet{tn: tn, url: tn.Servers["CRI"].URL(), keys: map[string]*hotline.KeySet{"BER": keysOf(t, tn, "BER"), "CRI": keysOf(t, tn, "CRI")}}
 	rn.agr = mustAgreement(t, tn)
 	body := rn.view(t, rn.seal(t, "BER", []string{"CRI"}, func(d *hotline.Draft) { d.Created = time.Now().Add(early) }), "CRI")
 	before := rn.snapshot(t)

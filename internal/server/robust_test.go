@@ -16,6 +16,7 @@ import (
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/fedapi"
+	"github.com/hotline-net/hotline/internal/poll"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
 )
@@ -31,7 +32,7 @@ func TestRateLimit(t *testing.T) {
 		},
 	}
 	tn := newTestNetWith(t, cfg, []string{"CRI"}, nil)
-	url := tn.servers["CRI"].URL()
+	url := tn.Servers["CRI"].URL()
 	post := func(as string) *http.Response {
 		ks := keysOf(t, tn, as)
 		body := []byte("not an envelope")
@@ -79,10 +80,10 @@ func TestHostileRequests(t *testing.T) {
 	tn := newTestNetWith(t, cfg, []string{"CRI"}, func(_ string, o *server.Options) {
 		o.Timeouts = server.Timeouts{ReadHeader: 300 * time.Millisecond, Read: time.Second}
 	})
-	s := tn.servers["CRI"]
+	s := tn.Servers["CRI"]
 	addr := strings.TrimPrefix(s.URL(), "http://")
 	ber := keysOf(t, tn, "BER")
-	token, err := server.AdminToken(filepath.Join(tn.net.Dir, "CRI"))
+	token, err := server.AdminToken(filepath.Join(tn.Dir, "CRI"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func TestHostileRequests(t *testing.T) {
 
 	// Nothing left behind: the goroutine count comes back, the heap does
 	// not grow by the size of what was sent.
-	waitFor(t, "goroutines back to the baseline", func() (bool, error) {
+	poll.Must(t, "goroutines back to the baseline", func() (bool, error) {
 		return runtime.NumGoroutine() <= goroutines+5, nil
 	})
 	runtime.GC()
@@ -221,7 +222,7 @@ func TestHostileRequests(t *testing.T) {
 
 func mustAgreement(tb testing.TB, tn *testNet) *agreement.Agreement {
 	tb.Helper()
-	a, err := agreement.Load(filepath.Join(tn.net.Dir, "agreement.json"))
+	a, err := agreement.Load(filepath.Join(tn.Dir, "agreement.json"))
 	if err != nil {
 		tb.Fatal(err)
 	}

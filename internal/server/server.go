@@ -44,10 +44,13 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
-	"github.com/hotline-net/hotline/internal/delivery"
 	"github.com/hotline-net/hotline/internal/fedapi"
+	"github.com/hotline-net/hotline/internal/gossip"
+	"github.com/hotline-net/hotline/internal/inclusion"
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/opapi"
+	"github.com/hotline-net/hotline/internal/outbox"
+	"github.com/hotline-net/hotline/internal/relay"
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/store/postgres"
 	"github.com/hotline-net/hotline/internal/store/sqlite"
@@ -79,7 +82,7 @@ type Options struct {
 	// DeliveryTransport, if set, wraps the transport delivery posts
 	// envelopes with: a fault-injection point for tests, nil in
 	// production.
-	DeliveryTransport func(delivery.Transport) delivery.Transport
+	DeliveryTransport func(outbox.Transport) outbox.Transport
 	// Timeouts bound how long the server waits on a client.
 	Timeouts Timeouts
 }
@@ -127,11 +130,11 @@ type Server struct {
 	store      store.Store
 	log        *tlog.Log
 	node       *node.Node
-	deliverer  *delivery.Deliverer
-	heartbeats *delivery.Heartbeats
-	relay      *delivery.Relay
-	puller     *delivery.Puller
-	inclusion  *delivery.InclusionChecker
+	deliverer  *outbox.Deliverer
+	heartbeats *gossip.Heartbeats
+	relay      *relay.Relay
+	puller     *relay.Puller
+	inclusion  *inclusion.Checker
 	client     *fedapi.Client
 	remotesMu  sync.Mutex
 	remotes    map[string]*tlog.Remote
@@ -654,12 +657,12 @@ func (s *Server) startPeers() error {
 	if heartbeat <= 0 {
 		heartbeat = time.Minute
 	}
-	var transport delivery.Transport = s.client
+	var transport outbox.Transport = s.client
 	if opts.DeliveryTransport != nil {
 		transport = opts.DeliveryTransport(transport)
 	}
 	var err error
-	s.deliverer, err = delivery.New(delivery.Config{
+	s.deliverer, err = outbox.New(outbox.Config{
 		Store:      s.store,
 		Recorder:   s.node,
 		Transport:  transport,
@@ -684,7 +687,7 @@ func (s *Server) startPeers() error {
 	if err != nil {
 		return err
 	}
-	s.heartbeats, err = delivery.NewHeartbeats(delivery.HeartbeatConfig{
+	s.heartbeats, err = gossip.NewHeartbeats(gossip.HeartbeatConfig{
 		Key: s.keys.Message, Agreement: agr, Store: s.store, Log: s.log, Transport: s.client,
 		RemoteLog: s.remote, Clock: opts.Clock, Logger: s.logger, Interval: heartbeat,
 		OnEquivocation: func(*tlog.Equivocation) { s.alarms.Inc() },
@@ -692,7 +695,7 @@ func (s *Server) startPeers() error {
 	if err != nil {
 		return err
 	}
-	s.relay, err = delivery.NewRelay(delivery.RelayConfig{
+	s.relay, err = relay.New(relay.Config{
 		Key: s.keys.Message, Agreement: agr, Store: s.store, Transport: s.client,
 		Clock: opts.Clock, Logger: s.logger, PushEvery: time.Duration(cfg.Delivery.RelayPush),
 		Limits: hotline.Limits{MaxEnvelope: cfg.MaxEnvelope},
@@ -700,14 +703,14 @@ func (s *Server) startPeers() error {
 	if err != nil {
 		return err
 	}
-	s.puller, err = delivery.NewPuller(delivery.PullerConfig{
+	s.puller, err = relay.NewPuller(relay.PullerConfig{
 		Self: cfg.Party, Agreement: agr, Store: s.store, Client: s.client, Node: s.node,
 		Clock: opts.Clock, Logger: s.logger, Every: time.Duration(cfg.Delivery.RelayPull),
 	})
 	if err != nil {
 		return err
 	}
-	s.inclusion, err = delivery.NewInclusionChecker(delivery.InclusionConfig{
+	s.inclusion, err = inclusion.New(inclusion.Config{
 		Store: s.store, Agreement: agr, Remote: s.remote, Clock: opts.Clock, Logger: s.logger, Every: heartbeat,
 	})
 	return err
@@ -761,13 +764,13 @@ func (s *Server) recordEquivocation(e *tlog.Equivocation) {
 }
 
 // Heartbeats returns the node's heartbeats (tests trigger rounds).
-func (s *Server) Heartbeats() *delivery.Heartbeats { return s.heartbeats }
+func (s *Server) Heartbeats() *gossip.Heartbeats { return s.heartbeats }
 
 // Puller returns the node's relay puller.
-func (s *Server) Puller() *delivery.Puller { return s.puller }
+func (s *Server) Puller() *relay.Puller { return s.puller }
 
 // Inclusion returns the node's inclusion checker.
-func (s *Server) Inclusion() *delivery.InclusionChecker { return s.inclusion }
+func (s *Server) Inclusion() *inclusion.Checker { return s.inclusion }
 
 // Node returns the running node.
 func (s *Server) Node() *node.Node { return s.node }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,32 +11,16 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/poll"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
 	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/testnode"
 	"github.com/hotline-net/hotline/internal/tlog"
 )
 
 // testNet is a testnet whose nodes run in this process.
-type testNet struct {
-	net     *sim.Network
-	servers map[string]*server.Server
-}
-
-var (
-	templatesOnce sync.Once
-	templates     *node.Templates
-	templatesErr  error
-)
-
-func mustTemplates(tb testing.TB) *node.Templates {
-	tb.Helper()
-	templatesOnce.Do(func() { templates, templatesErr = node.NewTemplates() })
-	if templatesErr != nil {
-		tb.Fatal(templatesErr)
-	}
-	return templates
-}
+type testNet = testnode.Net
 
 // newTestNet makes a testnet of parties in a temporary folder and serves
 // every node in-process until the test ends.
@@ -46,14 +29,12 @@ func newTestNet(tb testing.TB, parties ...string) *testNet {
 	return newTestNetWith(tb, sim.TestnetConfig{Parties: parties}, nil, nil)
 }
 
-// newTestNetWith makes the testnet cfg describes
-// (in cfg.Dir, else a temporary folder) and serves the nodes of the
-// parties in run (all when nil) in-process until the test ends.
+// newTestNetWith makes the testnet cfg describes (in cfg.Dir, else a
+// temporary folder), with delivery and checkpoints quick enough for tests,
+// and serves the nodes of the parties in run (all when nil) in-process
+// until the test ends.
 func newTestNetWith(tb testing.TB, cfg sim.TestnetConfig, run []string, opt func(party string, o *server.Options)) *testNet {
 	tb.Helper()
-	if cfg.Dir == "" {
-		cfg.Dir = tb.TempDir()
-	}
 	adjust := cfg.Node
 	cfg.Node = func(p string, c *server.Config) {
 		c.Delivery.MinBackoff = server.Duration(50 * time.Millisecond)
@@ -63,67 +44,14 @@ func newTestNetWith(tb testing.TB, cfg sim.TestnetConfig, run []string, opt func
 			adjust(p, c)
 		}
 	}
-	cfg.Listen = cfg.BasePort == 0
-	nw, err := sim.Testnet(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tn := &testNet{net: nw, servers: map[string]*server.Server{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	tb.Cleanup(func() {
-		cancel()
-		wg.Wait()
-	})
-	for _, n := range nw.Nodes {
-		if run != nil && !slices.Contains(run, n.Party) {
-			if n.Listener != nil {
-				n.Listener.Close() // a node not run refuses connections
-			}
-			continue
-		}
-		o := server.Options{Bodies: mustTemplates(tb), Listener: n.Listener}
-		if opt != nil {
-			opt(n.Party, &o)
-		}
-		s, err := server.Open(ctx, n.Dir, o)
-		if err != nil {
-			tb.Fatalf("opening %s: %v", n.Party, err)
-		}
-		tn.servers[n.Party] = s
-		wg.Go(func() {
-			if err := s.Serve(ctx); err != nil {
-				tb.Errorf("%s: %v", n.Party, err)
-			}
-		})
-	}
-	return tn
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, what string, cond func() (bool, error)) {
-	tb.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, err := cond()
-		if err != nil {
-			tb.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return testnode.Start(tb, testnode.Config{Testnet: cfg, Run: run, Options: opt})
 }
 
 const clarificationBody = `{"language":"en","title":"Intrusion at a grid operator","summary":"Command servers in your territory.","incident":{"start":"2026-11-26T22:00:00Z"}}`
 
 func TestSendDeliverReceipt(t *testing.T) {
 	tn := newTestNet(t, "BER", "CRI", "DOR")
-	ber, cri := tn.servers["BER"].Node(), tn.servers["CRI"].Node()
+	ber, cri := tn.Servers["BER"].Node(), tn.Servers["CRI"].Node()
 	ctx := context.Background()
 	id, err := ber.Send(ctx, node.Draft{
 		To: []string{"CRI"}, Kind: "clarification_request",
@@ -133,7 +61,7 @@ func TestSendDeliverReceipt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivery to CRI", func() (bool, error) {
+	poll.Must(t, "delivery to CRI", func() (bool, error) {
 		row, err := ber.Store().OutboxEntry(ctx, id, "CRI")
 		return row.State == store.OutboxDelivered, err
 	})
@@ -146,7 +74,7 @@ func TestSendDeliverReceipt(t *testing.T) {
 	}
 	// CRI records its receipt just after answering with it.
 	var rc store.Receipt
-	waitFor(t, "CRI's receipt recorded", func() (bool, error) {
+	poll.Must(t, "CRI's receipt recorded", func() (bool, error) {
 		r, err := cri.Store().Receipt(ctx, id, "CRI")
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
@@ -166,7 +94,7 @@ func TestSendDeliverReceipt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the ack at BER", func() (bool, error) {
+	poll.Must(t, "the ack at BER", func() (bool, error) {
 		_, err := ber.Store().Envelope(ctx, hotline.Received, ackID)
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
@@ -174,7 +102,7 @@ func TestSendDeliverReceipt(t *testing.T) {
 		return err == nil, err
 	})
 
-	resp, err := http.Get(tn.servers["CRI"].URL() + "/readyz")
+	resp, err := http.Get(tn.Servers["CRI"].URL() + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,14 +114,14 @@ func TestSendDeliverReceipt(t *testing.T) {
 
 func TestWitnessing(t *testing.T) {
 	tn := newTestNet(t, "BER", "CRI")
-	st := tn.servers["BER"].Log().WitnessStatus()
+	st := tn.Servers["BER"].Log().WitnessStatus()
 	if len(st) == 0 {
 		t.Fatal("BER's log asks no witnesses")
 	}
 	var cp tlog.Checkpoint
-	waitFor(t, "a quorum of cosignatures on BER's checkpoint", func() (bool, error) {
+	poll.Must(t, "a quorum of cosignatures on BER's checkpoint", func() (bool, error) {
 		var ok bool
-		cp, ok = tn.servers["BER"].Log().Witnessed()
+		cp, ok = tn.Servers["BER"].Log().Witnessed()
 		return ok, nil
 	})
 	// The quorum is two of DEP's and CRI's: BER never counts for its own log.
@@ -211,7 +139,7 @@ func TestWitnessing(t *testing.T) {
 // every one once.
 func TestConcurrentSends(t *testing.T) {
 	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI", "DOR", "ELM"}}, []string{"BER"}, nil)
-	ber := tn.servers["BER"].Node()
+	ber := tn.Servers["BER"].Node()
 	ctx := context.Background()
 	const n = 64
 	var wg sync.WaitGroup

@@ -20,6 +20,9 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/merkle/testonly"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/hotline-net/hotline/internal/clock"
+	"github.com/hotline-net/hotline/internal/poll"
 )
 
 // klogOutput receives Tessera's klog lines during the tests. klog's logger
@@ -89,25 +92,7 @@ func newTestCosignerKey(tb testing.TB, name string) (skey, vkey string) {
 	return skey, vkey
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_750_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newFakeClock() *clock.Fake { return clock.NewFake(time.Unix(1_750_000_000, 0)) }
 
 // newTestLog opens a log in a fresh directory with fast checkpoints and
 // closes it at the end of the test.
@@ -132,23 +117,11 @@ func newTestLog(tb testing.TB, key testKey, edit func(*Config)) *Log {
 	return l
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, what string, d time.Duration, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // waitForSize waits until the log publishes a checkpoint of at least size.
 func waitForSize(tb testing.TB, l *Log, size uint64) Checkpoint {
 	tb.Helper()
 	var cp Checkpoint
-	waitFor(tb, fmt.Sprintf("a checkpoint of size %d", size), 20*time.Second, func() bool {
+	poll.MustTrue(tb, fmt.Sprintf("a checkpoint of size %d", size), func() bool {
 		var err error
 		cp, err = l.Checkpoint()
 		return err == nil && cp.Size >= size

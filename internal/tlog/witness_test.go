@@ -17,6 +17,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/hotline-net/hotline/internal/clock"
+	"github.com/hotline-net/hotline/internal/poll"
 )
 
 // testWitness is a witness served over HTTP under /witness.
@@ -26,7 +29,7 @@ type testWitness struct {
 	w     *Witness
 	store *FileWitnessStore
 	url   string // submission prefix
-	clock *fakeClock
+	clock *clock.Fake
 }
 
 func newTestWitness(tb testing.TB, name string, logs ...testKey) *testWitness {
@@ -318,7 +321,7 @@ func TestCollectorReachesQuorum(t *testing.T) {
 	appendConcurrently(t, l, "q", 4, 100)
 
 	var wcp Checkpoint
-	waitFor(t, "a witnessed checkpoint of size 100", 20*time.Second, func() bool {
+	poll.MustTrue(t, "a witnessed checkpoint of size 100", func() bool {
 		var ok bool
 		wcp, ok = l.Witnessed()
 		return ok && wcp.Size == 100
@@ -383,7 +386,7 @@ func TestCollectorOwnerNeverCounts(t *testing.T) {
 	pol := policyFor(t, key, "parties", []PolicyGroup{{Name: "parties", Threshold: "2", Members: []string{"ber", "a"}}}, self, a)
 	l := newTestLog(t, key, func(c *Config) { c.Policy, c.Self = pol, "ber" })
 	appendConcurrently(t, l, "o", 2, 10)
-	waitFor(t, "witness a to cosign size 10", 20*time.Second, func() bool {
+	poll.MustTrue(t, "witness a to cosign size 10", func() bool {
 		st := l.WitnessStatus()
 		return len(st) == 1 && st[0].Size == 10
 	})
@@ -493,7 +496,7 @@ func TestCollectorProvesRewrittenHistory(t *testing.T) {
 
 	first := newTestLog(t, key, func(c *Config) { c.Policy = pol })
 	appendConcurrently(t, first, "honest", 2, 10)
-	waitFor(t, "the witness to cosign size 10", 20*time.Second, func() bool {
+	poll.MustTrue(t, "the witness to cosign size 10", func() bool {
 		cp, ok := first.Witnessed()
 		return ok && cp.Size == 10
 	})
@@ -604,7 +607,7 @@ func TestNeverRewind(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the witness to cosign size 10", 20*time.Second, func() bool {
+	poll.MustTrue(t, "the witness to cosign size 10", func() bool {
 		cp, ok := l.Witnessed()
 		return ok && cp.Size == 10
 	})
@@ -638,7 +641,7 @@ func TestNeverRewind(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	waitFor(t, "appends to stop", 20*time.Second, func() bool {
+	poll.MustTrue(t, "appends to stop", func() bool {
 		_, err := l.Append(context.Background(), entryFor("late", 0))
 		return errors.Is(err, ErrRewound)
 	})
@@ -753,7 +756,7 @@ func TestCrossWitnessing(t *testing.T) {
 		appendConcurrently(t, l, names[i], 4, 50+i)
 	}
 	for i, l := range logs {
-		waitFor(t, names[i]+" witnessed at its full size", 20*time.Second, func() bool {
+		poll.MustTrue(t, names[i]+" witnessed at its full size", func() bool {
 			cp, ok := l.Witnessed()
 			return ok && cp.Size == uint64(50+i)
 		})
@@ -783,7 +786,7 @@ func TestRepublish(t *testing.T) {
 	pol := policyFor(t, key, "w", nil, w)
 	l := newTestLog(t, key, func(c *Config) { c.Policy, c.RepublishInterval = pol, time.Second })
 	appendConcurrently(t, l, "idle", 1, 3)
-	waitFor(t, "a witnessed checkpoint of size 3", 20*time.Second, func() bool {
+	poll.MustTrue(t, "a witnessed checkpoint of size 3", func() bool {
 		cp, ok := l.Witnessed()
 		return ok && cp.Size == 3
 	})
@@ -794,7 +797,7 @@ func TestRepublish(t *testing.T) {
 	}
 	w.clock.Advance(time.Hour)
 	later := w.clock.Now()
-	waitFor(t, "the checkpoint to be republished and cosigned again", 20*time.Second, func() bool {
+	poll.MustTrue(t, "the checkpoint to be republished and cosigned again", func() bool {
 		cp, ok := l.Witnessed()
 		if !ok {
 			return false
@@ -802,7 +805,7 @@ func TestRepublish(t *testing.T) {
 		_, cosigs, err := pol.Cosignatures(cp.Note)
 		return err == nil && len(cosigs) == 1 && cosigs[0].Time.Equal(later)
 	})
-	waitFor(t, "the checkpoint file to be rewritten", 20*time.Second, func() bool {
+	poll.MustTrue(t, "the checkpoint file to be rewritten", func() bool {
 		fi2, err := os.Stat(cpFile)
 		return err == nil && fi2.ModTime().After(fi.ModTime())
 	})

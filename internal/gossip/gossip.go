@@ -1,4 +1,24 @@
-package delivery
+// Package gossip keeps every channel to a peer known and every log honest.
+//
+// # Heartbeats
+//
+// Every node sends every peer a signed hotline-heartbeat/v1 on a fixed
+// interval ([Heartbeats.Run]) and gets the peer's heartbeat back in the
+// answer ([Heartbeats.Receive]), so one round trip tells both sides that the
+// channel works, how long it takes, and which sequence numbers each has
+// seen from the other: [Heartbeats.Peers] reports each channel's health and
+// its sequence gaps.
+//
+// # Checkpoint gossip and equivocation
+//
+// Each heartbeat carries the sender's latest checkpoint and the latest
+// checkpoints it has seen of every other log. A checkpoint is verified with
+// the key of the party whose log it is, and the largest of each log is
+// kept in the store. Two checkpoints of one log that cannot both be true
+// (same size and different roots, or a smaller one that is not a prefix of
+// the larger, shown with a consistency proof) become an equivocation
+// proof, stored, and an alarm (OnEquivocation).
+package gossip
 
 import (
 	"bytes"
@@ -15,16 +35,10 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/tlog"
 )
-
-// Heartbeats: every node sends every peer a signed hotline-heartbeat/v1 on
-// a fixed interval and gets the peer's heartbeat back in the answer, so one
-// round trip tells both sides that the channel works, how long it takes,
-// which sequence numbers each has seen from the other, and the latest
-// checkpoints each has seen of every log. Two checkpoints of one log that
-// cannot both be true become an equivocation proof, stored, and an alarm.
 
 // HeartbeatTransport sends a heartbeat note to a peer's endpoint and
 // returns the peer's heartbeat note.
@@ -51,7 +65,7 @@ type HeartbeatConfig struct {
 	// equivocation between checkpoints of different sizes. Nil: only
 	// same-size equivocations are proven.
 	RemoteLog func(party string) (*tlog.Remote, error)
-	Clock     Clock
+	Clock     clock.Clock
 	Logger    *slog.Logger
 	// Interval between rounds. Zero means 60 s.
 	Interval time.Duration
@@ -64,7 +78,7 @@ type HeartbeatConfig struct {
 type Heartbeats struct {
 	cfg    HeartbeatConfig
 	self   string
-	clock  Clock
+	clock  clock.Clock
 	logger *slog.Logger
 
 	mu    sync.Mutex
@@ -95,10 +109,7 @@ func NewHeartbeats(cfg HeartbeatConfig) (*Heartbeats, error) {
 	if cfg.Key == nil || cfg.Agreement == nil || cfg.Store == nil || cfg.Log == nil || cfg.Transport == nil {
 		return nil, errors.New("heartbeats: Key, Agreement, Store, Log and Transport are required")
 	}
-	h := &Heartbeats{cfg: cfg, self: cfg.Key.Name(), clock: cfg.Clock, logger: cfg.Logger, peers: map[string]*peerState{}, seen: map[[32]byte]bool{}}
-	if h.clock == nil {
-		h.clock = systemClock{}
-	}
+	h := &Heartbeats{cfg: cfg, self: cfg.Key.Name(), clock: clock.Or(cfg.Clock), logger: cfg.Logger, peers: map[string]*peerState{}, seen: map[[32]byte]bool{}}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}

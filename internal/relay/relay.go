@@ -1,4 +1,26 @@
-package delivery
+// Package relay is store-and-forward between parties that cannot reach
+// each other directly.
+//
+// A node the agreement names as a relay (the depositary's, in testnets)
+// stores a recipient's view for a recipient that its sender cannot reach,
+// answers the sender with a signed hotline-relay-receipt/v1, and hands the
+// view on: when the recipient pulls it (a request signed by the
+// recipient), or by pushing it to the recipient once it is reachable. The
+// recipient's receipt comes back to the relay, which gives it to the
+// sender at the sender's next attempt. The relay sees from, to, size and
+// time — never kind, severity or content: it cannot open the view.
+//
+// # What it owns
+//
+//   - [Relay]: the relay's side — [Relay.Put] takes a view from its
+//     sender, [Relay.List] and [Relay.Handed] serve the recipient's pull,
+//     [Relay.Run] pushes.
+//   - [Puller]: the recipient's side — it pulls what relays hold for this
+//     node, accepts it like any envelope and returns the receipts.
+//   - The JSON bodies of the relay endpoints: [Answer], [Page], [Item],
+//     [HandedOn]. The sender's side (leaving a view with a relay) is a
+//     route of package outbox, which reads [Answer].
+package relay
 
 import (
 	"bytes"
@@ -11,17 +33,9 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/store"
 )
-
-// The relay. A node the agreement names as a relay (the depositary's, in
-// testnets) stores a recipient's view for a recipient that its sender
-// cannot reach, answers the sender with a signed hotline-relay-receipt/v1,
-// and hands the view on: when the recipient pulls it (a request signed by
-// the recipient), or by pushing it to the recipient once it is reachable.
-// The recipient's receipt comes back to the relay, which gives it to the
-// sender at the sender's next attempt. The relay sees from, to, size and
-// time — never kind, severity or content: it cannot open the view.
 
 // Refusals of the relay.
 var (
@@ -31,24 +45,24 @@ var (
 	ErrRelayForbidden = hotline.NewError("relay_forbidden", "only the recipient may pull its envelopes")
 )
 
-// RelayAnswer is what a relay answers a sender: its own relay receipt,
-// and the recipient's receipt once the view was handed on.
-type RelayAnswer struct {
+// Answer is what a relay answers a sender: its own relay receipt, and the
+// recipient's receipt once the view was handed on.
+type Answer struct {
 	RelayReceipt     []byte `json:"relay_receipt"`
 	RecipientReceipt []byte `json:"recipient_receipt,omitempty"`
 }
 
-// RelayItem is one view a recipient pulls.
-type RelayItem struct {
+// Item is one view a recipient pulls.
+type Item struct {
 	ID   string `json:"id"`
 	From string `json:"from"`
 	View []byte `json:"view"`
 }
 
-// RelayPage is a page of a recipient's pull.
-type RelayPage struct {
-	Items []RelayItem `json:"items"`
-	Next  string      `json:"next,omitempty"`
+// Page is a page of a recipient's pull.
+type Page struct {
+	Items []Item `json:"items"`
+	Next  string `json:"next,omitempty"`
 }
 
 // HandedOn is what a recipient posts to the relay after accepting a view
@@ -58,14 +72,20 @@ type HandedOn struct {
 	Receipt []byte `json:"receipt"`
 }
 
-// RelayConfig configures a [Relay]. Key, Agreement and Store are required.
-type RelayConfig struct {
+// Transport pushes a recipient's view to one of its endpoints and returns
+// the receipt it answered with.
+type Transport interface {
+	PostEnvelope(ctx context.Context, to, endpoint string, view []byte) ([]byte, error)
+}
+
+// Config configures a [Relay]. Key, Agreement and Store are required.
+type Config struct {
 	Key       *hotline.SigningKey
 	Agreement func() *agreement.Agreement
 	Store     store.Store
 	// Transport pushes views to recipients; nil: recipients must pull.
 	Transport Transport
-	Clock     Clock
+	Clock     clock.Clock
 	Logger    *slog.Logger
 	// PushEvery is how often pending views are pushed. Zero means 10 s.
 	PushEvery time.Duration
@@ -75,21 +95,18 @@ type RelayConfig struct {
 
 // Relay is the relay's side. It is safe for concurrent use.
 type Relay struct {
-	cfg    RelayConfig
+	cfg    Config
 	self   string
-	clock  Clock
+	clock  clock.Clock
 	logger *slog.Logger
 }
 
-// NewRelay returns the relay side of a node.
-func NewRelay(cfg RelayConfig) (*Relay, error) {
+// New returns the relay side of a node.
+func New(cfg Config) (*Relay, error) {
 	if cfg.Key == nil || cfg.Agreement == nil || cfg.Store == nil {
 		return nil, errors.New("relay: Key, Agreement and Store are required")
 	}
-	r := &Relay{cfg: cfg, self: cfg.Key.Name(), clock: cfg.Clock, logger: cfg.Logger}
-	if r.clock == nil {
-		r.clock = systemClock{}
-	}
+	r := &Relay{cfg: cfg, self: cfg.Key.Name(), clock: clock.Or(cfg.Clock), logger: cfg.Logger}
 	if r.logger == nil {
 		r.logger = slog.New(slog.DiscardHandler)
 	}
@@ -168,7 +185,7 @@ func (r *Relay) Put(ctx context.Context, from string, raw []byte) ([]byte, error
 	} else if err != nil {
 		return nil, err
 	}
-	return json.Marshal(RelayAnswer{RelayReceipt: item.Receipt, RecipientReceipt: item.RecipientReceipt})
+	return json.Marshal(Answer{RelayReceipt: item.Receipt, RecipientReceipt: item.RecipientReceipt})
 }
 
 // List answers a recipient's pull: the views held for it after cursor.
@@ -177,9 +194,9 @@ func (r *Relay) List(ctx context.Context, to, cursor string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := RelayPage{Items: []RelayItem{}, Next: string(page.Next)}
+	out := Page{Items: []Item{}, Next: string(page.Next)}
 	for _, it := range page.Items {
-		out.Items = append(out.Items, RelayItem{ID: it.ID.String(), From: it.From, View: it.Raw})
+		out.Items = append(out.Items, Item{ID: it.ID.String(), From: it.From, View: it.Raw})
 	}
 	return json.Marshal(out)
 }
@@ -266,10 +283,9 @@ func (r *Relay) push(ctx context.Context) {
 	}
 }
 
-// RelayClient is what a node needs to use relays: as a sender, to leave a
-// view with a relay; as a recipient, to pull views and report receipts.
-type RelayClient interface {
-	PostRelay(ctx context.Context, relay, endpoint string, view []byte) ([]byte, error)
+// Client is what a recipient needs of relays: to pull views and report
+// receipts.
+type Client interface {
 	PullRelay(ctx context.Context, relay, endpoint, cursor string) ([]byte, error)
 	PostHanded(ctx context.Context, relay, endpoint string, body []byte) error
 }
@@ -285,9 +301,9 @@ type PullerConfig struct {
 	Self      string
 	Agreement func() *agreement.Agreement
 	Store     store.Store
-	Client    RelayClient
+	Client    Client
 	Node      Acceptor
-	Clock     Clock
+	Clock     clock.Clock
 	Logger    *slog.Logger
 	// Every is how often each relay is asked. Zero means 30 s.
 	Every time.Duration
@@ -308,9 +324,7 @@ func NewPuller(cfg PullerConfig) (*Puller, error) {
 	if cfg.Every <= 0 {
 		cfg.Every = 30 * time.Second
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = systemClock{}
-	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	p := &Puller{cfg: cfg, logger: cfg.Logger}
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
@@ -371,7 +385,7 @@ func (p *Puller) pullFrom(ctx context.Context, relay string) error {
 		if err != nil {
 			return err
 		}
-		var page RelayPage
+		var page Page
 		if err := json.Unmarshal(raw, &page); err != nil {
 			return fmt.Errorf("relay's answer: %w", err)
 		}

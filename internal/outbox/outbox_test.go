@@ -1,4 +1,4 @@
-package delivery
+package outbox
 
 import (
 	"context"
@@ -9,27 +9,11 @@ import (
 	"time"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/clock"
+	"github.com/hotline-net/hotline/internal/poll"
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/store/sqlite"
 )
-
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // faultyTransport fails every endpoint in down and answers the others with
 // a receipt note, recording each attempt.
@@ -65,7 +49,7 @@ func (f *faultyTransport) tried() []string {
 // does after verifying the receipt.
 type storeRecorder struct {
 	st  store.Store
-	clk *fakeClock
+	clk *clock.Fake
 }
 
 func (r *storeRecorder) RecordReceipt(ctx context.Context, id hotline.ID, recipient string, note []byte, route string) (*hotline.Receipt, error) {
@@ -84,7 +68,7 @@ func (r *storeRecorder) RecordRelayed(ctx context.Context, id hotline.ID, recipi
 
 type harness struct {
 	st   store.Store
-	clk  *fakeClock
+	clk  *clock.Fake
 	tr   *faultyTransport
 	keys map[string]*hotline.KeySet
 }
@@ -96,7 +80,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{st: st, clk: &fakeClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}, tr: &faultyTransport{down: map[string]bool{}}, keys: map[string]*hotline.KeySet{}}
+	h := &harness{st: st, clk: clock.NewFake(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)), tr: &faultyTransport{down: map[string]bool{}}, keys: map[string]*hotline.KeySet{}}
 	for _, p := range []string{"BER", "CRI"} {
 		if h.keys[p], err = hotline.GenerateKeySet(p, ""); err != nil {
 			t.Fatal(err)
@@ -169,7 +153,7 @@ func (h *harness) run(t *testing.T, cfg Config) *Deliverer {
 func idle(t *testing.T, d *Deliverer) {
 	t.Helper()
 	n := d.rounds.Load()
-	waitFor(t, "three dispatcher rounds", func() bool { return d.rounds.Load() >= n+3 })
+	poll.MustTrue(t, "three dispatcher rounds", func() bool { return d.rounds.Load() >= n+3 })
 }
 
 func (h *harness) row(t *testing.T, id hotline.ID) store.OutboxRow {
@@ -181,23 +165,12 @@ func (h *harness) row(t *testing.T, id hotline.ID) store.OutboxRow {
 	return r
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestEndpointsInOrder(t *testing.T) {
 	h := newHarness(t)
 	h.tr.setDown("https://a.example", true)
 	id := h.queue(t)
 	h.run(t, Config{})
-	waitFor(t, "delivery", func() bool { return h.row(t, id).State == store.OutboxDelivered })
+	poll.MustTrue(t, "delivery", func() bool { return h.row(t, id).State == store.OutboxDelivered })
 	if got := h.tr.tried(); len(got) != 2 || got[0] != "https://a.example" || got[1] != "https://b.example" {
 		t.Errorf("tried %v, want a then b", got)
 	}
@@ -217,7 +190,7 @@ func TestBackoffAndRetry(t *testing.T) {
 	// the row is not retried before its time.
 	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 10 * time.Minute, 10 * time.Minute}
 	for i, w := range want {
-		waitFor(t, "attempt", func() bool { return h.row(t, id).Attempts == i+1 })
+		poll.MustTrue(t, "attempt", func() bool { return h.row(t, id).Attempts == i+1 })
 		r := h.row(t, id)
 		wait := r.NextAttempt.Sub(h.clk.Now())
 		if wait < w*8/10 || wait > w*12/10 {
@@ -234,7 +207,7 @@ func TestBackoffAndRetry(t *testing.T) {
 		h.clk.Advance(wait)
 	}
 	h.tr.setDown("https://b.example", false)
-	waitFor(t, "delivery once the endpoint is back", func() bool { return h.row(t, id).State == store.OutboxDelivered })
+	poll.MustTrue(t, "delivery once the endpoint is back", func() bool { return h.row(t, id).State == store.OutboxDelivered })
 }
 
 func TestAlertOnce(t *testing.T) {
@@ -249,7 +222,7 @@ func TestAlertOnce(t *testing.T) {
 		defer mu.Unlock()
 		alerts = append(alerts, r.ID)
 	}})
-	waitFor(t, "the first attempt", func() bool { return h.row(t, id).Attempts >= 1 })
+	poll.MustTrue(t, "the first attempt", func() bool { return h.row(t, id).Attempts >= 1 })
 	h.clk.Advance(59 * time.Minute)
 	idle(t, d)
 	mu.Lock()
@@ -258,7 +231,7 @@ func TestAlertOnce(t *testing.T) {
 	}
 	mu.Unlock()
 	h.clk.Advance(2 * time.Minute)
-	waitFor(t, "the alert", func() bool {
+	poll.MustTrue(t, "the alert", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(alerts) == 1

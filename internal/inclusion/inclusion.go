@@ -1,4 +1,17 @@
-package delivery
+// Package inclusion holds recipients to their receipts.
+//
+// A receipt names the index of the envelope's entry in the recipient's
+// log. The sender checks it: once the recipient's log has a checkpoint past
+// that index, the entry must be included there. A receipt whose entry is
+// not is a recipient that signed for something its log does not show — an
+// alarm ([ErrNotIncluded], OnFailure). A [Checker] makes these checks for
+// every delivered message, on its own schedule, reading the recipients'
+// logs (package tlog's Remote) and recording each proof in the store.
+//
+// It is its own package, not part of gossip: gossip compares checkpoints
+// of logs with each other, inclusion proves this node's receipts against
+// them, and neither needs the other.
+package inclusion
 
 import (
 	"context"
@@ -8,27 +21,23 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/tlog"
 )
-
-// A receipt names the index of the envelope's entry in the recipient's log.
-// The sender checks it: once the recipient's log has a checkpoint past that
-// index, the entry must be included there. A receipt whose entry is not is a
-// recipient that signed for something its log does not show — an alarm.
 
 // ErrNotIncluded: a recipient's log does not hold the entry its receipt
 // names.
 var ErrNotIncluded = hotline.NewError("not_included", "the receipt's log entry is not in the recipient's log")
 
-// InclusionConfig configures an [InclusionChecker]. Store, Agreement and
+// Config configures a [Checker]. Store, Agreement and
 // Remote are required.
-type InclusionConfig struct {
+type Config struct {
 	Store     store.Store
 	Agreement func() *agreement.Agreement
 	// Remote returns a reader of a party's log.
 	Remote func(party string) (*tlog.Remote, error)
-	Clock  Clock
+	Clock  clock.Clock
 	Logger *slog.Logger
 	// Every is how often the checker runs. Zero means 1 min.
 	Every time.Duration
@@ -37,23 +46,20 @@ type InclusionConfig struct {
 	OnFailure func(row store.OutboxRow, err error)
 }
 
-// InclusionChecker proves, for each delivered message, that the recipient's
-// log includes the entry its receipt names.
-type InclusionChecker struct {
-	cfg    InclusionConfig
-	clock  Clock
+// Checker proves, for each delivered message, that the recipient's log
+// includes the entry its receipt names.
+type Checker struct {
+	cfg    Config
+	clock  clock.Clock
 	logger *slog.Logger
 }
 
-// NewInclusionChecker returns a checker.
-func NewInclusionChecker(cfg InclusionConfig) (*InclusionChecker, error) {
+// New returns a checker.
+func New(cfg Config) (*Checker, error) {
 	if cfg.Store == nil || cfg.Agreement == nil || cfg.Remote == nil {
 		return nil, errors.New("inclusion: Store, Agreement and Remote are required")
 	}
-	c := &InclusionChecker{cfg: cfg, clock: cfg.Clock, logger: cfg.Logger}
-	if c.clock == nil {
-		c.clock = systemClock{}
-	}
+	c := &Checker{cfg: cfg, clock: clock.Or(cfg.Clock), logger: cfg.Logger}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
@@ -64,7 +70,7 @@ func NewInclusionChecker(cfg InclusionConfig) (*InclusionChecker, error) {
 }
 
 // Run checks every Every until ctx ends.
-func (c *InclusionChecker) Run(ctx context.Context) error {
+func (c *Checker) Run(ctx context.Context) error {
 	t := time.NewTicker(c.cfg.Every)
 	defer t.Stop()
 	for {
@@ -79,7 +85,7 @@ func (c *InclusionChecker) Run(ctx context.Context) error {
 
 // Check makes one pass over the delivered messages whose inclusion is not
 // yet proven, and returns how many it proved.
-func (c *InclusionChecker) Check(ctx context.Context) int {
+func (c *Checker) Check(ctx context.Context) int {
 	rows, err := c.cfg.Store.Unproven(ctx, store.UnprovenQuery{Limit: 10000})
 	if err != nil {
 		if ctx.Err() == nil {

@@ -1,10 +1,26 @@
-// Package delivery moves a node's sent envelopes to their recipients: a
-// durable outbox (in the node's store) worked by a pool of workers that try
-// each recipient's endpoints in order, back off exponentially with jitter
-// per recipient, and are done with a row only when the recipient's receipt
-// verifies and is recorded. Nothing is dropped: a row undelivered after
-// AlertAfter raises an alert, once, and keeps being retried.
-package delivery
+// Package outbox moves a node's sent envelopes to their recipients.
+//
+// It owns the durable outbox's workers: the rows live in the node's store
+// (one per message and recipient, written by the node's send before
+// anything leaves it); a [Deliverer] hands every due row to a pool of
+// workers and is done with a row only when the recipient's receipt
+// verifies and is recorded ([Recorder], the node).
+//
+// # Routes
+//
+// Every attempt tries the recipient's endpoints in order ("direct <url>").
+// When direct delivery has failed for RelayAfter, the view is also left
+// with a relay of the agreement ("relay <party>", the sender's side of
+// package relay's protocol): the relay's signed answer is recorded on the
+// row, which stays pending until the recipient's own receipt arrives.
+//
+// # Backoff and alerts
+//
+// A failed attempt is recorded with the time of the next: MinBackoff
+// doubled per attempt, capped at MaxBackoff, with ±20% jitter. Nothing is
+// dropped: a row undelivered after AlertAfter raises an alert, once, and
+// keeps being retried.
+package outbox
 
 import (
 	"context"
@@ -18,6 +34,8 @@ import (
 	"time"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/clock"
+	"github.com/hotline-net/hotline/internal/relay"
 	"github.com/hotline-net/hotline/internal/store"
 )
 
@@ -36,12 +54,11 @@ type Transport interface {
 	PostEnvelope(ctx context.Context, to, endpoint string, view []byte) ([]byte, error)
 }
 
-// Clock tells the time.
-type Clock interface{ Now() time.Time }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
+// RelayClient leaves a recipient's view with a relay and returns the
+// relay's answer, a JSON [relay.Answer].
+type RelayClient interface {
+	PostRelay(ctx context.Context, relay, endpoint string, view []byte) ([]byte, error)
+}
 
 // Config configures a [Deliverer]. Store, Recorder, Transport and Endpoints
 // are required; every other zero value is a documented default.
@@ -56,7 +73,7 @@ type Config struct {
 	Kick <-chan struct{}
 	// Clock defaults to the system clock. Backoff and alerts use it; the
 	// dispatcher's polling runs on real time.
-	Clock  Clock
+	Clock  clock.Clock
 	Logger *slog.Logger
 	// Workers is how many deliveries run at once. Zero means 16.
 	Workers int
@@ -90,7 +107,7 @@ type Config struct {
 // Deliverer works the outbox. Run it once.
 type Deliverer struct {
 	cfg    Config
-	clock  Clock
+	clock  clock.Clock
 	logger *slog.Logger
 
 	mu       sync.Mutex
@@ -106,12 +123,9 @@ type rowKey struct {
 // New returns a Deliverer for cfg.
 func New(cfg Config) (*Deliverer, error) {
 	if cfg.Store == nil || cfg.Recorder == nil || cfg.Transport == nil || cfg.Endpoints == nil {
-		return nil, errors.New("delivery: Store, Recorder, Transport and Endpoints are required")
+		return nil, errors.New("outbox: Store, Recorder, Transport and Endpoints are required")
 	}
-	d := &Deliverer{cfg: cfg, clock: cfg.Clock, logger: cfg.Logger, inFlight: map[rowKey]bool{}}
-	if d.clock == nil {
-		d.clock = systemClock{}
-	}
+	d := &Deliverer{cfg: cfg, clock: clock.Or(cfg.Clock), logger: cfg.Logger, inFlight: map[rowKey]bool{}}
 	if d.logger == nil {
 		d.logger = slog.New(slog.DiscardHandler)
 	}
@@ -275,41 +289,41 @@ func (d *Deliverer) deliver(ctx context.Context, row store.OutboxRow) {
 // receipt it returned is recorded.
 func (d *Deliverer) viaRelay(ctx context.Context, row store.OutboxRow, view []byte) (done bool, route string, err error) {
 	var errs []error
-	for _, relay := range d.cfg.Relays() {
-		if relay == row.Recipient {
+	for _, via := range d.cfg.Relays() {
+		if via == row.Recipient {
 			continue
 		}
-		eps, err := d.cfg.Endpoints(relay)
+		eps, err := d.cfg.Endpoints(via)
 		if err != nil {
 			continue
 		}
 		for _, ep := range eps {
 			actx, cancel := context.WithTimeout(ctx, d.cfg.AttemptTimeout)
-			raw, err := d.cfg.RelayClient.PostRelay(actx, relay, ep, view)
+			raw, err := d.cfg.RelayClient.PostRelay(actx, via, ep, view)
 			cancel()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("relay %s at %s: %w", relay, ep, err))
+				errs = append(errs, fmt.Errorf("relay %s at %s: %w", via, ep, err))
 				continue
 			}
-			var ans RelayAnswer
+			var ans relay.Answer
 			if err := json.Unmarshal(raw, &ans); err != nil {
-				errs = append(errs, fmt.Errorf("relay %s: answer: %w", relay, err))
+				errs = append(errs, fmt.Errorf("relay %s: answer: %w", via, err))
 				continue
 			}
-			route := "relay " + relay
+			route := "relay " + via
 			if ans.RecipientReceipt != nil {
 				if _, err := d.cfg.Recorder.RecordReceipt(ctx, row.ID, row.Recipient, ans.RecipientReceipt, route); err != nil {
-					errs = append(errs, fmt.Errorf("receipt through relay %s: %w", relay, err))
+					errs = append(errs, fmt.Errorf("receipt through relay %s: %w", via, err))
 					continue
 				}
 				d.logger.Debug("delivered", "id", row.ID, "to", row.Recipient, "route", route)
 				return true, route, nil
 			}
-			if err := d.cfg.Recorder.RecordRelayed(ctx, row.ID, row.Recipient, relay, ans.RelayReceipt); err != nil {
-				errs = append(errs, fmt.Errorf("relay %s: receipt: %w", relay, err))
+			if err := d.cfg.Recorder.RecordRelayed(ctx, row.ID, row.Recipient, via, ans.RelayReceipt); err != nil {
+				errs = append(errs, fmt.Errorf("relay %s: receipt: %w", via, err))
 				continue
 			}
-			return false, route, fmt.Errorf("left with relay %s until %s answers", relay, row.Recipient)
+			return false, route, fmt.Errorf("left with relay %s until %s answers", via, row.Recipient)
 		}
 	}
 	return false, "", errors.Join(errs...)

@@ -1,0 +1,197 @@
+package gossip_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/clock"
+	"github.com/hotline-net/hotline/internal/gossip"
+	"github.com/hotline-net/hotline/internal/sim"
+	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/store/sqlite"
+	"github.com/hotline-net/hotline/internal/testnode"
+	"github.com/hotline-net/hotline/internal/tlog"
+)
+
+// noLog is a node log that has published nothing yet.
+type noLog struct{}
+
+func (noLog) Checkpoint() (tlog.Checkpoint, error) {
+	return tlog.Checkpoint{}, errors.New("no checkpoint yet")
+}
+func (noLog) Witnessed() (tlog.Checkpoint, bool) { return tlog.Checkpoint{}, false }
+func (noLog) PostHeartbeat(context.Context, string, string, []byte) ([]byte, error) {
+	return nil, errors.New("unreachable")
+}
+
+// heartbeats is CRI's heartbeats on a real SQLite store, with the
+// testnet's agreement and keys.
+type heartbeats struct {
+	*gossip.Heartbeats
+	agr    *agreement.Agreement
+	keys   map[string]*hotline.KeySet
+	st     store.Store
+	clk    *clock.Fake
+	mu     sync.Mutex
+	proofs []*tlog.Equivocation
+}
+
+func newHeartbeats(t *testing.T) *heartbeats {
+	tn := testnode.Start(t, testnode.Config{Testnet: sim.TestnetConfig{Parties: []string{"BER", "CRI"}}, Run: []string{}})
+	h := &heartbeats{agr: tn.Agreement(t), keys: map[string]*hotline.KeySet{}}
+	for _, p := range []string{"BER", "CRI"} {
+		h.keys[p] = tn.Keys(t, p)
+	}
+	h.clk = clock.NewFake(time.Now().Add(time.Minute).Truncate(time.Second))
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h.st = st
+	h.Heartbeats, err = gossip.NewHeartbeats(gossip.HeartbeatConfig{
+		Key: h.keys["CRI"].Message, Agreement: func() *agreement.Agreement { return h.agr }, Store: st,
+		Log: noLog{}, Transport: noLog{}, Clock: h.clk,
+		OnEquivocation: func(e *tlog.Equivocation) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.proofs = append(h.proofs, e)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// from signs a heartbeat of BER's.
+func (h *heartbeats) from(t *testing.T, hb hotline.Heartbeat) []byte {
+	t.Helper()
+	if hb.From == "" {
+		hb.From, hb.To = "BER", "CRI"
+	}
+	if hb.Time.IsZero() {
+		hb.Time = h.clk.Now()
+	}
+	b, err := hotline.Sign(&hb, h.keys["BER"].Message)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// checkpoint signs a checkpoint of BER's log.
+func (h *heartbeats) checkpoint(t *testing.T, size uint64, root byte) []byte {
+	t.Helper()
+	origin, err := h.agr.LogOrigin("BER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := tlog.Checkpoint{Origin: origin, Size: size}
+	cp.Hash[0] = root
+	b, err := note.Sign(&note.Note{Text: string(cp.Text())}, h.keys["BER"].Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestReceive: a peer's heartbeat is answered with this node's own,
+// signed, to that peer; what it says is reported; one seen before, one
+// out of time, and one not between these parties are refused.
+func TestReceive(t *testing.T) {
+	h := newHeartbeats(t)
+	ctx := context.Background()
+	answer, err := h.Receive(ctx, "BER", h.from(t, hotline.Heartbeat{Counter: 7, Sent: 3, Received: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := h.keys["CRI"].Message.Verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, err := hotline.OpenHeartbeat(answer, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hb.From != "CRI" || hb.To != "BER" || !hb.Time.Equal(h.clk.Now()) {
+		t.Errorf("answer %+v", hb)
+	}
+	peers, err := h.Peers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ber gossip.PeerStatus
+	for _, p := range peers {
+		if p.Party == "BER" {
+			ber = p
+		}
+	}
+	if ber.TheySent != 3 || ber.TheyReceived != 2 || !ber.LastSeen.Equal(h.clk.Now()) || len(ber.Missing) != 1 || ber.Missing[0] != (store.SeqRange{From: 1, To: 3}) {
+		t.Errorf("BER's status: %+v", ber)
+	}
+
+	for _, tt := range []struct {
+		name string
+		msg  func() []byte
+		code string
+	}{
+		{"the same counter again", func() []byte { return h.from(t, hotline.Heartbeat{Counter: 7}) }, "heartbeat_replay"},
+		{"ten minutes old", func() []byte {
+			return h.from(t, hotline.Heartbeat{Counter: 8, Time: h.clk.Now().Add(-10 * time.Minute)})
+		}, "stale_heartbeat"},
+		{"addressed to another party", func() []byte { return h.from(t, hotline.Heartbeat{From: "BER", To: "DEP", Counter: 9}) }, "wrong_peer"},
+		{"not signed by the sender", func() []byte {
+			b, err := hotline.Sign(&hotline.Heartbeat{From: "BER", To: "CRI", Time: h.clk.Now(), Counter: 10}, h.keys["CRI"].Message)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}, "bad_signature"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := h.Receive(ctx, "BER", tt.msg()); hotline.ErrorCode(err) != tt.code {
+				t.Errorf("Receive: %v, want %s", err, tt.code)
+			}
+		})
+	}
+}
+
+// TestEquivocation: two checkpoints of one log with the same size and
+// different roots, shown by a peer, become one stored proof and one
+// alarm, however often they are shown; the larger of two consistent
+// sizes is kept.
+func TestEquivocation(t *testing.T) {
+	h := newHeartbeats(t)
+	ctx := context.Background()
+	a, b := h.checkpoint(t, 5, 1), h.checkpoint(t, 5, 2)
+	for i := range 3 {
+		if _, err := h.Receive(ctx, "BER", h.from(t, hotline.Heartbeat{Counter: uint64(10 + i), Checkpoint: a, Gossip: [][]byte{b}})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err := h.st.Equivocations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(es) != 1 || len(h.proofs) != 1 {
+		t.Fatalf("%d proofs stored, %d alarms; want one of each", len(es), len(h.proofs))
+	}
+	if _, err := tlog.ParseEquivocation(es[0].Proof); err != nil {
+		t.Errorf("stored proof: %v", err)
+	}
+	origin, _ := h.agr.LogOrigin("BER")
+	if cp, err := h.st.Checkpoint(ctx, origin); err != nil || cp.Size != 5 {
+		t.Errorf("stored checkpoint: %+v, %v", cp, err)
+	}
+}
