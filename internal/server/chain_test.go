@@ -17,6 +17,7 @@ import (
 	"github.com/hotline-net/hotline/internal/fedapi"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
+	"github.com/hotline-net/hotline/internal/testnode"
 )
 
 // ownNode is one node of a testnet that a test starts and stops itself.
@@ -30,7 +31,7 @@ type ownNode struct {
 func openNode(tb testing.TB, dir string) (*ownNode, error) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.Open(ctx, dir, server.Options{Bodies: mustTemplates(tb)})
+	s, err := server.Open(ctx, dir, server.Options{Bodies: testnode.Templates(tb)})
 	if err != nil {
 		cancel()
 		return nil, err
@@ -102,7 +103,7 @@ func TestAgreementAttacksRefusedAtStart(t *testing.T) {
 	// The agreement was made an hour ago; the attacks come later.
 	start := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
 	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI"}, Time: start}, []string{"DEP", "BER"}, nil)
-	nw := tn.net
+	nw := tn.Network
 	criDir := filepath.Join(nw.Dir, "CRI")
 	genuine, err := os.ReadFile(nw.Agreement)
 	if err != nil {
@@ -266,7 +267,7 @@ func TestAgreementAttacksRefusedAtStart(t *testing.T) {
 // message key), refuses to start and names what the file lacks.
 func TestRollbackRefusedAtStart(t *testing.T) {
 	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI"}}, []string{"DEP"}, nil)
-	nw := tn.net
+	nw := tn.Network
 	criDir := filepath.Join(nw.Dir, "CRI")
 	old, err := os.ReadFile(nw.Agreement)
 	if err != nil {
@@ -317,7 +318,7 @@ func TestRollbackRefusedAtStart(t *testing.T) {
 // adds when it starts on it.
 func TestDepositaryLogsDocuments(t *testing.T) {
 	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI"}}, []string{}, nil)
-	nw := tn.net
+	nw := tn.Network
 	depDir := filepath.Join(nw.Dir, "DEP")
 	ctx := context.Background()
 	check := func(agr *agreement.Agreement) map[hotline.ID]uint64 {

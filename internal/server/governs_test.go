@@ -15,6 +15,7 @@ import (
 	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/fedapi"
 	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/poll"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
 	"github.com/hotline-net/hotline/internal/store"
@@ -28,7 +29,7 @@ import (
 func TestVersionInForce(t *testing.T) {
 	start := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
 	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI", "DOR"}, Time: start}, []string{}, nil)
-	nw := tn.net
+	nw := tn.Network
 	agr, err := agreement.Load(nw.Agreement)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +109,7 @@ func TestVersionInForce(t *testing.T) {
 			t.Errorf("%s to %v%s names %x, want version %d", tc.from, tc.to, tc.group, e.AgreementHash[:4], tc.want)
 		}
 		for _, r := range e.To {
-			waitFor(t, "delivery to "+r, func() (bool, error) {
+			poll.Must(t, "delivery to "+r, func() (bool, error) {
 				row, err := nodes[tc.from].Store().OutboxEntry(ctx, id, r)
 				return row.State == store.OutboxDelivered, err
 			})

@@ -15,29 +15,11 @@ import (
 	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/fedapi"
 	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/poll"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
 	"github.com/hotline-net/hotline/internal/store"
 )
-
-// pollUntil polls cond until it holds or a minute passes.
-func pollUntil(tb testing.TB, what string, cond func() (bool, error)) {
-	tb.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		ok, err := cond()
-		if err != nil {
-			tb.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // addEntry adds party's next entry, made by u and signed by its root key,
 // to agr and writes the agreement file.
@@ -83,7 +65,7 @@ func TestRoutineRotationInFlight(t *testing.T) {
 	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI"}, Time: start, Node: func(p string, c *server.Config) {
 		c.Delivery.RelayAfter = server.Duration(time.Millisecond)
 	}}, []string{}, nil)
-	nw := tn.net
+	nw := tn.Network
 	dir := func(p string) string { return filepath.Join(nw.Dir, p) }
 	ctx := context.Background()
 	dep, err := openNode(t, dir("DEP"))
@@ -107,7 +89,7 @@ func TestRoutineRotationInFlight(t *testing.T) {
 		return ids
 	}
 	ids := send(ber.s.Node(), 100)
-	pollUntil(t, "100 envelopes left with the relay", func() (bool, error) {
+	poll.Must(t, "100 envelopes left with the relay", func() (bool, error) {
 		for _, id := range ids {
 			row, err := ber.s.Node().Store().OutboxEntry(ctx, id, "CRI")
 			if err != nil || row.Relayed.IsZero() {
@@ -140,7 +122,7 @@ func TestRoutineRotationInFlight(t *testing.T) {
 	at := now.Add(2 * time.Second)
 	agr = addEntry(t, nw, agr, "BER", agreement.EntryUpdate{Keys: pub, Issued: now, At: at})
 	replaceMessageKey(t, dir("BER"), k2)
-	pollUntil(t, "the rotation", func() (bool, error) { return time.Now().After(at), nil })
+	poll.Must(t, "the rotation", func() (bool, error) { return time.Now().After(at), nil })
 	if _, err := agr.MessageKey("BER", time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +139,7 @@ func TestRoutineRotationInFlight(t *testing.T) {
 			ber = n
 		}
 	}
-	pollUntil(t, "all 200 delivered", func() (bool, error) {
+	poll.Must(t, "all 200 delivered", func() (bool, error) {
 		for _, id := range ids {
 			row, err := ber.s.Node().Store().OutboxEntry(ctx, id, "CRI")
 			if err != nil || row.State != store.OutboxDelivered {
@@ -175,7 +157,7 @@ func TestRoutineRotationInFlight(t *testing.T) {
 func TestCompromiseRevocation(t *testing.T) {
 	start := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
 	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI"}, Time: start}, []string{}, nil)
-	nw := tn.net
+	nw := tn.Network
 	dir := func(p string) string { return filepath.Join(nw.Dir, p) }
 	ctx := context.Background()
 	var nodes []*ownNode
@@ -192,7 +174,7 @@ func TestCompromiseRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, "delivery before the revocation", func() (bool, error) {
+	poll.Must(t, "delivery before the revocation", func() (bool, error) {
 		row, err := ber.s.Node().Store().OutboxEntry(ctx, before, "CRI")
 		return row.State == store.OutboxDelivered, err
 	})
