@@ -151,7 +151,7 @@ func (r *Relay) Put(ctx context.Context, from string, raw []byte) ([]byte, error
 	}
 	now := r.clock.Now()
 	agr := r.cfg.Agreement()
-	key, err := agr.MessageKey(from, now)
+	key, err := agr.SignedMessageKey(from, h.Created, now)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +216,7 @@ func (r *Relay) Handed(ctx context.Context, to string, body []byte) error {
 }
 
 func (r *Relay) recordHanded(ctx context.Context, id hotline.ID, to string, receipt []byte) error {
-	key, err := r.cfg.Agreement().MessageKey(to, r.clock.Now())
+	key, err := r.cfg.Agreement().ReceiptKey(to, receipt, r.clock.Now())
 	if err != nil {
 		return err
 	}
