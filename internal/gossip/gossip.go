@@ -22,6 +22,7 @@ package gossip
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -30,8 +31,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
@@ -71,6 +70,10 @@ type HeartbeatConfig struct {
 	Interval time.Duration
 	// OnEquivocation is called once for each new equivocation proof.
 	OnEquivocation func(*tlog.Equivocation)
+	// OnUnproven is called once for each pair of checkpoints of a log
+	// whose consistency could not be proven after retries: the same alarm
+	// as an equivocation, without a proof.
+	OnUnproven func(Alarm)
 }
 
 // Heartbeats sends and answers heartbeats and keeps each peer's channel
@@ -85,6 +88,12 @@ type Heartbeats struct {
 	peers map[string]*peerState
 	// seen holds the hashes of checkpoint notes already processed.
 	seen map[[32]byte]bool
+	// unwitnessed holds, per origin, the largest checkpoints seen that
+	// did not meet the witness quorum: compared, never believed.
+	unwitnessed map[string][]tlog.Checkpoint
+	// pending holds the consistency checks to try again.
+	pending map[string]*unproven
+	alarms  []Alarm
 }
 
 type peerState struct {
@@ -109,7 +118,8 @@ func NewHeartbeats(cfg HeartbeatConfig) (*Heartbeats, error) {
 	if cfg.Key == nil || cfg.Agreement == nil || cfg.Store == nil || cfg.Log == nil || cfg.Transport == nil {
 		return nil, errors.New("heartbeats: Key, Agreement, Store, Log and Transport are required")
 	}
-	h := &Heartbeats{cfg: cfg, self: cfg.Key.Name(), clock: clock.Or(cfg.Clock), logger: cfg.Logger, peers: map[string]*peerState{}, seen: map[[32]byte]bool{}}
+	h := &Heartbeats{cfg: cfg, self: cfg.Key.Name(), clock: clock.Or(cfg.Clock), logger: cfg.Logger, peers: map[string]*peerState{}, seen: map[[32]byte]bool{},
+		unwitnessed: map[string][]tlog.Checkpoint{}, pending: map[string]*unproven{}}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}
@@ -136,6 +146,7 @@ func (h *Heartbeats) Run(ctx context.Context) error {
 // Round sends one heartbeat to every peer of the agreement, concurrently,
 // and processes the answers. It returns when every exchange is done.
 func (h *Heartbeats) Round(ctx context.Context) {
+	defer h.Recheck(ctx)
 	gossip, err := h.gossip(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -345,8 +356,14 @@ func (h *Heartbeats) checkGaps(ctx context.Context, peer string, hb *hotline.Hea
 }
 
 // checkpoint verifies a checkpoint another node showed this one (from is
-// who showed it), records it if it is the largest seen of its log, and
-// turns two checkpoints that cannot both be true into a stored proof.
+// who showed it) and compares it with what this node holds of its log. A
+// witnessed one (the agreement's quorum, the owner not counting) that is
+// the largest of its log is recorded: only those raise what this node
+// believes of a log. An unwitnessed one is kept in memory, bounded, to
+// compare with later ones, never believed. Two checkpoints that cannot both
+// be true become a stored proof; two whose consistency cannot be checked
+// are checked again each round (Recheck) and raise the alarm if it still
+// cannot be proven.
 func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string) {
 	// Every peer gossips every log's checkpoint every round: a note seen
 	// before has been checked and recorded already.
@@ -359,14 +376,9 @@ func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string)
 	}
 	now := h.clock.Now()
 	agr := h.cfg.Agreement()
-	origin, owner, v, err := h.logKey(agr, signed, now)
+	cp, err := Verify(agr, signed, now)
 	if err != nil {
-		h.logger.Info("ignoring a checkpoint", "from", from, "err", err)
-		return
-	}
-	cp, _, err := tlog.OpenCheckpoint(signed, v)
-	if err != nil {
-		h.logger.Warn("a checkpoint that does not verify", "from", from, "origin", origin, "err", err)
+		h.logger.Warn("a checkpoint that does not verify", "from", from, "err", err)
 		return
 	}
 	h.mu.Lock()
@@ -375,50 +387,106 @@ func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string)
 	}
 	h.seen[sum] = true
 	h.mu.Unlock()
-	prev, err := h.cfg.Store.Checkpoint(ctx, origin)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		h.logger.Error("reading a stored checkpoint", "origin", origin, "err", err)
-		return
-	default:
-		if pcp, _, err := tlog.OpenCheckpoint(prev.Note, v); err == nil {
-			h.compare(ctx, owner, pcp, cp)
+	prev, ok, err := h.believed(ctx, agr, cp.Origin, now)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.logger.Error("reading a stored checkpoint", "origin", cp.Origin, "err", err)
 		}
-		if cp.Size <= prev.Size {
-			return // the store keeps the largest; nothing to write
+		return
+	}
+	if ok {
+		h.compare(ctx, cp.Owner, prev.Checkpoint, cp.Checkpoint)
+	}
+	h.mu.Lock()
+	kept := slices.Clone(h.unwitnessed[cp.Origin])
+	h.mu.Unlock()
+	for _, u := range kept {
+		// A witnessed checkpoint is compared with every unwitnessed one
+		// kept; an unwitnessed one only with those of its size (forks).
+		if u.Size == cp.Size || cp.Witnessed {
+			h.compare(ctx, cp.Owner, u, cp.Checkpoint)
 		}
 	}
-	if _, err := h.cfg.Store.SetCheckpoint(ctx, &store.Checkpoint{Origin: origin, Size: cp.Size, Note: signed, At: now}); err != nil && ctx.Err() == nil {
-		h.logger.Error("recording a checkpoint", "origin", origin, "err", err)
+	if !cp.Witnessed {
+		h.keepUnwitnessed(cp.Checkpoint)
+		h.logger.Debug("an unwitnessed checkpoint: kept to compare, not believed", "from", from, "origin", cp.Origin, "size", cp.Size)
+		return
+	}
+	if ok && cp.Size <= prev.Size {
+		return // the store keeps the largest; nothing to write
+	}
+	if _, err := h.cfg.Store.SetCheckpoint(ctx, &store.Checkpoint{Origin: cp.Origin, Size: cp.Size, Note: signed, At: now}); err != nil && ctx.Err() == nil {
+		h.logger.Error("recording a checkpoint", "origin", cp.Origin, "err", err)
 	}
 }
 
-// logKey finds the party whose log a checkpoint is of, and its key.
-func (h *Heartbeats) logKey(agr *agreement.Agreement, signed []byte, now time.Time) (string, string, note.Verifier, error) {
-	first, _, ok := bytes.Cut(signed, []byte("\n"))
-	origin := string(first)
-	if !ok {
-		return "", "", nil, fmt.Errorf("not a checkpoint")
-	}
-	for _, p := range agr.Parties() {
-		if o, err := agr.LogOrigin(p.ID); err == nil && o == origin {
-			v, err := agr.CheckpointKey(p.ID, now)
-			return origin, p.ID, v, err
+// maxUnwitnessed bounds the unwitnessed checkpoints kept per log.
+const maxUnwitnessed = 16
+
+// keepUnwitnessed keeps cp to compare with later checkpoints of its log,
+// the largest maxUnwitnessed per log.
+func (h *Heartbeats) keepUnwitnessed(cp tlog.Checkpoint) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	kept := h.unwitnessed[cp.Origin]
+	for _, k := range kept {
+		if bytes.Equal(k.Text(), cp.Text()) {
+			return
 		}
 	}
-	return origin, "", nil, fmt.Errorf("origin %q is no party's log", origin)
+	kept = append(kept, cp)
+	slices.SortFunc(kept, func(a, b tlog.Checkpoint) int { return cmp.Compare(b.Size, a.Size) })
+	if len(kept) > maxUnwitnessed {
+		kept = kept[:maxUnwitnessed]
+	}
+	h.unwitnessed[cp.Origin] = kept
+}
+
+// believed returns the largest witnessed checkpoint of origin this node
+// holds. A stored checkpoint that does not meet the witness quorum (one
+// recorded before only witnessed checkpoints were) is not believed.
+func (h *Heartbeats) believed(ctx context.Context, agr *agreement.Agreement, origin string, now time.Time) (Verified, bool, error) {
+	stored, err := h.cfg.Store.Checkpoint(ctx, origin)
+	if errors.Is(err, store.ErrNotFound) {
+		return Verified{}, false, nil
+	}
+	if err != nil {
+		return Verified{}, false, err
+	}
+	v, err := Verify(agr, stored.Note, now)
+	if err != nil || !v.Witnessed {
+		return Verified{}, false, nil
+	}
+	return v, true, nil
+}
+
+// Witnessed returns the largest checkpoint of party's log that this node
+// believes: one that met the agreement's witness quorum. ok is false if it
+// holds none.
+func (h *Heartbeats) Witnessed(ctx context.Context, party string) (Verified, bool, error) {
+	agr := h.cfg.Agreement()
+	origin, err := agr.LogOrigin(party)
+	if err != nil {
+		return Verified{}, false, err
+	}
+	return h.believed(ctx, agr, origin, h.clock.Now())
+}
+
+// Observe verifies and compares a checkpoint this node fetched itself (the
+// inclusion checker's), as if a peer had gossiped it.
+func (h *Heartbeats) Observe(ctx context.Context, signed []byte) {
+	h.checkpoint(ctx, signed, h.self)
 }
 
 // compare turns two checkpoints of one log that cannot both be true into
-// an equivocation proof.
+// an equivocation proof. Two of different sizes whose consistency cannot
+// be checked now are checked again at each round.
 func (h *Heartbeats) compare(ctx context.Context, owner string, a, b tlog.Checkpoint) {
-	var proof *tlog.Equivocation
 	switch {
 	case a.Size == b.Size && a.Hash == b.Hash:
 		return
 	case a.Size == b.Size:
-		proof = &tlog.Equivocation{A: a.Note, B: b.Note}
+		proof := &tlog.Equivocation{A: a.Note, B: b.Note}
 		if string(proof.A) > string(proof.B) {
 			proof.A, proof.B = proof.B, proof.A
 		}
@@ -428,30 +496,150 @@ func (h *Heartbeats) compare(ctx context.Context, owner string, a, b tlog.Checkp
 			h.logger.Error("building an equivocation proof", "err", err)
 			return
 		}
-		proof = p
-	default:
-		if h.cfg.RemoteLog == nil {
-			return
-		}
-		r, err := h.cfg.RemoteLog(owner)
-		if err != nil {
-			return
-		}
-		older, newer := a, b
-		if older.Size > newer.Size {
-			older, newer = newer, older
-		}
-		_, err = r.VerifyConsistency(ctx, older, newer)
-		var ee *tlog.EquivocationError
-		if !errors.As(err, &ee) {
-			if err != nil {
-				h.logger.Info("could not check consistency", "log", owner, "err", err)
-			}
-			return
-		}
-		proof = ee.Proof
+		h.equivocation(ctx, p)
+		return
 	}
-	h.equivocation(ctx, proof)
+	older, newer := a, b
+	if older.Size > newer.Size {
+		older, newer = newer, older
+	}
+	u := &unproven{owner: owner, older: older, newer: newer}
+	if h.consistent(ctx, u) {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key := u.key()
+	if h.pending[key] == nil && len(h.pending) < maxUnproven {
+		h.pending[key] = u
+	}
+}
+
+// Consistency checks that fail are tried again at each round, and raise
+// the alarm after unprovenTries failures; at most maxUnproven wait.
+const (
+	unprovenTries = 3
+	maxUnproven   = 1024
+)
+
+// unproven is a pair of checkpoints of one log whose consistency could not
+// be checked yet.
+type unproven struct {
+	owner        string
+	older, newer tlog.Checkpoint
+	tries        int
+	lastErr      error
+}
+
+func (u *unproven) key() string { return string(u.older.Text()) + string(u.newer.Text()) }
+
+// consistent checks u once: it reports true when the question is settled
+// (consistent, or an equivocation proven and raised) and counts a failure
+// otherwise.
+func (h *Heartbeats) consistent(ctx context.Context, u *unproven) bool {
+	var err error
+	if h.cfg.RemoteLog == nil {
+		err = errors.New("no reader of the log's tiles")
+	} else {
+		var r *tlog.Remote
+		if r, err = h.cfg.RemoteLog(u.owner); err == nil {
+			_, err = r.VerifyConsistency(ctx, u.older, u.newer)
+		}
+	}
+	var ee *tlog.EquivocationError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &ee):
+		h.equivocation(ctx, ee.Proof)
+		return true
+	case ctx.Err() != nil:
+		return false
+	}
+	u.tries, u.lastErr = u.tries+1, err
+	h.logger.Warn("could not check the consistency of two checkpoints; trying again next round",
+		"log", u.owner, "sizes", fmt.Sprintf("%d→%d", u.older.Size, u.newer.Size), "tries", u.tries, "err", err)
+	return false
+}
+
+// Recheck tries again the consistency checks that failed, and raises the
+// alarm for each that has failed unprovenTries times: a log that signed
+// two checkpoints and does not show that one extends the other is treated
+// like one that equivocated, with what is known. Round calls it.
+func (h *Heartbeats) Recheck(ctx context.Context) {
+	h.mu.Lock()
+	pending := make([]*unproven, 0, len(h.pending))
+	for _, u := range h.pending {
+		pending = append(pending, u)
+	}
+	h.mu.Unlock()
+	for _, u := range pending {
+		if ctx.Err() != nil {
+			return
+		}
+		settled := h.consistent(ctx, u)
+		if !settled && u.tries >= unprovenTries {
+			h.unprovable(u)
+			settled = true
+		}
+		if settled {
+			h.mu.Lock()
+			delete(h.pending, u.key())
+			h.mu.Unlock()
+		}
+	}
+}
+
+// Alarm is what this node knows of a log that showed two checkpoints that
+// cannot both be shown true: an equivocation proof, or two checkpoints
+// whose consistency could not be proven.
+type Alarm struct {
+	// Origin is the log, Owner its party.
+	Origin, Owner string
+	// At is when this node raised it.
+	At time.Time
+	// Proof is the equivocation proof; nil when consistency could only not
+	// be proven.
+	Proof *tlog.Equivocation
+	// Older and Newer are the two signed checkpoint notes.
+	Older, Newer []byte
+	// Reason says what was tried and what failed.
+	Reason string
+}
+
+// maxAlarms bounds the alarms kept in memory for Alarms.
+const maxAlarms = 256
+
+// unprovable raises the alarm for a pair whose consistency could not be
+// proven after retries.
+func (h *Heartbeats) unprovable(u *unproven) {
+	a := Alarm{
+		Origin: u.older.Origin, Owner: u.owner, At: h.clock.Now(), Older: u.older.Note, Newer: u.newer.Note,
+		Reason: fmt.Sprintf("no proof that size %d extends size %d after %d tries: %v", u.newer.Size, u.older.Size, u.tries, u.lastErr),
+	}
+	h.addAlarm(a)
+	h.logger.Error("ALARM: a log's consistency cannot be proven: treat as an equivocation until shown otherwise",
+		"origin", a.Origin, "log", a.Owner, "older", string(a.Older), "newer", string(a.Newer), "reason", a.Reason)
+	if h.cfg.OnUnproven != nil {
+		h.cfg.OnUnproven(a)
+	}
+}
+
+func (h *Heartbeats) addAlarm(a Alarm) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.alarms) >= maxAlarms {
+		h.alarms = slices.Delete(h.alarms, 0, 1)
+	}
+	h.alarms = append(h.alarms, a)
+}
+
+// Alarms returns the alarms raised since the node started, oldest first.
+// Equivocation proofs are also in the store (Store.Equivocations).
+func (h *Heartbeats) Alarms() []Alarm {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.alarms)
 }
 
 // equivocation stores a proof and raises the alarm, once per proof.
@@ -464,6 +652,7 @@ func (h *Heartbeats) equivocation(ctx context.Context, proof *tlog.Equivocation)
 	if existed {
 		return
 	}
+	h.addAlarm(Alarm{Origin: proof.Origin(), At: h.clock.Now(), Proof: proof, Older: proof.A, Newer: proof.B, Reason: "equivocation: two checkpoints that cannot both be true"})
 	h.logger.Error("EQUIVOCATION: a log signed two checkpoints that cannot both be true", "origin", proof.Origin())
 	if h.cfg.OnEquivocation != nil {
 		h.cfg.OnEquivocation(proof)

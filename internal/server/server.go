@@ -691,6 +691,8 @@ func (s *Server) startPeers() error {
 		Key: s.keys.Message, Agreement: agr, Store: s.store, Log: s.log, Transport: s.client,
 		RemoteLog: s.remote, Clock: opts.Clock, Logger: s.logger, Interval: heartbeat,
 		OnEquivocation: func(*tlog.Equivocation) { s.alarms.Inc() },
+		// Consistency that cannot be proven is the same alarm.
+		OnUnproven: func(gossip.Alarm) { s.alarms.Inc() },
 	})
 	if err != nil {
 		return err
