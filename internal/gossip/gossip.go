@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -91,6 +92,9 @@ type Heartbeats struct {
 	// unwitnessed holds, per origin, the largest checkpoints seen that
 	// did not meet the witness quorum: compared, never believed.
 	unwitnessed map[string][]tlog.Checkpoint
+	// lastUnwitnessed is the last of them the log's owner showed, per
+	// origin, to gossip.
+	lastUnwitnessed map[string][]byte
 	// pending holds the consistency checks to try again.
 	pending map[string]*unproven
 	alarms  []Alarm
@@ -119,7 +123,7 @@ func NewHeartbeats(cfg HeartbeatConfig) (*Heartbeats, error) {
 		return nil, errors.New("heartbeats: Key, Agreement, Store, Log and Transport are required")
 	}
 	h := &Heartbeats{cfg: cfg, self: cfg.Key.Name(), clock: clock.Or(cfg.Clock), logger: cfg.Logger, peers: map[string]*peerState{}, seen: map[[32]byte]bool{},
-		unwitnessed: map[string][]tlog.Checkpoint{}, pending: map[string]*unproven{}}
+		unwitnessed: map[string][]tlog.Checkpoint{}, lastUnwitnessed: map[string][]byte{}, pending: map[string]*unproven{}}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}
@@ -165,15 +169,22 @@ func (h *Heartbeats) Round(ctx context.Context) {
 }
 
 // gossip returns the checkpoints of every log this node has seen, to pass
-// on.
+// on: the largest witnessed one of each log, and the last unwitnessed one
+// each log's owner showed it (not believed, but passed on so that a log
+// showing different parties different checkpoints is caught).
 func (h *Heartbeats) gossip(ctx context.Context) ([][]byte, error) {
 	cps, err := h.cfg.Store.Checkpoints(ctx)
 	if err != nil {
 		return nil, err
 	}
-	notes := make([][]byte, len(cps))
-	for i, c := range cps {
-		notes[i] = c.Note
+	notes := make([][]byte, 0, len(cps))
+	for _, c := range cps {
+		notes = append(notes, c.Note)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, origin := range slices.Sorted(maps.Keys(h.lastUnwitnessed)) {
+		notes = append(notes, h.lastUnwitnessed[origin])
 	}
 	return notes, nil
 }
@@ -408,7 +419,7 @@ func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string)
 		}
 	}
 	if !cp.Witnessed {
-		h.keepUnwitnessed(cp.Checkpoint)
+		h.keepUnwitnessed(cp.Checkpoint, from == cp.Owner)
 		h.logger.Debug("an unwitnessed checkpoint: kept to compare, not believed", "from", from, "origin", cp.Origin, "size", cp.Size)
 		return
 	}
@@ -424,8 +435,9 @@ func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string)
 const maxUnwitnessed = 16
 
 // keepUnwitnessed keeps cp to compare with later checkpoints of its log,
-// the largest maxUnwitnessed per log.
-func (h *Heartbeats) keepUnwitnessed(cp tlog.Checkpoint) {
+// the largest maxUnwitnessed per log. One the log's owner showed this node
+// itself (firsthand) is also the one gossiped for that log.
+func (h *Heartbeats) keepUnwitnessed(cp tlog.Checkpoint, firsthand bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	kept := h.unwitnessed[cp.Origin]
@@ -433,6 +445,9 @@ func (h *Heartbeats) keepUnwitnessed(cp tlog.Checkpoint) {
 		if bytes.Equal(k.Text(), cp.Text()) {
 			return
 		}
+	}
+	if firsthand {
+		h.lastUnwitnessed[cp.Origin] = cp.Note
 	}
 	kept = append(kept, cp)
 	slices.SortFunc(kept, func(a, b tlog.Checkpoint) int { return cmp.Compare(b.Size, a.Size) })

@@ -36,10 +36,10 @@ func (noLog) PostHeartbeat(context.Context, string, string, []byte) ([]byte, err
 // testnet's agreement and keys.
 type heartbeats struct {
 	*gossip.Heartbeats
-	agr    *agreement.Agreement
-	keys   map[string]*hotline.KeySet
-	st     store.Store
-	clk    *clock.Fake
+	agr      *agreement.Agreement
+	keys     map[string]*hotline.KeySet
+	st       store.Store
+	clk      *clock.Fake
 	mu       sync.Mutex
 	proofs   []*tlog.Equivocation
 	unproven []gossip.Alarm
