@@ -714,6 +714,13 @@ func (s *Server) startPeers() error {
 	}
 	s.inclusion, err = inclusion.New(inclusion.Config{
 		Store: s.store, Agreement: agr, Remote: s.remote, Clock: opts.Clock, Logger: s.logger, Every: heartbeat,
+		// Only witnessed checkpoints count; what the checker fetches goes
+		// to gossip, which compares it and believes it only if witnessed.
+		Witnessed: func(ctx context.Context, party string) (tlog.Checkpoint, bool, error) {
+			v, ok, err := s.heartbeats.Witnessed(ctx, party)
+			return v.Checkpoint, ok, err
+		},
+		Observe: s.heartbeats.Observe,
 	})
 	return err
 }
