@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hotline-net/hotline"
@@ -20,7 +19,7 @@ import (
 const unproven = "o.state = 2 AND o.included IS NULL"
 
 // MarkIncluded implements [store.Store].
-func (db *DB) MarkIncluded(ctx context.Context, id hotline.ID, recipient string, at time.Time, size uint64) error {
+func (s *Store) MarkIncluded(ctx context.Context, id hotline.ID, recipient string, at time.Time, size uint64) error {
 	if err := store.CheckParty("recipient", recipient); err != nil {
 		return err
 	}
@@ -33,41 +32,41 @@ func (db *DB) MarkIncluded(ctx context.Context, id hotline.ID, recipient string,
 	if size == 0 {
 		return fmt.Errorf("%w: checkpoint size 0", store.ErrInvalid)
 	}
-	return db.write(ctx, func(t *wtx) error {
-		var (
-			state    int
-			idx      sql.NullInt64
-			included sql.NullInt64
-		)
-		err := t.queryRow(`SELECT state, receipt_idx, included FROM outbox WHERE id = ? AND recipient = ?`,
-			id[:], recipient).Scan(&state, &idx, &included)
+	return s.write(ctx, func(t *Tx) error {
+		// The common case in one statement; concurrent writers of the
+		// row wait for its lock and find it proven.
+		n, err := t.execN(`UPDATE outbox SET included = ?, included_size = ?
+			WHERE id = ? AND recipient = ? AND state = 2 AND included IS NULL AND receipt_idx < ?`,
+			sqlkit.Time(at), int64(size), id[:], recipient, int64(size))
+		if err != nil {
+			return fmt.Errorf("marking included: %w", err)
+		}
+		if n == 1 {
+			return nil
+		}
+		var state int
+		var idx *int64
+		err = t.queryRow(`SELECT state, receipt_idx FROM outbox WHERE id = ? AND recipient = ?`,
+			id[:], recipient).Scan(&state, &idx)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("no outbox row for %v to %q", id, recipient)
 		}
 		if err != nil {
 			return fmt.Errorf("reading outbox row: %w", err)
 		}
-		if state != stateDelivered {
+		if state != stateDelivered || idx == nil {
 			return conflict("outbox row for %v to %q is %v, not delivered", id, recipient, store.OutboxState(state))
 		}
-		if uint64(idx.Int64) >= size {
+		if uint64(*idx) >= size {
 			return conflict("a checkpoint of size %d cannot hold the leaf at index %d that %q's receipt for %v names",
-				size, idx.Int64, recipient, id)
+				size, *idx, recipient, id)
 		}
-		if included.Valid {
-			return nil
-		}
-		_, err = t.exec(`UPDATE outbox SET included = ?, included_size = ? WHERE id = ? AND recipient = ?`,
-			sqlkit.Time(at), int64(size), id[:], recipient)
-		if err != nil {
-			return fmt.Errorf("marking included: %w", err)
-		}
-		return nil
+		return nil // proven before: the first proof is kept
 	})
 }
 
 // Unproven implements [store.Store].
-func (db *DB) Unproven(ctx context.Context, q store.UnprovenQuery) ([]store.OutboxRow, error) {
+func (s *Store) Unproven(ctx context.Context, q store.UnprovenQuery) ([]store.OutboxRow, error) {
 	if err := q.Check(); err != nil {
 		return nil, err
 	}
@@ -75,22 +74,21 @@ func (db *DB) Unproven(ctx context.Context, q store.UnprovenQuery) ([]store.Outb
 	if err != nil {
 		return nil, err
 	}
-	where, args := unproven, []any{}
+	w := &where{}
+	w.add(unproven)
 	if q.Recipient != "" {
-		where += " AND o.recipient = ?"
-		args = append(args, q.Recipient)
+		w.add("o.recipient = ?", q.Recipient)
 	}
-	_, out, err := db.outboxRows(ctx, `SELECT `+outboxCols+outboxFrom+` WHERE `+where+
-		` ORDER BY o.receipt_idx, o.seq LIMIT ?`, append(args, limit)...)
-	return out, err
+	return s.outboxRows(ctx, outboxCols+` WHERE `+w.String()+` ORDER BY o.receipt_idx, o.seq LIMIT ?`,
+		append(w.args, limit)...)
 }
 
 // MarkRelayed implements [store.Store].
-func (db *DB) MarkRelayed(ctx context.Context, d *store.RelayedDelivery) error {
+func (s *Store) MarkRelayed(ctx context.Context, d *store.RelayedDelivery) error {
 	if err := d.Check(); err != nil {
 		return err
 	}
-	return db.write(ctx, func(t *wtx) error {
+	return s.write(ctx, func(t *Tx) error {
 		n, err := t.execN(`UPDATE outbox SET relayed = ?, relayed_via = ?, relay_receipt = ?
 			WHERE id = ? AND recipient = ? AND relayed IS NULL`,
 			sqlkit.Time(d.At), d.Relay, d.Receipt, d.ID[:], d.Recipient)
@@ -120,12 +118,12 @@ func (db *DB) MarkRelayed(ctx context.Context, d *store.RelayedDelivery) error {
 }
 
 // RelayPut implements [store.Store].
-func (db *DB) RelayPut(ctx context.Context, r *store.Relayed) (bool, error) {
+func (s *Store) RelayPut(ctx context.Context, r *store.Relayed) (bool, error) {
 	if err := r.Check(); err != nil {
 		return false, err
 	}
 	var existed bool
-	err := db.write(ctx, func(t *wtx) error {
+	err := s.write(ctx, func(t *Tx) error {
 		existed = false
 		n, err := t.execN(`INSERT INTO relay (id, from_party, to_party, received, receipt, raw)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id, to_party) DO NOTHING`,
@@ -150,62 +148,50 @@ func (db *DB) RelayPut(ctx context.Context, r *store.Relayed) (bool, error) {
 	return existed, err
 }
 
-const relayCols = `seq, id, from_party, to_party, received, receipt, handed_on, recipient_receipt, raw`
+const relayCols = `SELECT seq, id, from_party, to_party, received, receipt, handed_on, recipient_receipt, raw FROM relay`
 
-func scanRelayed(s scanner) (int64, store.Relayed, error) {
+func scanRelayed(s row) (seqRow[store.Relayed], error) {
 	var (
 		r             store.Relayed
 		seq, received int64
 		id            []byte
 		handedOn      *int64
 	)
-	err := s.Scan(&seq, &id, &r.From, &r.To, &received, &r.Receipt, &handedOn, &r.RecipientReceipt, &r.Raw)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, r, store.ErrNotFound
-	}
-	if err != nil {
-		return 0, r, fmt.Errorf("reading relayed envelope: %w", err)
-	}
-	if r.ID, err = sqlkit.ID(id); err != nil {
-		return 0, r, err
+	err := scanned("relayed envelope", s.Scan(&seq, &id, &r.From, &r.To, &received, &r.Receipt, &handedOn,
+		&r.RecipientReceipt, &r.Raw))
+	if err == nil {
+		r.ID, err = sqlkit.ID(id)
 	}
 	r.Received = sqlkit.FromTime(received)
 	r.HandedOn = sqlkit.FromOptTime(handedOn)
-	return seq, r, nil
+	return seqRow[store.Relayed]{seq, r}, err
 }
 
 // RelayGet implements [store.Store].
-func (db *DB) RelayGet(ctx context.Context, id hotline.ID, to string) (store.Relayed, error) {
+func (s *Store) RelayGet(ctx context.Context, id hotline.ID, to string) (store.Relayed, error) {
 	if err := store.CheckParty("relay recipient", to); err != nil {
 		return store.Relayed{}, err
 	}
-	rdb, err := db.reader()
+	r, err := scanRelayed(s.queryRow(ctx, relayCols+` WHERE id = ? AND to_party = ?`, id[:], to))
 	if err != nil {
-		return store.Relayed{}, err
+		return r.v, fmt.Errorf("relayed envelope %v to %q: %w", id, to, err)
 	}
-	_, r, err := scanRelayed(rdb.QueryRowContext(ctx, `SELECT `+relayCols+` FROM relay WHERE id = ? AND to_party = ?`,
-		id[:], to))
-	if err != nil {
-		return r, fmt.Errorf("relayed envelope %v to %q: %w", id, to, err)
-	}
-	return r, nil
+	return r.v, nil
 }
 
-func relayWhere(to string, pendingOnly bool) (string, []any) {
-	conds := []string{"1 = 1"}
-	var args []any
+func relayWhere(to string, pendingOnly bool) *where {
+	w := &where{}
 	if to != "" {
-		conds = append(conds, "to_party = ?")
-		args = append(args, to)
+		w.add("to_party = ?", to)
 	}
 	if pendingOnly {
-		conds = append(conds, "handed_on IS NULL")
+		w.add("handed_on IS NULL")
 	}
-	return strings.Join(conds, " AND "), args
+	return w
 }
 
 // RelayList implements [store.Store].
-func (db *DB) RelayList(ctx context.Context, q store.RelayQuery) (store.RelayPage, error) {
+func (s *Store) RelayList(ctx context.Context, q store.RelayQuery) (store.RelayPage, error) {
 	var page store.RelayPage
 	if err := q.Check(); err != nil {
 		return page, err
@@ -218,47 +204,29 @@ func (db *DB) RelayList(ctx context.Context, q store.RelayQuery) (store.RelayPag
 	if err != nil {
 		return page, err
 	}
-	where, args := relayWhere(q.To, !q.IncludeHandedOn)
+	w := relayWhere(q.To, !q.IncludeHandedOn)
 	if ok {
-		where += " AND seq > ?"
-		args = append(args, after)
+		w.add("seq > ?", after)
 	}
-	rdb, err := db.reader()
+	rows, err := collect(ctx, s, "listing relayed envelopes", scanRelayed,
+		relayCols+` WHERE `+w.String()+` ORDER BY seq LIMIT ?`, append(w.args, limit+1)...)
 	if err != nil {
 		return page, err
 	}
-	rows, err := rdb.QueryContext(ctx, `SELECT `+relayCols+` FROM relay WHERE `+where+` ORDER BY seq LIMIT ?`,
-		append(args, limit+1)...)
-	if err != nil {
-		return page, fmt.Errorf("listing relayed envelopes: %w", err)
-	}
-	defer rows.Close()
-	var last, size int64
-	for rows.Next() {
-		if len(page.Items) == limit {
-			page.Next = sqlkit.EncodeCursor(sqlkit.RelayOldest, last)
+	var size int64
+	for i, r := range rows {
+		size += int64(len(r.v.Raw))
+		if i == limit || q.MaxBytes > 0 && size > q.MaxBytes && i > 0 {
+			page.Next = sqlkit.EncodeCursor(sqlkit.RelayOldest, rows[i-1].seq)
 			break
 		}
-		seq, r, err := scanRelayed(rows)
-		if err != nil {
-			return page, err
-		}
-		size += int64(len(r.Raw))
-		if q.MaxBytes > 0 && size > q.MaxBytes && len(page.Items) > 0 {
-			page.Next = sqlkit.EncodeCursor(sqlkit.RelayOldest, last)
-			break
-		}
-		last = seq
-		page.Items = append(page.Items, r)
-	}
-	if err := rows.Err(); err != nil {
-		return page, fmt.Errorf("listing relayed envelopes: %w", err)
+		page.Items = append(page.Items, r.v)
 	}
 	return page, nil
 }
 
 // RelayHandedOn implements [store.Store].
-func (db *DB) RelayHandedOn(ctx context.Context, id hotline.ID, to string, at time.Time, recipientReceipt []byte) error {
+func (s *Store) RelayHandedOn(ctx context.Context, id hotline.ID, to string, at time.Time, recipientReceipt []byte) error {
 	if err := store.CheckParty("relay recipient", to); err != nil {
 		return err
 	}
@@ -268,7 +236,7 @@ func (db *DB) RelayHandedOn(ctx context.Context, id hotline.ID, to string, at ti
 	if len(recipientReceipt) == 0 {
 		return fmt.Errorf("%w: handed on without the recipient's receipt", store.ErrInvalid)
 	}
-	return db.write(ctx, func(t *wtx) error {
+	return s.write(ctx, func(t *Tx) error {
 		n, err := t.execN(`UPDATE relay SET handed_on = ?, recipient_receipt = ?
 			WHERE id = ? AND to_party = ? AND handed_on IS NULL`, sqlkit.Time(at), recipientReceipt, id[:], to)
 		if err != nil {
@@ -293,31 +261,22 @@ func (db *DB) RelayHandedOn(ctx context.Context, id hotline.ID, to string, at ti
 }
 
 // RelayCount implements [store.Store].
-func (db *DB) RelayCount(ctx context.Context, to string, pendingOnly bool) (int64, error) {
+func (s *Store) RelayCount(ctx context.Context, to string, pendingOnly bool) (int64, error) {
 	if to != "" {
 		if err := store.CheckParty("relay recipient", to); err != nil {
 			return 0, err
 		}
 	}
-	rdb, err := db.reader()
-	if err != nil {
-		return 0, err
-	}
-	where, args := relayWhere(to, pendingOnly)
-	var n int64
-	if err := rdb.QueryRowContext(ctx, `SELECT count(*) FROM relay WHERE `+where, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("counting relayed envelopes: %w", err)
-	}
-	return n, nil
+	return s.count(ctx, "relay", relayWhere(to, pendingOnly))
 }
 
 // RelayPurge implements [store.Store].
-func (db *DB) RelayPurge(ctx context.Context, handedOnBefore time.Time) (int, error) {
+func (s *Store) RelayPurge(ctx context.Context, handedOnBefore time.Time) (int, error) {
 	if err := store.CheckTime("handed on before", handedOnBefore); err != nil {
 		return 0, err
 	}
 	var n int64
-	err := db.write(ctx, func(t *wtx) error {
+	err := s.write(ctx, func(t *Tx) error {
 		var err error
 		n, err = t.execN(`DELETE FROM relay WHERE handed_on IS NOT NULL AND handed_on < ?`, sqlkit.Time(handedOnBefore))
 		if err != nil {

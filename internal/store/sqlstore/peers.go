@@ -1,9 +1,11 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hotline-net/hotline/internal/store"
@@ -11,13 +13,13 @@ import (
 )
 
 // AddEquivocation implements [store.Store].
-func (db *DB) AddEquivocation(ctx context.Context, e *store.EquivocationRecord) (bool, error) {
+func (s *Store) AddEquivocation(ctx context.Context, e *store.EquivocationRecord) (bool, error) {
 	if err := e.Check(); err != nil {
 		return false, err
 	}
 	hash := sha256.Sum256(e.Proof)
 	var existed bool
-	err := db.write(ctx, func(t *wtx) error {
+	err := s.write(ctx, func(t *Tx) error {
 		existed = false
 		n, err := t.execN(`INSERT INTO equivocations (hash, origin, at, proof) VALUES (?, ?, ?, ?)
 			ON CONFLICT (hash) DO NOTHING`, hash[:], e.Origin, sqlkit.Time(e.At), e.Proof)
@@ -41,37 +43,24 @@ func (db *DB) AddEquivocation(ctx context.Context, e *store.EquivocationRecord) 
 }
 
 // Equivocations implements [store.Store].
-func (db *DB) Equivocations(ctx context.Context) ([]store.EquivocationRecord, error) {
-	rdb, err := db.reader()
-	if err != nil {
-		return nil, err
-	}
-	rows, err := rdb.QueryContext(ctx, `SELECT origin, at, proof FROM equivocations ORDER BY seq DESC`)
-	if err != nil {
-		return nil, fmt.Errorf("listing equivocations: %w", err)
-	}
-	defer rows.Close()
-	var out []store.EquivocationRecord
-	for rows.Next() {
+func (s *Store) Equivocations(ctx context.Context) ([]store.EquivocationRecord, error) {
+	return collect(ctx, s, "listing equivocations", func(r row) (store.EquivocationRecord, error) {
 		var (
 			e  store.EquivocationRecord
 			at int64
 		)
-		if err := rows.Scan(&e.Origin, &at, &e.Proof); err != nil {
-			return nil, fmt.Errorf("listing equivocations: %w", err)
+		if err := r.Scan(&e.Origin, &at, &e.Proof); err != nil {
+			return e, fmt.Errorf("listing equivocations: %w", err)
 		}
 		e.At = sqlkit.FromTime(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing equivocations: %w", err)
-	}
-	return out, nil
+		return e, nil
+	}, `SELECT origin, at, proof FROM equivocations ORDER BY seq DESC`)
 }
 
 // recordProbe raises a peer's last values to a later probe's (or inserts
 // them for the first), and changes nothing for a probe at or before the
-// peer's latest.
+// peer's latest. Between processes, the upsert locks the peer's row, so
+// probes of one peer take turns.
 const recordProbe = `INSERT INTO peer_health (peer, last_probe, last_ok, last_latency, last_failure, last_error)
 	VALUES (?, ?, ?, ?, ?, ?)
 	ON CONFLICT (peer) DO UPDATE SET last_probe = excluded.last_probe,
@@ -87,7 +76,7 @@ const countProbe = `INSERT INTO probe_buckets (peer, bucket, probes, ok, latency
 		ok = probe_buckets.ok + excluded.ok, latency = probe_buckets.latency + excluded.latency`
 
 // RecordProbe implements [store.Store].
-func (db *DB) RecordProbe(ctx context.Context, p *store.Probe) error {
+func (s *Store) RecordProbe(ctx context.Context, p *store.Probe) error {
 	if err := p.Check(); err != nil {
 		return err
 	}
@@ -100,7 +89,7 @@ func (db *DB) RecordProbe(ctx context.Context, p *store.Probe) error {
 		lastFailure, lastError = at, sqlkit.ErrorText(p.Error)
 	}
 	bucket := sqlkit.Time(store.BucketOf(p.At))
-	return db.write(ctx, func(t *wtx) error {
+	return s.write(ctx, func(t *Tx) error {
 		n, err := t.execN(recordProbe, p.Peer, at, lastOK, lastLatency, lastFailure, lastError)
 		if err != nil {
 			return fmt.Errorf("recording probe of %q: %w", p.Peer, err)
@@ -123,59 +112,51 @@ func (db *DB) RecordProbe(ctx context.Context, p *store.Probe) error {
 }
 
 // peersHealth selects each peer's health over the buckets from a start;
-// its arguments are the start and the peer, or "" for every peer.
-const peersHealth = `SELECT h.peer, coalesce(sum(b.probes), 0), coalesce(sum(b.ok), 0), coalesce(sum(b.latency), 0),
-		h.last_ok, h.last_latency, h.last_failure, h.last_error
-	FROM peer_health h LEFT JOIN probe_buckets b ON b.peer = h.peer AND b.bucket >= ?1
-	WHERE ?2 = '' OR h.peer = ?2
-	GROUP BY h.peer ORDER BY h.peer`
+// its arguments are the start and the peer twice, or "" for every peer.
+const peersHealth = `SELECT h.peer, CAST(coalesce(sum(b.probes), 0) AS BIGINT), CAST(coalesce(sum(b.ok), 0) AS BIGINT),
+		CAST(coalesce(sum(b.latency), 0) AS BIGINT), h.last_ok, h.last_latency, h.last_failure, h.last_error
+	FROM peer_health h LEFT JOIN probe_buckets b ON b.peer = h.peer AND b.bucket >= ?
+	WHERE ? = '' OR h.peer = ?
+	GROUP BY h.peer`
 
-func (db *DB) health(ctx context.Context, peer string, since time.Time) ([]store.Health, error) {
+func scanHealth(r row) (store.Health, error) {
+	var (
+		h                            store.Health
+		probes, ok, latency          int64
+		lastOK, lastLat, lastFailure *int64
+	)
+	if err := r.Scan(&h.Peer, &probes, &ok, &latency, &lastOK, &lastLat, &lastFailure, &h.LastError); err != nil {
+		return h, fmt.Errorf("reading channel health: %w", err)
+	}
+	h.Probes, h.OK = int(probes), int(ok)
+	if ok > 0 {
+		h.MeanLatency = time.Duration(latency / ok)
+	}
+	h.LastOK = sqlkit.FromOptTime(lastOK)
+	if lastLat != nil {
+		h.LastLatency = time.Duration(*lastLat)
+	}
+	h.LastFailure = sqlkit.FromOptTime(lastFailure)
+	return h, nil
+}
+
+func (s *Store) health(ctx context.Context, peer string, since time.Time) ([]store.Health, error) {
 	if err := store.CheckTime("since", since); err != nil {
 		return nil, err
 	}
-	rdb, err := db.reader()
-	if err != nil {
-		return nil, err
-	}
-	rows, err := rdb.QueryContext(ctx, peersHealth, sqlkit.Time(store.BucketOf(since)), peer)
-	if err != nil {
-		return nil, fmt.Errorf("reading channel health: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Health
-	for rows.Next() {
-		var (
-			h                            store.Health
-			probes, ok, latency          int64
-			lastOK, lastLat, lastFailure *int64
-		)
-		if err := rows.Scan(&h.Peer, &probes, &ok, &latency, &lastOK, &lastLat, &lastFailure, &h.LastError); err != nil {
-			return nil, fmt.Errorf("reading channel health: %w", err)
-		}
-		h.Probes, h.OK = int(probes), int(ok)
-		if ok > 0 {
-			h.MeanLatency = time.Duration(latency / ok)
-		}
-		h.LastOK = sqlkit.FromOptTime(lastOK)
-		if lastLat != nil {
-			h.LastLatency = time.Duration(*lastLat)
-		}
-		h.LastFailure = sqlkit.FromOptTime(lastFailure)
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading channel health: %w", err)
-	}
-	return out, nil
+	hs, err := collect(ctx, s, "reading channel health", scanHealth, peersHealth,
+		sqlkit.Time(store.BucketOf(since)), peer, peer)
+	// Sorted here, bytewise, whatever the database's collation.
+	slices.SortFunc(hs, func(a, b store.Health) int { return strings.Compare(a.Peer, b.Peer) })
+	return hs, err
 }
 
 // PeerHealth implements [store.Store].
-func (db *DB) PeerHealth(ctx context.Context, peer string, since time.Time) (store.Health, error) {
+func (s *Store) PeerHealth(ctx context.Context, peer string, since time.Time) (store.Health, error) {
 	if err := store.CheckParty("peer", peer); err != nil {
 		return store.Health{}, err
 	}
-	hs, err := db.health(ctx, peer, since)
+	hs, err := s.health(ctx, peer, since)
 	if err != nil || len(hs) == 0 {
 		return store.Health{Peer: peer}, err
 	}
@@ -183,12 +164,12 @@ func (db *DB) PeerHealth(ctx context.Context, peer string, since time.Time) (sto
 }
 
 // PeersHealth implements [store.Store].
-func (db *DB) PeersHealth(ctx context.Context, since time.Time) ([]store.Health, error) {
-	return db.health(ctx, "", since)
+func (s *Store) PeersHealth(ctx context.Context, since time.Time) ([]store.Health, error) {
+	return s.health(ctx, "", since)
 }
 
 // PurgeProbes implements [store.Store].
-func (db *DB) PurgeProbes(ctx context.Context, before time.Time) (int, error) {
+func (s *Store) PurgeProbes(ctx context.Context, before time.Time) (int, error) {
 	if err := store.CheckTime("before", before); err != nil {
 		return 0, err
 	}
@@ -198,8 +179,8 @@ func (db *DB) PurgeProbes(ctx context.Context, before time.Time) (int, error) {
 	}
 	end := sqlkit.Time(last)
 	var n int64
-	err := db.write(ctx, func(t *wtx) error {
-		err := t.queryRow(`SELECT coalesce(sum(probes), 0) FROM probe_buckets WHERE bucket <= ?`, end).Scan(&n)
+	err := s.write(ctx, func(t *Tx) error {
+		err := t.queryRow(`SELECT CAST(coalesce(sum(probes), 0) AS BIGINT) FROM probe_buckets WHERE bucket <= ?`, end).Scan(&n)
 		if err != nil {
 			return fmt.Errorf("purging probes: %w", err)
 		}

@@ -1,0 +1,646 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/store/internal/sqlkit"
+)
+
+// collect runs a read and scans each of its rows with scan.
+func collect[T any](ctx context.Context, s *Store, what string, scan func(row) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// scanned wraps a scan error: ErrNotFound for no row.
+func scanned(what string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", what, err)
+	}
+	return nil
+}
+
+// envelopeLeaf and receiptLeaf select a leaf row: the leaf of an envelope
+// (by id and direction) and of a received receipt (by receipt id).
+const (
+	envelopeLeaf = `SELECT entry, dir, id, leaf_idx, leaf_after FROM envelopes WHERE id = ? AND dir = ?`
+	receiptLeaf  = `SELECT rleaf_entry, 3, receipt_id, rleaf_idx, rleaf_after FROM outbox WHERE receipt_id = ?`
+)
+
+func scanLeaf(s row) (store.Leaf, error) {
+	var (
+		l             store.Leaf
+		entry, object []byte
+		dir           int
+		idx           *int64
+		after         int64
+	)
+	if err := scanned("leaf", s.Scan(&entry, &dir, &object, &idx, &after)); err != nil {
+		return l, err
+	}
+	if len(entry) != len(l.Entry) {
+		return l, fmt.Errorf("reading leaf: entry of %d bytes", len(entry))
+	}
+	copy(l.Entry[:], entry)
+	l.Direction = hotline.Direction(dir)
+	var err error
+	if l.Object, err = sqlkit.ID(object); err != nil {
+		return l, err
+	}
+	if idx != nil {
+		l.Sequenced, l.Index = true, uint64(*idx)
+	}
+	l.After = uint64(after)
+	return l, nil
+}
+
+// Receipt implements [store.Store].
+func (s *Store) Receipt(ctx context.Context, id hotline.ID, party string) (store.Receipt, error) {
+	r := store.Receipt{MessageID: id, Party: party}
+	if err := store.CheckParty("party", party); err != nil {
+		return r, err
+	}
+	var received, idx int64
+	err := s.queryRow(ctx, `SELECT receipt_received, leaf_idx, receipt_note FROM envelopes
+			WHERE id = ? AND dir = 2 AND receipt_party = ?
+		UNION ALL
+		SELECT receipt_received, receipt_idx, receipt_note FROM outbox
+			WHERE id = ? AND recipient = ? AND receipt_note IS NOT NULL
+		LIMIT 1`, id[:], party, id[:], party).Scan(&received, &idx, &r.Note)
+	if err := scanned("receipt", err); err != nil {
+		return r, fmt.Errorf("receipt from %q for %v: %w", party, id, err)
+	}
+	r.Received = sqlkit.FromTime(received)
+	r.LogIndex = uint64(idx)
+	return r, nil
+}
+
+// NextSequences implements [store.Store].
+func (s *Store) NextSequences(ctx context.Context, parties []string) ([]store.PairSeq, error) {
+	out := make([]store.PairSeq, len(parties))
+	pos := make(map[string][]int, len(parties))
+	for i, p := range parties {
+		if err := store.CheckParty("party", p); err != nil {
+			return nil, err
+		}
+		out[i] = store.PairSeq{Party: p, Seq: 1}
+		pos[p] = append(pos[p], i)
+	}
+	// Parties come in envelopes of at most store.MaxRecipients, but chunk
+	// anyway: SQLite allows 32766 parameters.
+	for start := 0; start < len(parties); start += 1000 {
+		chunk := parties[start:min(start+1000, len(parties))]
+		args := make([]any, len(chunk))
+		for i, p := range chunk {
+			args[i] = p
+		}
+		type last struct {
+			party string
+			seq   int64
+			id    hotline.ID
+		}
+		lasts, err := collect(ctx, s, "reading sequence numbers", func(r row) (l last, err error) {
+			var id []byte
+			if err := r.Scan(&l.party, &l.seq, &id); err != nil {
+				return l, fmt.Errorf("reading sequence numbers: %w", err)
+			}
+			l.id, err = sqlkit.ID(id)
+			return l, err
+		}, `SELECT party, last_seq, last_id FROM pair_out WHERE party IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range lasts {
+			for _, i := range pos[l.party] {
+				out[i].Seq, out[i].Prev = uint64(l.seq)+1, l.id
+			}
+		}
+	}
+	return out, nil
+}
+
+// LeafOf implements [store.Store].
+func (s *Store) LeafOf(ctx context.Context, dir hotline.Direction, id hotline.ID) (store.Leaf, error) {
+	var r row
+	switch dir {
+	case hotline.Sent, hotline.Received:
+		r = s.queryRow(ctx, envelopeLeaf, id[:], int(dir))
+	case hotline.ReceiptReceived:
+		r = s.queryRow(ctx, receiptLeaf, id[:])
+	default:
+		return store.Leaf{}, fmt.Errorf("%w: direction %v", store.ErrInvalid, dir)
+	}
+	l, err := scanLeaf(r)
+	if err != nil {
+		return l, fmt.Errorf("%v leaf of %v: %w", dir, id, err)
+	}
+	return l, nil
+}
+
+// PendingLeaves implements [store.Store].
+func (s *Store) PendingLeaves(ctx context.Context, limit int) ([]store.Leaf, error) {
+	limit, err := sqlkit.PageLimit(limit, 1000, 100000)
+	if err != nil {
+		return nil, err
+	}
+	return collect(ctx, s, "listing pending leaves", scanLeaf, `SELECT entry, dir, id, leaf_idx, leaf_after
+		FROM envelopes WHERE leaf_idx IS NULL
+		UNION ALL
+		SELECT rleaf_entry, 3, receipt_id, rleaf_idx, rleaf_after FROM outbox WHERE receipt_id IS NOT NULL AND rleaf_idx IS NULL
+		ORDER BY 5, 1 LIMIT ?`, limit)
+}
+
+// HighWater implements [store.Store].
+func (s *Store) HighWater(ctx context.Context) (uint64, error) {
+	var hw int64
+	if err := s.queryRow(ctx, `SELECT `+s.d.HighWater).Scan(&hw); err != nil {
+		return 0, fmt.Errorf("reading high-water mark: %w", err)
+	}
+	return uint64(hw), nil
+}
+
+const outboxCols = `SELECT o.seq, o.id, o.recipient, o.pair_seq, o.pair_prev, o.kind, o.exercise, o.state,
+	o.queued, o.attempts, o.next_attempt, o.first_attempt, o.last_attempt, o.last_error, o.route, o.delivered,
+	o.alerted, o.receipt_received, o.receipt_idx, o.receipt_note, o.included, o.included_size, o.relayed,
+	o.relayed_via, o.relay_receipt FROM outbox o`
+
+// seqRow is a listed row with its insertion sequence, for cursors.
+type seqRow[T any] struct {
+	seq int64
+	v   T
+}
+
+func scanOutbox(s row) (seqRow[store.OutboxRow], error) {
+	var (
+		o                                    store.OutboxRow
+		seq, pairSeq, queued, next           int64
+		id, prev, note                       []byte
+		state                                int
+		first, last, delivered, alerted, rcv *int64
+		ridx, included, size, relayed        *int64
+	)
+	err := s.Scan(&seq, &id, &o.Recipient, &pairSeq, &prev, &o.Kind, &o.Exercise, &state, &queued,
+		&o.Attempts, &next, &first, &last, &o.LastError, &o.Route, &delivered, &alerted, &rcv, &ridx, &note,
+		&included, &size, &relayed, &o.RelayedVia, &o.RelayReceipt)
+	if err := scanned("outbox row", err); err != nil {
+		return seqRow[store.OutboxRow]{}, err
+	}
+	if o.ID, err = sqlkit.ID(id); err != nil {
+		return seqRow[store.OutboxRow]{}, err
+	}
+	if o.Prev, err = sqlkit.ID(prev); err != nil {
+		return seqRow[store.OutboxRow]{}, err
+	}
+	o.Seq = uint64(pairSeq)
+	o.State = store.OutboxState(state)
+	o.Queued = sqlkit.FromTime(queued)
+	o.NextAttempt = sqlkit.FromTime(next)
+	o.FirstAttempt = sqlkit.FromOptTime(first)
+	o.LastAttempt = sqlkit.FromOptTime(last)
+	o.Delivered = sqlkit.FromOptTime(delivered)
+	o.Alerted = sqlkit.FromOptTime(alerted)
+	o.Included = sqlkit.FromOptTime(included)
+	if size != nil {
+		o.IncludedSize = uint64(*size)
+	}
+	o.Relayed = sqlkit.FromOptTime(relayed)
+	if rcv != nil {
+		o.Receipt = &store.Receipt{MessageID: o.ID, Party: o.Recipient, Received: sqlkit.FromTime(*rcv),
+			LogIndex: uint64(*ridx), Note: note}
+	}
+	return seqRow[store.OutboxRow]{seq, o}, nil
+}
+
+// outboxRows lists outbox rows, without their insertion sequences.
+func (s *Store) outboxRows(ctx context.Context, query string, args ...any) ([]store.OutboxRow, error) {
+	rows, err := collect(ctx, s, "listing outbox", scanOutbox, query, args...)
+	out := make([]store.OutboxRow, len(rows))
+	for i, r := range rows {
+		out[i] = r.v
+	}
+	return out, err
+}
+
+// DueOutbox implements [store.Store].
+func (s *Store) DueOutbox(ctx context.Context, now time.Time, limit int) ([]store.OutboxRow, error) {
+	if err := store.CheckTime("now", now); err != nil {
+		return nil, err
+	}
+	limit, err := sqlkit.PageLimit(limit, 100, 10000)
+	if err != nil {
+		return nil, err
+	}
+	return s.outboxRows(ctx, outboxCols+` WHERE o.state = 1 AND o.ready = `+s.d.True+
+		` AND o.next_attempt <= ? ORDER BY o.next_attempt, o.seq LIMIT ?`, sqlkit.Time(now), limit)
+}
+
+// Undelivered implements [store.Store].
+func (s *Store) Undelivered(ctx context.Context, q store.UndeliveredQuery) ([]store.OutboxRow, error) {
+	if err := store.CheckTime("queued before", q.QueuedBefore); err != nil {
+		return nil, err
+	}
+	limit, err := sqlkit.PageLimit(q.Limit, 100, 10000)
+	if err != nil {
+		return nil, err
+	}
+	cond := ""
+	if q.Unalerted {
+		cond = " AND o.alerted IS NULL"
+	}
+	return s.outboxRows(ctx, outboxCols+` WHERE o.state <> 2 AND o.queued < ?`+cond+
+		` ORDER BY o.queued, o.seq LIMIT ?`, sqlkit.Time(q.QueuedBefore), limit)
+}
+
+// OutboxEntry implements [store.Store].
+func (s *Store) OutboxEntry(ctx context.Context, id hotline.ID, recipient string) (store.OutboxRow, error) {
+	if err := store.CheckParty("recipient", recipient); err != nil {
+		return store.OutboxRow{}, err
+	}
+	o, err := scanOutbox(s.queryRow(ctx, outboxCols+` WHERE o.id = ? AND o.recipient = ?`, id[:], recipient))
+	if err != nil {
+		return o.v, fmt.Errorf("outbox row for %v to %q: %w", id, recipient, err)
+	}
+	return o.v, nil
+}
+
+// where builds a condition and its arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return "1 = 1"
+	}
+	return strings.Join(w.conds, " AND ")
+}
+
+func outboxWhere(f *store.OutboxFilter) *where {
+	w := &where{}
+	if !f.ID.IsZero() {
+		w.add("o.id = ?", f.ID[:])
+	}
+	if f.Recipient != "" {
+		w.add("o.recipient = ?", f.Recipient)
+	}
+	if f.State != 0 {
+		w.add("o.state = ?", int(f.State))
+	}
+	if f.Unproven {
+		w.add(unproven)
+	}
+	if f.Relayed {
+		w.add("o.relayed IS NOT NULL")
+	}
+	return w
+}
+
+// Outbox implements [store.Store].
+func (s *Store) Outbox(ctx context.Context, q store.OutboxQuery) (store.OutboxPage, error) {
+	var page store.OutboxPage
+	if err := q.Check(); err != nil {
+		return page, err
+	}
+	limit, err := sqlkit.PageLimit(q.Limit, 50, 1000)
+	if err != nil {
+		return page, err
+	}
+	before, ok, err := sqlkit.DecodeCursor(sqlkit.OutboxNewest, q.Cursor)
+	if err != nil {
+		return page, err
+	}
+	w := outboxWhere(&q.OutboxFilter)
+	if ok {
+		w.add("o.seq < ?", before)
+	}
+	rows, err := collect(ctx, s, "listing outbox", scanOutbox, outboxCols+` WHERE `+w.String()+
+		` ORDER BY o.seq DESC LIMIT ?`, append(w.args, limit+1)...)
+	if err != nil {
+		return page, err
+	}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.Next = sqlkit.EncodeCursor(sqlkit.OutboxNewest, rows[limit-1].seq)
+	}
+	for _, r := range rows {
+		page.Rows = append(page.Rows, r.v)
+	}
+	return page, nil
+}
+
+// count counts the rows of table that match w.
+func (s *Store) count(ctx context.Context, table string, w *where) (int64, error) {
+	var n int64
+	if err := s.queryRow(ctx, `SELECT count(*) FROM `+table+` WHERE `+w.String(), w.args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// CountOutbox implements [store.Store].
+func (s *Store) CountOutbox(ctx context.Context, f store.OutboxFilter) (int64, error) {
+	if err := f.Check(); err != nil {
+		return 0, err
+	}
+	return s.count(ctx, "outbox o", outboxWhere(&f))
+}
+
+// Inbound implements [store.Store].
+func (s *Store) Inbound(ctx context.Context, peer string) (in store.InboundSeqs, err error) {
+	in.Peer = peer
+	if err := store.CheckParty("peer", peer); err != nil {
+		return in, err
+	}
+	if s.closed.Load() {
+		return in, store.ErrClosed
+	}
+	// One snapshot, so that the summary and the gaps agree.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return in, fmt.Errorf("reading sequence numbers of %q: %w", peer, err)
+	}
+	defer tx.Rollback()
+	var highest, count int64
+	if err := tx.QueryRowContext(ctx, s.d.bind(`SELECT coalesce(max(pair_seq), 0), count(DISTINCT pair_seq)
+		FROM envelopes WHERE dir = 2 AND from_party = ?`), peer).Scan(&highest, &count); err != nil {
+		return in, fmt.Errorf("reading sequence numbers of %q: %w", peer, err)
+	}
+	in.Highest, in.Count, in.Missing = uint64(highest), uint64(count), uint64(highest-count)
+	if in.Missing == 0 {
+		return in, nil
+	}
+	rows, err := tx.QueryContext(ctx, s.d.bind(`SELECT prev + 1, seq - 1 FROM (
+			SELECT seq, lag(seq, 1, CAST(0 AS BIGINT)) OVER (ORDER BY seq) AS prev
+			FROM (SELECT DISTINCT pair_seq AS seq FROM envelopes WHERE dir = 2 AND from_party = ?) s) g
+		WHERE seq > prev + 1 ORDER BY seq LIMIT ?`), peer, store.MaxGaps)
+	if err != nil {
+		return in, fmt.Errorf("reading sequence gaps of %q: %w", peer, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var from, to int64
+		if err := rows.Scan(&from, &to); err != nil {
+			return in, fmt.Errorf("reading sequence gaps of %q: %w", peer, err)
+		}
+		in.Gaps = append(in.Gaps, store.SeqRange{From: uint64(from), To: uint64(to)})
+	}
+	if err := rows.Err(); err != nil {
+		return in, fmt.Errorf("reading sequence gaps of %q: %w", peer, err)
+	}
+	return in, nil
+}
+
+const envCols = `seq, dir, id, from_party, recipients, group_label, created, agreement, exercise, kind,
+	severity, marking, thread, refs, pair_seq, pair_prev, at, leaf_idx IS NOT NULL`
+
+func scanEnvelope(s row, content bool) (seqRow[store.Envelope], error) {
+	var (
+		e                                     store.Envelope
+		seq, created, pairSeq, at             int64
+		dir                                   int
+		id, agreement, thread, refs, pairPrev []byte
+		recipients, severity, marking         string
+	)
+	dest := []any{&seq, &dir, &id, &e.From, &recipients, &e.Group, &created, &agreement, &e.Exercise, &e.Kind,
+		&severity, &marking, &thread, &refs, &pairSeq, &pairPrev, &at, &e.Stored}
+	if content {
+		dest = append(dest, &e.Raw, &e.Body)
+	}
+	err := scanned("envelope", s.Scan(dest...))
+	if err == nil {
+		e.Direction = hotline.Direction(dir)
+		e.Severity = hotline.Severity(severity)
+		e.Marking = hotline.Marking(marking)
+		e.Created = sqlkit.FromTime(created)
+		e.At = sqlkit.FromTime(at)
+		e.PairSeq = uint64(pairSeq)
+		e.ID, err = sqlkit.ID(id)
+	}
+	if err == nil {
+		e.AgreementHash, err = sqlkit.Hash(agreement)
+	}
+	if err == nil {
+		e.Thread, err = sqlkit.ID(thread)
+	}
+	if e.Thread == e.ID {
+		e.Thread = hotline.ID{}
+	}
+	if err == nil {
+		e.PairPrev, err = sqlkit.ID(pairPrev)
+	}
+	if err == nil {
+		e.Refs, err = sqlkit.FromIDs(refs)
+	}
+	if err == nil {
+		e.To, err = sqlkit.FromParties(recipients)
+	}
+	return seqRow[store.Envelope]{seq, e}, err
+}
+
+// Envelope implements [store.Store].
+func (s *Store) Envelope(ctx context.Context, dir hotline.Direction, id hotline.ID) (store.Envelope, error) {
+	if err := store.CheckDirection(dir); err != nil {
+		return store.Envelope{}, err
+	}
+	e, err := scanEnvelope(s.queryRow(ctx, `SELECT `+envCols+`, raw, body FROM envelopes
+		WHERE id = ? AND dir = ?`, id[:], int(dir)), true)
+	if err != nil {
+		return e.v, fmt.Errorf("%v envelope %v: %w", dir, id, err)
+	}
+	return e.v, nil
+}
+
+const sentTo = `EXISTS (SELECT 1 FROM outbox o WHERE o.id = envelopes.id AND o.recipient = ?)`
+
+func messageWhere(f *store.MessageFilter) *where {
+	w := &where{}
+	if !f.IncludePending {
+		w.add("leaf_idx IS NOT NULL")
+	}
+	if f.Direction != 0 {
+		w.add("dir = ?", int(f.Direction))
+	}
+	if f.Kind != "" {
+		w.add("kind = ?", f.Kind)
+	}
+	if !f.Thread.IsZero() {
+		// The thread's first message by its id; replies by the partial
+		// index on thread, which holds only replies.
+		w.add("(id = ? OR (thread = ? AND thread <> id))", f.Thread[:], f.Thread[:])
+	}
+	if f.Party != "" {
+		switch f.Direction {
+		case hotline.Received:
+			w.add("dir = 2 AND from_party = ?", f.Party)
+		case hotline.Sent:
+			w.add(sentTo, f.Party)
+		default:
+			w.add("((dir = 2 AND from_party = ?) OR (dir = 1 AND "+sentTo+"))", f.Party, f.Party)
+		}
+	}
+	return w
+}
+
+// Messages implements [store.Store].
+func (s *Store) Messages(ctx context.Context, q store.MessageQuery) (store.MessagePage, error) {
+	var page store.MessagePage
+	if err := q.Check(); err != nil {
+		return page, err
+	}
+	limit, err := sqlkit.PageLimit(q.Limit, 50, 1000)
+	if err != nil {
+		return page, err
+	}
+	kind, cmp, order := sqlkit.MessagesNewest, "<", "DESC"
+	if q.Oldest {
+		kind, cmp, order = sqlkit.MessagesOldest, ">", "ASC"
+	}
+	pos, ok, err := sqlkit.DecodeCursor(kind, q.Cursor)
+	if err != nil {
+		return page, err
+	}
+	w := messageWhere(&q.MessageFilter)
+	if ok {
+		w.add("seq "+cmp+" ?", pos)
+	}
+	cols := envCols
+	if q.Content {
+		cols += ", raw, body"
+	}
+	scan := func(r row) (seqRow[store.Envelope], error) { return scanEnvelope(r, q.Content) }
+	rows, err := collect(ctx, s, "listing messages", scan, `SELECT `+cols+` FROM envelopes WHERE `+w.String()+
+		` ORDER BY seq `+order+` LIMIT ?`, append(w.args, limit+1)...)
+	if err != nil {
+		return page, err
+	}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.Next = sqlkit.EncodeCursor(kind, rows[limit-1].seq)
+	}
+	for _, r := range rows {
+		page.Envelopes = append(page.Envelopes, r.v)
+	}
+	return page, nil
+}
+
+// CountMessages implements [store.Store].
+func (s *Store) CountMessages(ctx context.Context, f store.MessageFilter) (int64, error) {
+	if err := f.Check(); err != nil {
+		return 0, err
+	}
+	return s.count(ctx, "envelopes", messageWhere(&f))
+}
+
+func scanAgreement(s row) (store.Agreement, error) {
+	var (
+		a           store.Agreement
+		version, at int64
+		hash        []byte
+	)
+	if err := scanned("agreement", s.Scan(&version, &hash, &a.Raw, &at)); err != nil {
+		return a, err
+	}
+	a.Version = uint64(version)
+	a.At = sqlkit.FromTime(at)
+	var err error
+	a.Hash, err = sqlkit.Hash(hash)
+	return a, err
+}
+
+// Agreement implements [store.Store].
+func (s *Store) Agreement(ctx context.Context) (store.Agreement, error) {
+	a, err := scanAgreement(s.queryRow(ctx, `SELECT version, hash, raw, at FROM agreements ORDER BY version DESC LIMIT 1`))
+	if err != nil {
+		return a, fmt.Errorf("agreement in force: %w", err)
+	}
+	return a, nil
+}
+
+// AgreementByHash implements [store.Store].
+func (s *Store) AgreementByHash(ctx context.Context, hash [32]byte) (store.Agreement, error) {
+	a, err := scanAgreement(s.queryRow(ctx, `SELECT version, hash, raw, at FROM agreements WHERE hash = ?`, hash[:]))
+	if err != nil {
+		return a, fmt.Errorf("agreement %x: %w", hash[:8], err)
+	}
+	return a, nil
+}
+
+func scanCheckpoint(s row) (store.Checkpoint, error) {
+	var (
+		c        store.Checkpoint
+		size, at int64
+	)
+	if err := scanned("checkpoint", s.Scan(&c.Origin, &size, &c.Note, &at)); err != nil {
+		return c, err
+	}
+	c.Size = uint64(size)
+	c.At = sqlkit.FromTime(at)
+	return c, nil
+}
+
+// Checkpoint implements [store.Store].
+func (s *Store) Checkpoint(ctx context.Context, origin string) (store.Checkpoint, error) {
+	if err := store.CheckKey(origin); err != nil {
+		return store.Checkpoint{}, err
+	}
+	c, err := scanCheckpoint(s.queryRow(ctx, `SELECT origin, size, note, at FROM checkpoints WHERE origin = ?`, origin))
+	if err != nil {
+		return c, fmt.Errorf("checkpoint of %q: %w", origin, err)
+	}
+	return c, nil
+}
+
+// Checkpoints implements [store.Store].
+func (s *Store) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
+	cs, err := collect(ctx, s, "listing checkpoints", scanCheckpoint, `SELECT origin, size, note, at FROM checkpoints`)
+	// Sorted here, bytewise, whatever the database's collation.
+	slices.SortFunc(cs, func(a, b store.Checkpoint) int { return strings.Compare(a.Origin, b.Origin) })
+	return cs, err
+}
+
+// Value implements [store.Store].
+func (s *Store) Value(ctx context.Context, key string) ([]byte, error) {
+	if err := store.CheckKey(key); err != nil {
+		return nil, err
+	}
+	var v []byte
+	if err := scanned("value", s.queryRow(ctx, `SELECT value FROM kv WHERE key = ?`, key).Scan(&v)); err != nil {
+		return nil, fmt.Errorf("value %q: %w", key, err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}

@@ -1,0 +1,397 @@
+// Package sqlstore is the one implementation of [store.Store] over
+// database/sql, shared by the SQLite and PostgreSQL engines. It owns every
+// query, the rules the contract states (idempotent inserts, conflicts, the
+// order of leaves) and the group-commit writer's transactions; an engine
+// package owns what differs: its driver and connections, its [Dialect], its
+// migrations, and whatever keeps processes apart (SQLite's lock file,
+// PostgreSQL's advisory locks).
+//
+// # Queries
+//
+// Queries are written once, with ? placeholders, in the SQL both engines
+// accept (ON CONFLICT upserts, IN lists, CAST); a Dialect with Numbered
+// placeholders rewrites them to $1, $2, .... Columns are scanned through
+// database/sql's conversions, so an engine's booleans may be integers and
+// its small integers any width.
+//
+// # Writes
+//
+// Every write runs through a [sqlkit.Writer]: the writes that queue up
+// while a transaction commits share the next one and its fsync. The writer
+// has one goroutine per write connection: one that it keeps for good, with
+// its statements prepared (SQLite, one writer per database), or several
+// that take a connection from the pool for each transaction (PostgreSQL,
+// where the server runs them side by side). See [Config].
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/store/internal/sqlkit"
+)
+
+// Dialect is what differs between the SQL engines in the queries and
+// transactions of [Store].
+type Dialect struct {
+	// Numbered means placeholders are $1, $2, ... rather than ?.
+	Numbered bool
+	// True is the literal a condition on a boolean column compares with:
+	// SQLite keeps booleans as integers, and uses a partial index only for
+	// a condition written as in the index ("ready = 1").
+	True string
+	// HighWater is an expression for the log's high-water mark: one more
+	// than the highest leaf index recorded, 0 before the first.
+	HighWater string
+	// RaiseHighWater, if not empty, raises a stored high-water mark to its
+	// argument (given twice) if it is below it. Without it the mark is
+	// derived from the leaf indexes.
+	RaiseHighWater string
+	// LockRow ends a SELECT of a row the transaction goes on to update
+	// (" FOR UPDATE"); empty where one writer serialises the writes.
+	LockRow string
+	// Begin starts a write transaction.
+	Begin string
+	// Retry reports whether a write that failed with err may succeed if
+	// run again (a deadlock or serialization failure between processes).
+	Retry func(err error) bool
+	// Unique reports whether err is the violation of a unique constraint.
+	Unique func(err error) bool
+}
+
+// bind rewrites q's placeholders for the dialect.
+func (d *Dialect) bind(q string) string {
+	if !d.Numbered || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] != '?' {
+			b.WriteByte(q[i])
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	return b.String()
+}
+
+// Config configures [New].
+type Config struct {
+	Dialect *Dialect
+	// DB is the pool reads use and, without Conn, the writers'.
+	DB *sql.DB
+	// Conn, if set, is the one write connection: a single writer keeps it
+	// and its prepared statements. Otherwise Writers writers each take a
+	// connection from DB for each transaction.
+	Conn    *sql.Conn
+	Writers int
+	// MaxBatch is the most writes that share one transaction.
+	MaxBatch int
+	Logger   *slog.Logger
+	// Committed, if set, is called on the writer's goroutine after each
+	// commit with the number of writes it held.
+	Committed func(ops int)
+	// Close releases the engine's resources, after the writer stopped.
+	Close func() error
+}
+
+// Store is a [store.Store] over database/sql. Its methods are safe for
+// concurrent use.
+type Store struct {
+	d      *Dialect
+	db     *sql.DB
+	w      *sqlkit.Writer[*Tx]
+	txs    []*Tx
+	close  func() error
+	closed atomic.Bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New starts the writers of a store whose schema is migrated. Close stops
+// them and calls cfg.Close.
+func New(cfg Config) *Store {
+	s := &Store{d: cfg.Dialect, db: cfg.DB, close: cfg.Close}
+	var txs []sqlkit.Tx[*Tx]
+	if cfg.Conn != nil {
+		s.txs = []*Tx{{s: s, conn: cfg.Conn, stmts: map[string]*sql.Stmt{}}}
+	} else {
+		for range max(cfg.Writers, 1) {
+			s.txs = append(s.txs, &Tx{s: s})
+		}
+	}
+	for _, t := range s.txs {
+		txs = append(txs, t)
+	}
+	s.w = sqlkit.NewWriter(txs, cfg.MaxBatch, cfg.Logger, cfg.Committed)
+	return s
+}
+
+// Close waits for the writes in flight and closes the store. It is safe
+// to call more than once.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.w.Close()
+	var errs []error
+	for _, t := range s.txs {
+		for _, st := range t.stmts {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.close != nil {
+		errs = append(errs, s.close())
+	}
+	return errors.Join(errs...)
+}
+
+// Batches returns how many transactions the writer committed and how many
+// writes they held; their ratio is the mean group size.
+func (s *Store) Batches() (batches, writes int64) {
+	return s.w.Batches.Load(), s.w.Ops.Load()
+}
+
+// write runs fn as one operation of the writer's next transaction.
+func (s *Store) write(ctx context.Context, fn func(*Tx) error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return s.w.Do(ctx, fn)
+}
+
+// query runs a read on the pool.
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	return s.db.QueryContext(ctx, s.d.bind(q), args...)
+}
+
+// queryRow runs a read of one row on the pool.
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) row {
+	if s.closed.Load() {
+		return errRow{store.ErrClosed}
+	}
+	return s.db.QueryRowContext(ctx, s.d.bind(q), args...)
+}
+
+type row interface{ Scan(dest ...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// Tx is a writer's transaction; operations write through it. It is used
+// on its writer's goroutine only.
+type Tx struct {
+	ctx   context.Context
+	s     *Store
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt // nil: the connection is the pool's
+}
+
+var _ sqlkit.Tx[*Tx] = (*Tx)(nil)
+
+func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+	q = t.s.d.bind(q)
+	if t.stmts == nil {
+		return t.conn.ExecContext(t.ctx, q, args...)
+	}
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+// execN runs q and returns how many rows it changed.
+func (t *Tx) execN(q string, args ...any) (int64, error) {
+	r, err := t.exec(q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+func (t *Tx) queryRow(q string, args ...any) row {
+	q = t.s.d.bind(q)
+	if t.stmts == nil {
+		return t.conn.QueryRowContext(t.ctx, q, args...)
+	}
+	st, err := t.stmt(q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(t.ctx, args...)
+}
+
+func (t *Tx) stmt(q string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := t.conn.PrepareContext(t.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	t.stmts[q] = st
+	return st, nil
+}
+
+// Begin implements [sqlkit.Tx].
+func (t *Tx) Begin(ctx context.Context) (*Tx, error) {
+	t.ctx = ctx
+	if t.stmts == nil {
+		conn, err := t.s.db.Conn(ctx)
+		if err != nil {
+			return t, err
+		}
+		t.conn = conn
+	}
+	if _, err := t.exec(t.s.d.Begin); err != nil {
+		t.release()
+		return t, err
+	}
+	return t, nil
+}
+
+// release gives a pool's connection back; one left in a transaction is
+// discarded by the driver.
+func (t *Tx) release() {
+	if t.stmts == nil && t.conn != nil {
+		t.conn.Close()
+		t.conn = nil
+	}
+}
+
+// Savepoint implements [sqlkit.Tx].
+func (t *Tx) Savepoint(context.Context, *Tx) error {
+	_, err := t.exec("SAVEPOINT op")
+	return err
+}
+
+// Release implements [sqlkit.Tx].
+func (t *Tx) Release(context.Context, *Tx) error {
+	_, err := t.exec("RELEASE SAVEPOINT op")
+	return err
+}
+
+// RollbackTo implements [sqlkit.Tx].
+func (t *Tx) RollbackTo(context.Context, *Tx) error {
+	_, err := t.exec("ROLLBACK TO SAVEPOINT op")
+	return err
+}
+
+// Commit implements [sqlkit.Tx].
+func (t *Tx) Commit(context.Context, *Tx) error {
+	_, err := t.exec("COMMIT")
+	if err == nil {
+		t.release()
+	}
+	return err
+}
+
+// Rollback implements [sqlkit.Tx].
+func (t *Tx) Rollback(ctx context.Context, _ *Tx) {
+	if t.conn == nil {
+		return
+	}
+	// After a failed COMMIT the engine may have rolled back already; the
+	// error of a second rollback says nothing new.
+	t.conn.ExecContext(ctx, "ROLLBACK")
+	t.release()
+}
+
+// Retry implements [sqlkit.Tx].
+func (t *Tx) Retry(err error) bool { return t.s.d.Retry != nil && t.s.d.Retry(err) }
+
+// Migrate applies, in one transaction opened by the statements begin (which
+// take whatever lock keeps two processes from migrating at once), the
+// migrations in fsys (migrations/NNNN_name.sql, in version order) that the
+// database has not applied yet.
+func Migrate(ctx context.Context, conn *sql.Conn, d *Dialect, fsys fs.FS, begin []string, log *slog.Logger) (err error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	versions := map[string]int{}
+	for _, n := range names {
+		v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(n, "migrations/"), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: no version number", n)
+		}
+		versions[n] = v
+	}
+	sort.Slice(names, func(i, j int) bool { return versions[names[i]] < versions[names[j]] })
+	for _, q := range begin {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			conn.ExecContext(context.Background(), "ROLLBACK")
+			return fmt.Errorf("migrating: %w", err)
+		}
+	}
+	defer func() {
+		if err != nil {
+			conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		name    TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("migrating: %w", err)
+	}
+	for _, name := range names {
+		var n int
+		if err := conn.QueryRowContext(ctx, d.bind(`SELECT count(*) FROM schema_migrations WHERE version = ?`),
+			versions[name]).Scan(&n); err != nil {
+			return fmt.Errorf("migrating: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		text, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		if _, err := conn.ExecContext(ctx, string(text)); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := conn.ExecContext(ctx, d.bind(`INSERT INTO schema_migrations (version, name) VALUES (?, ?)`),
+			versions[name], name); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		log.Info("store: applied migration", "migration", name)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("migrating: committing: %w", err)
+	}
+	return nil
+}
+
+func conflict(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", store.ErrConflict, fmt.Sprintf(format, args...))
+}
+
+func notFound(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", store.ErrNotFound, fmt.Sprintf(format, args...))
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
