@@ -102,14 +102,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if strings.ContainsAny(cfg.Path, "?#") {
 		return nil, fmt.Errorf("opening store %q: %w: path contains '?' or '#'", cfg.Path, store.ErrInvalid)
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	maxBatch := cfg.MaxBatch
-	if maxBatch <= 0 {
-		maxBatch = 256
-	}
+	log := sqlstore.Logger(cfg.Logger)
 	readers := cfg.Readers
 	if readers <= 0 {
 		readers = 4
@@ -126,7 +119,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	db.kick = make(chan struct{}, 1)
 	db.checkpointed = make(chan struct{})
 	go db.checkpointer()
-	db.Store = sqlstore.New(sqlstore.Config{Dialect: &dialect, DB: db.rdb, Conn: db.conn, MaxBatch: maxBatch,
+	db.Store = sqlstore.New(sqlstore.Config{Dialect: &dialect, DB: db.rdb, Conn: db.conn, MaxBatch: cfg.MaxBatch,
 		Logger: log, Committed: db.committed, Close: db.close})
 	return db, nil
 }

@@ -21,13 +21,9 @@ func (s *Store) AddEquivocation(ctx context.Context, e *store.EquivocationRecord
 	var existed bool
 	err := s.write(ctx, func(t *Tx) error {
 		existed = false
-		n, err := t.execN(`INSERT INTO equivocations (hash, origin, at, proof) VALUES (?, ?, ?, ?)
-			ON CONFLICT (hash) DO NOTHING`, hash[:], e.Origin, sqlkit.Time(e.At), e.Proof)
-		if err != nil {
-			return fmt.Errorf("recording equivocation: %w", err)
-		}
-		if n == 1 {
-			return nil
+		if done, err := t.changed("recording equivocation", `INSERT INTO equivocations (hash, origin, at, proof) VALUES (?, ?, ?, ?)
+			ON CONFLICT (hash) DO NOTHING`, hash[:], e.Origin, sqlkit.Time(e.At), e.Proof); done || err != nil {
+			return err
 		}
 		var origin string
 		if err := t.queryRow(`SELECT origin FROM equivocations WHERE hash = ?`, hash[:]).Scan(&origin); err != nil {

@@ -120,26 +120,23 @@ func (s *Store) NextSequences(ctx context.Context, parties []string) ([]store.Pa
 		for i, p := range chunk {
 			args[i] = p
 		}
-		type last struct {
-			party string
-			seq   int64
-			id    hotline.ID
-		}
-		lasts, err := collect(ctx, s, "reading sequence numbers", func(r row) (l last, err error) {
-			var id []byte
-			if err := r.Scan(&l.party, &l.seq, &id); err != nil {
-				return l, fmt.Errorf("reading sequence numbers: %w", err)
+		_, err := collect(ctx, s, "reading sequence numbers", func(r row) (prev hotline.ID, err error) {
+			var (
+				party string
+				last  int64
+				id    []byte
+			)
+			if err := r.Scan(&party, &last, &id); err != nil {
+				return prev, fmt.Errorf("reading sequence numbers: %w", err)
 			}
-			l.id, err = sqlkit.ID(id)
-			return l, err
+			prev, err = sqlkit.ID(id)
+			for _, i := range pos[party] {
+				out[i].Seq, out[i].Prev = uint64(last)+1, prev
+			}
+			return prev, err
 		}, `SELECT party, last_seq, last_id FROM pair_out WHERE party IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
 		if err != nil {
 			return nil, err
-		}
-		for _, l := range lasts {
-			for _, i := range pos[l.party] {
-				out[i].Seq, out[i].Prev = uint64(l.seq)+1, l.id
-			}
 		}
 	}
 	return out, nil
@@ -157,10 +154,7 @@ func (s *Store) LeafOf(ctx context.Context, dir hotline.Direction, id hotline.ID
 		return store.Leaf{}, fmt.Errorf("%w: direction %v", store.ErrInvalid, dir)
 	}
 	l, err := scanLeaf(r)
-	if err != nil {
-		return l, fmt.Errorf("%v leaf of %v: %w", dir, id, err)
-	}
-	return l, nil
+	return l, wrapf(err, "%v leaf of %v", dir, id)
 }
 
 // PendingLeaves implements [store.Store].
@@ -237,13 +231,23 @@ func scanOutbox(s row) (seqRow[store.OutboxRow], error) {
 	return seqRow[store.OutboxRow]{seq, o}, nil
 }
 
+// pageOf returns the first limit of rows, fetched one more than a page
+// holds, and the cursor to the next page if there is one.
+func pageOf[T any](rows []seqRow[T], limit int, kind sqlkit.CursorKind) ([]T, store.Cursor) {
+	var out []T
+	for _, r := range rows[:min(limit, len(rows))] {
+		out = append(out, r.v)
+	}
+	if len(rows) > limit {
+		return out, sqlkit.EncodeCursor(kind, rows[limit-1].seq)
+	}
+	return out, ""
+}
+
 // outboxRows lists outbox rows, without their insertion sequences.
 func (s *Store) outboxRows(ctx context.Context, query string, args ...any) ([]store.OutboxRow, error) {
 	rows, err := collect(ctx, s, "listing outbox", scanOutbox, query, args...)
-	out := make([]store.OutboxRow, len(rows))
-	for i, r := range rows {
-		out[i] = r.v
-	}
+	out, _ := pageOf(rows, len(rows), 0)
 	return out, err
 }
 
@@ -283,10 +287,7 @@ func (s *Store) OutboxEntry(ctx context.Context, id hotline.ID, recipient string
 		return store.OutboxRow{}, err
 	}
 	o, err := scanOutbox(s.queryRow(ctx, outboxCols+` WHERE o.id = ? AND o.recipient = ?`, id[:], recipient))
-	if err != nil {
-		return o.v, fmt.Errorf("outbox row for %v to %q: %w", id, recipient, err)
-	}
-	return o.v, nil
+	return o.v, wrapf(err, "outbox row for %v to %q", id, recipient)
 }
 
 // where builds a condition and its arguments.
@@ -350,13 +351,7 @@ func (s *Store) Outbox(ctx context.Context, q store.OutboxQuery) (store.OutboxPa
 	if err != nil {
 		return page, err
 	}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		page.Next = sqlkit.EncodeCursor(sqlkit.OutboxNewest, rows[limit-1].seq)
-	}
-	for _, r := range rows {
-		page.Rows = append(page.Rows, r.v)
-	}
+	page.Rows, page.Next = pageOf(rows, limit, sqlkit.OutboxNewest)
 	return page, nil
 }
 
@@ -476,10 +471,7 @@ func (s *Store) Envelope(ctx context.Context, dir hotline.Direction, id hotline.
 	}
 	e, err := scanEnvelope(s.queryRow(ctx, `SELECT `+envCols+`, raw, body FROM envelopes
 		WHERE id = ? AND dir = ?`, id[:], int(dir)), true)
-	if err != nil {
-		return e.v, fmt.Errorf("%v envelope %v: %w", dir, id, err)
-	}
-	return e.v, nil
+	return e.v, wrapf(err, "%v envelope %v", dir, id)
 }
 
 const sentTo = `EXISTS (SELECT 1 FROM outbox o WHERE o.id = envelopes.id AND o.recipient = ?)`
@@ -545,13 +537,7 @@ func (s *Store) Messages(ctx context.Context, q store.MessageQuery) (store.Messa
 	if err != nil {
 		return page, err
 	}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		page.Next = sqlkit.EncodeCursor(kind, rows[limit-1].seq)
-	}
-	for _, r := range rows {
-		page.Envelopes = append(page.Envelopes, r.v)
-	}
+	page.Envelopes, page.Next = pageOf(rows, limit, kind)
 	return page, nil
 }
 
@@ -582,19 +568,13 @@ func scanAgreement(s row) (store.Agreement, error) {
 // Agreement implements [store.Store].
 func (s *Store) Agreement(ctx context.Context) (store.Agreement, error) {
 	a, err := scanAgreement(s.queryRow(ctx, `SELECT version, hash, raw, at FROM agreements ORDER BY version DESC LIMIT 1`))
-	if err != nil {
-		return a, fmt.Errorf("agreement in force: %w", err)
-	}
-	return a, nil
+	return a, wrapf(err, "agreement in force")
 }
 
 // AgreementByHash implements [store.Store].
 func (s *Store) AgreementByHash(ctx context.Context, hash [32]byte) (store.Agreement, error) {
 	a, err := scanAgreement(s.queryRow(ctx, `SELECT version, hash, raw, at FROM agreements WHERE hash = ?`, hash[:]))
-	if err != nil {
-		return a, fmt.Errorf("agreement %x: %w", hash[:8], err)
-	}
-	return a, nil
+	return a, wrapf(err, "agreement %x", hash[:8])
 }
 
 func scanCheckpoint(s row) (store.Checkpoint, error) {
@@ -616,10 +596,7 @@ func (s *Store) Checkpoint(ctx context.Context, origin string) (store.Checkpoint
 		return store.Checkpoint{}, err
 	}
 	c, err := scanCheckpoint(s.queryRow(ctx, `SELECT origin, size, note, at FROM checkpoints WHERE origin = ?`, origin))
-	if err != nil {
-		return c, fmt.Errorf("checkpoint of %q: %w", origin, err)
-	}
-	return c, nil
+	return c, wrapf(err, "checkpoint of %q", origin)
 }
 
 // Checkpoints implements [store.Store].

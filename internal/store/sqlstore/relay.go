@@ -35,18 +35,14 @@ func (s *Store) MarkIncluded(ctx context.Context, id hotline.ID, recipient strin
 	return s.write(ctx, func(t *Tx) error {
 		// The common case in one statement; concurrent writers of the
 		// row wait for its lock and find it proven.
-		n, err := t.execN(`UPDATE outbox SET included = ?, included_size = ?
+		if done, err := t.changed("marking included", `UPDATE outbox SET included = ?, included_size = ?
 			WHERE id = ? AND recipient = ? AND state = 2 AND included IS NULL AND receipt_idx < ?`,
-			sqlkit.Time(at), int64(size), id[:], recipient, int64(size))
-		if err != nil {
-			return fmt.Errorf("marking included: %w", err)
-		}
-		if n == 1 {
-			return nil
+			sqlkit.Time(at), int64(size), id[:], recipient, int64(size)); done || err != nil {
+			return err
 		}
 		var state int
 		var idx *int64
-		err = t.queryRow(`SELECT state, receipt_idx FROM outbox WHERE id = ? AND recipient = ?`,
+		err := t.queryRow(`SELECT state, receipt_idx FROM outbox WHERE id = ? AND recipient = ?`,
 			id[:], recipient).Scan(&state, &idx)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("no outbox row for %v to %q", id, recipient)
@@ -89,20 +85,16 @@ func (s *Store) MarkRelayed(ctx context.Context, d *store.RelayedDelivery) error
 		return err
 	}
 	return s.write(ctx, func(t *Tx) error {
-		n, err := t.execN(`UPDATE outbox SET relayed = ?, relayed_via = ?, relay_receipt = ?
+		if done, err := t.changed("marking relayed", `UPDATE outbox SET relayed = ?, relayed_via = ?, relay_receipt = ?
 			WHERE id = ? AND recipient = ? AND relayed IS NULL`,
-			sqlkit.Time(d.At), d.Relay, d.Receipt, d.ID[:], d.Recipient)
-		if err != nil {
-			return fmt.Errorf("marking relayed: %w", err)
-		}
-		if n == 1 {
-			return nil
+			sqlkit.Time(d.At), d.Relay, d.Receipt, d.ID[:], d.Recipient); done || err != nil {
+			return err
 		}
 		var (
 			via     string
 			receipt []byte
 		)
-		err = t.queryRow(`SELECT relayed_via, relay_receipt FROM outbox WHERE id = ? AND recipient = ?`,
+		err := t.queryRow(`SELECT relayed_via, relay_receipt FROM outbox WHERE id = ? AND recipient = ?`,
 			d.ID[:], d.Recipient).Scan(&via, &receipt)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("no outbox row for %v to %q", d.ID, d.Recipient)
@@ -125,14 +117,10 @@ func (s *Store) RelayPut(ctx context.Context, r *store.Relayed) (bool, error) {
 	var existed bool
 	err := s.write(ctx, func(t *Tx) error {
 		existed = false
-		n, err := t.execN(`INSERT INTO relay (id, from_party, to_party, received, receipt, raw)
+		if done, err := t.changed("storing relayed envelope", `INSERT INTO relay (id, from_party, to_party, received, receipt, raw)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id, to_party) DO NOTHING`,
-			r.ID[:], r.From, r.To, sqlkit.Time(r.Received), r.Receipt, r.Raw)
-		if err != nil {
-			return fmt.Errorf("storing relayed envelope: %w", err)
-		}
-		if n == 1 {
-			return nil
+			r.ID[:], r.From, r.To, sqlkit.Time(r.Received), r.Receipt, r.Raw); done || err != nil {
+			return err
 		}
 		var same bool
 		if err := t.queryRow(`SELECT from_party = ? AND raw = ? FROM relay WHERE id = ? AND to_party = ?`,
@@ -173,10 +161,7 @@ func (s *Store) RelayGet(ctx context.Context, id hotline.ID, to string) (store.R
 		return store.Relayed{}, err
 	}
 	r, err := scanRelayed(s.queryRow(ctx, relayCols+` WHERE id = ? AND to_party = ?`, id[:], to))
-	if err != nil {
-		return r.v, fmt.Errorf("relayed envelope %v to %q: %w", id, to, err)
-	}
-	return r.v, nil
+	return r.v, wrapf(err, "relayed envelope %v to %q", id, to)
 }
 
 func relayWhere(to string, pendingOnly bool) *where {
@@ -237,16 +222,12 @@ func (s *Store) RelayHandedOn(ctx context.Context, id hotline.ID, to string, at 
 		return fmt.Errorf("%w: handed on without the recipient's receipt", store.ErrInvalid)
 	}
 	return s.write(ctx, func(t *Tx) error {
-		n, err := t.execN(`UPDATE relay SET handed_on = ?, recipient_receipt = ?
-			WHERE id = ? AND to_party = ? AND handed_on IS NULL`, sqlkit.Time(at), recipientReceipt, id[:], to)
-		if err != nil {
-			return fmt.Errorf("marking handed on: %w", err)
-		}
-		if n == 1 {
-			return nil
+		if done, err := t.changed("marking handed on", `UPDATE relay SET handed_on = ?, recipient_receipt = ?
+			WHERE id = ? AND to_party = ? AND handed_on IS NULL`, sqlkit.Time(at), recipientReceipt, id[:], to); done || err != nil {
+			return err
 		}
 		var stored []byte
-		err = t.queryRow(`SELECT recipient_receipt FROM relay WHERE id = ? AND to_party = ?`, id[:], to).Scan(&stored)
+		err := t.queryRow(`SELECT recipient_receipt FROM relay WHERE id = ? AND to_party = ?`, id[:], to).Scan(&stored)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("no relayed envelope %v to %q", id, to)
 		}

@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -98,9 +97,12 @@ type Config struct {
 	// connection from DB for each transaction.
 	Conn    *sql.Conn
 	Writers int
-	// MaxBatch is the most writes that share one transaction.
+	// MaxBatch is the most writes that share one transaction; zero means
+	// 256.
 	MaxBatch int
-	Logger   *slog.Logger
+	// Logger receives the rare log lines (failed commits); nil discards
+	// them.
+	Logger *slog.Logger
 	// Committed, if set, is called on the writer's goroutine after each
 	// commit with the number of writes it held.
 	Committed func(ops int)
@@ -136,8 +138,19 @@ func New(cfg Config) *Store {
 	for _, t := range s.txs {
 		txs = append(txs, t)
 	}
-	s.w = sqlkit.NewWriter(txs, cfg.MaxBatch, cfg.Logger, cfg.Committed)
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 256
+	}
+	s.w = sqlkit.NewWriter(txs, cfg.MaxBatch, Logger(cfg.Logger), cfg.Committed)
 	return s
+}
+
+// Logger returns log, or a logger that discards everything for nil.
+func Logger(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
 }
 
 // Close waits for the writes in flight and closes the store. It is safe
@@ -320,43 +333,35 @@ func (t *Tx) Retry(err error) bool { return t.s.d.Retry != nil && t.s.d.Retry(er
 
 // Migrate applies, in one transaction opened by the statements begin (which
 // take whatever lock keeps two processes from migrating at once), the
-// migrations in fsys (migrations/NNNN_name.sql, in version order) that the
-// database has not applied yet.
+// migrations in fsys that the database has not applied yet:
+// migrations/NNNN_name.sql, NNNN the version, so that their names sort in
+// version order.
 func Migrate(ctx context.Context, conn *sql.Conn, d *Dialect, fsys fs.FS, begin []string, log *slog.Logger) (err error) {
 	names, err := fs.Glob(fsys, "migrations/*.sql")
 	if err != nil {
 		return err
-	}
-	versions := map[string]int{}
-	for _, n := range names {
-		v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(n, "migrations/"), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: no version number", n)
-		}
-		versions[n] = v
-	}
-	sort.Slice(names, func(i, j int) bool { return versions[names[i]] < versions[names[j]] })
-	for _, q := range begin {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			conn.ExecContext(context.Background(), "ROLLBACK")
-			return fmt.Errorf("migrating: %w", err)
-		}
 	}
 	defer func() {
 		if err != nil {
 			conn.ExecContext(context.Background(), "ROLLBACK")
 		}
 	}()
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	for _, q := range append(begin, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
 		name    TEXT NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("migrating: %w", err)
+	)`) {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("migrating: %w", err)
+		}
 	}
 	for _, name := range names {
+		version, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: no version number", name)
+		}
 		var n int
 		if err := conn.QueryRowContext(ctx, d.bind(`SELECT count(*) FROM schema_migrations WHERE version = ?`),
-			versions[name]).Scan(&n); err != nil {
+			version).Scan(&n); err != nil {
 			return fmt.Errorf("migrating: %w", err)
 		}
 		if n > 0 {
@@ -370,10 +375,10 @@ func Migrate(ctx context.Context, conn *sql.Conn, d *Dialect, fsys fs.FS, begin 
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
 		if _, err := conn.ExecContext(ctx, d.bind(`INSERT INTO schema_migrations (version, name) VALUES (?, ?)`),
-			versions[name], name); err != nil {
+			version, name); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
-		log.Info("store: applied migration", "migration", name)
+		Logger(log).Info("store: applied migration", "migration", name)
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("migrating: committing: %w", err)
@@ -394,4 +399,19 @@ func nonNil(b []byte) []byte {
 		return []byte{}
 	}
 	return b
+}
+
+// wrapf wraps err with the context format says; it is nil for nil.
+func wrapf(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// changed runs q and reports whether it changed exactly one row; its error
+// is wrapped with what.
+func (t *Tx) changed(what, q string, args ...any) (bool, error) {
+	n, err := t.execN(q, args...)
+	return n == 1 && err == nil, wrapf(err, "%s", what)
 }

@@ -188,13 +188,9 @@ func (s *Store) Sequenced(ctx context.Context, dir hotline.Direction, id hotline
 			return nil
 		}
 		// Sequenced before, at this index: the receipt is stored once.
-		n, err = t.execN(`UPDATE envelopes SET receipt_party = ?, receipt_received = ?, receipt_note = ?
-			WHERE id = ? AND dir = 2 AND receipt_note IS NULL`, party, received, note, id[:])
-		if err != nil {
-			return fmt.Errorf("storing receipt: %w", err)
-		}
-		if n == 1 {
-			return nil
+		if done, err := t.changed("storing receipt", `UPDATE envelopes SET receipt_party = ?, receipt_received = ?,
+			receipt_note = ? WHERE id = ? AND dir = 2 AND receipt_note IS NULL`, party, received, note, id[:]); done || err != nil {
+			return err
 		}
 		var same bool
 		if err := t.queryRow(`SELECT receipt_party = ? AND receipt_received = ? AND receipt_note = ?
@@ -225,17 +221,13 @@ func (s *Store) RecordAttempt(ctx context.Context, a *store.Attempt) error {
 		return err
 	}
 	return s.write(ctx, func(t *Tx) error {
-		n, err := t.execN(`UPDATE outbox SET attempts = attempts + 1,
+		if done, err := t.changed("recording attempt", `UPDATE outbox SET attempts = attempts + 1,
 			first_attempt = coalesce(first_attempt, ?), last_attempt = ?,
 			last_error = ?, route = ?, next_attempt = ?
 			WHERE id = ? AND recipient = ? AND state = ?`,
 			sqlkit.Time(a.At), sqlkit.Time(a.At), sqlkit.ErrorText(a.Error), a.Route, sqlkit.Time(a.Next),
-			a.ID[:], a.Recipient, statePending)
-		if err != nil {
-			return fmt.Errorf("recording attempt: %w", err)
-		}
-		if n == 1 {
-			return nil
+			a.ID[:], a.Recipient, statePending); done || err != nil {
+			return err
 		}
 		state, err := t.outboxState(a.ID, a.Recipient)
 		if err != nil {
@@ -298,47 +290,38 @@ func (s *Store) MarkDelivered(ctx context.Context, d *store.Delivered) (bool, er
 
 // MarkFailed implements [store.Store].
 func (s *Store) MarkFailed(ctx context.Context, id hotline.ID, recipient string, at time.Time, reason string) error {
-	if err := store.CheckParty("recipient", recipient); err != nil {
-		return err
-	}
 	if err := store.CheckTime("failed at", at); err != nil {
 		return err
 	}
-	return s.write(ctx, func(t *Tx) error {
-		state, err := t.outboxState(id, recipient)
-		if err != nil {
-			return err
-		}
-		switch state {
-		case stateFailed:
-			return nil
-		case stateDelivered:
-			return conflict("outbox row for %v to %q is delivered", id, recipient)
-		}
-		_, err = t.exec(`UPDATE outbox SET state = ?, last_error = ? WHERE id = ? AND recipient = ?`,
-			stateFailed, sqlkit.ErrorText(reason), id[:], recipient)
-		return err
-	})
+	return s.setState(ctx, id, recipient, stateFailed, "last_error", sqlkit.ErrorText(reason))
 }
 
 // Requeue implements [store.Store].
 func (s *Store) Requeue(ctx context.Context, id hotline.ID, recipient string, next time.Time) error {
-	if err := store.CheckParty("recipient", recipient); err != nil {
-		return err
-	}
 	if err := store.CheckTime("next attempt", next); err != nil {
 		return err
 	}
+	return s.setState(ctx, id, recipient, statePending, "next_attempt", sqlkit.Time(next))
+}
+
+// setState moves an outbox row that is not delivered to state, setting
+// column to value. A failed row stays failed as it is.
+func (s *Store) setState(ctx context.Context, id hotline.ID, recipient string, state int, column string, value any) error {
+	if err := store.CheckParty("recipient", recipient); err != nil {
+		return err
+	}
 	return s.write(ctx, func(t *Tx) error {
-		state, err := t.outboxState(id, recipient)
-		if err != nil {
+		was, err := t.outboxState(id, recipient)
+		switch {
+		case err != nil:
 			return err
-		}
-		if state == stateDelivered {
+		case was == stateDelivered:
 			return conflict("outbox row for %v to %q is delivered", id, recipient)
+		case was == stateFailed && state == stateFailed:
+			return nil
 		}
-		_, err = t.exec(`UPDATE outbox SET state = ?, next_attempt = ? WHERE id = ? AND recipient = ?`,
-			statePending, sqlkit.Time(next), id[:], recipient)
+		_, err = t.exec(`UPDATE outbox SET state = ?, `+column+` = ? WHERE id = ? AND recipient = ?`,
+			state, value, id[:], recipient)
 		return err
 	})
 }
@@ -352,15 +335,12 @@ func (s *Store) MarkAlerted(ctx context.Context, id hotline.ID, recipient string
 		return err
 	}
 	return s.write(ctx, func(t *Tx) error {
-		n, err := t.execN(`UPDATE outbox SET alerted = coalesce(alerted, ?) WHERE id = ? AND recipient = ?`,
-			sqlkit.Time(at), id[:], recipient)
-		if err != nil {
-			return err
-		}
-		if n != 1 {
+		done, err := t.changed("marking alerted", `UPDATE outbox SET alerted = coalesce(alerted, ?)
+			WHERE id = ? AND recipient = ?`, sqlkit.Time(at), id[:], recipient)
+		if err == nil && !done {
 			return notFound("no outbox row for %v to %q", id, recipient)
 		}
-		return nil
+		return err
 	})
 }
 
@@ -370,16 +350,12 @@ func (s *Store) SetAgreement(ctx context.Context, a *store.Agreement) error {
 		return err
 	}
 	return s.write(ctx, func(t *Tx) error {
-		n, err := t.execN(`INSERT INTO agreements (version, hash, raw, at) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, int64(a.Version), a.Hash[:], a.Raw, sqlkit.Time(a.At))
-		if err != nil {
-			return fmt.Errorf("recording agreement: %w", err)
-		}
-		if n == 1 {
-			return nil
+		if done, err := t.changed("recording agreement", `INSERT INTO agreements (version, hash, raw, at) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, int64(a.Version), a.Hash[:], a.Raw, sqlkit.Time(a.At)); done || err != nil {
+			return err
 		}
 		var hash []byte
-		err = t.queryRow(`SELECT hash FROM agreements WHERE version = ?`, int64(a.Version)).Scan(&hash)
+		err := t.queryRow(`SELECT hash FROM agreements WHERE version = ?`, int64(a.Version)).Scan(&hash)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return conflict("agreement %x already recorded under another version", a.Hash[:8])

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -83,14 +82,6 @@ func PageLimit(limit, def, max int) (int, error) {
 
 // Time returns t as nanoseconds since 1970, the column encoding of times.
 func Time(t time.Time) int64 { return t.UnixNano() }
-
-// OptTime returns t as nanoseconds since 1970, or nil for the zero time.
-func OptTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixNano()
-}
 
 // FromTime decodes a time column.
 func FromTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
@@ -173,17 +164,4 @@ func ErrorText(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-// Placeholders returns n comma-separated placeholders built by ph from
-// their 1-based position.
-func Placeholders(n, start int, ph func(int) string) string {
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(ph(start + i))
-	}
-	return b.String()
 }
