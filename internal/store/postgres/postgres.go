@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -97,15 +98,7 @@ var dialect = sqlstore.Dialect{
 // hasCode reports whether err is a PostgreSQL error with one of codes.
 func hasCode(err error, codes ...string) bool {
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
-		return false
-	}
-	for _, c := range codes {
-		if pe.Code == c {
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &pe) && slices.Contains(codes, pe.Code)
 }
 
 // Open connects to the database, creates the schema and runs the

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hotline-net/hotline/internal/store"
-	"github.com/hotline-net/hotline/internal/store/internal/sqlkit"
 )
 
 // AddEquivocation implements [store.Store].
@@ -19,10 +18,10 @@ func (s *Store) AddEquivocation(ctx context.Context, e *store.EquivocationRecord
 	}
 	hash := sha256.Sum256(e.Proof)
 	var existed bool
-	err := s.write(ctx, func(t *Tx) error {
+	err := s.write(ctx, func(t *wtx) error {
 		existed = false
 		if done, err := t.changed("recording equivocation", `INSERT INTO equivocations (hash, origin, at, proof) VALUES (?, ?, ?, ?)
-			ON CONFLICT (hash) DO NOTHING`, hash[:], e.Origin, sqlkit.Time(e.At), e.Proof); done || err != nil {
+			ON CONFLICT (hash) DO NOTHING`, hash[:], e.Origin, nanos(e.At), e.Proof); done || err != nil {
 			return err
 		}
 		var origin string
@@ -48,7 +47,7 @@ func (s *Store) Equivocations(ctx context.Context) ([]store.EquivocationRecord, 
 		if err := r.Scan(&e.Origin, &at, &e.Proof); err != nil {
 			return e, fmt.Errorf("listing equivocations: %w", err)
 		}
-		e.At = sqlkit.FromTime(at)
+		e.At = fromNanos(at)
 		return e, nil
 	}, `SELECT origin, at, proof FROM equivocations ORDER BY seq DESC`)
 }
@@ -76,16 +75,16 @@ func (s *Store) RecordProbe(ctx context.Context, p *store.Probe) error {
 	if err := p.Check(); err != nil {
 		return err
 	}
-	at := sqlkit.Time(p.At)
+	at := nanos(p.At)
 	var lastOK, lastLatency, lastFailure any
 	lastError, ok, latency := "", 0, int64(0)
 	if p.OK {
 		lastOK, lastLatency, ok, latency = at, int64(p.Latency), 1, int64(p.Latency)
 	} else {
-		lastFailure, lastError = at, sqlkit.ErrorText(p.Error)
+		lastFailure, lastError = at, errorText(p.Error)
 	}
-	bucket := sqlkit.Time(store.BucketOf(p.At))
-	return s.write(ctx, func(t *Tx) error {
+	bucket := nanos(store.BucketOf(p.At))
+	return s.write(ctx, func(t *wtx) error {
 		n, err := t.execN(recordProbe, p.Peer, at, lastOK, lastLatency, lastFailure, lastError)
 		if err != nil {
 			return fmt.Errorf("recording probe of %q: %w", p.Peer, err)
@@ -98,12 +97,10 @@ func (s *Store) RecordProbe(ctx context.Context, p *store.Probe) error {
 			if last == at {
 				return nil // a retry
 			}
-			return conflict("probe of %q at %v is older than its latest, at %v", p.Peer, p.At, sqlkit.FromTime(last))
+			return conflict("probe of %q at %v is older than its latest, at %v", p.Peer, p.At, fromNanos(last))
 		}
-		if _, err := t.exec(countProbe, p.Peer, bucket, ok, latency); err != nil {
-			return fmt.Errorf("counting probe of %q: %w", p.Peer, err)
-		}
-		return nil
+		_, err = t.exec(countProbe, p.Peer, bucket, ok, latency)
+		return wrapf(err, "counting probe of %q", p.Peer)
 	})
 }
 
@@ -128,11 +125,11 @@ func scanHealth(r row) (store.Health, error) {
 	if ok > 0 {
 		h.MeanLatency = time.Duration(latency / ok)
 	}
-	h.LastOK = sqlkit.FromOptTime(lastOK)
+	h.LastOK = fromOptNanos(lastOK)
 	if lastLat != nil {
 		h.LastLatency = time.Duration(*lastLat)
 	}
-	h.LastFailure = sqlkit.FromOptTime(lastFailure)
+	h.LastFailure = fromOptNanos(lastFailure)
 	return h, nil
 }
 
@@ -141,7 +138,7 @@ func (s *Store) health(ctx context.Context, peer string, since time.Time) ([]sto
 		return nil, err
 	}
 	hs, err := collect(ctx, s, "reading channel health", scanHealth, peersHealth,
-		sqlkit.Time(store.BucketOf(since)), peer, peer)
+		nanos(store.BucketOf(since)), peer, peer)
 	// Sorted here, bytewise, whatever the database's collation.
 	slices.SortFunc(hs, func(a, b store.Health) int { return strings.Compare(a.Peer, b.Peer) })
 	return hs, err
@@ -173,17 +170,15 @@ func (s *Store) PurgeProbes(ctx context.Context, before time.Time) (int, error) 
 	if !ok {
 		return 0, nil
 	}
-	end := sqlkit.Time(last)
+	end := nanos(last)
 	var n int64
-	err := s.write(ctx, func(t *Tx) error {
+	err := s.write(ctx, func(t *wtx) error {
 		err := t.queryRow(`SELECT CAST(coalesce(sum(probes), 0) AS BIGINT) FROM probe_buckets WHERE bucket <= ?`, end).Scan(&n)
 		if err != nil {
 			return fmt.Errorf("purging probes: %w", err)
 		}
-		if _, err := t.exec(`DELETE FROM probe_buckets WHERE bucket <= ?`, end); err != nil {
-			return fmt.Errorf("purging probes: %w", err)
-		}
-		return nil
+		_, err = t.exec(`DELETE FROM probe_buckets WHERE bucket <= ?`, end)
+		return wrapf(err, "purging probes")
 	})
 	if err != nil {
 		return 0, err

@@ -11,7 +11,6 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/store"
-	"github.com/hotline-net/hotline/internal/store/internal/sqlkit"
 )
 
 // collect runs a read and scans each of its rows with scan.
@@ -29,10 +28,7 @@ func collect[T any](ctx context.Context, s *Store, what string, scan func(row) (
 		}
 		out = append(out, v)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	return out, nil
+	return out, wrapf(rows.Err(), "%s", what)
 }
 
 // scanned wraps a scan error: ErrNotFound for no row.
@@ -40,10 +36,7 @@ func scanned(what string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
 	}
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", what, err)
-	}
-	return nil
+	return wrapf(err, "reading %s", what)
 }
 
 // envelopeLeaf and receiptLeaf select a leaf row: the leaf of an envelope
@@ -70,7 +63,7 @@ func scanLeaf(s row) (store.Leaf, error) {
 	copy(l.Entry[:], entry)
 	l.Direction = hotline.Direction(dir)
 	var err error
-	if l.Object, err = sqlkit.ID(object); err != nil {
+	if l.Object, err = decodeID(object); err != nil {
 		return l, err
 	}
 	if idx != nil {
@@ -96,7 +89,7 @@ func (s *Store) Receipt(ctx context.Context, id hotline.ID, party string) (store
 	if err := scanned("receipt", err); err != nil {
 		return r, fmt.Errorf("receipt from %q for %v: %w", party, id, err)
 	}
-	r.Received = sqlkit.FromTime(received)
+	r.Received = fromNanos(received)
 	r.LogIndex = uint64(idx)
 	return r, nil
 }
@@ -129,7 +122,7 @@ func (s *Store) NextSequences(ctx context.Context, parties []string) ([]store.Pa
 			if err := r.Scan(&party, &last, &id); err != nil {
 				return prev, fmt.Errorf("reading sequence numbers: %w", err)
 			}
-			prev, err = sqlkit.ID(id)
+			prev, err = decodeID(id)
 			for _, i := range pos[party] {
 				out[i].Seq, out[i].Prev = uint64(last)+1, prev
 			}
@@ -159,7 +152,7 @@ func (s *Store) LeafOf(ctx context.Context, dir hotline.Direction, id hotline.ID
 
 // PendingLeaves implements [store.Store].
 func (s *Store) PendingLeaves(ctx context.Context, limit int) ([]store.Leaf, error) {
-	limit, err := sqlkit.PageLimit(limit, 1000, 100000)
+	limit, err := pageLimit(limit, 1000, 100000)
 	if err != nil {
 		return nil, err
 	}
@@ -173,10 +166,8 @@ func (s *Store) PendingLeaves(ctx context.Context, limit int) ([]store.Leaf, err
 // HighWater implements [store.Store].
 func (s *Store) HighWater(ctx context.Context) (uint64, error) {
 	var hw int64
-	if err := s.queryRow(ctx, `SELECT `+s.d.HighWater).Scan(&hw); err != nil {
-		return 0, fmt.Errorf("reading high-water mark: %w", err)
-	}
-	return uint64(hw), nil
+	err := s.queryRow(ctx, `SELECT `+s.d.HighWater).Scan(&hw)
+	return uint64(hw), wrapf(err, "reading high-water mark")
 }
 
 const outboxCols = `SELECT o.seq, o.id, o.recipient, o.pair_seq, o.pair_prev, o.kind, o.exercise, o.state,
@@ -205,27 +196,27 @@ func scanOutbox(s row) (seqRow[store.OutboxRow], error) {
 	if err := scanned("outbox row", err); err != nil {
 		return seqRow[store.OutboxRow]{}, err
 	}
-	if o.ID, err = sqlkit.ID(id); err != nil {
+	if o.ID, err = decodeID(id); err != nil {
 		return seqRow[store.OutboxRow]{}, err
 	}
-	if o.Prev, err = sqlkit.ID(prev); err != nil {
+	if o.Prev, err = decodeID(prev); err != nil {
 		return seqRow[store.OutboxRow]{}, err
 	}
 	o.Seq = uint64(pairSeq)
 	o.State = store.OutboxState(state)
-	o.Queued = sqlkit.FromTime(queued)
-	o.NextAttempt = sqlkit.FromTime(next)
-	o.FirstAttempt = sqlkit.FromOptTime(first)
-	o.LastAttempt = sqlkit.FromOptTime(last)
-	o.Delivered = sqlkit.FromOptTime(delivered)
-	o.Alerted = sqlkit.FromOptTime(alerted)
-	o.Included = sqlkit.FromOptTime(included)
+	o.Queued = fromNanos(queued)
+	o.NextAttempt = fromNanos(next)
+	o.FirstAttempt = fromOptNanos(first)
+	o.LastAttempt = fromOptNanos(last)
+	o.Delivered = fromOptNanos(delivered)
+	o.Alerted = fromOptNanos(alerted)
+	o.Included = fromOptNanos(included)
 	if size != nil {
 		o.IncludedSize = uint64(*size)
 	}
-	o.Relayed = sqlkit.FromOptTime(relayed)
+	o.Relayed = fromOptNanos(relayed)
 	if rcv != nil {
-		o.Receipt = &store.Receipt{MessageID: o.ID, Party: o.Recipient, Received: sqlkit.FromTime(*rcv),
+		o.Receipt = &store.Receipt{MessageID: o.ID, Party: o.Recipient, Received: fromNanos(*rcv),
 			LogIndex: uint64(*ridx), Note: note}
 	}
 	return seqRow[store.OutboxRow]{seq, o}, nil
@@ -233,13 +224,13 @@ func scanOutbox(s row) (seqRow[store.OutboxRow], error) {
 
 // pageOf returns the first limit of rows, fetched one more than a page
 // holds, and the cursor to the next page if there is one.
-func pageOf[T any](rows []seqRow[T], limit int, kind sqlkit.CursorKind) ([]T, store.Cursor) {
+func pageOf[T any](rows []seqRow[T], limit int, kind cursorKind) ([]T, store.Cursor) {
 	var out []T
 	for _, r := range rows[:min(limit, len(rows))] {
 		out = append(out, r.v)
 	}
 	if len(rows) > limit {
-		return out, sqlkit.EncodeCursor(kind, rows[limit-1].seq)
+		return out, encodeCursor(kind, rows[limit-1].seq)
 	}
 	return out, ""
 }
@@ -256,12 +247,12 @@ func (s *Store) DueOutbox(ctx context.Context, now time.Time, limit int) ([]stor
 	if err := store.CheckTime("now", now); err != nil {
 		return nil, err
 	}
-	limit, err := sqlkit.PageLimit(limit, 100, 10000)
+	limit, err := pageLimit(limit, 100, 10000)
 	if err != nil {
 		return nil, err
 	}
 	return s.outboxRows(ctx, outboxCols+` WHERE o.state = 1 AND o.ready = `+s.d.True+
-		` AND o.next_attempt <= ? ORDER BY o.next_attempt, o.seq LIMIT ?`, sqlkit.Time(now), limit)
+		` AND o.next_attempt <= ? ORDER BY o.next_attempt, o.seq LIMIT ?`, nanos(now), limit)
 }
 
 // Undelivered implements [store.Store].
@@ -269,7 +260,7 @@ func (s *Store) Undelivered(ctx context.Context, q store.UndeliveredQuery) ([]st
 	if err := store.CheckTime("queued before", q.QueuedBefore); err != nil {
 		return nil, err
 	}
-	limit, err := sqlkit.PageLimit(q.Limit, 100, 10000)
+	limit, err := pageLimit(q.Limit, 100, 10000)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +269,7 @@ func (s *Store) Undelivered(ctx context.Context, q store.UndeliveredQuery) ([]st
 		cond = " AND o.alerted IS NULL"
 	}
 	return s.outboxRows(ctx, outboxCols+` WHERE o.state <> 2 AND o.queued < ?`+cond+
-		` ORDER BY o.queued, o.seq LIMIT ?`, sqlkit.Time(q.QueuedBefore), limit)
+		` ORDER BY o.queued, o.seq LIMIT ?`, nanos(q.QueuedBefore), limit)
 }
 
 // OutboxEntry implements [store.Store].
@@ -334,11 +325,11 @@ func (s *Store) Outbox(ctx context.Context, q store.OutboxQuery) (store.OutboxPa
 	if err := q.Check(); err != nil {
 		return page, err
 	}
-	limit, err := sqlkit.PageLimit(q.Limit, 50, 1000)
+	limit, err := pageLimit(q.Limit, 50, 1000)
 	if err != nil {
 		return page, err
 	}
-	before, ok, err := sqlkit.DecodeCursor(sqlkit.OutboxNewest, q.Cursor)
+	before, ok, err := decodeCursor(outboxNewest, q.Cursor)
 	if err != nil {
 		return page, err
 	}
@@ -351,17 +342,15 @@ func (s *Store) Outbox(ctx context.Context, q store.OutboxQuery) (store.OutboxPa
 	if err != nil {
 		return page, err
 	}
-	page.Rows, page.Next = pageOf(rows, limit, sqlkit.OutboxNewest)
+	page.Rows, page.Next = pageOf(rows, limit, outboxNewest)
 	return page, nil
 }
 
 // count counts the rows of table that match w.
 func (s *Store) count(ctx context.Context, table string, w *where) (int64, error) {
 	var n int64
-	if err := s.queryRow(ctx, `SELECT count(*) FROM `+table+` WHERE `+w.String(), w.args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("counting %s: %w", table, err)
-	}
-	return n, nil
+	err := s.queryRow(ctx, `SELECT count(*) FROM `+table+` WHERE `+w.String(), w.args...).Scan(&n)
+	return n, wrapf(err, "counting %s", table)
 }
 
 // CountOutbox implements [store.Store].
@@ -411,10 +400,7 @@ func (s *Store) Inbound(ctx context.Context, peer string) (in store.InboundSeqs,
 		}
 		in.Gaps = append(in.Gaps, store.SeqRange{From: uint64(from), To: uint64(to)})
 	}
-	if err := rows.Err(); err != nil {
-		return in, fmt.Errorf("reading sequence gaps of %q: %w", peer, err)
-	}
-	return in, nil
+	return in, wrapf(rows.Err(), "reading sequence gaps of %q", peer)
 }
 
 const envCols = `seq, dir, id, from_party, recipients, group_label, created, agreement, exercise, kind,
@@ -438,28 +424,28 @@ func scanEnvelope(s row, content bool) (seqRow[store.Envelope], error) {
 		e.Direction = hotline.Direction(dir)
 		e.Severity = hotline.Severity(severity)
 		e.Marking = hotline.Marking(marking)
-		e.Created = sqlkit.FromTime(created)
-		e.At = sqlkit.FromTime(at)
+		e.Created = fromNanos(created)
+		e.At = fromNanos(at)
 		e.PairSeq = uint64(pairSeq)
-		e.ID, err = sqlkit.ID(id)
+		e.ID, err = decodeID(id)
 	}
 	if err == nil {
-		e.AgreementHash, err = sqlkit.Hash(agreement)
+		e.AgreementHash, err = decodeHash(agreement)
 	}
 	if err == nil {
-		e.Thread, err = sqlkit.ID(thread)
+		e.Thread, err = decodeID(thread)
 	}
 	if e.Thread == e.ID {
 		e.Thread = hotline.ID{}
 	}
 	if err == nil {
-		e.PairPrev, err = sqlkit.ID(pairPrev)
+		e.PairPrev, err = decodeID(pairPrev)
 	}
 	if err == nil {
-		e.Refs, err = sqlkit.FromIDs(refs)
+		e.Refs, err = decodeIDs(refs)
 	}
 	if err == nil {
-		e.To, err = sqlkit.FromParties(recipients)
+		e.To, err = decodeParties(recipients)
 	}
 	return seqRow[store.Envelope]{seq, e}, err
 }
@@ -511,15 +497,15 @@ func (s *Store) Messages(ctx context.Context, q store.MessageQuery) (store.Messa
 	if err := q.Check(); err != nil {
 		return page, err
 	}
-	limit, err := sqlkit.PageLimit(q.Limit, 50, 1000)
+	limit, err := pageLimit(q.Limit, 50, 1000)
 	if err != nil {
 		return page, err
 	}
-	kind, cmp, order := sqlkit.MessagesNewest, "<", "DESC"
+	kind, cmp, order := messagesNewest, "<", "DESC"
 	if q.Oldest {
-		kind, cmp, order = sqlkit.MessagesOldest, ">", "ASC"
+		kind, cmp, order = messagesOldest, ">", "ASC"
 	}
-	pos, ok, err := sqlkit.DecodeCursor(kind, q.Cursor)
+	pos, ok, err := decodeCursor(kind, q.Cursor)
 	if err != nil {
 		return page, err
 	}
@@ -559,9 +545,9 @@ func scanAgreement(s row) (store.Agreement, error) {
 		return a, err
 	}
 	a.Version = uint64(version)
-	a.At = sqlkit.FromTime(at)
+	a.At = fromNanos(at)
 	var err error
-	a.Hash, err = sqlkit.Hash(hash)
+	a.Hash, err = decodeHash(hash)
 	return a, err
 }
 
@@ -586,7 +572,7 @@ func scanCheckpoint(s row) (store.Checkpoint, error) {
 		return c, err
 	}
 	c.Size = uint64(size)
-	c.At = sqlkit.FromTime(at)
+	c.At = fromNanos(at)
 	return c, nil
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/store"
-	"github.com/hotline-net/hotline/internal/store/internal/sqlkit"
 )
 
 // unproven selects the delivered outbox rows whose inclusion is not yet
@@ -32,12 +31,12 @@ func (s *Store) MarkIncluded(ctx context.Context, id hotline.ID, recipient strin
 	if size == 0 {
 		return fmt.Errorf("%w: checkpoint size 0", store.ErrInvalid)
 	}
-	return s.write(ctx, func(t *Tx) error {
+	return s.write(ctx, func(t *wtx) error {
 		// The common case in one statement; concurrent writers of the
 		// row wait for its lock and find it proven.
 		if done, err := t.changed("marking included", `UPDATE outbox SET included = ?, included_size = ?
 			WHERE id = ? AND recipient = ? AND state = 2 AND included IS NULL AND receipt_idx < ?`,
-			sqlkit.Time(at), int64(size), id[:], recipient, int64(size)); done || err != nil {
+			nanos(at), int64(size), id[:], recipient, int64(size)); done || err != nil {
 			return err
 		}
 		var state int
@@ -66,7 +65,7 @@ func (s *Store) Unproven(ctx context.Context, q store.UnprovenQuery) ([]store.Ou
 	if err := q.Check(); err != nil {
 		return nil, err
 	}
-	limit, err := sqlkit.PageLimit(q.Limit, 100, 10000)
+	limit, err := pageLimit(q.Limit, 100, 10000)
 	if err != nil {
 		return nil, err
 	}
@@ -84,10 +83,10 @@ func (s *Store) MarkRelayed(ctx context.Context, d *store.RelayedDelivery) error
 	if err := d.Check(); err != nil {
 		return err
 	}
-	return s.write(ctx, func(t *Tx) error {
+	return s.write(ctx, func(t *wtx) error {
 		if done, err := t.changed("marking relayed", `UPDATE outbox SET relayed = ?, relayed_via = ?, relay_receipt = ?
 			WHERE id = ? AND recipient = ? AND relayed IS NULL`,
-			sqlkit.Time(d.At), d.Relay, d.Receipt, d.ID[:], d.Recipient); done || err != nil {
+			nanos(d.At), d.Relay, d.Receipt, d.ID[:], d.Recipient); done || err != nil {
 			return err
 		}
 		var (
@@ -115,11 +114,11 @@ func (s *Store) RelayPut(ctx context.Context, r *store.Relayed) (bool, error) {
 		return false, err
 	}
 	var existed bool
-	err := s.write(ctx, func(t *Tx) error {
+	err := s.write(ctx, func(t *wtx) error {
 		existed = false
 		if done, err := t.changed("storing relayed envelope", `INSERT INTO relay (id, from_party, to_party, received, receipt, raw)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id, to_party) DO NOTHING`,
-			r.ID[:], r.From, r.To, sqlkit.Time(r.Received), r.Receipt, r.Raw); done || err != nil {
+			r.ID[:], r.From, r.To, nanos(r.Received), r.Receipt, r.Raw); done || err != nil {
 			return err
 		}
 		var same bool
@@ -148,10 +147,10 @@ func scanRelayed(s row) (seqRow[store.Relayed], error) {
 	err := scanned("relayed envelope", s.Scan(&seq, &id, &r.From, &r.To, &received, &r.Receipt, &handedOn,
 		&r.RecipientReceipt, &r.Raw))
 	if err == nil {
-		r.ID, err = sqlkit.ID(id)
+		r.ID, err = decodeID(id)
 	}
-	r.Received = sqlkit.FromTime(received)
-	r.HandedOn = sqlkit.FromOptTime(handedOn)
+	r.Received = fromNanos(received)
+	r.HandedOn = fromOptNanos(handedOn)
 	return seqRow[store.Relayed]{seq, r}, err
 }
 
@@ -181,11 +180,11 @@ func (s *Store) RelayList(ctx context.Context, q store.RelayQuery) (store.RelayP
 	if err := q.Check(); err != nil {
 		return page, err
 	}
-	limit, err := sqlkit.PageLimit(q.Limit, 50, 1000)
+	limit, err := pageLimit(q.Limit, 50, 1000)
 	if err != nil {
 		return page, err
 	}
-	after, ok, err := sqlkit.DecodeCursor(sqlkit.RelayOldest, q.Cursor)
+	after, ok, err := decodeCursor(relayOldest, q.Cursor)
 	if err != nil {
 		return page, err
 	}
@@ -202,7 +201,7 @@ func (s *Store) RelayList(ctx context.Context, q store.RelayQuery) (store.RelayP
 	for i, r := range rows {
 		size += int64(len(r.v.Raw))
 		if i == limit || q.MaxBytes > 0 && size > q.MaxBytes && i > 0 {
-			page.Next = sqlkit.EncodeCursor(sqlkit.RelayOldest, rows[i-1].seq)
+			page.Next = encodeCursor(relayOldest, rows[i-1].seq)
 			break
 		}
 		page.Items = append(page.Items, r.v)
@@ -221,9 +220,9 @@ func (s *Store) RelayHandedOn(ctx context.Context, id hotline.ID, to string, at 
 	if len(recipientReceipt) == 0 {
 		return fmt.Errorf("%w: handed on without the recipient's receipt", store.ErrInvalid)
 	}
-	return s.write(ctx, func(t *Tx) error {
+	return s.write(ctx, func(t *wtx) error {
 		if done, err := t.changed("marking handed on", `UPDATE relay SET handed_on = ?, recipient_receipt = ?
-			WHERE id = ? AND to_party = ? AND handed_on IS NULL`, sqlkit.Time(at), recipientReceipt, id[:], to); done || err != nil {
+			WHERE id = ? AND to_party = ? AND handed_on IS NULL`, nanos(at), recipientReceipt, id[:], to); done || err != nil {
 			return err
 		}
 		var stored []byte
@@ -257,13 +256,10 @@ func (s *Store) RelayPurge(ctx context.Context, handedOnBefore time.Time) (int, 
 		return 0, err
 	}
 	var n int64
-	err := s.write(ctx, func(t *Tx) error {
+	err := s.write(ctx, func(t *wtx) error {
 		var err error
-		n, err = t.execN(`DELETE FROM relay WHERE handed_on IS NOT NULL AND handed_on < ?`, sqlkit.Time(handedOnBefore))
-		if err != nil {
-			return fmt.Errorf("purging relayed envelopes: %w", err)
-		}
-		return nil
+		n, err = t.execN(`DELETE FROM relay WHERE handed_on IS NOT NULL AND handed_on < ?`, nanos(handedOnBefore))
+		return wrapf(err, "purging relayed envelopes")
 	})
 	return int(n), err
 }

@@ -16,7 +16,7 @@
 //
 // # Writes
 //
-// Every write runs through a [sqlkit.Writer]: the writes that queue up
+// Every write runs through a [writer]: the writes that queue up
 // while a transaction commits share the next one and its fsync. The writer
 // has one goroutine per write connection: one that it keeps for good, with
 // its statements prepared (SQLite, one writer per database), or several
@@ -36,7 +36,6 @@ import (
 	"sync/atomic"
 
 	"github.com/hotline-net/hotline/internal/store"
-	"github.com/hotline-net/hotline/internal/store/internal/sqlkit"
 )
 
 // Dialect is what differs between the SQL engines in the queries and
@@ -115,8 +114,8 @@ type Config struct {
 type Store struct {
 	d      *Dialect
 	db     *sql.DB
-	w      *sqlkit.Writer[*Tx]
-	txs    []*Tx
+	w      *writer[*wtx]
+	txs    []*wtx
 	close  func() error
 	closed atomic.Bool
 }
@@ -127,12 +126,12 @@ var _ store.Store = (*Store)(nil)
 // them and calls cfg.Close.
 func New(cfg Config) *Store {
 	s := &Store{d: cfg.Dialect, db: cfg.DB, close: cfg.Close}
-	var txs []sqlkit.Tx[*Tx]
+	var txs []batchTx[*wtx]
 	if cfg.Conn != nil {
-		s.txs = []*Tx{{s: s, conn: cfg.Conn, stmts: map[string]*sql.Stmt{}}}
+		s.txs = []*wtx{{s: s, conn: cfg.Conn, stmts: map[string]*sql.Stmt{}}}
 	} else {
 		for range max(cfg.Writers, 1) {
-			s.txs = append(s.txs, &Tx{s: s})
+			s.txs = append(s.txs, &wtx{s: s})
 		}
 	}
 	for _, t := range s.txs {
@@ -141,7 +140,7 @@ func New(cfg Config) *Store {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 256
 	}
-	s.w = sqlkit.NewWriter(txs, cfg.MaxBatch, Logger(cfg.Logger), cfg.Committed)
+	s.w = newWriter(txs, cfg.MaxBatch, Logger(cfg.Logger), cfg.Committed)
 	return s
 }
 
@@ -179,7 +178,7 @@ func (s *Store) Batches() (batches, writes int64) {
 }
 
 // write runs fn as one operation of the writer's next transaction.
-func (s *Store) write(ctx context.Context, fn func(*Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
@@ -208,18 +207,20 @@ type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
 
-// Tx is a writer's transaction; operations write through it. It is used
+// wtx is a writer's transaction; operations write through it. It is used
 // on its writer's goroutine only.
-type Tx struct {
+type wtx struct {
 	ctx   context.Context
 	s     *Store
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt // nil: the connection is the pool's
 }
 
-var _ sqlkit.Tx[*Tx] = (*Tx)(nil)
+// wtx implements batchTx; exec, execN and queryRow bind the dialect's
+// placeholders, and use prepared statements on a connection kept for good.
+var _ batchTx[*wtx] = (*wtx)(nil)
 
-func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+func (t *wtx) exec(q string, args ...any) (sql.Result, error) {
 	q = t.s.d.bind(q)
 	if t.stmts == nil {
 		return t.conn.ExecContext(t.ctx, q, args...)
@@ -232,7 +233,7 @@ func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
 }
 
 // execN runs q and returns how many rows it changed.
-func (t *Tx) execN(q string, args ...any) (int64, error) {
+func (t *wtx) execN(q string, args ...any) (int64, error) {
 	r, err := t.exec(q, args...)
 	if err != nil {
 		return 0, err
@@ -240,7 +241,7 @@ func (t *Tx) execN(q string, args ...any) (int64, error) {
 	return r.RowsAffected()
 }
 
-func (t *Tx) queryRow(q string, args ...any) row {
+func (t *wtx) queryRow(q string, args ...any) row {
 	q = t.s.d.bind(q)
 	if t.stmts == nil {
 		return t.conn.QueryRowContext(t.ctx, q, args...)
@@ -252,7 +253,7 @@ func (t *Tx) queryRow(q string, args ...any) row {
 	return st.QueryRowContext(t.ctx, args...)
 }
 
-func (t *Tx) stmt(q string) (*sql.Stmt, error) {
+func (t *wtx) stmt(q string) (*sql.Stmt, error) {
 	if st, ok := t.stmts[q]; ok {
 		return st, nil
 	}
@@ -264,8 +265,7 @@ func (t *Tx) stmt(q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// Begin implements [sqlkit.Tx].
-func (t *Tx) Begin(ctx context.Context) (*Tx, error) {
+func (t *wtx) Begin(ctx context.Context) (*wtx, error) {
 	t.ctx = ctx
 	if t.stmts == nil {
 		conn, err := t.s.db.Conn(ctx)
@@ -283,33 +283,29 @@ func (t *Tx) Begin(ctx context.Context) (*Tx, error) {
 
 // release gives a pool's connection back; one left in a transaction is
 // discarded by the driver.
-func (t *Tx) release() {
+func (t *wtx) release() {
 	if t.stmts == nil && t.conn != nil {
 		t.conn.Close()
 		t.conn = nil
 	}
 }
 
-// Savepoint implements [sqlkit.Tx].
-func (t *Tx) Savepoint(context.Context, *Tx) error {
+func (t *wtx) Savepoint(context.Context, *wtx) error {
 	_, err := t.exec("SAVEPOINT op")
 	return err
 }
 
-// Release implements [sqlkit.Tx].
-func (t *Tx) Release(context.Context, *Tx) error {
+func (t *wtx) Release(context.Context, *wtx) error {
 	_, err := t.exec("RELEASE SAVEPOINT op")
 	return err
 }
 
-// RollbackTo implements [sqlkit.Tx].
-func (t *Tx) RollbackTo(context.Context, *Tx) error {
+func (t *wtx) RollbackTo(context.Context, *wtx) error {
 	_, err := t.exec("ROLLBACK TO SAVEPOINT op")
 	return err
 }
 
-// Commit implements [sqlkit.Tx].
-func (t *Tx) Commit(context.Context, *Tx) error {
+func (t *wtx) Commit(context.Context, *wtx) error {
 	_, err := t.exec("COMMIT")
 	if err == nil {
 		t.release()
@@ -317,8 +313,7 @@ func (t *Tx) Commit(context.Context, *Tx) error {
 	return err
 }
 
-// Rollback implements [sqlkit.Tx].
-func (t *Tx) Rollback(ctx context.Context, _ *Tx) {
+func (t *wtx) Rollback(ctx context.Context, _ *wtx) {
 	if t.conn == nil {
 		return
 	}
@@ -328,8 +323,7 @@ func (t *Tx) Rollback(ctx context.Context, _ *Tx) {
 	t.release()
 }
 
-// Retry implements [sqlkit.Tx].
-func (t *Tx) Retry(err error) bool { return t.s.d.Retry != nil && t.s.d.Retry(err) }
+func (t *wtx) Retry(err error) bool { return t.s.d.Retry != nil && t.s.d.Retry(err) }
 
 // Migrate applies, in one transaction opened by the statements begin (which
 // take whatever lock keeps two processes from migrating at once), the
@@ -411,7 +405,7 @@ func wrapf(err error, format string, args ...any) error {
 
 // changed runs q and reports whether it changed exactly one row; its error
 // is wrapped with what.
-func (t *Tx) changed(what, q string, args ...any) (bool, error) {
+func (t *wtx) changed(what, q string, args ...any) (bool, error) {
 	n, err := t.execN(q, args...)
 	return n == 1 && err == nil, wrapf(err, "%s", what)
 }

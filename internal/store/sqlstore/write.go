@@ -9,7 +9,6 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/store"
-	"github.com/hotline-net/hotline/internal/store/internal/sqlkit"
 )
 
 const (
@@ -22,17 +21,17 @@ const (
 // caller's goroutine, to keep encoding off the writer's.
 func envelopeArgs(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte) []any {
 	thread := e.ThreadID()
-	return []any{int64(dir), e.ID[:], e.From, sqlkit.Parties(e.To), e.Group,
-		sqlkit.Time(e.Created), e.AgreementHash[:], e.Exercise, e.Kind, string(e.Severity),
-		string(e.Marking), thread[:], sqlkit.IDs(e.Refs), int64(e.PairSeq), e.PairPrev[:],
-		sqlkit.Time(e.At), entry[:], e.Raw, nonNil(e.Body)}
+	return []any{int64(dir), e.ID[:], e.From, encodeParties(e.To), e.Group,
+		nanos(e.Created), e.AgreementHash[:], e.Exercise, e.Kind, string(e.Severity),
+		string(e.Marking), thread[:], encodeIDs(e.Refs), int64(e.PairSeq), e.PairPrev[:],
+		nanos(e.At), entry[:], e.Raw, nonNil(e.Body)}
 }
 
 // insertEnvelope inserts an envelope and its pending leaf, given
 // envelopeArgs, and returns the leaf and whether the envelope was new. An
 // envelope already there with the same bytes is not new; with other bytes
 // it is ErrConflict.
-func (t *Tx) insertEnvelope(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte, args []any) (store.Leaf, bool, error) {
+func (t *wtx) insertEnvelope(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte, args []any) (store.Leaf, bool, error) {
 	var after int64
 	err := t.queryRow(`INSERT INTO envelopes (dir, id, from_party, recipients, group_label, created, agreement,
 		exercise, kind, severity, marking, thread, refs, pair_seq, pair_prev, at, entry, raw, body, leaf_after)
@@ -62,7 +61,7 @@ func (s *Store) InsertReceived(ctx context.Context, r *store.Received) (store.In
 	}
 	var res store.Inserted
 	args := envelopeArgs(hotline.Received, &r.Envelope, r.Entry)
-	err := s.write(ctx, func(t *Tx) error {
+	err := s.write(ctx, func(t *wtx) error {
 		leaf, fresh, err := t.insertEnvelope(hotline.Received, &r.Envelope, r.Entry, args)
 		res = store.Inserted{Existed: !fresh, Leaf: leaf}
 		return err
@@ -77,7 +76,7 @@ func (s *Store) InsertSent(ctx context.Context, sent *store.Sent) (store.Inserte
 	}
 	var res store.Inserted
 	args := envelopeArgs(hotline.Sent, &sent.Envelope, sent.Entry)
-	err := s.write(ctx, func(t *Tx) error {
+	err := s.write(ctx, func(t *wtx) error {
 		e := &sent.Envelope
 		leaf, fresh, err := t.insertEnvelope(hotline.Sent, e, sent.Entry, args)
 		res = store.Inserted{Existed: !fresh, Leaf: leaf}
@@ -105,7 +104,7 @@ func (s *Store) InsertSent(ctx context.Context, sent *store.Sent) (store.Inserte
 			}
 			if _, err := t.exec(`INSERT INTO outbox (id, recipient, pair_seq, pair_prev, kind, exercise, queued, next_attempt)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID[:], q.Party, int64(q.Seq), q.Prev[:], e.Kind, e.Exercise,
-				sqlkit.Time(e.At), sqlkit.Time(e.At)); err != nil {
+				nanos(e.At), nanos(e.At)); err != nil {
 				return fmt.Errorf("queuing %v to %q: %w", e.ID, q.Party, err)
 			}
 		}
@@ -120,31 +119,15 @@ const indexFree = `NOT EXISTS (SELECT 1 FROM envelopes WHERE leaf_idx = ?)
 
 // Sequenced implements [store.Store].
 func (s *Store) Sequenced(ctx context.Context, dir hotline.Direction, id hotline.ID, index uint64, issued *store.Receipt) error {
-	if err := store.CheckUint("log index", index); err != nil {
+	if err := store.CheckSequenced(dir, id, index, issued); err != nil {
 		return err
 	}
 	var party, received, note any // NULL without a receipt
-	switch dir {
-	case hotline.Sent, hotline.ReceiptReceived:
-		if issued != nil {
-			return fmt.Errorf("%w: a receipt is issued only for a received envelope", store.ErrInvalid)
-		}
-	case hotline.Received:
-		if issued != nil {
-			if err := issued.Check(); err != nil {
-				return err
-			}
-			if issued.LogIndex != index || issued.MessageID != id {
-				return fmt.Errorf("%w: receipt for %v at %d on the leaf of %v at %d", store.ErrInvalid,
-					issued.MessageID, issued.LogIndex, id, index)
-			}
-			party, received, note = issued.Party, sqlkit.Time(issued.Received), issued.Note
-		}
-	default:
-		return fmt.Errorf("%w: direction %v", store.ErrInvalid, dir)
+	if issued != nil {
+		party, received, note = issued.Party, nanos(issued.Received), issued.Note
 	}
 	idx := int64(index)
-	return s.write(ctx, func(t *Tx) error {
+	return s.write(ctx, func(t *wtx) error {
 		// The common case, a pending leaf and a free index, in one
 		// statement; anything else changes nothing, and is sorted out
 		// below.
@@ -206,7 +189,7 @@ func (s *Store) Sequenced(ctx context.Context, dir hotline.Direction, id hotline
 
 // outboxState returns the state of an outbox row, locked until the end of
 // the transaction, or ErrNotFound.
-func (t *Tx) outboxState(id hotline.ID, recipient string) (int, error) {
+func (t *wtx) outboxState(id hotline.ID, recipient string) (int, error) {
 	var state int
 	err := t.queryRow(`SELECT state FROM outbox WHERE id = ? AND recipient = ?`+t.s.d.LockRow, id[:], recipient).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -220,12 +203,12 @@ func (s *Store) RecordAttempt(ctx context.Context, a *store.Attempt) error {
 	if err := a.Check(); err != nil {
 		return err
 	}
-	return s.write(ctx, func(t *Tx) error {
+	return s.write(ctx, func(t *wtx) error {
 		if done, err := t.changed("recording attempt", `UPDATE outbox SET attempts = attempts + 1,
 			first_attempt = coalesce(first_attempt, ?), last_attempt = ?,
 			last_error = ?, route = ?, next_attempt = ?
 			WHERE id = ? AND recipient = ? AND state = ?`,
-			sqlkit.Time(a.At), sqlkit.Time(a.At), sqlkit.ErrorText(a.Error), a.Route, sqlkit.Time(a.Next),
+			nanos(a.At), nanos(a.At), errorText(a.Error), a.Route, nanos(a.Next),
 			a.ID[:], a.Recipient, statePending); done || err != nil {
 			return err
 		}
@@ -243,7 +226,7 @@ func (s *Store) MarkDelivered(ctx context.Context, d *store.Delivered) (bool, er
 		return false, err
 	}
 	var existed bool
-	err := s.write(ctx, func(t *Tx) error {
+	err := s.write(ctx, func(t *wtx) error {
 		existed = false
 		state, err := t.outboxState(d.ID, d.Recipient)
 		if err != nil {
@@ -253,7 +236,7 @@ func (s *Store) MarkDelivered(ctx context.Context, d *store.Delivered) (bool, er
 		if state == stateDelivered {
 			var same bool
 			if err := t.queryRow(`SELECT receipt_note = ? AND receipt_received = ? AND receipt_idx = ? AND receipt_id = ?
-				FROM outbox WHERE id = ? AND recipient = ?`, rc.Note, sqlkit.Time(rc.Received), int64(rc.LogIndex),
+				FROM outbox WHERE id = ? AND recipient = ?`, rc.Note, nanos(rc.Received), int64(rc.LogIndex),
 				d.ReceiptID[:], d.ID[:], d.Recipient).Scan(&same); err != nil {
 				return fmt.Errorf("comparing receipt: %w", err)
 			}
@@ -274,16 +257,13 @@ func (s *Store) MarkDelivered(ctx context.Context, d *store.Delivered) (bool, er
 			first_attempt = coalesce(first_attempt, ?), last_attempt = ?,
 			receipt_received = ?, receipt_idx = ?, receipt_note = ?, receipt_id = ?, rleaf_entry = ?,
 			rleaf_after = `+t.s.d.HighWater+` WHERE id = ? AND recipient = ?`,
-			stateDelivered, sqlkit.Time(d.At), d.Route, sqlkit.Time(d.At), sqlkit.Time(d.At),
-			sqlkit.Time(rc.Received), int64(rc.LogIndex), rc.Note, d.ReceiptID[:], d.Entry[:],
+			stateDelivered, nanos(d.At), d.Route, nanos(d.At), nanos(d.At),
+			nanos(rc.Received), int64(rc.LogIndex), rc.Note, d.ReceiptID[:], d.Entry[:],
 			d.ID[:], d.Recipient)
 		if t.s.d.Unique != nil && t.s.d.Unique(err) {
 			return conflict("receipt %v already delivered another envelope", d.ReceiptID)
 		}
-		if err != nil {
-			return fmt.Errorf("marking delivered: %w", err)
-		}
-		return nil
+		return wrapf(err, "marking delivered")
 	})
 	return existed, err
 }
@@ -293,7 +273,7 @@ func (s *Store) MarkFailed(ctx context.Context, id hotline.ID, recipient string,
 	if err := store.CheckTime("failed at", at); err != nil {
 		return err
 	}
-	return s.setState(ctx, id, recipient, stateFailed, "last_error", sqlkit.ErrorText(reason))
+	return s.setState(ctx, id, recipient, stateFailed, "last_error", errorText(reason))
 }
 
 // Requeue implements [store.Store].
@@ -301,7 +281,7 @@ func (s *Store) Requeue(ctx context.Context, id hotline.ID, recipient string, ne
 	if err := store.CheckTime("next attempt", next); err != nil {
 		return err
 	}
-	return s.setState(ctx, id, recipient, statePending, "next_attempt", sqlkit.Time(next))
+	return s.setState(ctx, id, recipient, statePending, "next_attempt", nanos(next))
 }
 
 // setState moves an outbox row that is not delivered to state, setting
@@ -310,7 +290,7 @@ func (s *Store) setState(ctx context.Context, id hotline.ID, recipient string, s
 	if err := store.CheckParty("recipient", recipient); err != nil {
 		return err
 	}
-	return s.write(ctx, func(t *Tx) error {
+	return s.write(ctx, func(t *wtx) error {
 		was, err := t.outboxState(id, recipient)
 		switch {
 		case err != nil:
@@ -334,9 +314,9 @@ func (s *Store) MarkAlerted(ctx context.Context, id hotline.ID, recipient string
 	if err := store.CheckTime("alerted at", at); err != nil {
 		return err
 	}
-	return s.write(ctx, func(t *Tx) error {
+	return s.write(ctx, func(t *wtx) error {
 		done, err := t.changed("marking alerted", `UPDATE outbox SET alerted = coalesce(alerted, ?)
-			WHERE id = ? AND recipient = ?`, sqlkit.Time(at), id[:], recipient)
+			WHERE id = ? AND recipient = ?`, nanos(at), id[:], recipient)
 		if err == nil && !done {
 			return notFound("no outbox row for %v to %q", id, recipient)
 		}
@@ -349,9 +329,9 @@ func (s *Store) SetAgreement(ctx context.Context, a *store.Agreement) error {
 	if err := a.Check(); err != nil {
 		return err
 	}
-	return s.write(ctx, func(t *Tx) error {
+	return s.write(ctx, func(t *wtx) error {
 		if done, err := t.changed("recording agreement", `INSERT INTO agreements (version, hash, raw, at) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, int64(a.Version), a.Hash[:], a.Raw, sqlkit.Time(a.At)); done || err != nil {
+			ON CONFLICT DO NOTHING`, int64(a.Version), a.Hash[:], a.Raw, nanos(a.At)); done || err != nil {
 			return err
 		}
 		var hash []byte
@@ -374,10 +354,10 @@ func (s *Store) SetCheckpoint(ctx context.Context, c *store.Checkpoint) (bool, e
 		return false, err
 	}
 	var replaced bool
-	err := s.write(ctx, func(t *Tx) error {
+	err := s.write(ctx, func(t *wtx) error {
 		n, err := t.execN(`INSERT INTO checkpoints (origin, size, note, at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (origin) DO UPDATE SET size = excluded.size, note = excluded.note, at = excluded.at
-			WHERE excluded.size > checkpoints.size`, c.Origin, int64(c.Size), c.Note, sqlkit.Time(c.At))
+			WHERE excluded.size > checkpoints.size`, c.Origin, int64(c.Size), c.Note, nanos(c.At))
 		replaced = n == 1
 		return err
 	})
@@ -389,7 +369,7 @@ func (s *Store) SetValue(ctx context.Context, key string, value []byte) error {
 	if err := store.CheckKey(key); err != nil {
 		return err
 	}
-	return s.write(ctx, func(t *Tx) error {
+	return s.write(ctx, func(t *wtx) error {
 		_, err := t.exec(`INSERT INTO kv (key, value) VALUES (?, ?)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, nonNil(value))
 		return err
