@@ -34,7 +34,6 @@ package postgres
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -79,9 +78,6 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
-//go:embed migrations/*.sql
-var migrations embed.FS
-
 // dialect is PostgreSQL's: numbered placeholders, row locks and retries
 // between replicas, and a high-water mark derived from the leaf indexes
 // (which only grow).
@@ -93,6 +89,12 @@ var dialect = sqlstore.Dialect{
 	Begin:     "BEGIN",
 	Retry:     func(err error) bool { return hasCode(err, "40001", "40P01") },
 	Unique:    func(err error) bool { return hasCode(err, "23505") },
+	Schema: map[string]string{
+		"$INT": "bigint", "$INT32": "integer", "$SMALL": "smallint", "$BOOL": "boolean", "$FALSE": "false",
+		"$BYTES": "bytea", "$SEQ": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+		"$SEQ_NEVER_REUSED": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "$WITHOUT_ROWID": "",
+		"$HIGH_WATER": "",
+	},
 }
 
 // hasCode reports whether err is a PostgreSQL error with one of codes.
@@ -133,7 +135,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	pool.SetMaxIdleConns(maxConns)
 	conn, err := pool.Conn(ctx)
 	if err == nil {
-		err = sqlstore.Migrate(ctx, conn, &dialect, migrations, []string{"BEGIN",
+		err = sqlstore.Migrate(ctx, conn, &dialect, []string{"BEGIN",
 			fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockKey("hotline migrations "+schema)),
 			"CREATE SCHEMA IF NOT EXISTS " + ident}, log.With("schema", schema))
 		conn.Close()

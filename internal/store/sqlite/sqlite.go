@@ -31,7 +31,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,9 +80,6 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
-//go:embed migrations/*.sql
-var migrations embed.FS
-
 // dialect is SQLite's: one writer, so no row locks and no retries, and
 // the high-water mark kept in log_state (as the first schema has it).
 var dialect = sqlstore.Dialect{
@@ -91,6 +87,16 @@ var dialect = sqlstore.Dialect{
 	HighWater:      `(SELECT high_water FROM log_state WHERE id = 1)`,
 	RaiseHighWater: `UPDATE log_state SET high_water = ? WHERE id = 1 AND high_water < ?`,
 	Begin:          "BEGIN IMMEDIATE",
+	Schema: map[string]string{
+		"$INT": "INTEGER", "$INT32": "INTEGER", "$SMALL": "INTEGER", "$BOOL": "INTEGER", "$FALSE": "0",
+		"$BYTES": "BLOB", "$SEQ": "INTEGER PRIMARY KEY", "$SEQ_NEVER_REUSED": "INTEGER PRIMARY KEY AUTOINCREMENT",
+		"$WITHOUT_ROWID": "WITHOUT ROWID",
+		"$HIGH_WATER": `CREATE TABLE log_state (
+			id         INTEGER PRIMARY KEY CHECK (id = 1),
+			high_water INTEGER NOT NULL
+		);
+		INSERT INTO log_state (id, high_water) VALUES (1, 0);`,
+	},
 }
 
 // Open opens (creating if needed) the database at cfg.Path, runs the
@@ -148,7 +154,7 @@ func (db *DB) open(ctx context.Context, path string, readers int) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("journal mode is %q, not WAL (is the file system local?)", mode)
 	}
-	if err := sqlstore.Migrate(ctx, db.conn, &dialect, migrations, []string{"BEGIN IMMEDIATE"}, db.log); err != nil {
+	if err := sqlstore.Migrate(ctx, db.conn, &dialect, []string{"BEGIN IMMEDIATE"}, db.log); err != nil {
 		return err
 	}
 	if db.rdb, err = sql.Open("sqlite", path+"?"+common+"&_pragma=query_only(1)"); err != nil {

@@ -27,10 +27,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -64,6 +67,36 @@ type Dialect struct {
 	Retry func(err error) bool
 	// Unique reports whether err is the violation of a unique constraint.
 	Unique func(err error) bool
+	// Schema spells the words of the migrations (migrations/*.sql, shared
+	// by the engines) in the engine's SQL: $INT (64 bits), $INT32, $SMALL,
+	// $BOOL and $FALSE, $BYTES, $SEQ (an insertion sequence, the primary
+	// key), $SEQ_NEVER_REUSED (one that never hands out a deleted row's
+	// value again), $WITHOUT_ROWID (a clause for tables keyed by their
+	// primary key) and $HIGH_WATER (the statements that create where the
+	// high-water mark is kept, if it is). $TRUE is True.
+	Schema map[string]string
+}
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migration returns the migration name (migrations/NNNN_name.sql) in the
+// dialect's SQL.
+func (d *Dialect) Migration(name string) (string, error) {
+	text, err := fs.ReadFile(migrations, name)
+	if err != nil {
+		return "", err
+	}
+	// Longer words first, so that $SEQ does not take $SEQ_NEVER_REUSED.
+	words := []string{"$TRUE", d.True}
+	for _, w := range slices.SortedFunc(maps.Keys(d.Schema), func(a, b string) int { return len(b) - len(a) }) {
+		words = append(words, w, d.Schema[w])
+	}
+	out := strings.NewReplacer(words...).Replace(string(text))
+	if i := strings.IndexByte(out, '$'); i >= 0 {
+		return "", fmt.Errorf("migration %s: no SQL for the word at %q", name, out[i:min(i+20, len(out))])
+	}
+	return out, nil
 }
 
 // bind rewrites q's placeholders for the dialect.
@@ -327,11 +360,10 @@ func (t *wtx) Retry(err error) bool { return t.s.d.Retry != nil && t.s.d.Retry(e
 
 // Migrate applies, in one transaction opened by the statements begin (which
 // take whatever lock keeps two processes from migrating at once), the
-// migrations in fsys that the database has not applied yet:
-// migrations/NNNN_name.sql, NNNN the version, so that their names sort in
-// version order.
-func Migrate(ctx context.Context, conn *sql.Conn, d *Dialect, fsys fs.FS, begin []string, log *slog.Logger) (err error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+// migrations the database has not applied yet: migrations/NNNN_name.sql,
+// NNNN the version, so that their names sort in version order.
+func Migrate(ctx context.Context, conn *sql.Conn, d *Dialect, begin []string, log *slog.Logger) (err error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
@@ -361,11 +393,11 @@ func Migrate(ctx context.Context, conn *sql.Conn, d *Dialect, fsys fs.FS, begin 
 		if n > 0 {
 			continue
 		}
-		text, err := fs.ReadFile(fsys, name)
+		text, err := d.Migration(name)
 		if err != nil {
 			return err
 		}
-		if _, err := conn.ExecContext(ctx, string(text)); err != nil {
+		if _, err := conn.ExecContext(ctx, text); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
 		if _, err := conn.ExecContext(ctx, d.bind(`INSERT INTO schema_migrations (version, name) VALUES (?, ?)`),
