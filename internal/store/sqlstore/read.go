@@ -196,12 +196,9 @@ func scanOutbox(s row) (seqRow[store.OutboxRow], error) {
 	if err := scanned("outbox row", err); err != nil {
 		return seqRow[store.OutboxRow]{}, err
 	}
-	if o.ID, err = decodeID(id); err != nil {
-		return seqRow[store.OutboxRow]{}, err
-	}
-	if o.Prev, err = decodeID(prev); err != nil {
-		return seqRow[store.OutboxRow]{}, err
-	}
+	var errs [2]error
+	o.ID, errs[0] = decodeID(id)
+	o.Prev, errs[1] = decodeID(prev)
 	o.Seq = uint64(pairSeq)
 	o.State = store.OutboxState(state)
 	o.Queued = fromNanos(queued)
@@ -219,7 +216,7 @@ func scanOutbox(s row) (seqRow[store.OutboxRow], error) {
 		o.Receipt = &store.Receipt{MessageID: o.ID, Party: o.Recipient, Received: fromNanos(*rcv),
 			LogIndex: uint64(*ridx), Note: note}
 	}
-	return seqRow[store.OutboxRow]{seq, o}, nil
+	return seqRow[store.OutboxRow]{seq, o}, errors.Join(errs[:]...)
 }
 
 // pageOf returns the first limit of rows, fetched one more than a page
@@ -419,35 +416,22 @@ func scanEnvelope(s row, content bool) (seqRow[store.Envelope], error) {
 	if content {
 		dest = append(dest, &e.Raw, &e.Body)
 	}
-	err := scanned("envelope", s.Scan(dest...))
-	if err == nil {
-		e.Direction = hotline.Direction(dir)
-		e.Severity = hotline.Severity(severity)
-		e.Marking = hotline.Marking(marking)
-		e.Created = fromNanos(created)
-		e.At = fromNanos(at)
-		e.PairSeq = uint64(pairSeq)
-		e.ID, err = decodeID(id)
+	if err := scanned("envelope", s.Scan(dest...)); err != nil {
+		return seqRow[store.Envelope]{}, err
 	}
-	if err == nil {
-		e.AgreementHash, err = decodeHash(agreement)
-	}
-	if err == nil {
-		e.Thread, err = decodeID(thread)
-	}
+	e.Direction, e.Severity, e.Marking = hotline.Direction(dir), hotline.Severity(severity), hotline.Marking(marking)
+	e.Created, e.At, e.PairSeq = fromNanos(created), fromNanos(at), uint64(pairSeq)
+	var errs [6]error
+	e.ID, errs[0] = decodeID(id)
+	e.AgreementHash, errs[1] = decodeHash(agreement)
+	e.Thread, errs[2] = decodeID(thread)
+	e.PairPrev, errs[3] = decodeID(pairPrev)
+	e.Refs, errs[4] = decodeIDs(refs)
+	e.To, errs[5] = decodeParties(recipients)
 	if e.Thread == e.ID {
 		e.Thread = hotline.ID{}
 	}
-	if err == nil {
-		e.PairPrev, err = decodeID(pairPrev)
-	}
-	if err == nil {
-		e.Refs, err = decodeIDs(refs)
-	}
-	if err == nil {
-		e.To, err = decodeParties(recipients)
-	}
-	return seqRow[store.Envelope]{seq, e}, err
+	return seqRow[store.Envelope]{seq, e}, errors.Join(errs[:]...)
 }
 
 // Envelope implements [store.Store].

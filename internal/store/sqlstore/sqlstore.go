@@ -28,7 +28,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -101,20 +100,15 @@ func (d *Dialect) Migration(name string) (string, error) {
 
 // bind rewrites q's placeholders for the dialect.
 func (d *Dialect) bind(q string) string {
-	if !d.Numbered || !strings.Contains(q, "?") {
+	if !d.Numbered {
 		return q
 	}
 	var b strings.Builder
-	b.Grow(len(q) + 16)
-	n := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] != '?' {
-			b.WriteByte(q[i])
-			continue
+	for i, part := range strings.Split(q, "?") {
+		if i > 0 {
+			b.WriteString("$" + strconv.Itoa(i))
 		}
-		n++
-		b.WriteByte('$')
-		b.WriteString(strconv.Itoa(n))
+		b.WriteString(part)
 	}
 	return b.String()
 }
@@ -139,6 +133,7 @@ type Config struct {
 	// commit with the number of writes it held.
 	Committed func(ops int)
 	// Close releases the engine's resources, after the writer stopped.
+	// Required.
 	Close func() error
 }
 
@@ -148,7 +143,6 @@ type Store struct {
 	d      *Dialect
 	db     *sql.DB
 	w      *writer[*wtx]
-	txs    []*wtx
 	close  func() error
 	closed atomic.Bool
 }
@@ -159,16 +153,12 @@ var _ store.Store = (*Store)(nil)
 // them and calls cfg.Close.
 func New(cfg Config) *Store {
 	s := &Store{d: cfg.Dialect, db: cfg.DB, close: cfg.Close}
-	var txs []batchTx[*wtx]
-	if cfg.Conn != nil {
-		s.txs = []*wtx{{s: s, conn: cfg.Conn, stmts: map[string]*sql.Stmt{}}}
-	} else {
+	txs := []batchTx[*wtx]{&wtx{s: s, conn: cfg.Conn, stmts: map[string]*sql.Stmt{}}}
+	if cfg.Conn == nil {
+		txs = nil
 		for range max(cfg.Writers, 1) {
-			s.txs = append(s.txs, &wtx{s: s})
+			txs = append(txs, &wtx{s: s})
 		}
-	}
-	for _, t := range s.txs {
-		txs = append(txs, t)
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 256
@@ -192,16 +182,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.w.Close()
-	var errs []error
-	for _, t := range s.txs {
-		for _, st := range t.stmts {
-			errs = append(errs, st.Close())
-		}
-	}
-	if s.close != nil {
-		errs = append(errs, s.close())
-	}
-	return errors.Join(errs...)
+	return s.close() // which closes the prepared statements with their connection
 }
 
 // Batches returns how many transactions the writer committed and how many
