@@ -1,9 +1,9 @@
 // Package postgres is the PostgreSQL engine of [store.Store], for nodes
-// that run several replicas. It owns the PostgreSQL dialect of
-// [sqlstore], the connections (pgx, through its database/sql adapter), the
-// schema's migrations (migrations/*.sql, run by [Open] under an advisory
-// lock so that replicas starting together apply each once), and the
-// leadership between replicas ([Leader]); the queries are sqlstore's.
+// that run several replicas. It owns the PostgreSQL [sqlstore.Dialect],
+// the connections (pgx, through its database/sql adapter), the schema and
+// the migrations' advisory lock (so that replicas starting together apply
+// each once), and the leadership between replicas ([Leader]); the queries,
+// the rules and the migrations are sqlstore's.
 //
 // # Durability and group commit
 //
@@ -34,6 +34,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -78,23 +79,47 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
-// dialect is PostgreSQL's: numbered placeholders, row locks and retries
-// between replicas, and a high-water mark derived from the leaf indexes
-// (which only grow).
+// dialect is PostgreSQL's: numbered placeholders, BEGIN sent with the
+// first statement, and row locks and retries between replicas.
 var dialect = sqlstore.Dialect{
 	Numbered:  true,
 	True:      "true",
-	HighWater: `coalesce(greatest((SELECT max(leaf_idx) FROM envelopes), (SELECT max(rleaf_idx) FROM outbox)) + 1, 0)`,
-	LockRow:   " FOR UPDATE",
+	LockRow:   "FOR UPDATE",
 	Begin:     "BEGIN",
+	BeginWith: beginWith,
 	Retry:     func(err error) bool { return hasCode(err, "40001", "40P01") },
 	Unique:    func(err error) bool { return hasCode(err, "23505") },
 	Schema: map[string]string{
 		"$INT": "bigint", "$INT32": "integer", "$SMALL": "smallint", "$BOOL": "boolean", "$FALSE": "false",
 		"$BYTES": "bytea", "$SEQ": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
 		"$SEQ_NEVER_REUSED": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "$WITHOUT_ROWID": "",
-		"$HIGH_WATER": "",
+		"$HIGH_WATER_TABLE": "",
 	},
+}
+
+// beginWith sends BEGIN and q in one pgx batch, on the pgx connection
+// under conn: a PostgreSQL transaction spends its time in round trips.
+func beginWith(ctx context.Context, conn *sql.Conn, q string, args, dest []any) (n int64, err error) {
+	err = conn.Raw(func(dc any) error {
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue(q, args...)
+		br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, b)
+		_, err := br.Exec()
+		switch {
+		case err == nil && len(dest) > 0:
+			err = br.QueryRow().Scan(dest...)
+		case err == nil:
+			var tag pgconn.CommandTag
+			tag, err = br.Exec()
+			n = tag.RowsAffected()
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+	return n, err
 }
 
 // hasCode reports whether err is a PostgreSQL error with one of codes.

@@ -1,9 +1,9 @@
 // Package sqlite is the embedded engine of [store.Store]: one SQLite
 // database file per node, through modernc.org/sqlite (pure Go, no cgo). It
-// owns the SQLite dialect of [sqlstore], the database's connections and
-// pragmas, its migrations (migrations/*.sql, run by [Open]), the lock file
-// that keeps a second process out, and the WAL checkpoints; the queries are
-// sqlstore's.
+// owns the SQLite [sqlstore.Dialect] (SQLite's types for the shared
+// migrations, which [Open] runs), the database's connections and pragmas,
+// the single writer's connection, the lock file that keeps a second process
+// out, and the WAL checkpoints; the queries and the rules are sqlstore's.
 //
 // # Durability and group commit
 //
@@ -80,18 +80,16 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
-// dialect is SQLite's: one writer, so no row locks and no retries, and
-// the high-water mark kept in log_state (as the first schema has it).
+// dialect is SQLite's: booleans are integers, and one writer needs no row
+// locks and no retries.
 var dialect = sqlstore.Dialect{
-	True:           "1",
-	HighWater:      `(SELECT high_water FROM log_state WHERE id = 1)`,
-	RaiseHighWater: `UPDATE log_state SET high_water = ? WHERE id = 1 AND high_water < ?`,
-	Begin:          "BEGIN IMMEDIATE",
+	True:  "1",
+	Begin: "BEGIN IMMEDIATE",
 	Schema: map[string]string{
 		"$INT": "INTEGER", "$INT32": "INTEGER", "$SMALL": "INTEGER", "$BOOL": "INTEGER", "$FALSE": "0",
 		"$BYTES": "BLOB", "$SEQ": "INTEGER PRIMARY KEY", "$SEQ_NEVER_REUSED": "INTEGER PRIMARY KEY AUTOINCREMENT",
 		"$WITHOUT_ROWID": "WITHOUT ROWID",
-		"$HIGH_WATER": `CREATE TABLE log_state (
+		"$HIGH_WATER_TABLE": `CREATE TABLE log_state (
 			id         INTEGER PRIMARY KEY CHECK (id = 1),
 			high_water INTEGER NOT NULL
 		);

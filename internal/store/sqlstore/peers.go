@@ -85,7 +85,7 @@ func (s *Store) RecordProbe(ctx context.Context, p *store.Probe) error {
 	}
 	bucket := nanos(store.BucketOf(p.At))
 	return s.write(ctx, func(t *wtx) error {
-		n, err := t.execN(recordProbe, p.Peer, at, lastOK, lastLatency, lastFailure, lastError)
+		n, err := t.exec(recordProbe, p.Peer, at, lastOK, lastLatency, lastFailure, lastError)
 		if err != nil {
 			return fmt.Errorf("recording probe of %q: %w", p.Peer, err)
 		}

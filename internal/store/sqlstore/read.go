@@ -166,7 +166,7 @@ func (s *Store) PendingLeaves(ctx context.Context, limit int) ([]store.Leaf, err
 // HighWater implements [store.Store].
 func (s *Store) HighWater(ctx context.Context) (uint64, error) {
 	var hw int64
-	err := s.queryRow(ctx, `SELECT `+s.d.HighWater).Scan(&hw)
+	err := s.queryRow(ctx, `SELECT `+highWater).Scan(&hw)
 	return uint64(hw), wrapf(err, "reading high-water mark")
 }
 
@@ -248,8 +248,8 @@ func (s *Store) DueOutbox(ctx context.Context, now time.Time, limit int) ([]stor
 	if err != nil {
 		return nil, err
 	}
-	return s.outboxRows(ctx, outboxCols+` WHERE o.state = 1 AND o.ready = `+s.d.True+
-		` AND o.next_attempt <= ? ORDER BY o.next_attempt, o.seq LIMIT ?`, nanos(now), limit)
+	return s.outboxRows(ctx, outboxCols+` WHERE o.state = 1 AND o.ready = $TRUE AND o.next_attempt <= ?
+		ORDER BY o.next_attempt, o.seq LIMIT ?`, nanos(now), limit)
 }
 
 // Undelivered implements [store.Store].
@@ -374,13 +374,11 @@ func (s *Store) Inbound(ctx context.Context, peer string) (in store.InboundSeqs,
 	}
 	defer tx.Rollback()
 	var highest, count int64
-	if err := tx.QueryRowContext(ctx, s.d.bind(`SELECT coalesce(max(pair_seq), 0), count(DISTINCT pair_seq)
-		FROM envelopes WHERE dir = 2 AND from_party = ?`), peer).Scan(&highest, &count); err != nil {
-		return in, fmt.Errorf("reading sequence numbers of %q: %w", peer, err)
-	}
+	err = tx.QueryRowContext(ctx, s.d.bind(`SELECT coalesce(max(pair_seq), 0), count(DISTINCT pair_seq)
+		FROM envelopes WHERE dir = 2 AND from_party = ?`), peer).Scan(&highest, &count)
 	in.Highest, in.Count, in.Missing = uint64(highest), uint64(count), uint64(highest-count)
-	if in.Missing == 0 {
-		return in, nil
+	if err != nil || in.Missing == 0 {
+		return in, wrapf(err, "reading sequence numbers of %q", peer)
 	}
 	rows, err := tx.QueryContext(ctx, s.d.bind(`SELECT prev + 1, seq - 1 FROM (
 			SELECT seq, lag(seq, 1, CAST(0 AS BIGINT)) OVER (ORDER BY seq) AS prev

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -19,13 +20,11 @@ const unproven = "o.state = 2 AND o.included IS NULL"
 
 // MarkIncluded implements [store.Store].
 func (s *Store) MarkIncluded(ctx context.Context, id hotline.ID, recipient string, at time.Time, size uint64) error {
-	if err := store.CheckParty("recipient", recipient); err != nil {
-		return err
-	}
-	if err := store.CheckTime("included at", at); err != nil {
-		return err
-	}
-	if err := store.CheckUint("checkpoint size", size); err != nil {
+	if err := cmp.Or(
+		store.CheckParty("recipient", recipient),
+		store.CheckTime("included at", at),
+		store.CheckUint("checkpoint size", size),
+	); err != nil {
 		return err
 	}
 	if size == 0 {
@@ -211,10 +210,7 @@ func (s *Store) RelayList(ctx context.Context, q store.RelayQuery) (store.RelayP
 
 // RelayHandedOn implements [store.Store].
 func (s *Store) RelayHandedOn(ctx context.Context, id hotline.ID, to string, at time.Time, recipientReceipt []byte) error {
-	if err := store.CheckParty("relay recipient", to); err != nil {
-		return err
-	}
-	if err := store.CheckTime("handed on at", at); err != nil {
+	if err := cmp.Or(store.CheckParty("relay recipient", to), store.CheckTime("handed on at", at)); err != nil {
 		return err
 	}
 	if len(recipientReceipt) == 0 {
@@ -258,7 +254,7 @@ func (s *Store) RelayPurge(ctx context.Context, handedOnBefore time.Time) (int, 
 	var n int64
 	err := s.write(ctx, func(t *wtx) error {
 		var err error
-		n, err = t.execN(`DELETE FROM relay WHERE handed_on IS NOT NULL AND handed_on < ?`, nanos(handedOnBefore))
+		n, err = t.exec(`DELETE FROM relay WHERE handed_on IS NOT NULL AND handed_on < ?`, nanos(handedOnBefore))
 		return wrapf(err, "purging relayed envelopes")
 	})
 	return int(n), err

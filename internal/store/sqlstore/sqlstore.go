@@ -9,15 +9,19 @@
 // # Queries
 //
 // Queries are written once, with ? placeholders, in the SQL both engines
-// accept (ON CONFLICT upserts, IN lists, CAST); a Dialect with Numbered
-// placeholders rewrites them to $1, $2, .... Columns are scanned through
+// accept (ON CONFLICT upserts, IN lists, CAST, RETURNING), and with a few
+// words for what the engines spell differently ($LOCK_ROW, $TRUE); the
+// [Dialect] spells them, and numbers the placeholders ($1, $2,
+// ...) where the engine wants that. Columns are scanned through
 // database/sql's conversions, so an engine's booleans may be integers and
-// its small integers any width.
+// its small integers any width. The migrations are written once too, in
+// migrations/*.sql, with words for the engines' types ([Dialect.Schema]).
 //
 // # Writes
 //
-// Every write runs through a [writer]: the writes that queue up
-// while a transaction commits share the next one and its fsync. The writer
+// Every write runs through the group-commit writer (groupcommit.go): the
+// writes that queue up while a transaction commits share the next one and
+// its fsync, and a write that fails is undone alone. The writer
 // has one goroutine per write connection: one that it keeps for good, with
 // its statements prepared (SQLite, one writer per database), or several
 // that take a connection from the pool for each transaction (PostgreSQL,
@@ -35,13 +39,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hotline-net/hotline/internal/store"
 )
 
-// Dialect is what differs between the SQL engines in the queries and
-// transactions of [Store].
+// Dialect is what differs between the SQL engines in the queries,
+// transactions and migrations of [Store]. It is used by pointer: it keeps
+// the queries it spelled.
 type Dialect struct {
 	// Numbered means placeholders are $1, $2, ... rather than ?.
 	Numbered bool
@@ -49,18 +55,16 @@ type Dialect struct {
 	// SQLite keeps booleans as integers, and uses a partial index only for
 	// a condition written as in the index ("ready = 1").
 	True string
-	// HighWater is an expression for the log's high-water mark: one more
-	// than the highest leaf index recorded, 0 before the first.
-	HighWater string
-	// RaiseHighWater, if not empty, raises a stored high-water mark to its
-	// argument (given twice) if it is below it. Without it the mark is
-	// derived from the leaf indexes.
-	RaiseHighWater string
 	// LockRow ends a SELECT of a row the transaction goes on to update
-	// (" FOR UPDATE"); empty where one writer serialises the writes.
+	// ("FOR UPDATE"); empty where one writer serialises the writes.
 	LockRow string
 	// Begin starts a write transaction.
 	Begin string
+	// BeginWith, if set, sends Begin together with a transaction's first
+	// statement q, in one round trip, on conn (PostgreSQL's pipeline): it
+	// scans the statement's row into dest, or returns how many rows the
+	// statement changed if dest is empty.
+	BeginWith func(ctx context.Context, conn *sql.Conn, q string, args, dest []any) (int64, error)
 	// Retry reports whether a write that failed with err may succeed if
 	// run again (a deadlock or serialization failure between processes).
 	Retry func(err error) bool
@@ -71,9 +75,11 @@ type Dialect struct {
 	// $BOOL and $FALSE, $BYTES, $SEQ (an insertion sequence, the primary
 	// key), $SEQ_NEVER_REUSED (one that never hands out a deleted row's
 	// value again), $WITHOUT_ROWID (a clause for tables keyed by their
-	// primary key) and $HIGH_WATER (the statements that create where the
-	// high-water mark is kept, if it is). $TRUE is True.
+	// primary key) and $HIGH_WATER_TABLE (the statements that created the
+	// first schema's high-water row, if it had one). $TRUE is True.
 	Schema map[string]string
+
+	bound sync.Map // query -> its spelling in the dialect
 }
 
 //go:embed migrations/*.sql
@@ -98,19 +104,23 @@ func (d *Dialect) Migration(name string) (string, error) {
 	return out, nil
 }
 
-// bind rewrites q's placeholders for the dialect.
+// bind spells q for the dialect: its words $LOCK_ROW and $TRUE, and its
+// placeholders. The spellings are kept, so that the hot
+// paths build no strings.
 func (d *Dialect) bind(q string) string {
-	if !d.Numbered {
-		return q
+	if b, ok := d.bound.Load(q); ok {
+		return b.(string)
 	}
-	var b strings.Builder
-	for i, part := range strings.Split(q, "?") {
-		if i > 0 {
-			b.WriteString("$" + strconv.Itoa(i))
+	b := strings.NewReplacer("$LOCK_ROW", d.LockRow, "$TRUE", d.True).Replace(q)
+	if d.Numbered {
+		parts := strings.Split(b, "?")
+		for i := range parts[1:] {
+			parts[i+1] = "$" + strconv.Itoa(i+1) + parts[i+1]
 		}
-		b.WriteString(part)
+		b = strings.Join(parts, "")
 	}
-	return b.String()
+	d.bound.Store(q, b)
+	return b
 }
 
 // Config configures [New].
@@ -228,27 +238,29 @@ type wtx struct {
 	s     *Store
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt // nil: the connection is the pool's
+	begun bool                 // BEGIN went out
 }
 
-// wtx implements batchTx; exec, execN and queryRow bind the dialect's
-// placeholders, and use prepared statements on a connection kept for good.
+// wtx implements batchTx. exec and queryRow spell the statement for the
+// dialect, use prepared statements on a connection kept for good, and
+// send the transaction's BEGIN with its first statement if the dialect can.
 var _ batchTx[*wtx] = (*wtx)(nil)
 
-func (t *wtx) exec(q string, args ...any) (sql.Result, error) {
-	q = t.s.d.bind(q)
-	if t.stmts == nil {
-		return t.conn.ExecContext(t.ctx, q, args...)
+// exec runs q and returns how many rows it changed.
+func (t *wtx) exec(q string, args ...any) (int64, error) {
+	q, first := t.s.d.bind(q), t.first()
+	var r sql.Result
+	var err error
+	switch st, perr := t.stmt(q); {
+	case first:
+		return t.s.d.BeginWith(t.ctx, t.conn, q, args, nil)
+	case perr != nil:
+		return 0, perr
+	case st != nil:
+		r, err = st.ExecContext(t.ctx, args...)
+	default:
+		r, err = t.conn.ExecContext(t.ctx, q, args...)
 	}
-	st, err := t.stmt(q)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(t.ctx, args...)
-}
-
-// execN runs q and returns how many rows it changed.
-func (t *wtx) execN(q string, args ...any) (int64, error) {
-	r, err := t.exec(q, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -257,17 +269,46 @@ func (t *wtx) execN(q string, args ...any) (int64, error) {
 
 func (t *wtx) queryRow(q string, args ...any) row {
 	q = t.s.d.bind(q)
-	if t.stmts == nil {
-		return t.conn.QueryRowContext(t.ctx, q, args...)
+	if t.first() {
+		return firstRow{t, q, args}
 	}
 	st, err := t.stmt(q)
-	if err != nil {
+	switch {
+	case err != nil:
 		return errRow{err}
+	case st != nil:
+		return st.QueryRowContext(t.ctx, args...)
 	}
-	return st.QueryRowContext(t.ctx, args...)
+	return t.conn.QueryRowContext(t.ctx, q, args...)
 }
 
+// first reports whether the statement to run is the transaction's first,
+// to go out with its BEGIN (Dialect.BeginWith).
+func (t *wtx) first() bool {
+	first := !t.begun && t.s.d.BeginWith != nil
+	t.begun = true
+	return first
+}
+
+// firstRow is the row of a transaction's first statement: scanning it
+// sends BEGIN and the statement.
+type firstRow struct {
+	t    *wtx
+	q    string
+	args []any
+}
+
+func (r firstRow) Scan(dest ...any) error {
+	_, err := r.t.s.d.BeginWith(r.t.ctx, r.t.conn, r.q, r.args, dest)
+	return err
+}
+
+// stmt returns q prepared on a connection kept for good, or nil on the
+// pool's (whose driver keeps its own).
 func (t *wtx) stmt(q string) (*sql.Stmt, error) {
+	if t.stmts == nil {
+		return nil, nil
+	}
 	if st, ok := t.stmts[q]; ok {
 		return st, nil
 	}
@@ -280,7 +321,7 @@ func (t *wtx) stmt(q string) (*sql.Stmt, error) {
 }
 
 func (t *wtx) Begin(ctx context.Context) (*wtx, error) {
-	t.ctx = ctx
+	t.ctx, t.begun = ctx, false
 	if t.stmts == nil {
 		conn, err := t.s.db.Conn(ctx)
 		if err != nil {
@@ -288,11 +329,15 @@ func (t *wtx) Begin(ctx context.Context) (*wtx, error) {
 		}
 		t.conn = conn
 	}
-	if _, err := t.exec(t.s.d.Begin); err != nil {
-		t.release()
-		return t, err
+	if t.s.d.BeginWith != nil {
+		return t, nil
 	}
-	return t, nil
+	_, err := t.exec(t.s.d.Begin)
+	t.begun = err == nil
+	if err != nil {
+		t.release()
+	}
+	return t, err
 }
 
 // release gives a pool's connection back; one left in a transaction is
@@ -320,20 +365,21 @@ func (t *wtx) RollbackTo(context.Context, *wtx) error {
 }
 
 func (t *wtx) Commit(context.Context, *wtx) error {
-	_, err := t.exec("COMMIT")
-	if err == nil {
-		t.release()
+	if t.begun {
+		if _, err := t.exec("COMMIT"); err != nil {
+			return err
+		}
 	}
-	return err
+	t.release()
+	return nil
 }
 
 func (t *wtx) Rollback(ctx context.Context, _ *wtx) {
-	if t.conn == nil {
-		return
+	if t.begun && t.conn != nil {
+		// After a failed COMMIT the engine may have rolled back already;
+		// the error of a second rollback says nothing new.
+		t.conn.ExecContext(ctx, "ROLLBACK")
 	}
-	// After a failed COMMIT the engine may have rolled back already; the
-	// error of a second rollback says nothing new.
-	t.conn.ExecContext(ctx, "ROLLBACK")
 	t.release()
 }
 
@@ -419,6 +465,6 @@ func wrapf(err error, format string, args ...any) error {
 // changed runs q and reports whether it changed exactly one row; its error
 // is wrapped with what.
 func (t *wtx) changed(what, q string, args ...any) (bool, error) {
-	n, err := t.execN(q, args...)
+	n, err := t.exec(q, args...)
 	return n == 1 && err == nil, wrapf(err, "%s", what)
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -16,6 +17,14 @@ const (
 	stateDelivered = int(store.OutboxDelivered)
 	stateFailed    = int(store.OutboxFailed)
 )
+
+// highWater is the log's high-water mark: one more than the highest leaf
+// index recorded, 0 before the first. The leaf indexes only grow, and their
+// indexes give the highest at once, so no row keeps it (which every writer
+// would update, and PostgreSQL's writers queue on).
+const highWater = `(SELECT coalesce(max(i), -1) + 1 FROM (
+	SELECT max(leaf_idx) AS i FROM envelopes WHERE leaf_idx IS NOT NULL
+	UNION ALL SELECT max(rleaf_idx) FROM outbox WHERE rleaf_idx IS NOT NULL) m)`
 
 // envelopeArgs returns the arguments of insertEnvelope. It runs on the
 // caller's goroutine, to keep encoding off the writer's.
@@ -35,7 +44,7 @@ func (t *wtx) insertEnvelope(dir hotline.Direction, e *store.Envelope, entry [ho
 	var after int64
 	err := t.queryRow(`INSERT INTO envelopes (dir, id, from_party, recipients, group_label, created, agreement,
 		exercise, kind, severity, marking, thread, refs, pair_seq, pair_prev, at, entry, raw, body, leaf_after)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+t.s.d.HighWater+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+highWater+`)
 		ON CONFLICT (id, dir) DO NOTHING RETURNING leaf_after`, args...).Scan(&after)
 	switch {
 	case err == nil:
@@ -86,13 +95,13 @@ func (s *Store) InsertSent(ctx context.Context, sent *store.Sent) (store.Inserte
 		for _, q := range sent.Seqs {
 			var n int64
 			if q.Seq == 1 {
-				n, err = t.execN(`INSERT INTO pair_out (party, last_seq, last_id) VALUES (?, 1, ?)
+				n, err = t.exec(`INSERT INTO pair_out (party, last_seq, last_id) VALUES (?, 1, ?)
 					ON CONFLICT DO NOTHING`, q.Party, e.ID[:])
 			} else {
 				// Between processes (PostgreSQL under READ COMMITTED), a
 				// concurrent update of the row makes this one wait and
 				// check the condition again: two cannot take the number.
-				n, err = t.execN(`UPDATE pair_out SET last_seq = ?, last_id = ?
+				n, err = t.exec(`UPDATE pair_out SET last_seq = ?, last_id = ?
 					WHERE party = ? AND last_seq = ? AND last_id = ?`,
 					int64(q.Seq), e.ID[:], q.Party, int64(q.Seq-1), q.Prev[:])
 			}
@@ -134,18 +143,15 @@ func (s *Store) Sequenced(ctx context.Context, dir hotline.Direction, id hotline
 		var n int64
 		var err error
 		if dir == hotline.ReceiptReceived {
-			n, err = t.execN(`UPDATE outbox SET rleaf_idx = ? WHERE receipt_id = ? AND rleaf_idx IS NULL AND `+indexFree,
+			n, err = t.exec(`UPDATE outbox SET rleaf_idx = ? WHERE receipt_id = ? AND rleaf_idx IS NULL AND `+indexFree,
 				idx, id[:], idx, idx)
 		} else {
-			n, err = t.execN(`UPDATE envelopes SET leaf_idx = ?, receipt_party = ?, receipt_received = ?, receipt_note = ?
+			n, err = t.exec(`UPDATE envelopes SET leaf_idx = ?, receipt_party = ?, receipt_received = ?, receipt_note = ?
 				WHERE id = ? AND dir = ? AND leaf_idx IS NULL AND `+indexFree,
 				idx, party, received, note, id[:], int(dir), idx, idx)
 		}
 		if err == nil && n == 1 && dir == hotline.Sent {
 			_, err = t.exec(`UPDATE outbox SET ready = ? WHERE id = ?`, true, id[:])
-		}
-		if err == nil && n == 1 && t.s.d.RaiseHighWater != "" {
-			_, err = t.exec(t.s.d.RaiseHighWater, idx+1, idx+1)
 		}
 		if t.s.d.Unique != nil && t.s.d.Unique(err) {
 			// Another process took the index and committed first.
@@ -191,7 +197,7 @@ func (s *Store) Sequenced(ctx context.Context, dir hotline.Direction, id hotline
 // the transaction, or ErrNotFound.
 func (t *wtx) outboxState(id hotline.ID, recipient string) (int, error) {
 	var state int
-	err := t.queryRow(`SELECT state FROM outbox WHERE id = ? AND recipient = ?`+t.s.d.LockRow, id[:], recipient).Scan(&state)
+	err := t.queryRow(`SELECT state FROM outbox WHERE id = ? AND recipient = ? $LOCK_ROW`, id[:], recipient).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, notFound("no outbox row for %v to %q", id, recipient)
 	}
@@ -256,7 +262,7 @@ func (s *Store) MarkDelivered(ctx context.Context, d *store.Delivered) (bool, er
 		_, err = t.exec(`UPDATE outbox SET state = ?, delivered = ?, route = coalesce(nullif(?, ''), route),
 			first_attempt = coalesce(first_attempt, ?), last_attempt = ?,
 			receipt_received = ?, receipt_idx = ?, receipt_note = ?, receipt_id = ?, rleaf_entry = ?,
-			rleaf_after = `+t.s.d.HighWater+` WHERE id = ? AND recipient = ?`,
+			rleaf_after = `+highWater+` WHERE id = ? AND recipient = ?`,
 			stateDelivered, nanos(d.At), d.Route, nanos(d.At), nanos(d.At),
 			nanos(rc.Received), int64(rc.LogIndex), rc.Note, d.ReceiptID[:], d.Entry[:],
 			d.ID[:], d.Recipient)
@@ -308,10 +314,7 @@ func (s *Store) setState(ctx context.Context, id hotline.ID, recipient string, s
 
 // MarkAlerted implements [store.Store].
 func (s *Store) MarkAlerted(ctx context.Context, id hotline.ID, recipient string, at time.Time) error {
-	if err := store.CheckParty("recipient", recipient); err != nil {
-		return err
-	}
-	if err := store.CheckTime("alerted at", at); err != nil {
+	if err := cmp.Or(store.CheckParty("recipient", recipient), store.CheckTime("alerted at", at)); err != nil {
 		return err
 	}
 	return s.write(ctx, func(t *wtx) error {
@@ -355,7 +358,7 @@ func (s *Store) SetCheckpoint(ctx context.Context, c *store.Checkpoint) (bool, e
 	}
 	var replaced bool
 	err := s.write(ctx, func(t *wtx) error {
-		n, err := t.execN(`INSERT INTO checkpoints (origin, size, note, at) VALUES (?, ?, ?, ?)
+		n, err := t.exec(`INSERT INTO checkpoints (origin, size, note, at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (origin) DO UPDATE SET size = excluded.size, note = excluded.note, at = excluded.at
 			WHERE excluded.size > checkpoints.size`, c.Origin, int64(c.Size), c.Note, nanos(c.At))
 		replaced = n == 1

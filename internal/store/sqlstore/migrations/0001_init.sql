@@ -49,7 +49,7 @@ CREATE UNIQUE INDEX envelopes_leaf ON envelopes (leaf_idx) WHERE leaf_idx IS NOT
 -- kept in a row where one writer raises it, derived from envelopes_leaf
 -- and outbox_leaf (which only grow) where concurrent writers must not
 -- queue on one row.
-$HIGH_WATER
+$HIGH_WATER_TABLE
 
 -- One row per recipient of each sent envelope. state: 1 pending,
 -- 2 delivered, 3 failed. ready: the envelope's leaf is sequenced, so the
