@@ -17,11 +17,9 @@ type batchTx[T any] interface {
 	// Begin starts a write transaction and returns the handle operations
 	// use.
 	Begin(ctx context.Context) (T, error)
-	// Savepoint, Release and RollbackTo manage the savepoint each
-	// operation of a batch runs in.
-	Savepoint(ctx context.Context, t T) error
-	Release(ctx context.Context, t T) error
-	RollbackTo(ctx context.Context, t T) error
+	// Savepoint runs one of the statements that manage the savepoint each
+	// operation of a batch runs in: savepoint, release or rollbackTo.
+	Savepoint(ctx context.Context, t T, stmt string) error
 	// Commit makes the transaction durable; Rollback abandons it.
 	Commit(ctx context.Context, t T) error
 	Rollback(ctx context.Context, t T)
@@ -67,6 +65,13 @@ const (
 	opQueued int32 = iota
 	opTaken
 	opAbandoned
+)
+
+// The statements of an operation's savepoint.
+const (
+	savepoint  = "SAVEPOINT op"
+	release    = "RELEASE SAVEPOINT op"
+	rollbackTo = "ROLLBACK TO SAVEPOINT op"
 )
 
 // maxRetries bounds how often an operation is run again after a retryable
@@ -268,22 +273,22 @@ func (w *writer[T]) commitBatch(ctx context.Context, tx batchTx[T], live []*op[T
 // operation of the batch fails.
 func (w *writer[T]) runInSavepoint(ctx context.Context, tx batchTx[T], t T, fn func(T) error) (opErr, fatal error) {
 	for try := 0; ; try++ {
-		if err := tx.Savepoint(ctx, t); err != nil {
+		if err := tx.Savepoint(ctx, t, savepoint); err != nil {
 			return nil, fmt.Errorf("savepoint: %w", err)
 		}
 		err := fn(t)
 		if err == nil {
-			if err := tx.Release(ctx, t); err != nil {
+			if err := tx.Savepoint(ctx, t, release); err != nil {
 				return nil, fmt.Errorf("releasing savepoint: %w", err)
 			}
 			return nil, nil
 		}
-		if rerr := tx.RollbackTo(ctx, t); rerr != nil {
+		if rerr := tx.Savepoint(ctx, t, rollbackTo); rerr != nil {
 			// The database gave up the transaction (SQLite does on
 			// some I/O errors): nothing of the batch survives.
 			return nil, errors.Join(err, fmt.Errorf("rolling back to savepoint: %w", rerr))
 		}
-		if err := tx.Release(ctx, t); err != nil {
+		if err := tx.Savepoint(ctx, t, release); err != nil {
 			return nil, fmt.Errorf("releasing savepoint: %w", err)
 		}
 		if !tx.Retry(err) || try >= maxRetries {

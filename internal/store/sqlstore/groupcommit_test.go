@@ -41,18 +41,16 @@ func (f *fakeTx) Begin(ctx context.Context) (*fakeTx, error) {
 	return f, nil
 }
 
-func (f *fakeTx) Savepoint(ctx context.Context, _ *fakeTx) error {
-	if f.failSave != nil {
-		return f.failSave
+func (f *fakeTx) Savepoint(ctx context.Context, _ *fakeTx, stmt string) error {
+	switch stmt {
+	case savepoint:
+		if f.failSave != nil {
+			return f.failSave
+		}
+		f.saved = maps.Clone(f.work)
+	case rollbackTo:
+		f.work = maps.Clone(f.saved)
 	}
-	f.saved = maps.Clone(f.work)
-	return nil
-}
-
-func (f *fakeTx) Release(ctx context.Context, _ *fakeTx) error { return nil }
-
-func (f *fakeTx) RollbackTo(ctx context.Context, _ *fakeTx) error {
-	f.work = maps.Clone(f.saved)
 	return nil
 }
 

@@ -120,16 +120,10 @@ func (s *Store) RelayPut(ctx context.Context, r *store.Relayed) (bool, error) {
 			r.ID[:], r.From, r.To, nanos(r.Received), r.Receipt, r.Raw); done || err != nil {
 			return err
 		}
-		var same bool
-		if err := t.queryRow(`SELECT from_party = ? AND raw = ? FROM relay WHERE id = ? AND to_party = ?`,
-			r.From, r.Raw, r.ID[:], r.To).Scan(&same); err != nil {
-			return fmt.Errorf("comparing relayed envelope: %w", err)
-		}
-		if !same {
-			return conflict("relayed envelope %v to %q already stored with other bytes", r.ID, r.To)
-		}
-		existed = true
-		return nil
+		err := t.same(conflict("relayed envelope %v to %q already stored with other bytes", r.ID, r.To),
+			`SELECT from_party = ? AND raw = ? FROM relay WHERE id = ? AND to_party = ?`, r.From, r.Raw, r.ID[:], r.To)
+		existed = err == nil
+		return err
 	})
 	return existed, err
 }

@@ -220,16 +220,17 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 // queryRow runs a read of one row on the pool.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) row {
 	if s.closed.Load() {
-		return errRow{store.ErrClosed}
+		return rowFunc(func(...any) error { return store.ErrClosed })
 	}
 	return s.db.QueryRowContext(ctx, s.d.bind(q), args...)
 }
 
 type row interface{ Scan(dest ...any) error }
 
-type errRow struct{ err error }
+// rowFunc is a row whose Scan is a function.
+type rowFunc func(dest ...any) error
 
-func (r errRow) Scan(...any) error { return r.err }
+func (f rowFunc) Scan(dest ...any) error { return f(dest...) }
 
 // wtx is a writer's transaction; operations write through it. It is used
 // on its writer's goroutine only.
@@ -270,12 +271,15 @@ func (t *wtx) exec(q string, args ...any) (int64, error) {
 func (t *wtx) queryRow(q string, args ...any) row {
 	q = t.s.d.bind(q)
 	if t.first() {
-		return firstRow{t, q, args}
+		return rowFunc(func(dest ...any) error {
+			_, err := t.s.d.BeginWith(t.ctx, t.conn, q, args, dest)
+			return err
+		})
 	}
 	st, err := t.stmt(q)
 	switch {
 	case err != nil:
-		return errRow{err}
+		return rowFunc(func(...any) error { return err })
 	case st != nil:
 		return st.QueryRowContext(t.ctx, args...)
 	}
@@ -288,19 +292,6 @@ func (t *wtx) first() bool {
 	first := !t.begun && t.s.d.BeginWith != nil
 	t.begun = true
 	return first
-}
-
-// firstRow is the row of a transaction's first statement: scanning it
-// sends BEGIN and the statement.
-type firstRow struct {
-	t    *wtx
-	q    string
-	args []any
-}
-
-func (r firstRow) Scan(dest ...any) error {
-	_, err := r.t.s.d.BeginWith(r.t.ctx, r.t.conn, r.q, r.args, dest)
-	return err
 }
 
 // stmt returns q prepared on a connection kept for good, or nil on the
@@ -349,18 +340,8 @@ func (t *wtx) release() {
 	}
 }
 
-func (t *wtx) Savepoint(context.Context, *wtx) error {
-	_, err := t.exec("SAVEPOINT op")
-	return err
-}
-
-func (t *wtx) Release(context.Context, *wtx) error {
-	_, err := t.exec("RELEASE SAVEPOINT op")
-	return err
-}
-
-func (t *wtx) RollbackTo(context.Context, *wtx) error {
-	_, err := t.exec("ROLLBACK TO SAVEPOINT op")
+func (t *wtx) Savepoint(_ context.Context, _ *wtx, stmt string) error {
+	_, err := t.exec(stmt)
 	return err
 }
 
@@ -460,6 +441,19 @@ func wrapf(err error, format string, args ...any) error {
 		return nil
 	}
 	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// same runs q, which compares a stored row with what the caller would have
+// written, and returns nil if they are the same, or conflict.
+func (t *wtx) same(conflict error, q string, args ...any) error {
+	var same bool
+	if err := t.queryRow(q, args...).Scan(&same); err != nil {
+		return fmt.Errorf("comparing with the stored row: %w", err)
+	}
+	if !same {
+		return conflict
+	}
+	return nil
 }
 
 // changed runs q and reports whether it changed exactly one row; its error

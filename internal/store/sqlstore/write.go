@@ -52,12 +52,9 @@ func (t *wtx) insertEnvelope(dir hotline.Direction, e *store.Envelope, entry [ho
 	case !errors.Is(err, sql.ErrNoRows):
 		return store.Leaf{}, false, fmt.Errorf("inserting envelope %v: %w", e.ID, err)
 	}
-	var same bool
-	if err := t.queryRow(`SELECT raw = ? FROM envelopes WHERE id = ? AND dir = ?`, e.Raw, e.ID[:], int(dir)).Scan(&same); err != nil {
-		return store.Leaf{}, false, fmt.Errorf("comparing envelope %v: %w", e.ID, err)
-	}
-	if !same {
-		return store.Leaf{}, false, conflict("%v envelope %v already stored with other bytes", dir, e.ID)
+	if err := t.same(conflict("%v envelope %v already stored with other bytes", dir, e.ID),
+		`SELECT raw = ? FROM envelopes WHERE id = ? AND dir = ?`, e.Raw, e.ID[:], int(dir)); err != nil {
+		return store.Leaf{}, false, err
 	}
 	leaf, err := scanLeaf(t.queryRow(envelopeLeaf, e.ID[:], int(dir)))
 	return leaf, false, err
@@ -181,15 +178,9 @@ func (s *Store) Sequenced(ctx context.Context, dir hotline.Direction, id hotline
 			receipt_note = ? WHERE id = ? AND dir = 2 AND receipt_note IS NULL`, party, received, note, id[:]); done || err != nil {
 			return err
 		}
-		var same bool
-		if err := t.queryRow(`SELECT receipt_party = ? AND receipt_received = ? AND receipt_note = ?
-			FROM envelopes WHERE id = ? AND dir = 2`, party, received, note, id[:]).Scan(&same); err != nil {
-			return fmt.Errorf("comparing receipt: %w", err)
-		}
-		if !same {
-			return conflict("another receipt for %v is stored", id)
-		}
-		return nil
+		return t.same(conflict("another receipt for %v is stored", id), `SELECT receipt_party = ?
+			AND receipt_received = ? AND receipt_note = ? FROM envelopes WHERE id = ? AND dir = 2`,
+			party, received, note, id[:])
 	})
 }
 
@@ -240,17 +231,12 @@ func (s *Store) MarkDelivered(ctx context.Context, d *store.Delivered) (bool, er
 		}
 		rc := &d.Receipt
 		if state == stateDelivered {
-			var same bool
-			if err := t.queryRow(`SELECT receipt_note = ? AND receipt_received = ? AND receipt_idx = ? AND receipt_id = ?
+			err := t.same(conflict("another receipt from %q for %v is stored", d.Recipient, d.ID),
+				`SELECT receipt_note = ? AND receipt_received = ? AND receipt_idx = ? AND receipt_id = ?
 				FROM outbox WHERE id = ? AND recipient = ?`, rc.Note, nanos(rc.Received), int64(rc.LogIndex),
-				d.ReceiptID[:], d.ID[:], d.Recipient).Scan(&same); err != nil {
-				return fmt.Errorf("comparing receipt: %w", err)
-			}
-			if !same {
-				return conflict("another receipt from %q for %v is stored", d.Recipient, d.ID)
-			}
-			existed = true
-			return nil
+				d.ReceiptID[:], d.ID[:], d.Recipient)
+			existed = err == nil
+			return err
 		}
 		var taken bool
 		if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM outbox WHERE receipt_id = ?)`, d.ReceiptID[:]).Scan(&taken); err != nil {
