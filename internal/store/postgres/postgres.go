@@ -8,16 +8,13 @@
 // # Durability and group commit
 //
 // Every connection runs with synchronous_commit=on, whatever the server's
-// default: a commit returns once its WAL is flushed. As in the SQLite
-// engine, the writes that queue up while a transaction commits run together
-// in the next one, each in its own savepoint when one of them fails, and
-// share one commit and one WAL flush. Because a PostgreSQL transaction
-// spends most of its time waiting for round trips, and the server runs
-// transactions side by side and shares WAL flushes among them, a process
-// has several writer goroutines (Config.Writers), each taking a connection
-// from the pool for each transaction and batches from one queue. A write
-// returns once the transaction holding it committed. Reads use the pool
-// and never wait for the writers.
+// default: a commit returns once its WAL is flushed. A PostgreSQL
+// transaction spends most of its time in round trips, and the server runs
+// transactions side by side and shares WAL flushes among them, so
+// sqlstore's group-commit writer has several goroutines (Config.Writers),
+// each taking a connection from the pool for each transaction and sending
+// its BEGIN with its first statement. Reads use the pool and never wait
+// for the writers.
 //
 // # Replicas
 //
@@ -85,14 +82,13 @@ var dialect = sqlstore.Dialect{
 	Numbered:  true,
 	True:      "true",
 	LockRow:   "FOR UPDATE",
-	Begin:     "BEGIN",
 	BeginWith: beginWith,
 	Retry:     func(err error) bool { return hasCode(err, "40001", "40P01") },
 	Unique:    func(err error) bool { return hasCode(err, "23505") },
 	Schema: map[string]string{
-		"$INT": "bigint", "$INT32": "integer", "$SMALL": "smallint", "$BOOL": "boolean", "$FALSE": "false",
+		"$BIGINT": "bigint", "$INTEGER": "integer", "$SMALLINT": "smallint", "$BOOLEAN": "boolean", "$FALSE": "false",
 		"$BYTES": "bytea", "$SEQ": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-		"$SEQ_NEVER_REUSED": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "$WITHOUT_ROWID": "",
+		"$UNIQUE_SEQ": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "$WITHOUT_ROWID": "",
 		"$HIGH_WATER_TABLE": "",
 	},
 }

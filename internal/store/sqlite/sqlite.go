@@ -8,17 +8,12 @@
 // # Durability and group commit
 //
 // The database runs in WAL mode with synchronous=FULL: a commit returns
-// once the WAL is fsynced. Every write goes through one writer goroutine
-// that holds the only write connection, with its statements prepared; the
-// writes that queue up while a transaction commits run together in the
-// next one and share its single fsync. A batch first runs without
-// savepoints; if one of its writes fails, the batch is rolled back and run
-// again with a SAVEPOINT per write, so that the failure is undone alone. A
-// write returns once the transaction holding it committed. Reads use a
-// separate pool of read-only connections and, thanks to WAL, never wait for
-// the writer. WAL checkpoints run on a connection of their own, so that the
-// writer does not stop for them (but for a forced one when the WAL passes
-// 64 MiB).
+// once the WAL is fsynced. Every write goes through sqlstore's group-commit
+// writer, with one goroutine that holds the only write connection. Reads
+// use a separate pool of read-only connections and, thanks to WAL, never
+// wait for the writer. WAL checkpoints run on a connection of their own, so
+// that the writer does not stop for them (but for a forced one when the WAL
+// passes 64 MiB).
 //
 // # One process
 //
@@ -86,8 +81,8 @@ var dialect = sqlstore.Dialect{
 	True:  "1",
 	Begin: "BEGIN IMMEDIATE",
 	Schema: map[string]string{
-		"$INT": "INTEGER", "$INT32": "INTEGER", "$SMALL": "INTEGER", "$BOOL": "INTEGER", "$FALSE": "0",
-		"$BYTES": "BLOB", "$SEQ": "INTEGER PRIMARY KEY", "$SEQ_NEVER_REUSED": "INTEGER PRIMARY KEY AUTOINCREMENT",
+		"$BIGINT": "INTEGER", "$INTEGER": "INTEGER", "$SMALLINT": "INTEGER", "$BOOLEAN": "INTEGER", "$FALSE": "0",
+		"$BYTES": "BLOB", "$SEQ": "INTEGER PRIMARY KEY", "$UNIQUE_SEQ": "INTEGER PRIMARY KEY AUTOINCREMENT",
 		"$WITHOUT_ROWID": "WITHOUT ROWID",
 		"$HIGH_WATER_TABLE": `CREATE TABLE log_state (
 			id         INTEGER PRIMARY KEY CHECK (id = 1),

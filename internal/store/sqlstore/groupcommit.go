@@ -42,7 +42,6 @@ type batchTx[T any] interface {
 // writer is safe for concurrent use. Close stops it after the queued
 // operations.
 type writer[T any] struct {
-	txs      []batchTx[T]
 	log      *slog.Logger
 	maxBatch int
 
@@ -90,7 +89,6 @@ type op[T any] struct {
 // transaction held.
 func newWriter[T any](txs []batchTx[T], maxBatch int, log *slog.Logger, committed func(ops int)) *writer[T] {
 	w := &writer[T]{
-		txs:       txs,
 		log:       log,
 		maxBatch:  maxBatch,
 		committed: committed,

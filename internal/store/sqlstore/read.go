@@ -61,16 +61,13 @@ func scanLeaf(s row) (store.Leaf, error) {
 		return l, fmt.Errorf("reading leaf: entry of %d bytes", len(entry))
 	}
 	copy(l.Entry[:], entry)
-	l.Direction = hotline.Direction(dir)
-	var err error
-	if l.Object, err = decodeID(object); err != nil {
-		return l, err
-	}
+	l.Direction, l.After = hotline.Direction(dir), uint64(after)
 	if idx != nil {
 		l.Sequenced, l.Index = true, uint64(*idx)
 	}
-	l.After = uint64(after)
-	return l, nil
+	var err error
+	l.Object, err = decodeID(object)
+	return l, err
 }
 
 // Receipt implements [store.Store].
@@ -98,21 +95,18 @@ func (s *Store) Receipt(ctx context.Context, id hotline.ID, party string) (store
 func (s *Store) NextSequences(ctx context.Context, parties []string) ([]store.PairSeq, error) {
 	out := make([]store.PairSeq, len(parties))
 	pos := make(map[string][]int, len(parties))
+	args := make([]any, len(parties))
 	for i, p := range parties {
 		if err := store.CheckParty("party", p); err != nil {
 			return nil, err
 		}
-		out[i] = store.PairSeq{Party: p, Seq: 1}
+		out[i], args[i] = store.PairSeq{Party: p, Seq: 1}, p
 		pos[p] = append(pos[p], i)
 	}
 	// Parties come in envelopes of at most store.MaxRecipients, but chunk
 	// anyway: SQLite allows 32766 parameters.
 	for start := 0; start < len(parties); start += 1000 {
-		chunk := parties[start:min(start+1000, len(parties))]
-		args := make([]any, len(chunk))
-		for i, p := range chunk {
-			args[i] = p
-		}
+		chunk := args[start:min(start+1000, len(parties))]
 		_, err := collect(ctx, s, "reading sequence numbers", func(r row) (prev hotline.ID, err error) {
 			var (
 				party string
@@ -127,7 +121,7 @@ func (s *Store) NextSequences(ctx context.Context, parties []string) ([]store.Pa
 				out[i].Seq, out[i].Prev = uint64(last)+1, prev
 			}
 			return prev, err
-		}, `SELECT party, last_seq, last_id FROM pair_out WHERE party IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		}, `SELECT party, last_seq, last_id FROM pair_out WHERE party IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, chunk...)
 		if err != nil {
 			return nil, err
 		}
@@ -289,12 +283,7 @@ func (w *where) add(cond string, args ...any) {
 	w.args = append(w.args, args...)
 }
 
-func (w *where) String() string {
-	if len(w.conds) == 0 {
-		return "1 = 1"
-	}
-	return strings.Join(w.conds, " AND ")
-}
+func (w *where) String() string { return strings.Join(append(w.conds, "1 = 1"), " AND ") }
 
 func outboxWhere(f *store.OutboxFilter) *where {
 	w := &where{}

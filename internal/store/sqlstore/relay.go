@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -42,11 +40,8 @@ func (s *Store) MarkIncluded(ctx context.Context, id hotline.ID, recipient strin
 		var idx *int64
 		err := t.queryRow(`SELECT state, receipt_idx FROM outbox WHERE id = ? AND recipient = ?`,
 			id[:], recipient).Scan(&state, &idx)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("no outbox row for %v to %q", id, recipient)
-		}
-		if err != nil {
-			return fmt.Errorf("reading outbox row: %w", err)
+		if err := scanned("outbox row", err); err != nil {
+			return wrapf(err, "outbox row for %v to %q", id, recipient)
 		}
 		if state != stateDelivered || idx == nil {
 			return conflict("outbox row for %v to %q is %v, not delivered", id, recipient, store.OutboxState(state))
@@ -94,11 +89,8 @@ func (s *Store) MarkRelayed(ctx context.Context, d *store.RelayedDelivery) error
 		)
 		err := t.queryRow(`SELECT relayed_via, relay_receipt FROM outbox WHERE id = ? AND recipient = ?`,
 			d.ID[:], d.Recipient).Scan(&via, &receipt)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("no outbox row for %v to %q", d.ID, d.Recipient)
-		}
-		if err != nil {
-			return fmt.Errorf("reading outbox row: %w", err)
+		if err := scanned("outbox row", err); err != nil {
+			return wrapf(err, "outbox row for %v to %q", d.ID, d.Recipient)
 		}
 		if via != d.Relay || !bytes.Equal(receipt, d.Receipt) {
 			return conflict("%v to %q already relayed via %q with another relay receipt", d.ID, d.Recipient, via)
@@ -217,11 +209,8 @@ func (s *Store) RelayHandedOn(ctx context.Context, id hotline.ID, to string, at 
 		}
 		var stored []byte
 		err := t.queryRow(`SELECT recipient_receipt FROM relay WHERE id = ? AND to_party = ?`, id[:], to).Scan(&stored)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("no relayed envelope %v to %q", id, to)
-		}
-		if err != nil {
-			return fmt.Errorf("reading relayed envelope: %w", err)
+		if err := scanned("relayed envelope", err); err != nil {
+			return wrapf(err, "relayed envelope %v to %q", id, to)
 		}
 		if !bytes.Equal(stored, recipientReceipt) {
 			return conflict("relayed envelope %v to %q already handed on with another receipt", id, to)

@@ -20,12 +20,15 @@
 // # Writes
 //
 // Every write runs through the group-commit writer (groupcommit.go): the
-// writes that queue up while a transaction commits share the next one and
-// its fsync, and a write that fails is undone alone. The writer
-// has one goroutine per write connection: one that it keeps for good, with
-// its statements prepared (SQLite, one writer per database), or several
-// that take a connection from the pool for each transaction (PostgreSQL,
-// where the server runs them side by side). See [Config].
+// writes that queue up while a transaction commits run together in the
+// next one and share its commit and fsync. A batch first runs without
+// savepoints; if one of its writes fails, the batch is rolled back and run
+// again with a SAVEPOINT per write, so that the failure is undone alone. A
+// write returns once the transaction holding it committed. The writer has
+// one goroutine per write connection: one that it keeps for good, with its
+// statements prepared (SQLite, one writer per database), or several that
+// take a connection from the pool for each transaction (PostgreSQL, where
+// the server runs them side by side). See [Config].
 package sqlstore
 
 import (
@@ -35,8 +38,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,10 +72,10 @@ type Dialect struct {
 	// Unique reports whether err is the violation of a unique constraint.
 	Unique func(err error) bool
 	// Schema spells the words of the migrations (migrations/*.sql, shared
-	// by the engines) in the engine's SQL: $INT (64 bits), $INT32, $SMALL,
-	// $BOOL and $FALSE, $BYTES, $SEQ (an insertion sequence, the primary
-	// key), $SEQ_NEVER_REUSED (one that never hands out a deleted row's
-	// value again), $WITHOUT_ROWID (a clause for tables keyed by their
+	// by the engines) in the engine's SQL: $BIGINT, $INTEGER, $SMALLINT,
+	// $BOOLEAN and $FALSE, $BYTES, $SEQ (an insertion sequence, the primary
+	// key), $UNIQUE_SEQ (one that never hands out a deleted row's value
+	// again), $WITHOUT_ROWID (a clause for tables keyed by their
 	// primary key) and $HIGH_WATER_TABLE (the statements that created the
 	// first schema's high-water row, if it had one). $TRUE is True.
 	Schema map[string]string
@@ -92,16 +93,11 @@ func (d *Dialect) Migration(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// Longer words first, so that $SEQ does not take $SEQ_NEVER_REUSED.
-	words := []string{"$TRUE", d.True}
-	for _, w := range slices.SortedFunc(maps.Keys(d.Schema), func(a, b string) int { return len(b) - len(a) }) {
-		words = append(words, w, d.Schema[w])
+	words := []string{"$TRUE", d.True} // no word begins another
+	for w, sql := range d.Schema {
+		words = append(words, w, sql)
 	}
-	out := strings.NewReplacer(words...).Replace(string(text))
-	if i := strings.IndexByte(out, '$'); i >= 0 {
-		return "", fmt.Errorf("migration %s: no SQL for the word at %q", name, out[i:min(i+20, len(out))])
-	}
-	return out, nil
+	return strings.NewReplacer(words...).Replace(string(text)), nil
 }
 
 // bind spells q for the dialect: its words $LOCK_ROW and $TRUE, and its

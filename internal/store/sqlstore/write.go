@@ -189,10 +189,7 @@ func (s *Store) Sequenced(ctx context.Context, dir hotline.Direction, id hotline
 func (t *wtx) outboxState(id hotline.ID, recipient string) (int, error) {
 	var state int
 	err := t.queryRow(`SELECT state FROM outbox WHERE id = ? AND recipient = ? $LOCK_ROW`, id[:], recipient).Scan(&state)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, notFound("no outbox row for %v to %q", id, recipient)
-	}
-	return state, err
+	return state, wrapf(scanned("outbox row", err), "outbox row for %v to %q", id, recipient)
 }
 
 // RecordAttempt implements [store.Store].

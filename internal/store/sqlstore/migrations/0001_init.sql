@@ -14,30 +14,30 @@
 -- listings never read their overflow pages.
 CREATE TABLE envelopes (
 	seq              $SEQ,
-	dir              $SMALL NOT NULL CHECK (dir IN (1, 2)),
-	id               $BYTES NOT NULL,
-	from_party       TEXT   NOT NULL,
-	recipients       TEXT   NOT NULL, -- JSON array, in the header's order
-	group_label      TEXT   NOT NULL,
-	created          $INT   NOT NULL,
-	agreement        $BYTES NOT NULL,
-	exercise         $BOOL  NOT NULL,
-	kind             TEXT   NOT NULL,
-	severity         TEXT   NOT NULL,
-	marking          TEXT   NOT NULL,
-	thread           $BYTES NOT NULL, -- the thread id: the envelope's own id for a first message
-	refs             $BYTES NOT NULL, -- concatenated ids
-	pair_seq         $INT   NOT NULL, -- received: the sender's sequence number for this node
-	pair_prev        $BYTES NOT NULL,
-	at               $INT   NOT NULL,
-	entry            $BYTES NOT NULL, -- the leaf's log entry
-	leaf_idx         $INT,            -- the leaf's log index; NULL while pending
-	leaf_after       $INT   NOT NULL, -- the high-water mark when the row was inserted
-	receipt_party    TEXT,            -- received: the receipt this node issued
-	receipt_received $INT,
+	dir              $SMALLINT NOT NULL CHECK (dir IN (1, 2)),
+	id               $BYTES    NOT NULL,
+	from_party       TEXT      NOT NULL,
+	recipients       TEXT      NOT NULL, -- JSON array, in the header's order
+	group_label      TEXT      NOT NULL,
+	created          $BIGINT   NOT NULL,
+	agreement        $BYTES    NOT NULL,
+	exercise         $BOOLEAN  NOT NULL,
+	kind             TEXT      NOT NULL,
+	severity         TEXT      NOT NULL,
+	marking          TEXT      NOT NULL,
+	thread           $BYTES    NOT NULL, -- the thread id: the envelope's own id for a first message
+	refs             $BYTES    NOT NULL, -- concatenated ids
+	pair_seq         $BIGINT   NOT NULL, -- received: the sender's sequence number for this node
+	pair_prev        $BYTES    NOT NULL,
+	at               $BIGINT   NOT NULL,
+	entry            $BYTES    NOT NULL, -- the leaf's log entry
+	leaf_idx         $BIGINT,            -- the leaf's log index; NULL while pending
+	leaf_after       $BIGINT   NOT NULL, -- the high-water mark when the row was inserted
+	receipt_party    TEXT,               -- received: the receipt this node issued
+	receipt_received $BIGINT,
 	receipt_note     $BYTES,
-	raw              $BYTES NOT NULL,
-	body             $BYTES NOT NULL
+	raw              $BYTES    NOT NULL,
+	body             $BYTES    NOT NULL
 );
 CREATE UNIQUE INDEX envelopes_id ON envelopes (id, dir);
 CREATE INDEX envelopes_from ON envelopes (from_party, pair_seq) WHERE dir = 2;
@@ -57,30 +57,30 @@ $HIGH_WATER_TABLE
 -- receipt and the receipt's leaf (direction 3, object receipt_id).
 CREATE TABLE outbox (
 	seq              $SEQ,
-	id               $BYTES NOT NULL,
-	recipient        TEXT   NOT NULL,
-	pair_seq         $INT   NOT NULL,
-	pair_prev        $BYTES NOT NULL,
-	kind             TEXT   NOT NULL,
-	exercise         $BOOL  NOT NULL,
-	ready            $BOOL  NOT NULL DEFAULT $FALSE,
-	state            $SMALL NOT NULL DEFAULT 1 CHECK (state IN (1, 2, 3)),
-	queued           $INT   NOT NULL,
-	attempts         $INT32 NOT NULL DEFAULT 0,
-	next_attempt     $INT   NOT NULL,
-	first_attempt    $INT,
-	last_attempt     $INT,
-	last_error       TEXT   NOT NULL DEFAULT '',
-	route            TEXT   NOT NULL DEFAULT '',
-	delivered        $INT,
-	alerted          $INT,
-	receipt_received $INT,
-	receipt_idx      $INT,
+	id               $BYTES    NOT NULL,
+	recipient        TEXT      NOT NULL,
+	pair_seq         $BIGINT   NOT NULL,
+	pair_prev        $BYTES    NOT NULL,
+	kind             TEXT      NOT NULL,
+	exercise         $BOOLEAN  NOT NULL,
+	ready            $BOOLEAN  NOT NULL DEFAULT $FALSE,
+	state            $SMALLINT NOT NULL DEFAULT 1 CHECK (state IN (1, 2, 3)),
+	queued           $BIGINT   NOT NULL,
+	attempts         $INTEGER  NOT NULL DEFAULT 0,
+	next_attempt     $BIGINT   NOT NULL,
+	first_attempt    $BIGINT,
+	last_attempt     $BIGINT,
+	last_error       TEXT      NOT NULL DEFAULT '',
+	route            TEXT      NOT NULL DEFAULT '',
+	delivered        $BIGINT,
+	alerted          $BIGINT,
+	receipt_received $BIGINT,
+	receipt_idx      $BIGINT,
 	receipt_note     $BYTES,
 	receipt_id       $BYTES,
 	rleaf_entry      $BYTES,
-	rleaf_idx        $INT,
-	rleaf_after      $INT
+	rleaf_idx        $BIGINT,
+	rleaf_after      $BIGINT
 );
 CREATE UNIQUE INDEX outbox_id ON outbox (id, recipient);
 CREATE INDEX outbox_recipient ON outbox (recipient, seq);
@@ -92,25 +92,25 @@ CREATE UNIQUE INDEX outbox_leaf ON outbox (rleaf_idx) WHERE rleaf_idx IS NOT NUL
 
 -- Per-pair counters of the envelopes this node sent.
 CREATE TABLE pair_out (
-	party    TEXT   PRIMARY KEY,
-	last_seq $INT   NOT NULL,
-	last_id  $BYTES NOT NULL
+	party    TEXT    PRIMARY KEY,
+	last_seq $BIGINT NOT NULL,
+	last_id  $BYTES  NOT NULL
 ) $WITHOUT_ROWID;
 
 -- Every agreement version recorded; the highest is in force.
 CREATE TABLE agreements (
-	version $INT   PRIMARY KEY,
-	hash    $BYTES NOT NULL UNIQUE,
-	raw     $BYTES NOT NULL,
-	at      $INT   NOT NULL
+	version $BIGINT PRIMARY KEY,
+	hash    $BYTES  NOT NULL UNIQUE,
+	raw     $BYTES  NOT NULL,
+	at      $BIGINT NOT NULL
 );
 
 -- The last seen checkpoint of each peer's log.
 CREATE TABLE checkpoints (
-	origin TEXT   PRIMARY KEY,
-	size   $INT   NOT NULL,
-	note   $BYTES NOT NULL,
-	at     $INT   NOT NULL
+	origin TEXT    PRIMARY KEY,
+	size   $BIGINT NOT NULL,
+	note   $BYTES  NOT NULL,
+	at     $BIGINT NOT NULL
 ) $WITHOUT_ROWID;
 
 -- Other singletons.
