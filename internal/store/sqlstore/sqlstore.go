@@ -104,6 +104,9 @@ func (d *Dialect) Migration(name string) (string, error) {
 // placeholders. The spellings are kept, so that the hot
 // paths build no strings.
 func (d *Dialect) bind(q string) string {
+	if !d.Numbered && strings.IndexByte(q, '$') < 0 {
+		return q
+	}
 	if b, ok := d.bound.Load(q); ok {
 		return b.(string)
 	}
