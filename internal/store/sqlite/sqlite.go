@@ -75,11 +75,12 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
-// dialect is SQLite's: booleans are integers, and one writer needs no row
-// locks and no retries.
+// dialect is SQLite's: booleans are integers, and one writer (the lock file
+// keeps other processes out) needs no row locks and no retries.
 var dialect = sqlstore.Dialect{
-	True:  "1",
-	Begin: "BEGIN IMMEDIATE",
+	True:      "1",
+	OneWriter: true,
+	Begin:     "BEGIN IMMEDIATE",
 	Schema: map[string]string{
 		"$BIGINT": "INTEGER", "$INTEGER": "INTEGER", "$SMALLINT": "INTEGER", "$BOOLEAN": "INTEGER", "$FALSE": "0",
 		"$BYTES": "BLOB", "$SEQ": "INTEGER PRIMARY KEY", "$UNIQUE_SEQ": "INTEGER PRIMARY KEY AUTOINCREMENT",

@@ -59,9 +59,12 @@ type Dialect struct {
 	// LockRow ends a SELECT of a row the transaction goes on to update
 	// ("FOR UPDATE"); empty where one writer serialises the writes.
 	LockRow string
-	// Begin starts a write transaction.
+	// OneWriter means one writer writes the database, in one process: it
+	// keeps the high-water mark in memory, for the leaves it inserts.
+	OneWriter bool
+	// Begin starts a write transaction, unless BeginWith is set.
 	Begin string
-	// BeginWith, if set, sends Begin together with a transaction's first
+	// BeginWith, if set, sends BEGIN together with a transaction's first
 	// statement q, in one round trip, on conn (PostgreSQL's pipeline): it
 	// scans the statement's row into dest, or returns how many rows the
 	// statement changed if dest is empty.
@@ -80,7 +83,7 @@ type Dialect struct {
 	// first schema's high-water row, if it had one). $TRUE is True.
 	Schema map[string]string
 
-	bound sync.Map // query -> its spelling in the dialect
+	bound sync.Map // query -> its spelling, see bind
 }
 
 //go:embed migrations/*.sql
@@ -101,8 +104,8 @@ func (d *Dialect) Migration(name string) (string, error) {
 }
 
 // bind spells q for the dialect: its words $LOCK_ROW and $TRUE, and its
-// placeholders. The spellings are kept, so that the hot
-// paths build no strings.
+// placeholders. The spellings (of a fixed set of queries) are kept, so
+// that the hot paths build no strings.
 func (d *Dialect) bind(q string) string {
 	if !d.Numbered && strings.IndexByte(q, '$') < 0 {
 		return q
@@ -162,11 +165,11 @@ var _ store.Store = (*Store)(nil)
 // them and calls cfg.Close.
 func New(cfg Config) *Store {
 	s := &Store{d: cfg.Dialect, db: cfg.DB, close: cfg.Close}
-	txs := []batchTx[*wtx]{&wtx{s: s, conn: cfg.Conn, stmts: map[string]*sql.Stmt{}}}
+	txs := []batchTx[*wtx]{&wtx{s: s, conn: cfg.Conn, stmts: map[string]*sql.Stmt{}, hw: -1}}
 	if cfg.Conn == nil {
 		txs = nil
 		for range max(cfg.Writers, 1) {
-			txs = append(txs, &wtx{s: s})
+			txs = append(txs, &wtx{s: s, hw: -1})
 		}
 	}
 	if cfg.MaxBatch <= 0 {
@@ -239,6 +242,7 @@ type wtx struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt // nil: the connection is the pool's
 	begun bool                 // BEGIN went out
+	hw    int64                // the high-water mark (Dialect.OneWriter), or -1 to read it
 }
 
 // wtx implements batchTx. exec and queryRow spell the statement for the
@@ -248,14 +252,15 @@ var _ batchTx[*wtx] = (*wtx)(nil)
 
 // exec runs q and returns how many rows it changed.
 func (t *wtx) exec(q string, args ...any) (int64, error) {
-	q, first := t.s.d.bind(q), t.first()
-	var r sql.Result
-	var err error
-	switch st, perr := t.stmt(q); {
-	case first:
+	q = t.s.d.bind(q)
+	if t.first() {
 		return t.s.d.BeginWith(t.ctx, t.conn, q, args, nil)
-	case perr != nil:
-		return 0, perr
+	}
+	st, err := t.stmt(q)
+	var r sql.Result
+	switch {
+	case err != nil:
+		return 0, err
 	case st != nil:
 		r, err = st.ExecContext(t.ctx, args...)
 	default:
@@ -340,8 +345,23 @@ func (t *wtx) release() {
 }
 
 func (t *wtx) Savepoint(_ context.Context, _ *wtx, stmt string) error {
+	if stmt == rollbackTo {
+		t.hw = -1
+	}
 	_, err := t.exec(stmt)
 	return err
+}
+
+// highWater returns the high-water mark the one writer keeps, reading it
+// after a rollback.
+func (t *wtx) highWater() (int64, error) {
+	if t.hw < 0 {
+		if err := t.queryRow(`SELECT ` + highWater).Scan(&t.hw); err != nil {
+			t.hw = -1
+			return 0, fmt.Errorf("reading high-water mark: %w", err)
+		}
+	}
+	return t.hw, nil
 }
 
 func (t *wtx) Commit(context.Context, *wtx) error {
@@ -355,6 +375,7 @@ func (t *wtx) Commit(context.Context, *wtx) error {
 }
 
 func (t *wtx) Rollback(ctx context.Context, _ *wtx) {
+	t.hw = -1
 	if t.begun && t.conn != nil {
 		// After a failed COMMIT the engine may have rolled back already;
 		// the error of a second rollback says nothing new.

@@ -26,26 +26,37 @@ const highWater = `(SELECT coalesce(max(i), -1) + 1 FROM (
 	SELECT max(leaf_idx) AS i FROM envelopes WHERE leaf_idx IS NOT NULL
 	UNION ALL SELECT max(rleaf_idx) FROM outbox WHERE rleaf_idx IS NOT NULL) m)`
 
-// envelopeArgs returns the arguments of insertEnvelope. It runs on the
-// caller's goroutine, to keep encoding off the writer's.
+// envelopeArgs returns the arguments of insertEnvelope, the last one left
+// for the writer. It runs on the caller's goroutine, to keep encoding off
+// the writer's.
 func envelopeArgs(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte) []any {
 	thread := e.ThreadID()
 	return []any{int64(dir), e.ID[:], e.From, encodeParties(e.To), e.Group,
 		nanos(e.Created), e.AgreementHash[:], e.Exercise, e.Kind, string(e.Severity),
 		string(e.Marking), thread[:], encodeIDs(e.Refs), int64(e.PairSeq), e.PairPrev[:],
-		nanos(e.At), entry[:], e.Raw, nonNil(e.Body)}
+		nanos(e.At), entry[:], e.Raw, nonNil(e.Body), nil}
 }
+
+const insertEnvelope = `INSERT INTO envelopes (dir, id, from_party, recipients, group_label, created, agreement,
+	exercise, kind, severity, marking, thread, refs, pair_seq, pair_prev, at, entry, raw, body, leaf_after)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `
 
 // insertEnvelope inserts an envelope and its pending leaf, given
 // envelopeArgs, and returns the leaf and whether the envelope was new. An
 // envelope already there with the same bytes is not new; with other bytes
 // it is ErrConflict.
 func (t *wtx) insertEnvelope(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte, args []any) (store.Leaf, bool, error) {
-	var after int64
-	err := t.queryRow(`INSERT INTO envelopes (dir, id, from_party, recipients, group_label, created, agreement,
-		exercise, kind, severity, marking, thread, refs, pair_seq, pair_prev, at, entry, raw, body, leaf_after)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+highWater+`)
-		ON CONFLICT (id, dir) DO NOTHING RETURNING leaf_after`, args...).Scan(&after)
+	var after, n int64
+	var err error
+	if !t.s.d.OneWriter {
+		err = t.queryRow(insertEnvelope+highWater+`) ON CONFLICT (id, dir) DO NOTHING RETURNING leaf_after`,
+			args[:len(args)-1]...).Scan(&after)
+	} else if after, err = t.highWater(); err == nil {
+		args[len(args)-1] = after
+		if n, err = t.exec(insertEnvelope+`?) ON CONFLICT (id, dir) DO NOTHING`, args...); err == nil && n == 0 {
+			err = sql.ErrNoRows
+		}
+	}
 	switch {
 	case err == nil:
 		return store.Leaf{Entry: entry, Direction: dir, Object: e.ID, After: uint64(after)}, true, nil
@@ -149,6 +160,9 @@ func (s *Store) Sequenced(ctx context.Context, dir hotline.Direction, id hotline
 		}
 		if err == nil && n == 1 && dir == hotline.Sent {
 			_, err = t.exec(`UPDATE outbox SET ready = ? WHERE id = ?`, true, id[:])
+		}
+		if err == nil && n == 1 && t.hw >= 0 {
+			t.hw = max(t.hw, idx+1)
 		}
 		if t.s.d.Unique != nil && t.s.d.Unique(err) {
 			// Another process took the index and committed first.
