@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -347,44 +348,35 @@ func (s *Store) CountOutbox(ctx context.Context, f store.OutboxFilter) (int64, e
 	return s.count(ctx, "outbox o", outboxWhere(&f))
 }
 
+// inbound selects, in one statement (so that they agree), a peer's
+// sequence numbers: a row (0, highest, distinct count), then a row (1,
+// from, to) for each of the first gaps.
+const inbound = `SELECT 0, coalesce(max(pair_seq), 0), count(DISTINCT pair_seq)
+		FROM envelopes WHERE dir = 2 AND from_party = ?
+	UNION ALL SELECT * FROM (SELECT 1, prev + 1, seq - 1 FROM (
+			SELECT seq, lag(seq, 1, CAST(0 AS BIGINT)) OVER (ORDER BY seq) AS prev
+			FROM (SELECT DISTINCT pair_seq AS seq FROM envelopes WHERE dir = 2 AND from_party = ?) s) g
+		WHERE seq > prev + 1 ORDER BY seq LIMIT ?) gaps
+	ORDER BY 1, 2`
+
 // Inbound implements [store.Store].
-func (s *Store) Inbound(ctx context.Context, peer string) (in store.InboundSeqs, err error) {
-	in.Peer = peer
+func (s *Store) Inbound(ctx context.Context, peer string) (store.InboundSeqs, error) {
+	in := store.InboundSeqs{Peer: peer}
 	if err := store.CheckParty("peer", peer); err != nil {
 		return in, err
 	}
-	if s.closed.Load() {
-		return in, store.ErrClosed
+	rows, err := collect(ctx, s, "reading sequence numbers", func(r row) (v [3]int64, err error) {
+		return v, r.Scan(&v[0], &v[1], &v[2])
+	}, inbound, peer, peer, store.MaxGaps)
+	if err != nil || len(rows) == 0 {
+		return in, wrapf(cmp.Or(err, errors.New("no summary row")), "sequence numbers of %q", peer)
 	}
-	// One snapshot, so that the summary and the gaps agree.
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
-	if err != nil {
-		return in, fmt.Errorf("reading sequence numbers of %q: %w", peer, err)
+	in.Highest, in.Count = uint64(rows[0][1]), uint64(rows[0][2])
+	in.Missing = in.Highest - in.Count
+	for _, g := range rows[1:] {
+		in.Gaps = append(in.Gaps, store.SeqRange{From: uint64(g[1]), To: uint64(g[2])})
 	}
-	defer tx.Rollback()
-	var highest, count int64
-	err = tx.QueryRowContext(ctx, s.d.bind(`SELECT coalesce(max(pair_seq), 0), count(DISTINCT pair_seq)
-		FROM envelopes WHERE dir = 2 AND from_party = ?`), peer).Scan(&highest, &count)
-	in.Highest, in.Count, in.Missing = uint64(highest), uint64(count), uint64(highest-count)
-	if err != nil || in.Missing == 0 {
-		return in, wrapf(err, "reading sequence numbers of %q", peer)
-	}
-	rows, err := tx.QueryContext(ctx, s.d.bind(`SELECT prev + 1, seq - 1 FROM (
-			SELECT seq, lag(seq, 1, CAST(0 AS BIGINT)) OVER (ORDER BY seq) AS prev
-			FROM (SELECT DISTINCT pair_seq AS seq FROM envelopes WHERE dir = 2 AND from_party = ?) s) g
-		WHERE seq > prev + 1 ORDER BY seq LIMIT ?`), peer, store.MaxGaps)
-	if err != nil {
-		return in, fmt.Errorf("reading sequence gaps of %q: %w", peer, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var from, to int64
-		if err := rows.Scan(&from, &to); err != nil {
-			return in, fmt.Errorf("reading sequence gaps of %q: %w", peer, err)
-		}
-		in.Gaps = append(in.Gaps, store.SeqRange{From: uint64(from), To: uint64(to)})
-	}
-	return in, wrapf(rows.Err(), "reading sequence gaps of %q", peer)
+	return in, nil
 }
 
 const envCols = `seq, dir, id, from_party, recipients, group_label, created, agreement, exercise, kind,
