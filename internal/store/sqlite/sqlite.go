@@ -36,7 +36,7 @@ import (
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/store/sqlstore"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	modernc "modernc.org/sqlite" // and the "sqlite" database/sql driver it registers
 )
 
 // Config configures [Open].
@@ -81,6 +81,10 @@ var dialect = sqlstore.Dialect{
 	True:      "1",
 	OneWriter: true,
 	Begin:     "BEGIN IMMEDIATE",
+	Unique: func(err error) bool {
+		var e *modernc.Error
+		return errors.As(err, &e) && e.Code() == 2067 // SQLITE_CONSTRAINT_UNIQUE
+	},
 	Schema: map[string]string{
 		"$BIGINT": "INTEGER", "$INTEGER": "INTEGER", "$SMALLINT": "INTEGER", "$BOOLEAN": "INTEGER", "$FALSE": "0",
 		"$BYTES": "BLOB", "$SEQ": "INTEGER PRIMARY KEY", "$UNIQUE_SEQ": "INTEGER PRIMARY KEY AUTOINCREMENT",

@@ -147,12 +147,6 @@ func decodeID(b []byte) (hotline.ID, error) {
 	return id, nil
 }
 
-// decodeHash decodes a 32-byte column.
-func decodeHash(b []byte) ([32]byte, error) {
-	id, err := decodeID(b)
-	return id, err
-}
-
 // errorText cuts an error text to store.MaxErrorText bytes on a rune
 // boundary.
 func errorText(s string) string {

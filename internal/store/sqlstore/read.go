@@ -84,12 +84,8 @@ func (s *Store) Receipt(ctx context.Context, id hotline.ID, party string) (store
 		SELECT receipt_received, receipt_idx, receipt_note FROM outbox
 			WHERE id = ? AND recipient = ? AND receipt_note IS NOT NULL
 		LIMIT 1`, id[:], party, id[:], party).Scan(&received, &idx, &r.Note)
-	if err := scanned("receipt", err); err != nil {
-		return r, fmt.Errorf("receipt from %q for %v: %w", party, id, err)
-	}
-	r.Received = fromNanos(received)
-	r.LogIndex = uint64(idx)
-	return r, nil
+	r.Received, r.LogIndex = fromNanos(received), uint64(idx)
+	return r, wrapf(scanned("receipt", err), "receipt from %q for %v", party, id)
 }
 
 // NextSequences implements [store.Store].
@@ -402,7 +398,7 @@ func scanEnvelope(s row, content bool) (seqRow[store.Envelope], error) {
 	e.Created, e.At, e.PairSeq = fromNanos(created), fromNanos(at), uint64(pairSeq)
 	var errs [6]error
 	e.ID, errs[0] = decodeID(id)
-	e.AgreementHash, errs[1] = decodeHash(agreement)
+	e.AgreementHash, errs[1] = decodeID(agreement)
 	e.Thread, errs[2] = decodeID(thread)
 	e.PairPrev, errs[3] = decodeID(pairPrev)
 	e.Refs, errs[4] = decodeIDs(refs)
@@ -507,10 +503,9 @@ func scanAgreement(s row) (store.Agreement, error) {
 	if err := scanned("agreement", s.Scan(&version, &hash, &a.Raw, &at)); err != nil {
 		return a, err
 	}
-	a.Version = uint64(version)
-	a.At = fromNanos(at)
+	a.Version, a.At = uint64(version), fromNanos(at)
 	var err error
-	a.Hash, err = decodeHash(hash)
+	a.Hash, err = decodeID(hash)
 	return a, err
 }
 
@@ -534,8 +529,7 @@ func scanCheckpoint(s row) (store.Checkpoint, error) {
 	if err := scanned("checkpoint", s.Scan(&c.Origin, &size, &c.Note, &at)); err != nil {
 		return c, err
 	}
-	c.Size = uint64(size)
-	c.At = fromNanos(at)
+	c.Size, c.At = uint64(size), fromNanos(at)
 	return c, nil
 }
 
@@ -565,8 +559,5 @@ func (s *Store) Value(ctx context.Context, key string) ([]byte, error) {
 	if err := scanned("value", s.queryRow(ctx, `SELECT value FROM kv WHERE key = ?`, key).Scan(&v)); err != nil {
 		return nil, fmt.Errorf("value %q: %w", key, err)
 	}
-	if v == nil {
-		v = []byte{}
-	}
-	return v, nil
+	return nonNil(v), nil
 }

@@ -134,8 +134,7 @@ func scanRelayed(s row) (seqRow[store.Relayed], error) {
 	if err == nil {
 		r.ID, err = decodeID(id)
 	}
-	r.Received = fromNanos(received)
-	r.HandedOn = fromOptNanos(handedOn)
+	r.Received, r.HandedOn = fromNanos(received), fromOptNanos(handedOn)
 	return seqRow[store.Relayed]{seq, r}, err
 }
 

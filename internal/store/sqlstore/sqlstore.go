@@ -20,15 +20,11 @@
 // # Writes
 //
 // Every write runs through the group-commit writer (groupcommit.go): the
-// writes that queue up while a transaction commits run together in the
-// next one and share its commit and fsync. A batch first runs without
-// savepoints; if one of its writes fails, the batch is rolled back and run
-// again with a SAVEPOINT per write, so that the failure is undone alone. A
-// write returns once the transaction holding it committed. The writer has
-// one goroutine per write connection: one that it keeps for good, with its
-// statements prepared (SQLite, one writer per database), or several that
-// take a connection from the pool for each transaction (PostgreSQL, where
-// the server runs them side by side). See [Config].
+// writes that queue up while a transaction commits share the next one, and
+// a write that fails is undone alone. The writer has one goroutine that
+// keeps the one write connection, with its statements prepared (SQLite),
+// or several that take a connection from the pool for each transaction
+// (PostgreSQL). See [Config].
 package sqlstore
 
 import (
@@ -73,6 +69,7 @@ type Dialect struct {
 	// run again (a deadlock or serialization failure between processes).
 	Retry func(err error) bool
 	// Unique reports whether err is the violation of a unique constraint.
+	// Required.
 	Unique func(err error) bool
 	// Schema spells the words of the migrations (migrations/*.sql, shared
 	// by the engines) in the engine's SQL: $BIGINT, $INTEGER, $SMALLINT,
@@ -442,10 +439,6 @@ func Migrate(ctx context.Context, conn *sql.Conn, d *Dialect, begin []string, lo
 
 func conflict(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", store.ErrConflict, fmt.Sprintf(format, args...))
-}
-
-func notFound(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", store.ErrNotFound, fmt.Sprintf(format, args...))
 }
 
 func nonNil(b []byte) []byte {

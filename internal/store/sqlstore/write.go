@@ -164,7 +164,7 @@ func (s *Store) Sequenced(ctx context.Context, dir hotline.Direction, id hotline
 		if err == nil && n == 1 && t.hw >= 0 {
 			t.hw = max(t.hw, idx+1)
 		}
-		if t.s.d.Unique != nil && t.s.d.Unique(err) {
+		if t.s.d.Unique(err) {
 			// Another process took the index and committed first.
 			return conflict("log index %d already holds another leaf", index)
 		}
@@ -249,13 +249,6 @@ func (s *Store) MarkDelivered(ctx context.Context, d *store.Delivered) (bool, er
 			existed = err == nil
 			return err
 		}
-		var taken bool
-		if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM outbox WHERE receipt_id = ?)`, d.ReceiptID[:]).Scan(&taken); err != nil {
-			return fmt.Errorf("looking up receipt: %w", err)
-		}
-		if taken {
-			return conflict("receipt %v already delivered another envelope", d.ReceiptID)
-		}
 		_, err = t.exec(`UPDATE outbox SET state = ?, delivered = ?, route = coalesce(nullif(?, ''), route),
 			first_attempt = coalesce(first_attempt, ?), last_attempt = ?,
 			receipt_received = ?, receipt_idx = ?, receipt_note = ?, receipt_id = ?, rleaf_entry = ?,
@@ -263,7 +256,7 @@ func (s *Store) MarkDelivered(ctx context.Context, d *store.Delivered) (bool, er
 			stateDelivered, nanos(d.At), d.Route, nanos(d.At), nanos(d.At),
 			nanos(rc.Received), int64(rc.LogIndex), rc.Note, d.ReceiptID[:], d.Entry[:],
 			d.ID[:], d.Recipient)
-		if t.s.d.Unique != nil && t.s.d.Unique(err) {
+		if t.s.d.Unique(err) { // outbox_receipt
 			return conflict("receipt %v already delivered another envelope", d.ReceiptID)
 		}
 		return wrapf(err, "marking delivered")
@@ -318,7 +311,7 @@ func (s *Store) MarkAlerted(ctx context.Context, id hotline.ID, recipient string
 		done, err := t.changed("marking alerted", `UPDATE outbox SET alerted = coalesce(alerted, ?)
 			WHERE id = ? AND recipient = ?`, nanos(at), id[:], recipient)
 		if err == nil && !done {
-			return notFound("no outbox row for %v to %q", id, recipient)
+			return fmt.Errorf("%w: no outbox row for %v to %q", store.ErrNotFound, id, recipient)
 		}
 		return err
 	})
