@@ -180,9 +180,9 @@ func (db *DB) open(ctx context.Context, path string, readers int) error {
 //
 // A checkpoint copies each page the WAL holds once, however many times it
 // was written since the last one: the pages every write touches (the ends
-// of the indexes, the high-water row) are copied once per checkpoint. Every
-// 2048 writes rather than 512 cut the node's CPU per message by about 7%
-// under load (docs/PERFORMANCE.md, Node), for a WAL of some 16 MiB between
+// of the indexes) are copied once per checkpoint. Every 2048 writes rather
+// than 512 cut the node's CPU per message by about 7% under load
+// (docs/PERFORMANCE.md, Node), for a WAL of some 16 MiB between
 // checkpoints.
 const (
 	checkpointEvery = 2048  // writes between checkpoints

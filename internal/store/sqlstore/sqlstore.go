@@ -28,6 +28,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -43,8 +44,7 @@ import (
 )
 
 // Dialect is what differs between the SQL engines in the queries,
-// transactions and migrations of [Store]. It is used by pointer: it keeps
-// the queries it spelled.
+// transactions and migrations of [Store].
 type Dialect struct {
 	// Numbered means placeholders are $1, $2, ... rather than ?.
 	Numbered bool
@@ -79,8 +79,6 @@ type Dialect struct {
 	// primary key) and $HIGH_WATER_TABLE (the statements that created the
 	// first schema's high-water row, if it had one). $TRUE is True.
 	Schema map[string]string
-
-	bound sync.Map // query -> its spelling, see bind
 }
 
 //go:embed migrations/*.sql
@@ -100,16 +98,9 @@ func (d *Dialect) Migration(name string) (string, error) {
 	return strings.NewReplacer(words...).Replace(string(text)), nil
 }
 
-// bind spells q for the dialect: its words $LOCK_ROW and $TRUE, and its
-// placeholders. The spellings (of a fixed set of queries) are kept, so
-// that the hot paths build no strings.
-func (d *Dialect) bind(q string) string {
-	if !d.Numbered && strings.IndexByte(q, '$') < 0 {
-		return q
-	}
-	if b, ok := d.bound.Load(q); ok {
-		return b.(string)
-	}
+// spell spells q for the dialect: its words $LOCK_ROW and $TRUE, and its
+// placeholders.
+func (d *Dialect) spell(q string) string {
 	b := strings.NewReplacer("$LOCK_ROW", d.LockRow, "$TRUE", d.True).Replace(q)
 	if d.Numbered {
 		parts := strings.Split(b, "?")
@@ -118,7 +109,20 @@ func (d *Dialect) bind(q string) string {
 		}
 		b = strings.Join(parts, "")
 	}
-	d.bound.Store(q, b)
+	return b
+}
+
+// bind returns q spelled for the dialect. The spellings (of a fixed set of
+// queries) are kept, so that the hot paths build no strings.
+func (s *Store) bind(q string) string {
+	if !s.d.Numbered && strings.IndexByte(q, '$') < 0 {
+		return q
+	}
+	if b, ok := s.bound.Load(q); ok {
+		return b.(string)
+	}
+	b := s.d.spell(q)
+	s.bound.Store(q, b)
 	return b
 }
 
@@ -154,6 +158,7 @@ type Store struct {
 	w      *writer[*wtx]
 	close  func() error
 	closed atomic.Bool
+	bound  sync.Map // query -> its spelling, see bind
 }
 
 var _ store.Store = (*Store)(nil)
@@ -177,12 +182,7 @@ func New(cfg Config) *Store {
 }
 
 // Logger returns log, or a logger that discards everything for nil.
-func Logger(log *slog.Logger) *slog.Logger {
-	if log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return log
-}
+func Logger(log *slog.Logger) *slog.Logger { return cmp.Or(log, slog.New(slog.DiscardHandler)) }
 
 // Close waits for the writes in flight and closes the store. It is safe
 // to call more than once.
@@ -213,7 +213,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	return s.db.QueryContext(ctx, s.d.bind(q), args...)
+	return s.db.QueryContext(ctx, s.bind(q), args...)
 }
 
 // queryRow runs a read of one row on the pool.
@@ -221,7 +221,7 @@ func (s *Store) queryRow(ctx context.Context, q string, args ...any) row {
 	if s.closed.Load() {
 		return rowFunc(func(...any) error { return store.ErrClosed })
 	}
-	return s.db.QueryRowContext(ctx, s.d.bind(q), args...)
+	return s.db.QueryRowContext(ctx, s.bind(q), args...)
 }
 
 type row interface{ Scan(dest ...any) error }
@@ -249,7 +249,7 @@ var _ batchTx[*wtx] = (*wtx)(nil)
 
 // exec runs q and returns how many rows it changed.
 func (t *wtx) exec(q string, args ...any) (int64, error) {
-	q = t.s.d.bind(q)
+	q = t.s.bind(q)
 	if t.first() {
 		return t.s.d.BeginWith(t.ctx, t.conn, q, args, nil)
 	}
@@ -270,7 +270,7 @@ func (t *wtx) exec(q string, args ...any) (int64, error) {
 }
 
 func (t *wtx) queryRow(q string, args ...any) row {
-	q = t.s.d.bind(q)
+	q = t.s.bind(q)
 	if t.first() {
 		return rowFunc(func(dest ...any) error {
 			_, err := t.s.d.BeginWith(t.ctx, t.conn, q, args, dest)
@@ -411,7 +411,7 @@ func Migrate(ctx context.Context, conn *sql.Conn, d *Dialect, begin []string, lo
 			return fmt.Errorf("migration %s: no version number", name)
 		}
 		var n int
-		if err := conn.QueryRowContext(ctx, d.bind(`SELECT count(*) FROM schema_migrations WHERE version = ?`),
+		if err := conn.QueryRowContext(ctx, d.spell(`SELECT count(*) FROM schema_migrations WHERE version = ?`),
 			version).Scan(&n); err != nil {
 			return fmt.Errorf("migrating: %w", err)
 		}
@@ -425,7 +425,7 @@ func Migrate(ctx context.Context, conn *sql.Conn, d *Dialect, begin []string, lo
 		if _, err := conn.ExecContext(ctx, text); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
-		if _, err := conn.ExecContext(ctx, d.bind(`INSERT INTO schema_migrations (version, name) VALUES (?, ?)`),
+		if _, err := conn.ExecContext(ctx, d.spell(`INSERT INTO schema_migrations (version, name) VALUES (?, ?)`),
 			version, name); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
