@@ -75,6 +75,9 @@ type HeartbeatConfig struct {
 	// whose consistency could not be proven after retries: the same alarm
 	// as an equivocation, without a proof.
 	OnUnproven func(Alarm)
+	// OnWitness is called for each witness found cosigning a larger
+	// checkpoint of a log with an earlier timestamp than a smaller one.
+	OnWitness func(Alarm)
 }
 
 // Heartbeats sends and answers heartbeats and keeps each peer's channel
@@ -405,7 +408,12 @@ func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string)
 		}
 		return
 	}
-	if ok {
+	if cp.Witnessed {
+		// Kept with every cosignature, and checked against its neighbours
+		// in size (the largest believed among them, when it is the new
+		// largest).
+		h.record(ctx, cp, now)
+	} else if ok {
 		h.compare(ctx, cp.Owner, prev.Checkpoint, cp.Checkpoint)
 	}
 	h.mu.Lock()
@@ -428,6 +436,90 @@ func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string)
 	}
 	if _, err := h.cfg.Store.SetCheckpoint(ctx, &store.Checkpoint{Origin: cp.Origin, Size: cp.Size, Note: signed, At: now}); err != nil && ctx.Err() == nil {
 		h.logger.Error("recording a checkpoint", "origin", cp.Origin, "err", err)
+	}
+}
+
+// record keeps a witnessed checkpoint and its cosignatures in the store's
+// history, checks it for consistency against the recorded checkpoints next
+// to it in size, and reports a witness whose cosignature timestamps go
+// down as the log grows.
+func (h *Heartbeats) record(ctx context.Context, cp Verified, now time.Time) {
+	w := &store.WitnessedCheckpoint{Origin: cp.Origin, Size: cp.Size, Hash: cp.Hash, Note: cp.Note, At: now}
+	for _, c := range cp.Cosignatures {
+		w.Cosignatures = append(w.Cosignatures, store.CosignatureRecord{
+			Origin: cp.Origin, Size: cp.Size, Witness: c.Witness, Time: c.Time, Signature: c.Signature, At: now,
+		})
+	}
+	_, err := h.cfg.Store.AddWitnessed(ctx, w)
+	if errors.Is(err, store.ErrConflict) && cp.Size > 0 {
+		// Another root of this size is recorded: both were witnessed.
+		if _, same, err := h.cfg.Store.WitnessedAround(ctx, cp.Origin, cp.Size-1); err == nil && same != nil && same.Size == cp.Size {
+			if other, err := Verify(h.cfg.Agreement(), same.Note, now); err == nil {
+				h.compare(ctx, cp.Owner, other.Checkpoint, cp.Checkpoint)
+			}
+		}
+		return
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			h.logger.Error("recording a witnessed checkpoint", "origin", cp.Origin, "size", cp.Size, "err", err)
+		}
+		return
+	}
+	below, above, err := h.cfg.Store.WitnessedAround(ctx, cp.Origin, cp.Size)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.logger.Error("reading witnessed checkpoints", "origin", cp.Origin, "err", err)
+		}
+		return
+	}
+	for _, n := range []*store.WitnessedCheckpoint{below, above} {
+		if n == nil {
+			continue
+		}
+		if other, err := Verify(h.cfg.Agreement(), n.Note, now); err == nil {
+			h.compare(ctx, cp.Owner, other.Checkpoint, cp.Checkpoint)
+		}
+	}
+	h.witnessClocks(cp, w, below, above)
+}
+
+// witnessClocks reports each witness that cosigned a larger checkpoint of
+// a log with an earlier timestamp than a smaller one: a witness's clock
+// that goes back, or a witness that backdates, either of which would move
+// neutral times.
+func (h *Heartbeats) witnessClocks(cp Verified, w, below, above *store.WitnessedCheckpoint) {
+	times := func(c *store.WitnessedCheckpoint) map[string]time.Time {
+		m := map[string]time.Time{}
+		if c != nil {
+			for _, s := range c.Cosignatures {
+				m[s.Witness] = s.Time
+			}
+		}
+		return m
+	}
+	mine, lower, upper := times(w), times(below), times(above)
+	for _, witness := range slices.Sorted(maps.Keys(mine)) {
+		t := mine[witness]
+		var small, large *store.WitnessedCheckpoint
+		var ts, tl time.Time
+		if lt, ok := lower[witness]; ok && lt.After(t) {
+			small, large, ts, tl = below, w, lt, t
+		} else if ut, ok := upper[witness]; ok && ut.Before(t) {
+			small, large, ts, tl = w, above, t, ut
+		} else {
+			continue
+		}
+		a := Alarm{
+			Origin: cp.Origin, Owner: cp.Owner, Witness: witness, At: h.clock.Now(), Older: small.Note, Newer: large.Note,
+			Reason: fmt.Sprintf("witness %s cosigned size %d at %s but the larger size %d at %s, earlier: its timestamps go down as the log grows",
+				witness, small.Size, hotline.FormatTime(ts), large.Size, hotline.FormatTime(tl)),
+		}
+		h.addAlarm(a)
+		h.logger.Error("ALARM: a witness's cosignature timestamps go down as the log grows", "witness", witness, "origin", cp.Origin, "reason", a.Reason)
+		if h.cfg.OnWitness != nil {
+			h.cfg.OnWitness(a)
+		}
 	}
 }
 
@@ -611,6 +703,9 @@ func (h *Heartbeats) Recheck(ctx context.Context) {
 type Alarm struct {
 	// Origin is the log, Owner its party.
 	Origin, Owner string
+	// Witness is set when the alarm is about a witness, not the log: its
+	// cosignature timestamps go down as the log grows.
+	Witness string
 	// At is when this node raised it.
 	At time.Time
 	// Proof is the equivocation proof; nil when consistency could only not

@@ -3,11 +3,14 @@ package gossip_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/hotline-net/hotline"
@@ -297,5 +300,60 @@ func TestUnprovableConsistency(t *testing.T) {
 	as := h.Alarms()
 	if len(as) != 1 || as[0].Owner != "BER" || as[0].Proof != nil || string(as[0].Older) != string(real) || string(as[0].Newer) != string(forged) {
 		t.Errorf("alarm: %+v", as)
+	}
+}
+
+// TestCosignatureHistory: every witnessed checkpoint is kept with each
+// cosignature and its timestamp, new cosignatures of a kept checkpoint are
+// added, and a witness whose timestamps go down as the log grows is
+// reported.
+func TestCosignatureHistory(t *testing.T) {
+	h := newHeartbeats(t)
+	ctx := context.Background()
+	origin, _ := h.agr.LogOrigin("BER")
+	t0 := h.clk.Now()
+	show := func(counter uint64, cp []byte) {
+		t.Helper()
+		if _, err := h.Receive(ctx, "BER", h.from(t, hotline.Heartbeat{Counter: counter, Time: h.clk.Now(), Checkpoint: cp})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	show(1, h.checkpoint(t, 5, 1, "CRI", "DEP"))
+	h.clk.Advance(time.Minute)
+	show(2, h.checkpoint(t, 5, 1, "CRI", "DEP", "BER")) // BER's own cosignature arrives later
+	h.clk.Advance(time.Minute)
+	ten := h.checkpoint(t, 10, 2, "CRI", "DEP")
+	show(3, ten)
+
+	first, err := h.st.FirstCosignatures(ctx, origin, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range first {
+		got = append(got, fmt.Sprintf("%s %d %v", c.Witness, c.Size, c.Time.Sub(t0)))
+	}
+	if diff := cmp.Diff([]string{"CRI 5 0s", "DEP 5 0s", "BER 5 1m0s"}, got); diff != "" {
+		t.Errorf("first cosignatures of index 4 (-want +got):\n%s", diff)
+	}
+	if len(h.Alarms()) != 0 {
+		t.Fatalf("alarms before any clock went back: %+v", h.Alarms())
+	}
+
+	// DEP cosigns size 7 after it cosigned size 10, but dates it earlier
+	// than 5's: its timestamps go down as the log grows.
+	h.clk.Set(t0.Add(-time.Minute))
+	seven := h.checkpoint(t, 7, 3, "CRI", "DEP")
+	h.clk.Set(t0.Add(3 * time.Minute))
+	show(4, seven)
+	var witnesses []string
+	for _, a := range h.Alarms() {
+		if a.Witness != "" {
+			witnesses = append(witnesses, a.Witness)
+		}
+	}
+	slices.Sort(witnesses)
+	if diff := cmp.Diff([]string{"CRI", "DEP"}, witnesses); diff != "" {
+		t.Errorf("witnesses reported (-want +got):\n%s", diff)
 	}
 }
