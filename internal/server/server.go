@@ -136,6 +136,7 @@ type Server struct {
 	puller     *relay.Puller
 	inclusion  *inclusion.Checker
 	client     *fedapi.Client
+	cosigs     *storeCosignatures
 	remotesMu  sync.Mutex
 	remotes    map[string]*tlog.Remote
 	alarms     prometheus.Counter
@@ -559,6 +560,7 @@ func (s *Server) now() time.Time {
 }
 
 func (s *Server) openLog(ctx context.Context) (*tlog.Log, error) {
+	s.cosigs = &storeCosignatures{st: s.store}
 	cfg := tlog.Config{
 		Dir:                filepath.Join(s.dir, LogDir),
 		Signer:             s.keys.Checkpoint,
@@ -567,7 +569,7 @@ func (s *Server) openLog(ctx context.Context) (*tlog.Log, error) {
 		CheckpointInterval: time.Duration(s.cfg.CheckpointInterval),
 		RepublishInterval:  time.Duration(s.cfg.HeartbeatInterval),
 		Self:               s.cfg.Party, // the policy names witnesses by party id
-		Cosignatures:       &storeCosignatures{st: s.store},
+		Cosignatures:       s.cosigs,
 		OnEquivocation: func(e *tlog.Equivocation) {
 			// A witness holds a view of this node's own log that the log
 			// does not extend: keep the proof, raise the alarm.
@@ -695,6 +697,11 @@ func (s *Server) startPeers() error {
 		OnUnproven: func(gossip.Alarm) { s.alarms.Inc() },
 	})
 	if err != nil {
+		return err
+	}
+	// This node's own quorum checkpoints are kept with every cosignature,
+	// as its peers' are.
+	if err := s.cosigs.keepHistory(context.Background(), s.heartbeats.Observe); err != nil {
 		return err
 	}
 	s.relay, err = relay.New(relay.Config{
