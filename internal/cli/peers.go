@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +23,11 @@ func newPeersCmd() *cobra.Command {
 		Long: `Peers shows what the running node's heartbeats found about each peer: whether
 the last exchange worked, its round trip, the share of rounds that worked in
 the last 24 hours, and the sequence numbers each side has seen from the other
-("you say you sent up to 41; I have 39"). Equivocation alarms are listed last.`,
+("you say you sent up to 41; I have 39"), and the largest size of the peer's
+log that the agreement's witness quorum vouched for (a checkpoint only the
+peer signed does not count), how long ago and by whom. Alarms about a log
+(equivocations, consistency that cannot be proven, a witness whose
+timestamps go back) are listed last.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			op, err := newOperator(dir)
@@ -45,7 +50,7 @@ the last 24 hours, and the sequence numbers each side has seen from the other
 				}{list, eq})
 			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tCHANNEL\tLATENCY\tUP 24H\tLAST SEEN\tSENT→THEM\tTHEY HAVE\tTHEY SENT\tWE HAVE\tGAPS")
+			fmt.Fprintln(tw, "PEER\tCHANNEL\tLATENCY\tUP 24H\tLAST SEEN\tSENT→THEM\tTHEY HAVE\tTHEY SENT\tWE HAVE\tLOG WITNESSED\tGAPS")
 			for _, p := range list.Peers {
 				state := "down"
 				if p.Up {
@@ -68,10 +73,19 @@ the last 24 hours, and the sequence numbers each side has seen from the other
 				if p.TheyReceived < p.Sent {
 					gaps = append(gaps, fmt.Sprintf("they lack %d-%d", p.TheyReceived+1, p.Sent))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Party, state, p.LatencyMS, uptime,
-					shortTime(p.LastSeen), p.Sent, p.TheyReceived, p.TheySent, p.Received, strings.Join(gaps, ", "))
+				witnessed := "-"
+				if p.Log.AgeSeconds != nil {
+					witnessed = fmt.Sprintf("%d, %s ago, by %s", p.Log.WitnessedSize, time.Duration(*p.Log.AgeSeconds)*time.Second, strings.Join(p.Log.Cosigners, " "))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Party, state, p.LatencyMS, uptime,
+					shortTime(p.LastSeen), p.Sent, p.TheyReceived, p.TheySent, p.Received, witnessed, strings.Join(gaps, ", "))
 			}
 			tw.Flush()
+			for _, p := range list.Peers {
+				for _, a := range p.Log.Alarms {
+					fmt.Fprintf(w, "ALARM about %s's log %s: %s\n", p.Party, p.Log.Origin, a)
+				}
+			}
 			for _, e := range eq.Equivocations {
 				fmt.Fprintf(w, "EQUIVOCATION by log %s, found %s (the proof: hotline peers --json)\n", e.Origin, shortTime(e.At))
 			}

@@ -27,7 +27,7 @@ var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 	http.StatusTooManyRequests:       {ErrRateLimited},
 	http.StatusUnprocessableEntity: {hotline.ErrBadStanza, hotline.ErrBadPayload, hotline.ErrBadCommitment, hotline.ErrDecrypt,
 		hotline.ErrNoKey, hotline.ErrFutureCreated, node.ErrUnknownAgreement, node.ErrUnknownKind, node.ErrInvalidBody,
-		node.ErrUnknownRecipient, node.ErrWrongReceipt, agreement.ErrUnknownParty,
+		node.ErrUnknownRecipient, node.ErrWrongReceipt, node.ErrReceiptTime, agreement.ErrUnknownParty,
 		gossip.ErrHeartbeatStale, gossip.ErrHeartbeatPeer, relay.ErrRelaySender, relay.ErrRelayNoView},
 	http.StatusServiceUnavailable: {refusal.ErrUnavailable},
 })

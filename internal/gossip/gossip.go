@@ -790,11 +790,66 @@ type PeerStatus struct {
 	// missing below the peer's Sent.
 	Sent, TheyReceived, TheySent, Received uint64
 	Missing                                []store.SeqRange
+	// Log is what this node believes of the peer's log.
+	Log LogStatus
+}
+
+// LogStatus is what a node believes of one party's log.
+type LogStatus struct {
+	Origin string
+	// Witnessed is the largest size a checkpoint that met the witness
+	// quorum showed (0 with none); Cosigned the latest timestamp among
+	// its cosignatures, from which its age is counted; Cosigners the
+	// witnesses whose cosignatures it carries.
+	Witnessed uint64
+	Cosigned  time.Time
+	Cosigners []string
+	// Alarms describe the equivocations, unprovable consistency and
+	// witness clocks going back this node found about the log.
+	Alarms []string
+}
+
+// logStatus returns what this node believes of party's log.
+func (h *Heartbeats) logStatus(ctx context.Context, party string, equivocations []store.EquivocationRecord) (LogStatus, error) {
+	var ls LogStatus
+	origin, err := h.cfg.Agreement().LogOrigin(party)
+	if err != nil {
+		return ls, nil // no directory entry yet: no log to speak of
+	}
+	ls.Origin = origin
+	v, ok, err := h.Witnessed(ctx, party)
+	if err != nil {
+		return ls, err
+	}
+	if ok {
+		ls.Witnessed = v.Size
+		for _, c := range v.Cosignatures {
+			ls.Cosigners = append(ls.Cosigners, c.Witness)
+			if c.Time.After(ls.Cosigned) {
+				ls.Cosigned = c.Time
+			}
+		}
+	}
+	for _, e := range equivocations {
+		if e.Origin == origin {
+			ls.Alarms = append(ls.Alarms, "equivocation found "+hotline.FormatTime(e.At)+" (the proof: GET /api/v1/equivocations)")
+		}
+	}
+	for _, a := range h.Alarms() {
+		if a.Origin == origin && a.Proof == nil {
+			ls.Alarms = append(ls.Alarms, a.Reason)
+		}
+	}
+	return ls, nil
 }
 
 // Peers returns the status of every peer of the agreement.
 func (h *Heartbeats) Peers(ctx context.Context) ([]PeerStatus, error) {
 	var out []PeerStatus
+	equivocations, err := h.cfg.Store.Equivocations(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range h.cfg.Agreement().Parties() {
 		if p.ID == h.self {
 			continue
@@ -824,6 +879,9 @@ func (h *Heartbeats) Peers(ctx context.Context) ([]PeerStatus, error) {
 			return nil, err
 		}
 		st.Received = contiguous(in)
+		if st.Log, err = h.logStatus(ctx, p.ID, equivocations); err != nil {
+			return nil, err
+		}
 		st.Missing = slices.Clone(in.Gaps)
 		if ps.theySent > in.Highest {
 			st.Missing = append(st.Missing, store.SeqRange{From: in.Highest + 1, To: ps.theySent})

@@ -26,9 +26,6 @@ type Verified struct {
 	Witnessed bool
 }
 
-// ErrUnknownLog: a checkpoint whose origin is no party's log.
-var ErrUnknownLog = hotline.NewError("unknown_log", "checkpoint of no party's log")
-
 // Verify checks a signed checkpoint against the agreement at time now: it
 // must be signed by the checkpoint key of the party whose log origin it
 // names, and every cosignature by a witness of the agreement's policy must
@@ -49,7 +46,7 @@ func Verify(agr *agreement.Agreement, signed []byte, now time.Time) (Verified, e
 		}
 	}
 	if owner == "" {
-		return Verified{}, hotline.Errorf(ErrUnknownLog, "origin %q is no party's log", truncate(origin))
+		return Verified{}, fmt.Errorf("checkpoint origin %q is no party's log", truncate(origin))
 	}
 	pol, err := policyFor(agr, owner, now)
 	if err != nil {
