@@ -11,13 +11,21 @@
 //
 // # Checkpoint gossip and equivocation
 //
-// Each heartbeat carries the sender's latest checkpoint and the latest
-// checkpoints it has seen of every other log. A checkpoint is verified with
-// the key of the party whose log it is, and the largest of each log is
-// kept in the store. Two checkpoints of one log that cannot both be true
-// (same size and different roots, or a smaller one that is not a prefix of
-// the larger, shown with a consistency proof) become an equivocation
-// proof, stored, and an alarm (OnEquivocation).
+// Each heartbeat carries the sender's latest checkpoint, the largest
+// witnessed checkpoint it holds of every other log and the last one each
+// log's owner showed it. A checkpoint is verified with the key of the party
+// whose log it is ([Verify]); it is believed only if it carries the
+// agreement's witness quorum from witnesses other than the log's owner.
+// Witnessed checkpoints are kept in the store's history with every
+// cosignature, the largest of each log as what the node believes of it
+// ([Heartbeats.Witnessed]); an unwitnessed one is kept in memory to
+// compare, never believed. Two checkpoints of one log that cannot both be
+// true (same size and different roots, or a smaller one that is not a
+// prefix of the larger, shown with a consistency proof) become an
+// equivocation proof, stored, and an alarm (OnEquivocation); two whose
+// consistency cannot be proven after retries raise the same alarm without a
+// proof (OnUnproven), and a witness whose cosignature timestamps go down as
+// a log grows is reported (OnWitness). [Heartbeats.Alarms] lists them.
 package gossip
 
 import (
