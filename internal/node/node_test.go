@@ -707,3 +707,29 @@ func TestRecordReceipt(t *testing.T) {
 		t.Errorf("a relay receipt from no party: %v", err)
 	}
 }
+
+// TestSendSurvivesCancel (issue 18 finding 1): an operator whose request
+// goes away after the envelope is stored does not leave it pending until
+// the next start-up: its entry is appended, its index recorded and its
+// outbox rows are due.
+func TestSendSurvivesCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tn := newTestNode(t, "BER", func(c *Config) {
+		c.BeforeAppend = func(hotline.Direction, hotline.ID) { cancel() }
+	})
+	d := Draft{To: []string{"CRI"}, Kind: "notification", Severity: hotline.SeverityLow, Marking: hotline.TLPClear, Body: []byte(`{}`)}
+	id, err := tn.Send(ctx, d)
+	if err != nil {
+		t.Fatalf("Send after the envelope was stored: %v", err)
+	}
+	if leaf, err := tn.st.LeafOf(context.Background(), hotline.Sent, id); err != nil || !leaf.Sequenced {
+		t.Errorf("leaf after a cancelled request: %+v, %v", leaf, err)
+	}
+	if n := tn.st.pending(); n != 0 {
+		t.Errorf("%d leaves pending after a cancelled request", n)
+	}
+	if r := tn.st.row(id, "CRI"); r.State != store.OutboxPending {
+		t.Errorf("outbox row: %+v", r)
+	}
+}
