@@ -71,6 +71,12 @@ type HeartbeatConfig struct {
 	Interval time.Duration
 	// OnEquivocation is called once for each new equivocation proof.
 	OnEquivocation func(*tlog.Equivocation)
+	// OnHeard, if set, is called when a peer is heard from again: its
+	// first valid heartbeat since this node started, since a probe of it
+	// failed, or after two intervals of silence. The outbox makes the
+	// peer's backlog due then ([outbox.Deliverer.Heard]). It is called
+	// before Receive returns.
+	OnHeard func(ctx context.Context, peer string)
 }
 
 // Heartbeats sends and answers heartbeats and keeps each peer's channel
@@ -308,13 +314,20 @@ func (h *Heartbeats) Receive(ctx context.Context, peer string, msg []byte) ([]by
 		}
 	}
 	ps.recent[hb.Counter] = now
+	again := ps.lastSeen.IsZero() || (!ps.lastAttempt.IsZero() && !ps.up) || now.Sub(ps.lastSeen) > 2*h.cfg.Interval
 	ps.lastSeen = now
+	// A valid heartbeat from the peer is the channel working, whatever
+	// the last probe of it said.
+	ps.up = true
 	if hb.Counter > ps.lastCounter {
 		// Only the newest heartbeat says where the peer is now.
 		ps.lastCounter = hb.Counter
 		ps.theySent, ps.theyReceived = hb.Sent, hb.Received
 	}
 	h.mu.Unlock()
+	if again && h.cfg.OnHeard != nil {
+		h.cfg.OnHeard(ctx, peer)
+	}
 
 	h.checkGaps(ctx, peer, hb)
 	if hb.Checkpoint != nil {

@@ -557,6 +557,11 @@ func (s *Server) startPeers() error {
 		Key: s.keys.Message, Agreement: agr, Store: s.store, Log: s.log, Transport: s.client,
 		RemoteLog: s.remote, Clock: opts.Clock, Logger: s.logger, Interval: heartbeat,
 		OnEquivocation: func(*tlog.Equivocation) { s.alarms.Inc() },
+		OnHeard: func(ctx context.Context, peer string) {
+			if _, err := s.deliverer.Heard(ctx, peer); err != nil && ctx.Err() == nil {
+				s.logger.Error("making a returning peer's backlog due", "peer", peer, "err", err)
+			}
+		},
 	})
 	if err != nil {
 		return err
