@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/relay"
 )
 
 // Client calls other nodes' peer APIs, signing every request with this
@@ -46,6 +47,11 @@ func (c *Client) now() time.Time {
 // base URL) and returns the response body of a 2xx answer, or a
 // [*PeerError] for a refusal.
 func (c *Client) Do(ctx context.Context, to, base, method, path string, body []byte) ([]byte, error) {
+	return c.do(ctx, to, base, method, path, body, maxResponse)
+}
+
+// do is Do taking answers up to limit bytes.
+func (c *Client) do(ctx context.Context, to, base, method, path string, body []byte, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -61,12 +67,12 @@ func (c *Client) Do(ctx context.Context, to, base, method, path string, body []b
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading answer of %s: %w", base, err)
 	}
-	if len(b) > maxResponse {
-		return nil, fmt.Errorf("answer of %s over %d bytes", base, maxResponse)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("answer of %s over %d bytes", base, limit)
 	}
 	if resp.StatusCode/100 != 2 {
 		pe := &PeerError{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode), Message: http.StatusText(resp.StatusCode)}
@@ -99,13 +105,14 @@ func (c *Client) PostRelay(ctx context.Context, relay, base string, view []byte)
 }
 
 // PullRelay asks relay at base for the views it holds for this party after
-// cursor (JSON).
-func (c *Client) PullRelay(ctx context.Context, relay, base, cursor string) ([]byte, error) {
+// cursor (JSON). It takes answers up to [relay.MaxPageAnswer], the most a
+// relay's page can be.
+func (c *Client) PullRelay(ctx context.Context, relayParty, base, cursor string) ([]byte, error) {
 	path := "/v1/relay/envelopes"
 	if cursor != "" {
 		path += "?after=" + url.QueryEscape(cursor)
 	}
-	return c.Do(ctx, relay, base, http.MethodGet, path, nil)
+	return c.do(ctx, relayParty, base, http.MethodGet, path, nil, relay.MaxPageAnswer)
 }
 
 // PostHanded returns to relay at base this party's receipt for a view it

@@ -227,3 +227,14 @@ func (e *PeerError) Error() string {
 
 // ErrorCode returns the peer's refusal code.
 func (e *PeerError) ErrorCode() string { return e.Code }
+
+// Refused reports whether the peer refused the request itself (a 4xx other
+// than a timeout or a rate limit), so that sending it again is pointless,
+// rather than failing for the moment.
+func (e *PeerError) Refused() bool {
+	switch e.Status {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return false
+	}
+	return e.Status/100 == 4
+}

@@ -179,3 +179,24 @@ func TestHandlerRateLimit(t *testing.T) {
 		t.Errorf("another peer: %d", rec.Code)
 	}
 }
+
+// TestPullRelayTakesAFullPage (issue 18 finding 2): the puller's client
+// takes a relay's page up to relay.MaxPageAnswer (one view of the largest
+// envelope); on main it refused answers over 1 MiB, and the pull stopped
+// for good. Other answers stay bounded at 1 MiB.
+func TestPullRelayTakesAFullPage(t *testing.T) {
+	page := bytes.Repeat([]byte("a"), 3<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) }))
+	defer srv.Close()
+	ks, err := hotline.GenerateKeySet("CRI", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &fedapi.Client{Key: ks.Message}
+	if got, err := c.PullRelay(context.Background(), "DEP", srv.URL, ""); err != nil || len(got) != len(page) {
+		t.Errorf("a 3 MiB page: %d bytes, %v", len(got), err)
+	}
+	if _, err := c.PostHeartbeat(context.Background(), "DEP", srv.URL, []byte("hb")); err == nil {
+		t.Error("a 3 MiB heartbeat answer was taken")
+	}
+}
