@@ -24,7 +24,8 @@ import (
 )
 
 // operator calls a running node's operator API, found through its folder:
-// the address in config.json and the token in admin.token.
+// the operator listener config.json names (the folder's operator.sock by
+// default) and the token in admin.token.
 type operator struct {
 	dir   string
 	base  string
@@ -36,7 +37,7 @@ func newOperator(dir string) (*operator, error) {
 	if dir == "" {
 		return nil, usageError{errors.New("--dir is required")}
 	}
-	cfg, err := server.LoadConfig(dir)
+	ep, err := server.Operator(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -44,11 +45,7 @@ func newOperator(dir string) (*operator, error) {
 	if err != nil {
 		return nil, err
 	}
-	scheme := "http"
-	if cfg.TLSCert != "" {
-		scheme = "https"
-	}
-	return &operator{dir: dir, base: scheme + "://" + cfg.Listen, token: tok, http: &http.Client{Timeout: time.Minute}}, nil
+	return &operator{dir: dir, base: ep.Base, token: tok, http: ep.Client}, nil
 }
 
 // agreement reads the agreement the node in the folder serves, as its

@@ -54,8 +54,15 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 type Config struct {
 	// Party is the party this node serves.
 	Party string `json:"party"`
-	// Listen is the address the node listens on, e.g. "127.0.0.1:7101".
+	// Listen is the address the node listens on for peers, e.g.
+	// "0.0.0.0:7101": the peer API, the log, the witness, /healthz and
+	// /readyz.
 	Listen string `json:"listen"`
+	// OperatorListen is where the operator API, /metrics and
+	// /debug/pprof/ are served: "unix:PATH" (a socket, PATH relative to
+	// the folder) or a TCP address, which should be loopback. Default
+	// "unix:operator.sock". It must not be Listen.
+	OperatorListen string `json:"operator_listen,omitempty"`
 	// Agreement is the agreement file. Default "agreement.json".
 	Agreement string `json:"agreement,omitempty"`
 	// Database is a PostgreSQL URL; empty means SQLite in hotline.db.
@@ -110,6 +117,9 @@ func (c *Config) check() error {
 	}
 	if c.Listen == "" {
 		return errors.New("listen: an address such as 127.0.0.1:7101 is required")
+	}
+	if c.OperatorListen == c.Listen {
+		return errors.New("operator_listen: the operator API must not be served on the peer port")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("tls_cert and tls_key go together")

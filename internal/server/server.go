@@ -1,9 +1,13 @@
 // Package server runs a node folder as one process: it opens the keys, the
 // agreement, the store and the log of a folder made by [Init] (or by
-// hotline testnet), and serves on one listener the peer API (/v1/), the
-// node's log (/log/), its witness (/witness/), the operator API (/api/v1/),
-// /metrics, /healthz and /readyz. It is what hotline serve runs, and what
-// end-to-end tests and the demo run in-process.
+// hotline testnet), and serves on two listeners. The peer listener (the
+// config's listen, the port peers reach) serves the peer API (/v1/), the
+// node's log (/log/), its witness (/witness/), /healthz and /readyz, and
+// nothing else. The operator listener (operator_listen: a unix socket in
+// the folder by default, or a loopback address) serves the operator API
+// (/api/v1/), /metrics and /debug/pprof/, with /healthz and /readyz; see
+// [Operator]. It is what hotline serve runs, and what end-to-end tests and
+// the demo run in-process.
 //
 // # Start-up order
 //
@@ -30,6 +34,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -143,6 +148,9 @@ type Server struct {
 
 	ln   net.Listener
 	http *http.Server
+	// opHTTP serves the operator listener, once the node is ready.
+	opHTTP *http.Server
+	opWG   sync.WaitGroup
 	// fresh holds connections that have not yet sent a request: Shutdown
 	// waits 5 s for those before it counts them idle, so Serve closes them.
 	freshMu  sync.Mutex
@@ -241,12 +249,10 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 		return nil, err
 	}
 
+	if err := s.startOperator(token); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", opapi.Handler(opapi.Config{Node: s.node, Tokens: map[string]opapi.Role{token: opapi.Admin}, Peers: s.heartbeats}))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	mux.Handle("/debug/pprof/", adminOnly(token, http.HandlerFunc(pprof.Index)))
-	mux.Handle("/debug/pprof/profile", adminOnly(token, http.HandlerFunc(pprof.Profile)))
-	mux.Handle("/debug/pprof/trace", adminOnly(token, http.HandlerFunc(pprof.Trace)))
 	logHandler := s.log.Handler()
 	mux.Handle("/", fedapi.Handler(fedapi.Config{Node: s.node, Log: logHandler, Witness: s.witness.Handler(), Heartbeats: s.heartbeats, Relay: s.relay,
 		RateLimit: fedapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst}}))
@@ -255,6 +261,50 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 	s.ready.Store(true)
 	s.logger.Info("node ready", "url", s.URL(), "agreement_version", s.agr.Latest().Number(), "log", s.log.Origin())
 	return s, nil
+}
+
+// startOperator serves the operator listener: the operator API, metrics
+// and pprof, with /healthz and /readyz.
+func (s *Server) startOperator(token string) error {
+	ln, err := listenOperator(s.dir, s.cfg)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", opapi.Handler(opapi.Config{Node: s.node, Tokens: map[string]opapi.Role{token: opapi.Admin}, Peers: s.heartbeats}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.Handle("/debug/pprof/", adminOnly(token, http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/profile", adminOnly(token, http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/trace", adminOnly(token, http.HandlerFunc(pprof.Trace)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	to := s.opts.Timeouts.withDefaults()
+	s.opHTTP = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: to.ReadHeader,
+		ReadTimeout:       to.Read,
+		WriteTimeout:      to.Write,
+		IdleTimeout:       to.Idle,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	tls := s.cfg.TLSCert != "" && ln.Addr().Network() == "tcp"
+	s.opWG.Go(func() {
+		var err error
+		if tls {
+			err = s.opHTTP.ServeTLS(ln, path(s.dir, s.cfg.TLSCert), path(s.dir, s.cfg.TLSKey))
+		} else {
+			err = s.opHTTP.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			s.serveMu.Lock()
+			s.serveErr = err
+			s.serveMu.Unlock()
+		}
+	})
+	return nil
 }
 
 // adminOnly admits requests bearing the admin token: Go's profiles show
@@ -397,6 +447,7 @@ func (s *Server) openStore(ctx context.Context) (store.Store, error) {
 	}
 	return sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(s.dir, DatabaseFile), Logger: s.logger})
 }
+
 
 // recordAgreement records the agreement file's versions in the store; a
 // file older than the version in force is refused (a node only moves
@@ -664,7 +715,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- s.http.Shutdown(sctx) }()
+	go func() {
+		err := s.http.Shutdown(sctx)
+		done <- errors.Join(err, s.opHTTP.Shutdown(sctx))
+	}()
 	var err error
 	for waiting := true; waiting; {
 		s.closeFresh()
@@ -705,6 +759,13 @@ func (s *Server) closeAll() error {
 		s.serveWG.Wait()
 	} else if s.ln != nil {
 		s.ln.Close()
+	}
+	if s.opHTTP != nil {
+		s.opHTTP.Close()
+		s.opWG.Wait()
+		if p := s.operatorSocketPath(); p != "" {
+			os.Remove(p)
+		}
 	}
 	if s.node != nil {
 		s.node.Close()
