@@ -170,9 +170,9 @@ type InitOptions struct {
 	Config Config
 }
 
-// Init creates a node folder for party in dir: keys (private files 0600),
-// config.json and an admin token (0600). It refuses a folder that already
-// holds a config.
+// Init creates a node folder for party in dir (0700, also when dir
+// existed): keys (private files 0600), config.json and an admin token
+// (0600). It refuses a folder that already holds a config.
 func Init(dir, party string, opts InitOptions) (*hotline.KeySet, error) {
 	if err := hotline.CheckPartyID(party); err != nil {
 		return nil, err
@@ -181,6 +181,11 @@ func Init(dir, party string, opts InitOptions) (*hotline.KeySet, error) {
 		return nil, fmt.Errorf("%s already holds a node (config.json exists)", dir)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	// A folder that existed keeps its mode under MkdirAll: the node's
+	// folder is its user's alone (its store holds decrypted bodies).
+	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, err
 	}
 	ks := opts.Keys

@@ -445,9 +445,31 @@ func (s *Server) openStore(ctx context.Context) (store.Store, error) {
 		// One schema per party, so that several nodes may share a server.
 		return postgres.Open(ctx, postgres.Config{URL: s.cfg.Database, Schema: "hotline_" + strings.ToLower(strings.ReplaceAll(s.cfg.Party, "-", "_")), Logger: s.logger})
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(s.dir, DatabaseFile), Logger: s.logger})
+	name := filepath.Join(s.dir, DatabaseFile)
+	if err := privateFiles(name, name+"-wal", name+"-shm"); err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, sqlite.Config{Path: name, Logger: s.logger})
 }
 
+// privateFiles makes the first file exist with mode 0600, and the others,
+// where they exist, 0600 too: the SQLite store holds decrypted bodies, and
+// SQLite creates its -wal and -shm files with the database file's mode.
+func privateFiles(first string, others ...string) error {
+	f, err := os.OpenFile(first, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, name := range append([]string{first}, others...) {
+		if err := os.Chmod(name, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("making %s private: %w", name, err)
+		}
+	}
+	return nil
+}
 
 // recordAgreement records the agreement file's versions in the store; a
 // file older than the version in force is refused (a node only moves
