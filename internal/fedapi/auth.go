@@ -91,12 +91,19 @@ func Authenticate(r *http.Request, body []byte, self string, keys KeyLookup, now
 	if err != nil {
 		return "", err
 	}
+	// The target as received (PROTOCOL §11.1), not Go's re-encoding of
+	// the parsed URL, which may differ from what the sender signed. A
+	// request built in-process (RequestURI empty) falls back to its URL.
+	target := r.RequestURI
+	if target == "" {
+		target = r.URL.RequestURI()
+	}
 	st := &hotline.Request{
 		From:     from,
 		To:       self,
 		Time:     t,
 		Method:   r.Method,
-		Path:     r.URL.RequestURI(),
+		Path:     target,
 		BodyHash: sha256.Sum256(body),
 	}
 	var msg bytes.Buffer
