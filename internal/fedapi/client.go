@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hotline-net/hotline"
@@ -16,24 +18,59 @@ import (
 )
 
 // Client calls other nodes' peer APIs, signing every request with this
-// party's message key.
+// party's message key. It is safe for concurrent use.
 type Client struct {
 	// Key is this party's message key; its name is the party id.
 	Key *hotline.SigningKey
-	// HTTP sends the requests. Nil means a client with a 30 s timeout.
+	// HTTP sends the requests. Nil means a client on [NewTransport]
+	// with room for ConnsPerPeer connections to each peer, and a 2 min
+	// timeout per request (callers bound attempts with their context).
 	HTTP *http.Client
+	// ConnsPerPeer is how many connections to one peer are kept open for
+	// reuse: at least the deliveries that run at once. Zero means 64.
+	ConnsPerPeer int
 	// Now tells the time for signatures. Nil means time.Now.
 	Now func() time.Time
+
+	once sync.Once
+	def  *http.Client
 }
 
 // maxResponse bounds what a peer may answer.
 const maxResponse = 1 << 20
 
+// NewTransport returns the transport for node-to-node requests: up to
+// perPeer idle connections kept to each peer (http.DefaultTransport keeps
+// 2, so 16 delivery workers kept opening connections and TLS sessions), and
+// timeouts on every phase a silent peer could hold: dialling, the TLS
+// handshake, the answer's headers.
+func NewTransport(perPeer int) *http.Transport {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          0, // no bound across peers; each has its own
+		MaxIdleConnsPerHost:   perPeer,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: time.Minute, // a receipt takes a store and a log append
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
 func (c *Client) httpClient() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return &http.Client{Timeout: 30 * time.Second}
+	c.once.Do(func() {
+		n := c.ConnsPerPeer
+		if n <= 0 {
+			n = 64
+		}
+		c.def = &http.Client{Transport: NewTransport(n), Timeout: 2 * time.Minute}
+	})
+	return c.def
 }
 
 func (c *Client) now() time.Time {

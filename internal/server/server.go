@@ -584,7 +584,13 @@ func (s *Server) URL() string {
 // heartbeats, the relay, the relay puller and the inclusion checker.
 func (s *Server) startPeers() error {
 	cfg, opts := s.cfg, s.opts
-	s.client = &fedapi.Client{Key: s.keys.Message, Now: s.node.Clock().Now}
+	workers := cfg.Delivery.Workers
+	if workers <= 0 {
+		workers = 16 // outbox's default
+	}
+	// Room for every delivery worker, the relay's push and heartbeats to
+	// one peer at once.
+	s.client = &fedapi.Client{Key: s.keys.Message, Now: s.node.Clock().Now, ConnsPerPeer: workers + 8}
 	s.remotes = map[string]*tlog.Remote{}
 	s.alarms = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hotline_equivocations_total", Help: "Equivocation proofs found (a log showed two histories).",
