@@ -118,7 +118,8 @@ operator API (/api/v1/, bearer token from DIR/admin.token), /metrics and
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s serving on %s (operator API at %s)\n", s.Node().Party(), s.URL(), s.OperatorAddr())
+			fmt.Fprintf(cmd.OutOrStdout(), "%s serving on %s\n", s.Node().Party(), s.URL())
+			fmt.Fprintf(cmd.OutOrStdout(), "%s operator API on %s\n", s.Node().Party(), s.OperatorAddr())
 			return s.Serve(ctx)
 		},
 	}
