@@ -141,7 +141,14 @@ func (h *Heartbeats) Run(ctx context.Context) error {
 
 // Round sends one heartbeat to every peer of the agreement, concurrently,
 // and processes the answers. It returns when every exchange is done.
-func (h *Heartbeats) Round(ctx context.Context) {
+func (h *Heartbeats) Round(ctx context.Context) { h.round(ctx, 30*time.Second) }
+
+// Probe is a round on demand, each exchange bounded by timeout: what an
+// operator who asks how the channels are (not how the last round found
+// them) waits for. A peer that does not answer in time is recorded down.
+func (h *Heartbeats) Probe(ctx context.Context, timeout time.Duration) { h.round(ctx, timeout) }
+
+func (h *Heartbeats) round(ctx context.Context, timeout time.Duration) {
 	gossip, err := h.gossip(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -154,7 +161,7 @@ func (h *Heartbeats) Round(ctx context.Context) {
 		if p.ID == h.self {
 			continue
 		}
-		wg.Go(func() { h.exchange(ctx, p.ID, gossip) })
+		wg.Go(func() { h.exchange(ctx, p.ID, gossip, timeout) })
 	}
 	wg.Wait()
 }
@@ -173,8 +180,9 @@ func (h *Heartbeats) gossip(ctx context.Context) ([][]byte, error) {
 	return notes, nil
 }
 
-// exchange sends one heartbeat to peer and processes its answer.
-func (h *Heartbeats) exchange(ctx context.Context, peer string, gossip [][]byte) {
+// exchange sends one heartbeat to peer, each attempt bounded by timeout,
+// and processes its answer.
+func (h *Heartbeats) exchange(ctx context.Context, peer string, gossip [][]byte, timeout time.Duration) {
 	now := h.clock.Now()
 	eps, err := h.cfg.Agreement().Endpoints(peer)
 	if err != nil || len(eps) == 0 {
@@ -188,7 +196,7 @@ func (h *Heartbeats) exchange(ctx context.Context, peer string, gossip [][]byte)
 	var answer []byte
 	start := time.Now()
 	for _, ep := range eps {
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		actx, cancel := context.WithTimeout(ctx, timeout)
 		answer, err = h.cfg.Transport.PostHeartbeat(actx, peer, ep, msg)
 		cancel()
 		if err == nil {
