@@ -40,7 +40,8 @@ type Admission struct {
 	// envelopes. Zero means 16 MiB.
 	SmallBudget int64
 	// PerAddr is how many requests one remote address may have in flight
-	// at once. Zero means 8.
+	// at once: room for a peer's delivery workers, heartbeats and relay
+	// (or hotline bench's senders) behind one address. Zero means 128.
 	PerAddr int
 	// MinRate is the slowest a body may arrive, in bytes per second.
 	// Zero means 256 KiB/s.
@@ -65,7 +66,7 @@ func newAdmitter(cfg Admission) *admitter {
 		cfg.SmallBudget = 16 << 20
 	}
 	if cfg.PerAddr <= 0 {
-		cfg.PerAddr = 8
+		cfg.PerAddr = 128
 	}
 	if cfg.MinRate <= 0 {
 		cfg.MinRate = 256 << 10
