@@ -350,10 +350,15 @@ func (k *EncryptionPublicKey) String() string {
 }
 
 // KeySet is one party's keys. Root may be nil on a node: the root key signs
-// the party's directory entry and is meant to be kept offline.
+// the party's directory entry and is meant to be kept offline. NextRoot,
+// also optional and also kept offline (apart from Root, so that losing one
+// does not lose both), is the pre-rotation key: the party's next root key,
+// committed to by [RootCommitment] in the agreement, which replaces a lost
+// root.
 type KeySet struct {
 	Party      string
 	Root       *SigningKey
+	NextRoot   *SigningKey
 	Message    *SigningKey
 	Encryption *EncryptionKey
 	Checkpoint *SigningKey // named for the log origin
@@ -392,8 +397,11 @@ func GenerateKeySet(party, origin string) (*KeySet, error) {
 // PublicKeys is the public half of a [KeySet] in text form: C2SP vkeys for
 // the note keys, the public HPKE form for the encryption key.
 type PublicKeys struct {
-	Party      string `json:"party"`
-	Root       string `json:"root,omitempty"`
+	Party string `json:"party"`
+	Root  string `json:"root,omitempty"`
+	// NextRoot is the commitment to the next root key (hex SHA-256 of its
+	// vkey, see [RootCommitment]), not the key itself.
+	NextRoot   string `json:"next_root,omitempty"`
 	Message    string `json:"message"`
 	Encryption string `json:"encryption"`
 	Checkpoint string `json:"checkpoint"`
@@ -412,8 +420,32 @@ func (ks *KeySet) Public() PublicKeys {
 	if ks.Root != nil {
 		p.Root = ks.Root.VerifierKey()
 	}
+	if ks.NextRoot != nil {
+		c := RootCommitment(ks.NextRoot.VerifierKey())
+		p.NextRoot = hex.EncodeToString(c[:])
+	}
 	return p
 }
+
+// RootCommitment is what a party publishes of its next root key before
+// using it: SHA-256 of the key's vkey string. Revealing a key with that
+// hash later proves the party made it.
+func RootCommitment(vkey string) [32]byte { return sha256.Sum256([]byte(vkey)) }
+
+// GenerateNextRoot gives ks a new pre-rotation key ([KeySet.NextRoot]),
+// replacing any it had: what "hotline keygen" does for a new party, and
+// after each root rotation.
+func (ks *KeySet) GenerateNextRoot() error {
+	k, err := GenerateSigningKey(KeyName(ks.Party, RoleRoot), false)
+	if err != nil {
+		return err
+	}
+	ks.NextRoot = k
+	return nil
+}
+
+// nextRootFile is the file of the pre-rotation key, next to root.key.
+const nextRootFile = "next-root.key"
 
 // Origin returns the log origin: the checkpoint key's name.
 func (ks *KeySet) Origin() string { return ks.Checkpoint.Name() }
@@ -441,6 +473,11 @@ func (ks *KeySet) Save(dir string) error {
 	if ks.Root != nil {
 		priv[RoleRoot] = ks.Root.String()
 	}
+	if ks.NextRoot != nil {
+		if _, err := os.Stat(filepath.Join(dir, nextRootFile)); err == nil {
+			return fmt.Errorf("saving keys: %s already exists; refusing to overwrite a key", filepath.Join(dir, nextRootFile))
+		}
+	}
 	for _, r := range KeyRoles() {
 		if _, ok := priv[r]; !ok {
 			continue
@@ -458,11 +495,19 @@ func (ks *KeySet) Save(dir string) error {
 			return fmt.Errorf("saving %s key: %w", r, err)
 		}
 	}
+	if ks.NextRoot != nil {
+		if err := writeFileSync(filepath.Join(dir, nextRootFile), []byte(ks.NextRoot.String()+"\n"), 0o600); err != nil {
+			return fmt.Errorf("saving next root key: %w", err)
+		}
+	}
 	pub := ks.Public()
 	var b strings.Builder
 	fmt.Fprintf(&b, "party %s\n", ks.Party)
 	if pub.Root != "" {
 		fmt.Fprintf(&b, "root %s\n", pub.Root)
+	}
+	if pub.NextRoot != "" {
+		fmt.Fprintf(&b, "next_root %s\n", pub.NextRoot)
 	}
 	fmt.Fprintf(&b, "message %s\nencryption %s\ncheckpoint %s\nwitness %s\n", pub.Message, pub.Encryption, pub.Checkpoint, pub.Witness)
 	return writeFileSync(filepath.Join(dir, PublicKeysFile), []byte(b.String()), 0o644)
@@ -551,6 +596,15 @@ func LoadKeySet(dir string) (*KeySet, error) {
 	if ks.Root, err = signing(RoleRoot, true, false); err != nil {
 		return nil, err
 	}
+	switch s, err := readPrivateFile(filepath.Join(dir, nextRootFile)); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("loading next root key: %w", err)
+	default:
+		if ks.NextRoot, err = ParseSigningKey(s); err != nil || ks.NextRoot.IsCosignature() {
+			return nil, fmt.Errorf("loading next root key: not an Ed25519 note key: %v", err)
+		}
+	}
 	if ks.Message, err = signing(RoleMessage, false, false); err != nil {
 		return nil, err
 	}
@@ -578,6 +632,9 @@ func LoadKeySet(dir string) (*KeySet, error) {
 		if k.r == RoleRoot {
 			if ks.Root != nil && ks.Root.name != KeyName(ks.Party, RoleRoot) {
 				return nil, fmt.Errorf("loading keys: root key is named %q, want %q", ks.Root.name, KeyName(ks.Party, RoleRoot))
+			}
+			if ks.NextRoot != nil && ks.NextRoot.name != KeyName(ks.Party, RoleRoot) {
+				return nil, fmt.Errorf("loading keys: next root key is named %q, want %q", ks.NextRoot.name, KeyName(ks.Party, RoleRoot))
 			}
 			continue
 		}

@@ -1,6 +1,7 @@
 package hotline
 
 import (
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -71,6 +72,45 @@ func TestKeySetSaveLoad(t *testing.T) {
 		if _, err := LoadKeySet(dir); !errors.Is(err, ErrKeyFilePermissions) {
 			t.Errorf("mode %#o: got %v, want ErrKeyFilePermissions", mode, err)
 		}
+	}
+}
+
+// TestNextRoot: the pre-rotation key is saved beside the root key, its
+// commitment (not the key) goes to public.keys, and a node loads without it.
+func TestNextRoot(t *testing.T) {
+	ks, err := GenerateKeySet("BER", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.GenerateNextRoot(); err != nil {
+		t.Fatal(err)
+	}
+	if ks.NextRoot.Name() != "BER/root" || ks.NextRoot.VerifierKey() == ks.Root.VerifierKey() {
+		t.Fatalf("next root %s", ks.NextRoot.VerifierKey())
+	}
+	dir := filepath.Join(t.TempDir(), "keys")
+	if err := ks.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "next-root.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("next-root.key: %v %v", st, err)
+	}
+	got, err := LoadKeySet(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.NextRoot == nil || got.NextRoot.VerifierKey() != ks.NextRoot.VerifierKey() {
+		t.Error("the next root did not survive save and load")
+	}
+	c := RootCommitment(ks.NextRoot.VerifierKey())
+	pub, _ := os.ReadFile(filepath.Join(dir, PublicKeysFile))
+	if !strings.Contains(string(pub), "next_root "+hex.EncodeToString(c[:])+"\n") || strings.Contains(string(pub), ks.NextRoot.VerifierKey()) {
+		t.Errorf("public.keys:\n%s", pub)
+	}
+	os.Remove(filepath.Join(dir, "next-root.key"))
+	if got, err := LoadKeySet(dir); err != nil || got.NextRoot != nil {
+		t.Errorf("without next-root.key: %v", err)
 	}
 }
 

@@ -16,6 +16,11 @@ const (
 	// ReceiptReceived marks a receipt this node received for an envelope it
 	// sent; the id is [NoteID] of the receipt's note text.
 	ReceiptReceived Direction = 0x03
+	// AgreementDocument marks a document of the agreement (a version of the
+	// terms, a ratification, a directory entry, a root statement) that the
+	// depositary's node holds; the id is [NoteID] of the document's note
+	// text. Only the depositary's node logs these.
+	AgreementDocument Direction = 0x04
 )
 
 func (d Direction) String() string {
@@ -26,6 +31,8 @@ func (d Direction) String() string {
 		return "received"
 	case ReceiptReceived:
 		return "receipt"
+	case AgreementDocument:
+		return "agreement"
 	}
 	return fmt.Sprintf("Direction(%#02x)", byte(d))
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -34,8 +35,11 @@ type Agreement struct {
 	byHash        map[hotline.ID]*Version
 	ratifications map[hotline.ID]map[string]*signedRatification
 	entries       map[string][]*SignedEntry // by party, in sequence order
-	roots         map[string][]string       // every root vkey a party has had, in version order
-	draft         *Terms
+	// roots holds each party's root keys: the one the version admitting it
+	// fixed, then those its own root statements established.
+	roots    map[string][]rootState
+	admitted map[string]*Version // the version that first lists the party
+	draft    *Terms
 }
 
 // Version is one signed version of the treaty terms.
@@ -69,6 +73,7 @@ type bundleJSON struct {
 	Terms         []string `json:"terms,omitempty"`
 	Ratifications []string `json:"ratifications,omitempty"`
 	Entries       []string `json:"entries,omitempty"`
+	Roots         []string `json:"roots,omitempty"`
 	Draft         *Terms   `json:"draft,omitempty"`
 }
 
@@ -120,7 +125,8 @@ func build(bj *bundleJSON) (*Agreement, error) {
 		byHash:        map[hotline.ID]*Version{},
 		ratifications: map[hotline.ID]map[string]*signedRatification{},
 		entries:       map[string][]*SignedEntry{},
-		roots:         map[string][]string{},
+		roots:         map[string][]rootState{},
+		admitted:      map[string]*Version{},
 	}
 
 	// The chain of versions.
@@ -152,11 +158,12 @@ func build(bj *bundleJSON) (*Agreement, error) {
 				return nil, errorf(ErrBadChain, "version %d is issued or takes effect before version %d", v.Number(), prev.Number())
 			}
 		}
-		for _, p := range v.terms.Parties {
-			if r := a.roots[p.ID]; len(r) == 0 || r[len(r)-1] != p.Root {
-				a.roots[p.ID] = append(r, p.Root)
-			}
-		}
+	}
+
+	// Each party's root keys: fixed by the version admitting it, changed
+	// only by the party's own statements.
+	if err := a.chainRoots(bj.Roots); err != nil {
+		return nil, err
 	}
 
 	// The draft of the next version.
@@ -172,6 +179,13 @@ func build(bj *bundleJSON) (*Agreement, error) {
 		}
 		if d.Version != want || d.Previous != prev {
 			return nil, errorf(ErrBadChain, "the draft is version %d after %s; the chain wants version %d after %s", d.Version, d.Previous, want, prev)
+		}
+		// A draft is signed by nobody: it may admit a party, never change
+		// the root of one a signed version admitted.
+		for _, p := range d.Parties {
+			if err := a.checkRootUnchanged(p, "the draft"); err != nil {
+				return nil, err
+			}
 		}
 		a.draft = d
 	}
@@ -243,6 +257,12 @@ func build(bj *bundleJSON) (*Agreement, error) {
 			}
 		}
 	}
+	for party, chain := range a.roots {
+		last := chain[len(chain)-1]
+		if n := uint64(len(a.entries[party])); last.afterEntry > n {
+			return nil, errorf(ErrBadChain, "root statement %s/%d follows entry %s/%d, which is missing", party, last.signed.Sequence, party, last.afterEntry)
+		}
+	}
 	return a, nil
 }
 
@@ -305,12 +325,16 @@ func New(draft *Terms) (*Agreement, error) {
 }
 
 // Verify checks every signature: each version is signed by the
-// depositary's root key as the previous version lists it (version 1 by its
-// own, and a version that changes the depositary's root key by the new key
-// too); each ratification by the ratifying party's root key as the
-// ratified version lists it; each directory entry by the party's root key
-// in force when the entry was issued, or a later one (see rootsFrom). It
-// fails when there is no signed version.
+// depositary's root key in force when it was issued (version 1 by the one
+// it lists; a version that hands the depositary's role to another party by
+// that party's root key too); each ratification by the ratifying party's
+// root key in force at its time; each directory entry by the party's root
+// key for its place in the chain; each root statement by the party's
+// previous root and its new one (a rotation) or by the new one it had
+// committed to (a pre-rotation). Root keys come only from the version that
+// admitted the party and the party's own root statements, never from a
+// later version or the draft (which [Parse] refuses if they try). It fails
+// when there is no signed version.
 //
 // Verify trusts version 1 (and so the depositary's first root key): pin it
 // by its hash or its depositary key out of band, and accept later files
@@ -322,40 +346,52 @@ func (a *Agreement) Verify() error {
 	return a.verify()
 }
 
+// rootVerifierOf returns the note verifier of a root state of party.
+func rootVerifierOf(party string, s rootState, what string) (note.Verifier, error) {
+	v, err := rootVerifier(&Party{ID: party, Root: s.root})
+	if err != nil {
+		return nil, errorf(ErrBadKey, "%s: %v", what, err)
+	}
+	return v, nil
+}
+
 // verify checks every signature there is, even in an agreement that has
 // only a draft so far.
 func (a *Agreement) verify() error {
 	for i, v := range a.versions {
-		cur := v.parties[v.terms.Depositary]
-		signerParty := cur
+		what := fmt.Sprintf("version %d", v.Number())
+		signer := v.terms.Depositary
 		if i > 0 {
-			prev := a.versions[i-1]
-			signerParty = prev.parties[prev.terms.Depositary]
+			signer = a.versions[i-1].terms.Depositary
 		}
-		want, err := rootVerifier(signerParty)
-		if err != nil {
-			return errorf(ErrBadKey, "version %d: %v", v.Number(), err)
-		}
-		verifiers := []note.Verifier{want}
-		if cur.Root != signerParty.Root {
-			nv, err := rootVerifier(cur)
-			if err != nil {
-				return errorf(ErrBadKey, "version %d: %v", v.Number(), err)
+		var verifiers []note.Verifier
+		for _, id := range []string{signer, v.terms.Depositary} {
+			s, ok := a.rootAt(id, v.terms.Issued)
+			if !ok {
+				return errorf(ErrBadSignature, "%s: %s has no root key", what, id)
 			}
-			verifiers = append(verifiers, nv)
+			rv, err := rootVerifierOf(id, s, what)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(verifiers, func(x note.Verifier) bool { return x.KeyHash() == rv.KeyHash() && x.Name() == rv.Name() }) {
+				verifiers = append(verifiers, rv)
+			}
 		}
-		if err := verifyNote(v.note, fmt.Sprintf("version %d", v.Number()), verifiers...); err != nil {
+		if err := verifyNote(v.note, what, verifiers...); err != nil {
 			return err
 		}
 	}
 	for h, m := range a.ratifications {
 		v := a.byHash[h]
 		for party, r := range m {
-			rv, err := rootVerifier(v.parties[party])
+			what := fmt.Sprintf("ratification of version %d by %s", v.Number(), party)
+			s, _ := a.rootAt(party, r.r.Time)
+			rv, err := rootVerifierOf(party, s, what)
 			if err != nil {
-				return errorf(ErrBadKey, "ratification of version %d by %s: %v", v.Number(), party, err)
+				return err
 			}
-			if err := verifyNote(r.note, fmt.Sprintf("ratification of version %d by %s", v.Number(), party), rv); err != nil {
+			if err := verifyNote(r.note, what, rv); err != nil {
 				return err
 			}
 		}
@@ -363,48 +399,46 @@ func (a *Agreement) verify() error {
 	for party, es := range a.entries {
 		for _, e := range es {
 			what := fmt.Sprintf("entry %s/%d", party, e.Sequence)
-			var err error = errorf(ErrBadSignature, "%s: %s has no root key in force at %s", what, party, hotline.FormatTime(e.Issued))
-			for _, root := range a.rootsFrom(party, e.Issued) {
-				rv, perr := rootVerifier(&Party{ID: party, Root: root})
-				if perr != nil {
-					return errorf(ErrBadKey, "%s: %v", what, perr)
-				}
-				if err = verifyNote(e.Note, what, rv); err == nil {
-					break
-				}
+			s, ok := a.rootForEntry(party, e.Sequence)
+			if !ok {
+				// A party only the draft admits: its entry is checked
+				// against the root it brings, and gives it nothing until a
+				// signed version admits it.
+				s = rootState{root: draftParty(a.draft, party).Root}
 			}
+			rv, err := rootVerifierOf(party, s, what)
 			if err != nil {
+				return err
+			}
+			if err := verifyNote(e.Note, what, rv); err != nil {
+				return err
+			}
+		}
+	}
+	for party, chain := range a.roots {
+		for i, s := range chain {
+			if s.signed == nil {
+				continue
+			}
+			what := fmt.Sprintf("root statement %s/%d", party, s.signed.Sequence)
+			nv, err := rootVerifierOf(party, s, what)
+			if err != nil {
+				return err
+			}
+			want := []note.Verifier{nv}
+			if s.signed.Method == RootRotation {
+				pv, err := rootVerifierOf(party, chain[i-1], what)
+				if err != nil {
+					return err
+				}
+				want = []note.Verifier{pv, nv}
+			}
+			if err := verifyNote(s.signed.Note, what, want...); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-// rootsFrom returns the root keys that may sign an entry of party issued
-// at t: the one the version in force at t lists, and those of every later
-// version and of the draft. A root key the terms replaced before t signs
-// nothing dated after the replacement.
-func (a *Agreement) rootsFrom(party string, t time.Time) []string {
-	start := 0
-	for i, v := range a.versions {
-		if !v.terms.Effective.After(t) {
-			start = i
-		}
-	}
-	var roots []string
-	add := func(p *Party) {
-		if p != nil && !slices.Contains(roots, p.Root) {
-			roots = append(roots, p.Root)
-		}
-	}
-	for _, v := range a.versions[start:] {
-		add(v.parties[party])
-	}
-	if a.draft != nil {
-		add(draftParty(a.draft, party))
-	}
-	return roots
 }
 
 // Extends reports, with an error saying why not, whether a holds
@@ -429,6 +463,17 @@ func (a *Agreement) Extends(old *Agreement) error {
 		for i, e := range es {
 			if mine[i].Hash != e.Hash {
 				return errorf(ErrFork, "entry %s/%d differs: %s here, %s held", party, e.Sequence, mine[i].Hash, e.Hash)
+			}
+		}
+	}
+	for party, chain := range old.roots {
+		mine := a.roots[party]
+		if len(mine) < len(chain) {
+			return errorf(ErrBadChain, "%s's root statements end at %d here; the ones held go to %d", party, len(mine)-1, len(chain)-1)
+		}
+		for i, s := range chain {
+			if s.signed != nil && mine[i].signed.Hash != s.signed.Hash {
+				return errorf(ErrFork, "root statement %s/%d differs: %s here, %s held", party, s.signed.Sequence, mine[i].signed.Hash, s.signed.Hash)
 			}
 		}
 	}
@@ -457,6 +502,8 @@ func (a *Agreement) With(notes ...[]byte) (*Agreement, error) {
 			bj.Entries = append(bj.Entries, string(n))
 		case hotline.RatificationTag:
 			bj.Ratifications = append(bj.Ratifications, string(n))
+		case RootTag:
+			bj.Roots = append(bj.Roots, string(n))
 		default:
 			return nil, errorf(ErrMalformed, "a note whose first line is %q is not part of an agreement", truncate(string(first)))
 		}
@@ -477,6 +524,7 @@ func (a *Agreement) Merge(b *Agreement) (*Agreement, error) {
 	bj.Terms = append(bj.Terms, other.Terms...)
 	bj.Ratifications = append(bj.Ratifications, other.Ratifications...)
 	bj.Entries = append(bj.Entries, other.Entries...)
+	bj.Roots = append(bj.Roots, other.Roots...)
 	dedupe(bj)
 	bj.Draft = nil
 	n := uint64(0)
@@ -521,7 +569,7 @@ func rebuild(bj *bundleJSON) (*Agreement, error) {
 // dedupe drops documents whose note text another one has already, keeping
 // the first.
 func dedupe(bj *bundleJSON) {
-	for _, list := range []*[]string{&bj.Terms, &bj.Ratifications, &bj.Entries} {
+	for _, list := range []*[]string{&bj.Terms, &bj.Ratifications, &bj.Entries, &bj.Roots} {
 		seen := map[string]bool{}
 		out := (*list)[:0:0]
 		for _, s := range *list {
@@ -552,6 +600,13 @@ func (a *Agreement) bundle() *bundleJSON {
 	for _, p := range sortedKeys(a.entries) {
 		for _, e := range a.entries[p] {
 			bj.Entries = append(bj.Entries, string(e.Note))
+		}
+	}
+	for _, p := range sortedKeys(a.roots) {
+		for _, s := range a.roots[p] {
+			if s.signed != nil {
+				bj.Roots = append(bj.Roots, string(s.signed.Note))
+			}
 		}
 	}
 	if a.draft != nil {
@@ -631,6 +686,24 @@ func (a *Agreement) NextDraft() (*Terms, error) {
 	return d, nil
 }
 
+// DocumentHashes returns the hash of every signed document the agreement
+// holds — versions, ratifications, directory entries, root statements — in
+// the order of its file: what the depositary logs.
+func (a *Agreement) DocumentHashes() []hotline.ID {
+	bj := a.bundle()
+	var out []hotline.ID
+	for _, list := range [][]string{bj.Terms, bj.Ratifications, bj.Entries, bj.Roots} {
+		for _, s := range list {
+			text := s
+			if i := bytes.LastIndex([]byte(s), []byte("\n\n")); i >= 0 {
+				text = s[:i+1]
+			}
+			out = append(out, hotline.NoteID([]byte(text)))
+		}
+	}
+	return out
+}
+
 // Versions returns the signed versions, oldest first.
 func (a *Agreement) Versions() []*Version { return slices.Clone(a.versions) }
 
@@ -668,6 +741,25 @@ func (a *Agreement) Current(t time.Time) (*Version, error) {
 		}
 	}
 	return nil, errorf(ErrNoVersion, "no version of the agreement is in force at %s", hotline.FormatTime(t))
+}
+
+// InForce returns the version in force between parties at t: the
+// highest-numbered version in effect at t that every one of them is a
+// party of and bound by ([Agreement.Ratified]; the depositary's signature
+// is its assent). Between two parties it is the version that governs their
+// messages; for a group message the sender's node asks it of the sender and
+// every recipient. It fails with ErrNoVersion when there is none.
+func (a *Agreement) InForce(t time.Time, parties ...string) (*Version, error) {
+	for i := len(a.versions) - 1; i >= 0; i-- {
+		v := a.versions[i]
+		if v.terms.Effective.After(t) {
+			continue
+		}
+		if !slices.ContainsFunc(parties, func(p string) bool { return v.parties[p] == nil || !a.Ratified(p, v.hash) }) {
+			return v, nil
+		}
+	}
+	return nil, errorf(ErrNoVersion, "no version of the agreement in force at %s is ratified by all of %s", hotline.FormatTime(t), truncate(strings.Join(parties, ", ")))
 }
 
 // Ratified reports whether party is bound by the version with hash h: it
@@ -752,6 +844,11 @@ func (a *Agreement) partyEntries(party string) ([]*SignedEntry, error) {
 	if len(a.roots[party]) == 0 {
 		return nil, errorf(ErrUnknownParty, "%s is not a party of any signed version of the agreement", truncate(party))
 	}
+	// A party a later version admits brings its root in that version and
+	// ratifies it with that root; until it has, nothing of it is in force.
+	if v := a.admitted[party]; v.Number() > 1 && v.terms.Depositary != party && a.ratifications[v.hash][party] == nil {
+		return nil, errorf(ErrUnknownParty, "%s was admitted by version %d but has not ratified it with its root key", party, v.Number())
+	}
 	es := a.entries[party]
 	if len(es) == 0 {
 		return nil, errorf(ErrUnknownParty, "%s has no directory entry", party)
@@ -791,6 +888,103 @@ func (a *Agreement) Key(party string, role hotline.KeyRole, t time.Time) (Key, e
 		}
 	}
 	return Key{}, errorf(ErrKeyNotValid, "%s has no %s key valid at %s", party, role, hotline.FormatTime(t))
+}
+
+// SignedKey returns the key of party in role that verifies something it
+// signed at created and this node received at received: an envelope, a
+// receipt. Unlike [Agreement.Key] it lets a message in flight outlive a
+// rotation, and keeps a revocation from reaching back:
+//
+//   - the key must be valid at created, as the party's entries stood before
+//     any revocation of it;
+//   - a key retired in the ordinary course (valid_until) verifies until
+//     valid_until plus the key grace of the version in force at received
+//     ([Version.KeyGrace]);
+//   - a key revoked as compromised gets no grace: it verifies only what
+//     was received before the revocation was published (the issue of the
+//     first entry that revokes it) and before the revocation time itself,
+//     whichever is later — what was received before stays valid, nothing
+//     that arrives after does.
+//
+// The error is ErrUnknownParty or ErrKeyNotValid, as for [Agreement.Key].
+func (a *Agreement) SignedKey(party string, role hotline.KeyRole, created, received time.Time) (Key, error) {
+	es, err := a.partyEntries(party)
+	if err != nil {
+		return Key{}, err
+	}
+	grace := DefaultKeyGrace
+	if v, err := a.Current(received); err == nil {
+		grace = v.KeyGrace()
+	}
+	for _, k := range es[len(es)-1].Keys {
+		if k.Role != role || created.Before(k.ValidFrom) {
+			continue
+		}
+		end := k.ValidUntil
+		if !k.Revoked.IsZero() {
+			cutoff := k.Revoked
+			if published := revokedIn(es, &k); published.After(cutoff) {
+				cutoff = published
+			}
+			if !received.Before(cutoff) {
+				if created.Before(cutoff) && (end.IsZero() || created.Before(end)) {
+					return Key{}, errorf(ErrKeyNotValid, "%s's %s key %s was revoked as compromised on %s; nothing it signed is accepted after that", party, role, truncate(k.Key), hotline.FormatTime(cutoff))
+				}
+				continue
+			}
+			if end.IsZero() || cutoff.Before(end) {
+				end = cutoff
+			}
+		}
+		if !end.IsZero() && !created.Before(end) {
+			continue
+		}
+		if !k.ValidUntil.IsZero() && !received.Before(k.ValidUntil.Add(grace)) && k.ValidUntil.Equal(end) {
+			return Key{}, errorf(ErrKeyNotValid, "%s's %s key %s was retired on %s; the %v grace for what it signed before ended on %s", party, role, truncate(k.Key), hotline.FormatTime(k.ValidUntil), grace, hotline.FormatTime(k.ValidUntil.Add(grace)))
+		}
+		return k, nil
+	}
+	return Key{}, errorf(ErrKeyNotValid, "%s has no %s key valid at %s", party, role, hotline.FormatTime(created))
+}
+
+// revokedIn returns the issue time of the first of es that revokes k.
+func revokedIn(es []*SignedEntry, k *Key) time.Time {
+	id := keyMaterial(k)
+	for _, e := range es {
+		for i := range e.Keys {
+			if keyMaterial(&e.Keys[i]) == id && !e.Keys[i].Revoked.IsZero() {
+				return e.Issued
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// SignedMessageKey returns a verifier for the message key of party that
+// verifies an envelope (or receipt) it created at created, received at
+// received: see [Agreement.SignedKey].
+func (a *Agreement) SignedMessageKey(party string, created, received time.Time) (note.Verifier, error) {
+	k, err := a.SignedKey(party, hotline.RoleMessage, created, received)
+	if err != nil {
+		return nil, err
+	}
+	return hotline.NewVerifier(k.Key)
+}
+
+// ReceiptKey returns a verifier for party's receipt note received at
+// received: the message key valid when the note says party received the
+// envelope (see [Agreement.SignedKey]), read before the signature is
+// checked, so that a receipt in flight across the party's key rotation is
+// not lost. A note that does not parse is looked up at received, and then
+// fails verification with its own error.
+func (a *Agreement) ReceiptKey(party string, receipt []byte, received time.Time) (note.Verifier, error) {
+	at := received
+	if i := bytes.LastIndex(receipt, []byte("\n\n")); i >= 0 {
+		if r, err := hotline.ParseReceipt(receipt[:i+1]); err == nil {
+			at = r.Received
+		}
+	}
+	return a.SignedMessageKey(party, at, received)
 }
 
 // MessageKey returns a verifier for the message key of party valid at t:
@@ -986,6 +1180,16 @@ func (v *Version) Relays() []string { return slices.Clone(v.terms.Relays) }
 // Grace returns the grace added to a relay's receipt time for a message its
 // recipient never receipted.
 func (v *Version) Grace() time.Duration { return time.Duration(v.terms.Grace) }
+
+// KeyGrace returns how long after a key's routine retirement what it
+// signed before is still accepted: the terms' key_grace, or
+// [DefaultKeyGrace].
+func (v *Version) KeyGrace() time.Duration {
+	if v.terms.KeyGrace > 0 {
+		return time.Duration(v.terms.KeyGrace)
+	}
+	return DefaultKeyGrace
+}
 
 // Reconfirmation returns how often contacts must be reconfirmed.
 func (v *Version) Reconfirmation() time.Duration { return time.Duration(v.terms.Reconfirmation) }

@@ -3,7 +3,7 @@
 // party's own directory entry. FORMAT.md in this directory describes the
 // file byte for byte, for implementers in other languages.
 //
-// # Three kinds of signed document
+// # Four kinds of signed document
 //
 // The treaty terms ([Terms]) say who the parties are, how they may be
 // addressed together ([Group]), which message kinds exist and what each
@@ -15,8 +15,12 @@
 //
 // A party is bound by a version once it ratified it: a
 // hotline-ratification/v1 note ([hotline.Ratification]) over the version's
-// hash, signed with the party's root key. The terms pin each party's root
-// key; nothing else of a party is in the terms.
+// hash, signed with the party's root key. The version that admits a party
+// fixes its root key (and the commitment to its next, the pre-rotation
+// key); no later version and no draft can change it. The party alone
+// replaces it, by a hotline-root/v1 statement ([RootStatement]) signed by its
+// current and new root, or by revealing the pre-rotation key. Nothing else
+// of a party is in the terms.
 //
 // Each party's directory entry ([Entry]) lists its keys with their
 // validity, its node's endpoints, its log origin and its contacts. The party
@@ -29,7 +33,8 @@
 // # What is hashed
 //
 // Every document is a C2SP signed note whose text is a tag line
-// ("hotline-terms/v1", "hotline-entry/v1", "hotline-ratification/v1")
+// ("hotline-terms/v1", "hotline-entry/v1", "hotline-ratification/v1",
+// "hotline-root/v1")
 // followed by the document. The hash of a document is SHA-256 of its note
 // text exactly as signed — [hotline.NoteID] — never of a re-encoding. The
 // hash of a version of the terms is what envelopes name and parties
@@ -41,8 +46,9 @@
 // # The file
 //
 // An agreement file holds all of it: the chain of versions, the
-// ratifications, every party's chain of entries, and possibly an unsigned
-// draft of the next version, as JSON with each signed note as a string.
+// ratifications, every party's chain of entries and of root statements, and
+// possibly an unsigned draft of the next version (never a source of keys),
+// as JSON with each signed note as a string.
 // [Parse] checks it strictly, every refusal with its own code ([Error]);
 // [Agreement.Verify] checks every signature; [Load] does both.
 // [Agreement.With] and [Agreement.Merge] add documents and never drop any;
@@ -51,7 +57,8 @@
 // # Lookups
 //
 // The node asks: which version does an envelope name ([Agreement.Version])
-// or is in force ([Agreement.Current]); is its sender a party of it
+// or is in force ([Agreement.Current]), and which governs between parties
+// ([Agreement.InForce]: the highest all of them ratified); is its sender a party of it
 // ([Version.Party]) and bound by it ([Agreement.Ratified]); which key of a
 // party was valid at a time ([Agreement.MessageKey], [Agreement.EncryptionKey],
 // [Agreement.CheckpointKey], [Agreement.WitnessKey]) — a key lookup fails
@@ -60,7 +67,10 @@
 // [Kind.Deadline]).
 //
 // Key lookups read the party's latest entry, which carries the history of
-// all its keys: a revocation published today applies to the past it covers.
+// all its keys. To verify what a party signed, [Agreement.SignedKey] takes
+// the key valid when it was created: a retired key within the terms' key
+// grace, a revoked one only for what was received before the revocation was
+// published — a revocation never reaches back before it was known.
 //
 // # Building one
 //

@@ -85,6 +85,14 @@ var (
 	// ErrBadRatification: a ratification names a version that is not in
 	// the chain, under the wrong number, or is duplicated.
 	ErrBadRatification = newError("bad_ratification", "bad ratification")
+	// ErrRootChanged: a version of the terms, or a draft, lists a party
+	// with a root key the party never established: only the version that
+	// admits a party fixes its root, and only the party changes it after,
+	// by a root statement.
+	ErrRootChanged = newError("root_changed", "root key changed by someone other than its party")
+	// ErrBadRotation: a root statement reuses an old root, or reveals a
+	// key the party did not commit to as its next root.
+	ErrBadRotation = newError("bad_rotation", "bad root rotation")
 	// ErrNoVersion: there is no signed version (yet), none in force at the
 	// time asked, or none with the hash asked.
 	ErrNoVersion = newError("no_version", "no such version")

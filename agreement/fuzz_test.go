@@ -43,8 +43,9 @@ func TestVectors(t *testing.T) {
 }
 
 // buildChain extends n's agreement with a second version (a closed group),
-// ratified by two of three parties, BER's rotation of its message key and
-// CRI's revocation of its encryption key.
+// ratified by two of three parties, BER's rotation of its message key,
+// CRI's revocation of its encryption key, OSL's rotation of its root key and
+// its next entry signed by the new root.
 func buildChain(tb testing.TB, n *testNet) *Agreement {
 	tb.Helper()
 	d, err := n.a.NextDraft()
@@ -84,7 +85,59 @@ func buildChain(tb testing.TB, n *testNet) *Agreement {
 	ek, _ := hotline.GenerateEncryptionKey("CRI/encryption")
 	cri.Encryption = ek.Public().String()
 	a = rotate(tb, n, a, "CRI", EntryUpdate{Keys: cri, Issued: t0.Add(96 * time.Hour), Revoke: []hotline.KeyRole{hotline.RoleEncryption}, RevokedAt: t0.Add(80 * time.Hour)})
-	return a
+	osl := n.keys["OSL"]
+	after, err := hotline.GenerateSigningKey("OSL/root", false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := a.NextRootStatement("OSL", RootRotation, osl.NextRoot.VerifierKey(), RootCommitment(after.VerifierKey()), t0.Add(100*time.Hour))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rs, err := SignRoot(s, osl.Root, osl.NextRoot)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if a, err = a.With(rs); err != nil {
+		tb.Fatal(err)
+	}
+	osl.Root, osl.NextRoot = osl.NextRoot, after
+	return rotate(tb, n, a, "OSL", EntryUpdate{Keys: osl.Public(), Issued: t0.Add(101 * time.Hour), Reconfirm: true})
+}
+
+// FuzzRootStatement parses one root statement on its own: a parse that
+// succeeds writes back the same note text.
+func FuzzRootStatement(f *testing.F) {
+	b, err := os.ReadFile("testdata/chain.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	a, err := Parse(b)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range []string{"OSL"} {
+		for _, r := range a.Roots(p) {
+			f.Add(r.Note)
+		}
+	}
+	f.Add([]byte(RootTag + "\n{}\n\n— OSL/root AAAA\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := parseRoot(b, "fuzz")
+		if err != nil {
+			if ErrorCode(err) == "" {
+				t.Fatalf("error without a code: %v", err)
+			}
+			return
+		}
+		text, err := documentText(RootTag, &r.RootStatement)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, text) {
+			t.Fatal("the statement does not write back to its own text")
+		}
+	})
 }
 
 func FuzzParse(f *testing.F) {

@@ -30,6 +30,9 @@ func mustKeys(tb testing.TB, party string) *hotline.KeySet {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	if err := ks.GenerateNextRoot(); err != nil {
+		tb.Fatal(err)
+	}
 	return ks
 }
 

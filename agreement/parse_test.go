@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/hotline-net/hotline"
 )
 
@@ -491,39 +489,6 @@ func TestVerifyErrors(t *testing.T) {
 			err = a.Verify()
 			if got := ErrorCode(err); got != "bad_signature" {
 				t.Errorf("Verify error %v (code %q), want bad_signature", err, got)
-			}
-		})
-	}
-
-	// Version 2 changes the depositary's root key: it needs the old key's
-	// signature and the new one's.
-	newRoot, _ := hotline.GenerateSigningKey("DEP/root", false)
-	d, err := n.a.NextDraft()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Issued, d.Effective = t0.Add(time.Hour), t0.Add(time.Hour)
-	d.Parties[0].Root = newRoot.VerifierKey()
-	for _, tc := range []struct {
-		name    string
-		signers []*hotline.SigningKey
-		ok      bool
-	}{
-		{"old key only", []*hotline.SigningKey{n.keys["DEP"].Root}, false},
-		{"new key only", []*hotline.SigningKey{newRoot}, false},
-		{"both", []*hotline.SigningKey{n.keys["DEP"].Root, newRoot}, true},
-	} {
-		t.Run("depositary key change signed by "+tc.name, func(t *testing.T) {
-			var signers []note.Signer
-			for _, s := range tc.signers {
-				signers = append(signers, s)
-			}
-			_, err := n.a.With(signRaw(t, mustText(t, TermsTag, d), signers...))
-			if tc.ok && err != nil {
-				t.Errorf("refused: %v", err)
-			}
-			if !tc.ok && ErrorCode(err) != "bad_signature" {
-				t.Errorf("error %v, want bad_signature", err)
 			}
 		})
 	}

@@ -31,7 +31,8 @@ func SampleTerms() *Terms {
 // SampleParty is one party of a [Sample] agreement.
 type SampleParty struct {
 	// Keys are the party's keys, root key included: Sample signs the
-	// party's entry and ratification with it.
+	// party's entry and ratification with it. If they hold a pre-rotation
+	// key (NextRoot), the terms commit to it as the party's next root.
 	Keys *hotline.KeySet
 	// Name defaults to the party id.
 	Name string
@@ -101,7 +102,11 @@ func Sample(cfg SampleConfig) (*Agreement, error) {
 		if name == "" {
 			name = p.Keys.Party
 		}
-		t.Parties = append(t.Parties, Party{ID: p.Keys.Party, Name: name, Kind: kind, Root: p.Keys.Root.VerifierKey()})
+		party := Party{ID: p.Keys.Party, Name: name, Kind: kind, Root: p.Keys.Root.VerifierKey()}
+		if p.Keys.NextRoot != nil {
+			party.NextRoot = RootCommitment(p.Keys.NextRoot.VerifierKey())
+		}
+		t.Parties = append(t.Parties, party)
 		ids = append(ids, p.Keys.Party)
 	}
 	t.Witnesses.Parties = cfg.Witnesses

@@ -42,7 +42,15 @@ type Terms struct {
 	Grace Duration `json:"grace"`
 	// Reconfirmation is how often each party must reconfirm its contacts.
 	Reconfirmation Duration `json:"contact_reconfirmation"`
+	// KeyGrace is how long after a key's routine retirement (its
+	// valid_until) an envelope it signed before then is still accepted, so
+	// that messages in outboxes and relays are not lost to a rotation.
+	// Zero means [DefaultKeyGrace]. A key revoked as compromised gets none.
+	KeyGrace Duration `json:"key_grace,omitzero"`
 }
+
+// DefaultKeyGrace is the key grace of terms that set none: 7 days.
+const DefaultKeyGrace = 7 * 24 * time.Hour
 
 // PartyKind says what a party is.
 type PartyKind string
@@ -57,15 +65,21 @@ const (
 	KindDepositary PartyKind = "depositary"
 )
 
-// Party is one party as the treaty terms list it. Its root key is pinned
-// here, by the depositary; every other key of the party is in the party's
-// own directory entry, signed by that root key.
+// Party is one party as the treaty terms list it. The version that first
+// lists a party (version 1 for a founding party) fixes its root key; the
+// party ratifies that version with it. No later version can change it: the
+// party alone rotates its root, with a [RootStatement]. Every other key of
+// the party is in its own directory entry, signed by its root key.
 type Party struct {
 	ID   string    `json:"id"`
 	Name string    `json:"name"`
 	Kind PartyKind `json:"kind"`
 	// Root is the party's root key as a C2SP vkey named "<id>/root".
 	Root string `json:"root"`
+	// NextRoot, optional, is SHA-256 of the vkey of the party's next root
+	// key ([RootCommitment]): the pre-rotation key, kept offline, whose
+	// revelation in a root statement replaces a lost root.
+	NextRoot hotline.ID `json:"next_root,omitzero"`
 }
 
 // GroupKind says how a group's members are determined.

@@ -330,6 +330,9 @@ func validateTerms(t *Terms, draft bool) error {
 	if t.Reconfirmation <= 0 {
 		c.fail(ErrMissing, "contact_reconfirmation", "must be positive")
 	}
+	if t.KeyGrace < 0 {
+		c.fail(ErrInvalid, "key_grace", "negative")
+	}
 	return c.err
 }
 

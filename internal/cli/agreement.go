@@ -24,7 +24,8 @@ func newAgreementCmd() *cobra.Command {
 		Short: "Build, sign, ratify, verify and show the agreement",
 		Long: `The agreement (agreement/FORMAT.md) holds the treaty terms in their versions,
 issued by the depositary; each party's ratifications; and each party's
-directory entry, signed by that party's own root key. Nobody ever hands
+directory entry, signed by that party's own root key, and root statements
+(a party's replacement of its root key). Nobody ever hands
 private keys to anyone: each step runs where the keys are.
 
   depositary:  hotline keygen --party DEP --dir dep
@@ -37,7 +38,9 @@ private keys to anyone: each step runs where the keys are.
   anyone:      hotline agreement verify; hotline agreement show
 
 A party rotates or revokes its keys alone: hotline keygen --rotate, then
-hotline agreement sign-entry with the new keys; anyone merges the entry.`,
+hotline agreement sign-entry with the new keys; anyone merges the entry.
+Its root key, fixed by the version that admitted it, changes only by the
+party's own root statement: hotline agreement rotate-root.`,
 	}
 	cmd.PersistentFlags().StringP("agreement", "a", "agreement.json", "the agreement file")
 	cmd.AddCommand(
@@ -47,6 +50,7 @@ hotline agreement sign-entry with the new keys; anyone merges the entry.`,
 		newAgreementSignCmd(),
 		newAgreementRatifyCmd(),
 		newAgreementMergeCmd(),
+		newAgreementRotateRootCmd(),
 		newAgreementVerifyCmd(),
 		newAgreementShowCmd(),
 	)
@@ -187,6 +191,8 @@ func readPublicKeys(path string) (hotline.PublicKeys, error) {
 			pk.Party = v
 		case string(hotline.RoleRoot):
 			pk.Root = v
+		case "next_root":
+			pk.NextRoot = v
 		case string(hotline.RoleMessage):
 			pk.Message = v
 		case string(hotline.RoleEncryption):

@@ -52,6 +52,9 @@ sign" issues the version.`,
 			d.Version = 1
 			d.Depositary = ks.Party
 			d.Parties = []agreement.Party{{ID: ks.Party, Name: name, Kind: agreement.KindDepositary, Root: ks.Root.VerifierKey()}}
+			if ks.NextRoot != nil {
+				d.Parties[0].NextRoot = agreement.RootCommitment(ks.NextRoot.VerifierKey())
+			}
 			d.Witnesses = agreement.Witnesses{Policy: agreement.DefaultPolicy(nil, 0)}
 			if witness {
 				d.Witnesses.Parties = []string{ks.Party}

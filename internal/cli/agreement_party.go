@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
 )
 
@@ -36,6 +37,7 @@ relay, and --group NAME a member of the closed group NAME, created if needed.`,
 			if err != nil {
 				return err
 			}
+			var next hotline.ID
 			if pubFile != "" {
 				pk, err := readPublicKeys(pubFile)
 				if err != nil {
@@ -45,6 +47,11 @@ relay, and --group NAME a member of the closed group NAME, created if needed.`,
 					return fmt.Errorf("%s lists no root key", pubFile)
 				}
 				root = pk.Root
+				if pk.NextRoot != "" {
+					if next, err = hotline.ParseID(pk.NextRoot); err != nil {
+						return fmt.Errorf("%s: next_root: %w", pubFile, err)
+					}
+				}
 			}
 			note, err := readFileLimit(entryFile, 1<<20)
 			if err != nil {
@@ -66,7 +73,7 @@ relay, and --group NAME a member of the closed group NAME, created if needed.`,
 					return fmt.Errorf("%s is already a party of the draft of version %d", e.Party, d.Version)
 				}
 			}
-			d.Parties = append(d.Parties, agreement.Party{ID: e.Party, Name: name, Kind: agreement.PartyKind(kind), Root: root})
+			d.Parties = append(d.Parties, agreement.Party{ID: e.Party, Name: name, Kind: agreement.PartyKind(kind), Root: root, NextRoot: next})
 			w := cmd.OutOrStdout()
 			if witness {
 				if !slices.Contains(d.Witnesses.Parties, e.Party) {

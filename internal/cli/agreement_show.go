@@ -96,7 +96,13 @@ func showTerms(w io.Writer, a *agreement.Agreement, t *agreement.Terms, v *agree
 		case v != nil:
 			status = "not ratified"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", p.ID, p.Kind, p.Name, shortKey(p.Root), status)
+		// The root the party's own statements established, if any, rather
+		// than the one this version repeats.
+		root := p.Root
+		if r, _, err := a.Root(p.ID); err == nil {
+			root = r
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", p.ID, p.Kind, p.Name, shortKey(root), status)
 	}
 	tw.Flush()
 	if len(t.Groups) > 0 {

@@ -150,11 +150,13 @@ without it, it is added to the agreement file.`,
 func newAgreementMergeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "merge FILE...",
-		Short: "Add signed entries, ratifications, versions or other agreement files",
+		Short: "Add signed entries, ratifications, root statements, versions or other agreement files",
 		Long: `merge adds to the agreement file the signed documents in each FILE: a
-directory entry, a ratification or a version of the terms as a signed note,
-or a whole agreement file. Everything is verified; nothing is ever dropped;
-two different documents for one place in a chain are refused (fork).`,
+directory entry, a ratification, a root statement or a version of the terms
+as a signed note, or a whole agreement file. Everything is verified; nothing
+is ever dropped; two different documents for one place in a chain are
+refused (fork), and so is a version or draft that changes a party's root
+key (root_changed).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			path := agreementPath(cmd)

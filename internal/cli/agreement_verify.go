@@ -78,6 +78,15 @@ pending.`,
 				es = append(es, fmt.Sprintf("%s %d", p, len(n)))
 			}
 			fmt.Fprintf(w, "entries: %s\n", strings.Join(es, ", "))
+			var rs []string
+			for _, p := range partiesWithEntries(a) {
+				if n := len(a.Roots(p)); n > 0 {
+					rs = append(rs, fmt.Sprintf("%s %d", p, n))
+				}
+			}
+			if len(rs) > 0 {
+				fmt.Fprintf(w, "root statements: %s\n", strings.Join(rs, ", "))
+			}
 			if keys != "" {
 				fmt.Fprintf(w, "the keys in %s are the ones the directory lists as valid at %s\n", keys, hotline.FormatTime(atT))
 			}
@@ -184,12 +193,12 @@ func checkOwnKeys(a *agreement.Agreement, dir string, t time.Time) error {
 		}
 	}
 	if ks.Root != nil {
-		p, err := a.Party(ks.Party)
+		root, _, err := a.Root(ks.Party)
 		if err != nil {
 			return coded(err)
 		}
-		if p.Root != pub.Root {
-			return fmt.Errorf("key_mismatch: the terms list %s as %s's root key, not %s from %s", shortKey(p.Root), ks.Party, shortKey(pub.Root), dir)
+		if root != pub.Root {
+			return fmt.Errorf("key_mismatch: the agreement has %s as %s's root key, not %s from %s", shortKey(root), ks.Party, shortKey(pub.Root), dir)
 		}
 	}
 	return nil

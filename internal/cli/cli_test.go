@@ -49,6 +49,7 @@ func TestScript(t *testing.T) {
 			"capture":   capture,
 			"waitmsg":   waitMessage,
 			"status":    status,
+			"forge":     forge,
 		},
 	})
 }

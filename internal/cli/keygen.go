@@ -17,14 +17,16 @@ func newKeygenCmd() *cobra.Command {
 		Use:   "keygen --party ID --dir DIR [--origin ORIGIN] | keygen --rotate ROLE --from DIR --dir NEWDIR",
 		Short: "Generate a party's keys, or a new key in one role",
 		Long: `keygen generates the five keys of a party (DESIGN.md §4) into DIR: the root key,
-which signs the party's directory entry and should then be kept offline; the
+which signs the party's directory entry and should then be kept offline (with
+next-root.key, the pre-rotation key the agreement commits to, which replaces
+a lost root: keep the two apart); the
 message key; the HPKE encryption key (ML-KEM-768 + X25519); the checkpoint key,
 named for the log origin (default hotline/<ID>); and the witness key. Private
 keys are written one per file, mode 0600; the public keys go to public.keys,
 and to standard output.
 
 With --rotate ROLE, keygen reads the key set in --from, replaces the key of
-that role (message, encryption, checkpoint, witness or root) with a new one,
+that role (message, encryption, checkpoint or witness) with a new one,
 and writes the whole set to a new directory --dir, leaving --from as it was:
 the node keeps old encryption keys until every message sealed to them is open.
 Then sign a new directory entry with the new directory
@@ -55,6 +57,9 @@ Then sign a new directory entry with the new directory
 				if ks, err = hotline.GenerateKeySet(party, origin); err != nil {
 					return err
 				}
+				if err := ks.GenerateNextRoot(); err != nil {
+					return err
+				}
 			}
 			if err := ks.Save(dir); err != nil {
 				return err
@@ -71,7 +76,7 @@ Then sign a new directory entry with the new directory
 	cmd.Flags().StringVar(&party, "party", "", "the party id (e.g. BER)")
 	cmd.Flags().StringVar(&dir, "dir", "", "the directory to write the keys to; must not hold keys already")
 	cmd.Flags().StringVar(&origin, "origin", "", "the log origin, which names the checkpoint key (default hotline/<party>)")
-	cmd.Flags().StringVar(&rotate, "rotate", "", "replace the key of this role: message, encryption, checkpoint, witness or root")
+	cmd.Flags().StringVar(&rotate, "rotate", "", "replace the key of this role: message, encryption, checkpoint or witness (a root: hotline agreement rotate-root)")
 	cmd.Flags().StringVar(&from, "from", "", "with --rotate: the directory of the current keys")
 	return cmd
 }
@@ -91,7 +96,7 @@ func rotateKey(dir string, role hotline.KeyRole, origin string) (*hotline.KeySet
 	p := ks.Party
 	switch role {
 	case hotline.RoleRoot:
-		ks.Root, err = hotline.GenerateSigningKey(hotline.KeyName(p, hotline.RoleRoot), false)
+		return nil, usageError{fmt.Errorf("a root key changes only by a root statement: hotline agreement rotate-root --keys %s --dir NEWDIR", dir)}
 	case hotline.RoleMessage:
 		ks.Message, err = hotline.GenerateSigningKey(hotline.KeyName(p, hotline.RoleMessage), false)
 	case hotline.RoleEncryption:

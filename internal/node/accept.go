@@ -64,12 +64,18 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 	if !agr.Ratified(h.From, v.Hash()) {
 		return nil, false, hotline.Errorf(ErrNotRatified, "%s has not ratified agreement version %d", h.From, v.Number())
 	}
-	key, err := agr.MessageKey(h.From, now)
+	// A version governs a message only if both ends are bound by it.
+	if !agr.Ratified(n.party, v.Hash()) {
+		return nil, false, hotline.Errorf(ErrNotRatified, "%s has not ratified agreement version %d", n.party, v.Number())
+	}
+	// The key valid when the envelope was created, as long as a retired key
+	// is within its grace and a revoked one was not yet known to be.
+	key, err := agr.SignedMessageKey(h.From, h.Created, now)
 	if err != nil {
 		if errors.Is(err, agreement.ErrUnknownParty) {
 			return nil, false, hotline.Errorf(ErrUnknownSender, "%s has no directory entry", h.From)
 		}
-		return nil, false, hotline.Errorf(ErrKeyNotValid, "%s has no message key valid at %s", h.From, hotline.FormatTime(now))
+		return nil, false, hotline.Errorf(ErrKeyNotValid, "%s has no message key for an envelope created at %s and received at %s: %v", h.From, hotline.FormatTime(h.Created), hotline.FormatTime(now), err)
 	}
 	if err := h.CheckCreated(now); err != nil {
 		return nil, false, err

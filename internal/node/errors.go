@@ -13,7 +13,9 @@ var (
 	ErrUnknownAgreement = hotline.NewError("unknown_agreement", "unknown agreement version")
 	// ErrUnknownSender: the sender is not a party to that version.
 	ErrUnknownSender = hotline.NewError("unknown_sender", "unknown sender")
-	// ErrNotRatified: the sender has not ratified that version.
+	// ErrNotRatified: the sender or the recipient has not ratified that
+	// version; or, sending, no version is ratified by the sender and all
+	// its recipients.
 	ErrNotRatified = hotline.NewError("not_ratified", "sender has not ratified the agreement version")
 	// ErrKeyNotValid: the sender has no message key valid now.
 	ErrKeyNotValid = hotline.NewError("key_not_valid", "no valid message key")

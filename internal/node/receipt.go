@@ -20,9 +20,9 @@ var ErrWrongReceipt = hotline.NewError("wrong_receipt", "receipt does not match 
 func (n *Node) RecordReceipt(ctx context.Context, id hotline.ID, recipient string, note []byte, route string) (*hotline.Receipt, error) {
 	now := n.clock.Now()
 	agr := n.agr.Load()
-	key, err := agr.MessageKey(recipient, now)
+	key, err := agr.ReceiptKey(recipient, note, now)
 	if err != nil {
-		return nil, hotline.Errorf(ErrKeyNotValid, "%s has no message key valid now: %v", recipient, err)
+		return nil, hotline.Errorf(ErrKeyNotValid, "%s has no message key for this receipt: %v", recipient, err)
 	}
 	r, rid, err := hotline.OpenReceipt(note, key)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hotline-net/hotline"
@@ -52,26 +53,17 @@ func (n *Node) Send(ctx context.Context, d Draft) (hotline.ID, error) {
 func (n *Node) send(ctx context.Context, d Draft) (hotline.ID, error) {
 	now := n.clock.Now()
 	agr := n.agr.Load()
-	v, err := agr.Current(now)
+	// Groups expand under the newest version this node is bound by.
+	mine, err := agr.InForce(now, n.party)
 	if err != nil {
 		return hotline.ID{}, fmt.Errorf("no agreement version in force: %w", err)
-	}
-	kind, err := v.Kind(d.Kind)
-	if err != nil {
-		return hotline.ID{}, hotline.Errorf(ErrUnknownKind, "kind %q is not in agreement version %d", d.Kind, v.Number())
-	}
-	if kind.RequiresRef && len(d.Refs) == 0 {
-		return hotline.ID{}, hotline.Errorf(ErrInvalidBody, "a %s must refer to the message it answers", kind.Name)
 	}
 	if !d.Severity.Valid() || !d.Marking.Valid() {
 		return hotline.ID{}, hotline.Errorf(ErrInvalidRequest, "severity %q or marking %q is not valid", d.Severity, d.Marking)
 	}
-	if err := n.bodies.CheckBody(d.Kind, d.Marking, d.Body); err != nil {
-		return hotline.ID{}, invalidBody(d.Kind, err)
-	}
 	to := slices.Clone(d.To)
 	if d.Group != "" {
-		members, err := v.Expand(d.Group)
+		members, err := mine.Expand(d.Group)
 		if err != nil {
 			return hotline.ID{}, hotline.Errorf(ErrUnknownRecipient, "group %q: %v", d.Group, err)
 		}
@@ -83,11 +75,29 @@ func (n *Node) send(ctx context.Context, d Draft) (hotline.ID, error) {
 	if len(to) == 0 {
 		return hotline.ID{}, hotline.Errorf(ErrUnknownRecipient, "no recipients other than %s", n.party)
 	}
+	for _, p := range to {
+		if _, err := mine.Party(p); err != nil {
+			return hotline.ID{}, hotline.Errorf(ErrUnknownRecipient, "%s is not a party to agreement version %d", p, mine.Number())
+		}
+	}
+	// The message is governed by the highest version the sender and every
+	// recipient have ratified.
+	v, err := agr.InForce(now, append([]string{n.party}, to...)...)
+	if err != nil {
+		return hotline.ID{}, hotline.Errorf(ErrNotRatified, "no version of the agreement is ratified by %s and all of %s", n.party, strings.Join(to, ", "))
+	}
+	kind, err := v.Kind(d.Kind)
+	if err != nil {
+		return hotline.ID{}, hotline.Errorf(ErrUnknownKind, "kind %q is not in agreement version %d", d.Kind, v.Number())
+	}
+	if kind.RequiresRef && len(d.Refs) == 0 {
+		return hotline.ID{}, hotline.Errorf(ErrInvalidBody, "a %s must refer to the message it answers", kind.Name)
+	}
+	if err := n.bodies.CheckBody(d.Kind, d.Marking, d.Body); err != nil {
+		return hotline.ID{}, invalidBody(d.Kind, err)
+	}
 	keys := make([]*hotline.EncryptionPublicKey, len(to))
 	for i, p := range to {
-		if _, err := v.Party(p); err != nil {
-			return hotline.ID{}, hotline.Errorf(ErrUnknownRecipient, "%s is not a party to agreement version %d", p, v.Number())
-		}
 		if keys[i], err = agr.EncryptionKey(p, now); err != nil {
 			return hotline.ID{}, hotline.Errorf(ErrKeyNotValid, "%s has no encryption key valid now: %v", p, err)
 		}

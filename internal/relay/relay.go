@@ -192,7 +192,7 @@ func (r *Relay) Put(ctx context.Context, from string, raw []byte) ([]byte, error
 	if _, err := agr.Version(h.Agreement); err != nil {
 		return nil, hotline.Errorf(node.ErrUnknownAgreement, "agreement version %s is unknown to %s", h.Agreement, r.self)
 	}
-	key, err := agr.MessageKey(from, now)
+	key, err := agr.SignedMessageKey(from, h.Created, now)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +266,7 @@ func (r *Relay) Handed(ctx context.Context, to string, body []byte) error {
 }
 
 func (r *Relay) recordHanded(ctx context.Context, id hotline.ID, to string, receipt []byte) error {
-	key, err := r.cfg.Agreement().MessageKey(to, r.clock.Now())
+	key, err := r.cfg.Agreement().ReceiptKey(to, receipt, r.clock.Now())
 	if err != nil {
 		return err
 	}

@@ -194,6 +194,10 @@ func Init(dir, party string, opts InitOptions) (*hotline.KeySet, error) {
 		if ks, err = hotline.GenerateKeySet(party, opts.Origin); err != nil {
 			return nil, err
 		}
+		// The pre-rotation key the agreement will commit to (issue 14).
+		if err := ks.GenerateNextRoot(); err != nil {
+			return nil, err
+		}
 	}
 	if ks.Party != party {
 		return nil, fmt.Errorf("keys are %s's, not %s's", ks.Party, party)

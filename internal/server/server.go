@@ -28,6 +28,7 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -196,7 +197,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 		return nil, fmt.Errorf("the keys in %s are %s's, the config says %s", filepath.Join(dir, KeysDir), s.keys.Party, cfg.Party)
 	}
 	if s.agr, err = agreement.Load(path(dir, cfg.Agreement)); err != nil {
-		return nil, fmt.Errorf("loading the agreement: %w", err)
+		return nil, fmt.Errorf("loading the agreement: %s%w", codePrefix(err), err)
 	}
 	if err := s.agr.Verify(); err != nil {
 		return nil, fmt.Errorf("verifying the agreement: %w", err)
@@ -243,6 +244,11 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 	})
 	if err != nil {
 		return nil, err
+	}
+	if s.agr.Latest().Depositary().ID == cfg.Party {
+		if err := s.logDocuments(ctx); err != nil {
+			return nil, fmt.Errorf("logging the agreement's documents: %w", err)
+		}
 	}
 	s.node.OnSent(s.kick)
 	if err := s.startPeers(); err != nil {
@@ -471,10 +477,25 @@ func privateFiles(first string, others ...string) error {
 	return nil
 }
 
-// recordAgreement records the agreement file's versions in the store; a
-// file older than the version in force is refused (a node only moves
-// forward).
+// chainKey is the store value under which a node keeps the whole
+// agreement chain it holds (every version, ratification, entry and root
+// statement), so that a file which drops any of it is refused at start.
+const chainKey = "agreement.chain"
+
+// recordAgreement checks that the agreement file extends the chain the
+// node holds — an older or shorter file, or one that rewrites any part of
+// it, is refused, naming what it lacks — then records the file's versions
+// and keeps the whole chain in the store (a node only moves forward).
 func (s *Server) recordAgreement(ctx context.Context) error {
+	held, err := s.heldAgreement(ctx)
+	if err != nil {
+		return err
+	}
+	if held != nil {
+		if err := s.agr.Extends(held); err != nil {
+			return fmt.Errorf("the agreement file does not extend the chain this node holds: %s%w", codePrefix(err), err)
+		}
+	}
 	latest := s.agr.Latest()
 	cur, err := s.store.Agreement(ctx)
 	switch {
@@ -484,9 +505,122 @@ func (s *Server) recordAgreement(ctx context.Context) error {
 	case cur.Version > latest.Number():
 		return fmt.Errorf("the agreement file holds version %d, older than version %d in force at this node", latest.Number(), cur.Version)
 	}
-	return s.store.SetAgreement(ctx, &store.Agreement{
-		Version: latest.Number(), Hash: latest.Hash(), Raw: s.agr.Marshal(), At: s.now(),
-	})
+	raw := s.agr.Marshal()
+	if err := s.store.SetAgreement(ctx, &store.Agreement{
+		Version: latest.Number(), Hash: latest.Hash(), Raw: raw, At: s.now(),
+	}); err != nil {
+		return err
+	}
+	return s.store.SetValue(ctx, chainKey, raw)
+}
+
+// DocumentsKey is the store value under which the depositary's node keeps
+// the log index of each agreement document it logged: a JSON object from
+// the document's hash (hex) to its index.
+const DocumentsKey = "agreement.logged"
+
+// logDocuments appends to the depositary's log a 0x04 entry for every
+// document of the agreement it has not logged yet, and records their
+// indexes under DocumentsKey. The appends run together, so that they share
+// batches. A crash between the appends and the record logs them again at
+// the next start: a document may appear twice in the log, never not at all.
+func (s *Server) logDocuments(ctx context.Context) error {
+	logged, err := LoggedDocuments(ctx, s.store)
+	if err != nil {
+		return err
+	}
+	var todo []hotline.ID
+	for _, h := range s.agr.DocumentHashes() {
+		if _, ok := logged[h]; !ok {
+			todo = append(todo, h)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	index := make([]uint64, len(todo))
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, h := range todo {
+		wg.Go(func() {
+			index[i], errs[i] = s.log.Append(ctx, hotline.LeafEntry(s.log.Origin(), hotline.AgreementDocument, h))
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	out := make(map[string]uint64, len(logged)+len(todo))
+	for h, i := range logged {
+		out[h.String()] = i
+	}
+	for i, h := range todo {
+		out[h.String()] = index[i]
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	s.logger.Info("logged agreement documents", "new", len(todo), "total", len(out))
+	return s.store.SetValue(ctx, DocumentsKey, b)
+}
+
+// LoggedDocuments returns the log index of each agreement document the
+// depositary's node logged, by the document's hash.
+func LoggedDocuments(ctx context.Context, st store.Store) (map[hotline.ID]uint64, error) {
+	out := map[hotline.ID]uint64{}
+	b, err := st.Value(ctx, DocumentsKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]uint64
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("the logged agreement documents: %w", err)
+	}
+	for k, i := range m {
+		h, err := hotline.ParseID(k)
+		if err != nil {
+			return nil, fmt.Errorf("the logged agreement documents: %w", err)
+		}
+		out[h] = i
+	}
+	return out, nil
+}
+
+// codePrefix is "code: " for an agreement refusal, so that an operator
+// reading why the node did not start sees the stable code too.
+func codePrefix(err error) string {
+	if c := agreement.ErrorCode(err); c != "" {
+		return c + ": "
+	}
+	return ""
+}
+
+// heldAgreement returns the chain the node holds: the one recorded under
+// chainKey, else (a node that ran before it kept one) the file recorded
+// with the latest version, else nil.
+func (s *Server) heldAgreement(ctx context.Context) (*agreement.Agreement, error) {
+	raw, err := s.store.Value(ctx, chainKey)
+	if errors.Is(err, store.ErrNotFound) {
+		cur, err := s.store.Agreement(ctx)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		raw = cur.Raw
+	} else if err != nil {
+		return nil, err
+	}
+	held, err := agreement.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("the agreement chain this node holds does not parse: %w", err)
+	}
+	return held, nil
 }
 
 // now is the node's clock, also before the node exists.

@@ -658,7 +658,8 @@ func (d *demo) checkLogs(ctx context.Context, msgs []*sent) error {
 	o := d.out
 	o.plain("The logs, checked as an auditor would: each node's checkpoint fetched over HTTP and its")
 	o.plain("signature verified with the key in agreement.json; every message the node sent (0x01) or")
-	o.plain("received (0x02), and every receipt it got (0x03), proved included at its index.")
+	o.plain("received (0x02), and every receipt it got (0x03), proved included at its index; the")
+	o.plain("depositary's log also holds every document of the agreement it accepted (0x04).")
 	pol := d.agr.Latest().Policy()
 	o.plain(logTableHead)
 	var checks []logCheck
@@ -716,6 +717,14 @@ func (d *demo) checkLogs(ctx context.Context, msgs []*sent) error {
 				return fmt.Errorf("%s's store holds %d messages in direction %s, the story %d", p, n, dir, k)
 			}
 		}
+		// The depositary's node logs the agreement's documents.
+		docs, err := server.LoggedDocuments(ctx, d.servers[p].Node().Store())
+		if err != nil {
+			return err
+		}
+		for h, i := range docs {
+			want = append(want, wantLeaf{hotline.AgreementDocument, h, i})
+		}
 		c, err := d.checkLog(ctx, p, want, pol)
 		if err != nil {
 			return fmt.Errorf("%s's log: %w", p, err)
@@ -729,11 +738,11 @@ func (d *demo) checkLogs(ctx context.Context, msgs []*sent) error {
 			quorum++
 		}
 		entries += c.size
-		accounted = accounted && c.size == uint64(c.leaves[hotline.Sent]+c.leaves[hotline.Received]+c.leaves[hotline.ReceiptReceived])
+		accounted = accounted && c.size == uint64(c.leaves[hotline.Sent]+c.leaves[hotline.Received]+c.leaves[hotline.ReceiptReceived]+c.leaves[hotline.AgreementDocument])
 	}
 	o.blank()
 	if accounted {
-		o.plain("Every one of the %d entries is accounted for: a message sent or received, or a receipt.", entries)
+		o.plain("Every one of the %d entries is accounted for: a message sent or received, a receipt, or an agreement document.", entries)
 	}
 	o.plain("The witness quorum of the agreement is %d cosignatures from witnesses other than the log's", pol.Threshold())
 	o.plain("owner; %d of the %d checkpoints above already meet it.", quorum, len(checks))
@@ -815,7 +824,7 @@ func (c *logCheck) row() string {
 		}
 		return "-"
 	}
-	total := c.leaves[hotline.Sent] + c.leaves[hotline.Received] + c.leaves[hotline.ReceiptReceived]
+	total := c.leaves[hotline.Sent] + c.leaves[hotline.Received] + c.leaves[hotline.ReceiptReceived] + c.leaves[hotline.AgreementDocument]
 	cos := "nobody yet"
 	if len(c.cosigners) > 0 {
 		cos = strings.Join(c.cosigners, ", ")

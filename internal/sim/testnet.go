@@ -118,6 +118,9 @@ func testnet(cfg TestnetConfig) (nw *Network, err error) {
 		if err != nil {
 			return nw, err
 		}
+		if err := ks.GenerateNextRoot(); err != nil {
+			return nw, err
+		}
 		keys[p] = ks
 		port := 0
 		var l net.Listener
@@ -159,7 +162,8 @@ func testnet(cfg TestnetConfig) (nw *Network, err error) {
 			return nw, err
 		}
 		// The root key stays out of the node folder: it signs directory
-		// entries, offline. A testnet keeps it next to the folder.
+		// entries, offline. A testnet keeps it (and the pre-rotation key)
+		// next to the folder.
 		if err := saveRoot(filepath.Join(cfg.Dir, "root-keys", ni.Party), keys[ni.Party]); err != nil {
 			return nw, err
 		}
@@ -173,7 +177,7 @@ func testnet(cfg TestnetConfig) (nw *Network, err error) {
 
 func withoutRoot(ks *hotline.KeySet) *hotline.KeySet {
 	c := *ks
-	c.Root = nil
+	c.Root, c.NextRoot = nil, nil
 	return &c
 }
 
@@ -181,7 +185,12 @@ func saveRoot(dir string, ks *hotline.KeySet) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "root.key"), []byte(ks.Root.String()+"\n"), 0o600)
+	if err := os.WriteFile(filepath.Join(dir, "root.key"), []byte(ks.Root.String()+"\n"), 0o600); err != nil {
+		return err
+	}
+	// The pre-rotation key the agreement commits to: in a real network it
+	// is kept offline apart from the root key.
+	return os.WriteFile(filepath.Join(dir, "next-root.key"), []byte(ks.NextRoot.String()+"\n"), 0o600)
 }
 
 func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
