@@ -277,6 +277,20 @@ func (d *Deliverer) dispatch(ctx context.Context, work chan<- store.OutboxRow) {
 // deliver makes one attempt at each of the recipient's endpoints, in order,
 // until one returns a receipt that verifies.
 func (d *Deliverer) deliver(ctx context.Context, row store.OutboxRow) {
+	// The dispatcher's listing may predate an attempt a worker recorded
+	// since (the row was in flight when listed, and done by the time it was
+	// handed on): act on the row as it is now, not as it was listed.
+	cur, err := d.cfg.Store.OutboxEntry(ctx, row.ID, row.Recipient)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.logger.Error("reading an outbox row", "message", row.ID.String(), "recipient", row.Recipient, "err", err)
+		}
+		return
+	}
+	if cur.State != store.OutboxPending || cur.Attempts != row.Attempts || cur.NextAttempt.After(d.clock.Now()) {
+		return
+	}
+	row = cur
 	env, err := d.cfg.Store.Envelope(ctx, hotline.Sent, row.ID)
 	if err != nil {
 		d.failed(ctx, row, "", fmt.Errorf("reading envelope: %w", err))
