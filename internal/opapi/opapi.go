@@ -48,7 +48,7 @@ import (
 // Role is what a token may do.
 type Role string
 
-// The roles of DESIGN.md §8.
+// The roles of docs/DESIGN.md §12.
 const (
 	Officer  Role = "officer"  // reads and sends messages
 	Approver Role = "approver" // approves four-eyes messages
