@@ -32,7 +32,7 @@ const (
 // KeyRole names one of the five keys of a party.
 type KeyRole string
 
-// The key roles of DESIGN.md §4.
+// The key roles of docs/DESIGN.md §4.
 const (
 	RoleRoot       KeyRole = "root"       // signs the party's directory entry; kept offline
 	RoleMessage    KeyRole = "message"    // signs envelopes, receipts, heartbeats, requests

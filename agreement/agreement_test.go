@@ -35,7 +35,7 @@ func TestSampleRoundTrip(t *testing.T) {
 
 func TestSampleTerms(t *testing.T) {
 	st := SampleTerms()
-	// DESIGN.md §3's table, as obligations and deadlines.
+	// docs/DESIGN.md §3's table, as obligations and deadlines.
 	type row struct {
 		kind string
 		ob   ObligationType

@@ -74,7 +74,7 @@
 //
 // # Building one
 //
-// [SampleTerms] is DESIGN.md §3's table of message kinds with their default
+// [SampleTerms] is docs/DESIGN.md §3's table of message kinds with their default
 // deadlines; [Sample] builds a complete signed and ratified agreement from
 // generated key sets (tests, "hotline testnet", "hotline demo").
 // [SignTerms], [NextEntry], [SignEntry] and [Ratify] are the steps the

@@ -14,7 +14,7 @@ import (
 var sampleTermsJSON []byte
 
 // SampleTerms returns the treaty terms hotline ships as a starting point,
-// DESIGN.md §3's table: the fourteen message kinds with their default
+// docs/DESIGN.md §3's table: the fourteen message kinds with their default
 // obligations and deadlines, one open group "all", no witnesses, a grace of
 // 6 hours and a contact reconfirmation period of 90 days. It has no
 // version, depositary or parties: [Sample] and "hotline agreement new" add

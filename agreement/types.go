@@ -38,7 +38,7 @@ type Terms struct {
 	// recipients that cannot be reached directly, in order of preference.
 	Relays []string `json:"relays,omitempty"`
 	// Grace is added to a relay's receipt time to start the clock of a
-	// message its recipient never receipted (DESIGN.md §5).
+	// message its recipient never receipted (docs/DESIGN.md §11).
 	Grace Duration `json:"grace"`
 	// Reconfirmation is how often each party must reconfirm its contacts.
 	Reconfirmation Duration `json:"contact_reconfirmation"`
@@ -127,7 +127,7 @@ type Kind struct {
 // ObligationType is what a recipient must do.
 type ObligationType string
 
-// The obligation types of DESIGN.md §3.
+// The obligation types of docs/DESIGN.md §3.
 const (
 	// Acknowledge: a human at the recipient acknowledges the message.
 	Acknowledge ObligationType = "acknowledge"
@@ -145,7 +145,7 @@ func ObligationTypes() []ObligationType {
 
 // Obligation is one thing a kind obliges its recipient to do: which kinds
 // of reply (referring to the message, addressed to its sender) meet it, and
-// the deadline for each severity, counted from the start DESIGN.md §5
+// the deadline for each severity, counted from the start docs/DESIGN.md §11
 // defines.
 type Obligation struct {
 	Type      ObligationType `json:"type"`
@@ -281,7 +281,7 @@ func (k *Key) ValidAt(t time.Time) bool {
 // ContactRole is what a contact is for.
 type ContactRole string
 
-// The contact roles of DESIGN.md §2.
+// The contact roles of docs/DESIGN.md §2.
 const (
 	Diplomatic ContactRole = "diplomatic"
 	Technical  ContactRole = "technical"

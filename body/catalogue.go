@@ -10,7 +10,7 @@ type entry struct{ ar, zh, en, fr, ru, es string }
 // "language.<code>" and "<vocabulary>.<code>". It is read-only. Arabic
 // strings are stored in logical order; Render adds the directional marks.
 var catalogue = map[string]entry{
-	// Message kinds (DESIGN.md §3).
+	// Message kinds (docs/DESIGN.md §3).
 	"kind.notification": {"إخطار", "通报", "Notification", "Notification", "Уведомление", "Notificación"},
 	"kind.assistance_request": {"طلب مساعدة", "援助请求", "Request for assistance", "Demande d'assistance",
 		"Запрос о помощи", "Solicitud de asistencia"},

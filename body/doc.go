@@ -1,5 +1,5 @@
 // Package body defines the message templates of hotline: for every message
-// kind of the sample agreement (DESIGN.md §3) a typed body with its
+// kind of the sample agreement (docs/DESIGN.md §3) a typed body with its
 // validation, the codes that carry its meaning, and a catalogue of labels
 // and code names in the six official languages of the United Nations —
 // Arabic, Chinese, English, French, Russian and Spanish — so that a

@@ -68,7 +68,7 @@ func (t *Template) Label(field string) string {
 	return "field." + field
 }
 
-// Templates returns the template of every kind of DESIGN.md §3, in the
+// Templates returns the template of every kind of docs/DESIGN.md §3, in the
 // order of its table.
 func Templates() []Template {
 	common := []string{FieldSTIX, FieldAttachments, FieldText}

@@ -22,7 +22,7 @@ func newAgreementNewCmd() *cobra.Command {
 		Long: `new writes a new agreement file holding the draft of version 1 of the treaty
 terms and the depositary's own directory entry, signed with its root key.
 
-The terms start from the sample agreement (DESIGN.md §3: fourteen message kinds
+The terms start from the sample agreement (docs/DESIGN.md §3: fourteen message kinds
 with their default deadlines, an open group "all", a grace of 6 hours,
 contacts reconfirmed every 90 days), or from the groups, kinds and periods of
 --terms FILE (a JSON object of treaty terms, agreement/FORMAT.md). The

@@ -16,7 +16,7 @@ func newKeygenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keygen --party ID --dir DIR [--origin ORIGIN] | keygen --rotate ROLE --from DIR --dir NEWDIR",
 		Short: "Generate a party's keys, or a new key in one role",
-		Long: `keygen generates the five keys of a party (DESIGN.md §4) into DIR: the root key,
+		Long: `keygen generates the five keys of a party (docs/DESIGN.md §4) into DIR: the root key,
 which signs the party's directory entry and should then be kept offline (with
 next-root.key, the pre-rotation key the agreement commits to, which replaces
 a lost root: keep the two apart); the

@@ -14,8 +14,9 @@ import (
 
 func newPeersCmd() *cobra.Command {
 	var (
-		dir    string
-		asJSON bool
+		dir     string
+		asJSON  bool
+		noProbe bool
 	)
 	cmd := &cobra.Command{
 		Use:   "peers --dir DIR [--json]",
@@ -27,7 +28,11 @@ the last 24 hours, and the sequence numbers each side has seen from the other
 log that the agreement's witness quorum vouched for (a checkpoint only the
 peer signed does not count), how long ago and by whom. Alarms about a log
 (equivocations, consistency that cannot be proven, a witness whose
-timestamps go back) are listed last.`,
+timestamps go back) are listed last.
+
+It first exchanges heartbeats with every peer (up to 5 s each), so it shows
+the channels as they are now; --no-probe shows what the last scheduled round
+found instead. LAST SEEN is how long ago the peer's last heartbeat arrived.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			op, err := newOperator(dir)
@@ -35,7 +40,11 @@ timestamps go back) are listed last.`,
 				return err
 			}
 			var list opapi.PeerList
-			if err := op.call(cmd.Context(), http.MethodGet, "/api/v1/peers", nil, &list); err != nil {
+			path := "/api/v1/peers?probe=1"
+			if noProbe {
+				path = "/api/v1/peers"
+			}
+			if err := op.call(cmd.Context(), http.MethodGet, path, nil, &list); err != nil {
 				return err
 			}
 			var eq opapi.EquivocationList
@@ -78,7 +87,7 @@ timestamps go back) are listed last.`,
 					witnessed = fmt.Sprintf("%d, %s ago, by %s", p.Log.WitnessedSize, time.Duration(*p.Log.AgeSeconds)*time.Second, strings.Join(p.Log.Cosigners, " "))
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Party, state, p.LatencyMS, uptime,
-					shortTime(p.LastSeen), p.Sent, p.TheyReceived, p.TheySent, p.Received, witnessed, strings.Join(gaps, ", "))
+					seenAgo(p.SeenAgoMS), p.Sent, p.TheyReceived, p.TheySent, p.Received, witnessed, strings.Join(gaps, ", "))
 			}
 			tw.Flush()
 			for _, p := range list.Peers {
@@ -94,5 +103,14 @@ timestamps go back) are listed last.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "the node folder")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&noProbe, "no-probe", false, "show the last scheduled round's findings without probing")
 	return cmd
+}
+
+// seenAgo shows how long ago a peer was seen, or "never".
+func seenAgo(ms *int64) string {
+	if ms == nil {
+		return "never"
+	}
+	return (time.Duration(*ms) * time.Millisecond).Round(time.Second).String() + " ago"
 }

@@ -29,7 +29,8 @@ var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 		hotline.ErrNoKey, hotline.ErrFutureCreated, node.ErrUnknownAgreement, node.ErrUnknownKind, node.ErrInvalidBody,
 		node.ErrUnknownRecipient, node.ErrWrongReceipt, node.ErrReceiptTime, agreement.ErrUnknownParty,
 		gossip.ErrHeartbeatStale, gossip.ErrHeartbeatPeer, relay.ErrRelaySender, relay.ErrRelayNoView},
-	http.StatusServiceUnavailable: {refusal.ErrUnavailable},
+	http.StatusServiceUnavailable:  {refusal.ErrUnavailable, ErrBusy},
+	http.StatusInsufficientStorage: {relay.ErrRelayFull},
 })
 
 // Status returns the HTTP status for a refusal code: the one place where
