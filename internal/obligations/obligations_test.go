@@ -22,7 +22,7 @@ func (f *fakeTerms) Kind(v hotline.ID, name string) (*agreement.Kind, bool) {
 	k, ok := f.kinds[v][name]
 	return k, ok
 }
-func (f *fakeTerms) Quorum(v hotline.ID) Quorum         { return f.quorum[v] }
+func (f *fakeTerms) Quorum(v hotline.ID) Quorum       { return f.quorum[v] }
 func (f *fakeTerms) Grace(v hotline.ID) time.Duration { return f.grace[v] }
 
 func (f *fakeTerms) add(tb testing.TB, v hotline.ID, t *agreement.Terms) {
@@ -251,7 +251,7 @@ func TestStates(t *testing.T) {
 	}, {
 		name: "a reply not addressed to the obliging party",
 		in: Input{
-			Messages: []Message{msg("n", "BER", "CRI", "notification", hotline.SeverityHigh, v1), msg("a", "CRI", "LUX", "ack", hotline.SeverityHigh, v1, "n")},
+			Messages:   []Message{msg("n", "BER", "CRI", "notification", hotline.SeverityHigh, v1), msg("a", "CRI", "LUX", "ack", hotline.SeverityHigh, v1, "n")},
 			Deliveries: []Delivery{received("n", "CRI", recv), received("a", "LUX", recv.Add(h))},
 		},
 		now:  recv.Add(25 * h),
