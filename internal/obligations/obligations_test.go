@@ -587,3 +587,24 @@ func TestReport(t *testing.T) {
 		t.Errorf("since filter: %+v", rep.Parties)
 	}
 }
+
+func TestStateOf(t *testing.T) {
+	n := msg("n", "BER", "CRI", "notification", hotline.SeverityHigh, v1)
+	tests := []struct {
+		name string
+		msgs []Message
+		want ThreadState
+	}{
+		{"alone", []Message{n}, ThreadOpen},
+		{"acknowledged", []Message{n, msg("a", "CRI", "BER", "ack", "", v1, "n")}, ThreadAcknowledged},
+		{"responded", []Message{n, msg("r", "CRI", "BER", "response", "", v1, "n"), msg("a", "CRI", "BER", "ack", "", v1, "n")}, ThreadResponded},
+		{"closed", []Message{n, msg("r", "CRI", "BER", "response", "", v1, "n"), msg("c", "BER", "CRI", "closure", "", v1, "n")}, ThreadClosed},
+		{"retracted", []Message{n, msg("x", "BER", "CRI", "retraction", "", v1, "n")}, ThreadRetracted},
+		{"a retraction by another party retracts nothing", []Message{n, msg("x", "CRI", "BER", "retraction", "", v1, "n")}, ThreadOpen},
+	}
+	for _, tc := range tests {
+		if got := StateOf(mid("n"), tc.msgs); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}

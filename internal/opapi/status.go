@@ -16,7 +16,7 @@ var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 	http.StatusUnauthorized: {ErrUnauthorized},
 	http.StatusForbidden:    {ErrForbidden},
 	http.StatusNotFound:     {node.ErrNotFound, refusal.ErrNotFound},
-	http.StatusConflict:     {refusal.ErrConflict},
+	http.StatusConflict:     {refusal.ErrConflict, node.ErrNothingOwed},
 	http.StatusUnprocessableEntity: {node.ErrInvalidBody, node.ErrUnknownKind, node.ErrUnknownRecipient, node.ErrKeyNotValid,
 		node.ErrUnknownAgreement, node.ErrUnknownSender, node.ErrNotRatified, node.ErrWrongReceipt},
 	http.StatusServiceUnavailable: {refusal.ErrUnavailable},
