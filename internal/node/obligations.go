@@ -44,6 +44,14 @@ func (n *Node) Obligations(ctx context.Context, scope ObligationScope) (obligati
 		return obligations.Result{}, nil, err
 	}
 	res := obligations.Evaluate(obligations.FromAgreement(n.agr.Load()), obligations.Config{}, in, n.clock.Now())
+	// A group message received names other recipients too: their
+	// obligations are theirs to show, on evidence this node does not hold.
+	res.Obligations = slices.DeleteFunc(res.Obligations, func(o obligations.Obligation) bool {
+		return o.From != n.party && o.To != n.party
+	})
+	res.Events = slices.DeleteFunc(res.Events, func(e obligations.Event) bool {
+		return e.From != n.party && e.To != n.party
+	})
 	return res, in, nil
 }
 
