@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/obligations"
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/tlog"
@@ -39,18 +40,41 @@ type ObligationScope struct {
 // rows, the refusal code of each row's last failed attempt, and the latest
 // cosigned checkpoint of every log.
 func (n *Node) Obligations(ctx context.Context, scope ObligationScope) (obligations.Result, *obligations.Input, error) {
-	in, err := n.ObligationInput(ctx, scope)
+	return n.evidence().Judge(ctx, scope)
+}
+
+func (n *Node) evidence() *Evidence {
+	return &Evidence{Store: n.store, Party: n.party, Agreement: n.agr.Load(), Now: n.clock.Now()}
+}
+
+// Evidence is what a node's store shows of obligations: the messages it
+// sent and received, its receipts, the outbox rows with the recipients'
+// and relays' receipts and the last refusal, and the latest cosigned
+// checkpoints. [Node.Obligations] uses it; benchmarks and tools that hold
+// a store without a running node use it directly.
+type Evidence struct {
+	Store     store.Store
+	Party     string
+	Agreement *agreement.Agreement
+	// Now is the time obligations are judged at.
+	Now time.Time
+}
+
+// Judge judges the obligations of scope: those Party owes and those owed
+// to it.
+func (e *Evidence) Judge(ctx context.Context, scope ObligationScope) (obligations.Result, *obligations.Input, error) {
+	in, err := e.Input(ctx, scope)
 	if err != nil {
 		return obligations.Result{}, nil, err
 	}
-	res := obligations.Evaluate(obligations.FromAgreement(n.agr.Load()), obligations.Config{}, in, n.clock.Now())
+	res := obligations.Evaluate(obligations.FromAgreement(e.Agreement), obligations.Config{}, in, e.Now)
 	// A group message received names other recipients too: their
 	// obligations are theirs to show, on evidence this node does not hold.
 	res.Obligations = slices.DeleteFunc(res.Obligations, func(o obligations.Obligation) bool {
-		return o.From != n.party && o.To != n.party
+		return o.From != e.Party && o.To != e.Party
 	})
-	res.Events = slices.DeleteFunc(res.Events, func(e obligations.Event) bool {
-		return e.From != n.party && e.To != n.party
+	res.Events = slices.DeleteFunc(res.Events, func(ev obligations.Event) bool {
+		return ev.From != e.Party && ev.To != e.Party
 	})
 	return res, in, nil
 }
@@ -58,15 +82,15 @@ func (n *Node) Obligations(ctx context.Context, scope ObligationScope) (obligati
 // pageLimit is the page size the node reads its store with.
 const pageLimit = 1000
 
-// ObligationInput gathers the engine's input for scope from the store.
-func (n *Node) ObligationInput(ctx context.Context, scope ObligationScope) (*obligations.Input, error) {
+// Input gathers the engine's input for scope from the store.
+func (n *Evidence) Input(ctx context.Context, scope ObligationScope) (*obligations.Input, error) {
 	in := &obligations.Input{}
 	challenges := map[hotline.ID]bool{} // pings and acks, whose bodies carry a challenge
 	pings := map[hotline.ID]bool{}
 	var sent []hotline.ID
 	q := store.MessageQuery{MessageFilter: store.MessageFilter{Thread: scope.Thread}, Oldest: true, Limit: pageLimit}
 	for {
-		page, err := n.store.Messages(ctx, q)
+		page, err := n.Store.Messages(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("listing messages: %w", err)
 		}
@@ -87,7 +111,7 @@ func (n *Node) ObligationInput(ctx context.Context, scope ObligationScope) (*obl
 				// This node's receipt states the time it stored the
 				// envelope, to the second.
 				in.Deliveries = append(in.Deliveries, obligations.Delivery{
-					Message: e.ID, Recipient: n.party, Receipt: e.At.UTC().Truncate(time.Second),
+					Message: e.ID, Recipient: n.Party, Receipt: e.At.UTC().Truncate(time.Second),
 				})
 			} else {
 				sent = append(sent, e.ID)
@@ -114,7 +138,7 @@ func (n *Node) ObligationInput(ctx context.Context, scope ObligationScope) (*obl
 
 // outboxEvidence adds what the outbox rows of the sent messages show: the
 // recipients' receipts, the relays' receipts, and refusals.
-func (n *Node) outboxEvidence(ctx context.Context, in *obligations.Input, scope ObligationScope, sent []hotline.ID) error {
+func (n *Evidence) outboxEvidence(ctx context.Context, in *obligations.Input, scope ObligationScope, sent []hotline.ID) error {
 	add := func(r *store.OutboxRow) {
 		d := obligations.Delivery{Message: r.ID, Recipient: r.Recipient, Relayed: r.Relayed}
 		if r.Receipt != nil {
@@ -136,7 +160,7 @@ func (n *Node) outboxEvidence(ctx context.Context, in *obligations.Input, scope 
 	if scope.Thread.IsZero() {
 		q := store.OutboxQuery{Limit: pageLimit}
 		for {
-			page, err := n.store.Outbox(ctx, q)
+			page, err := n.Store.Outbox(ctx, q)
 			if err != nil {
 				return fmt.Errorf("listing the outbox: %w", err)
 			}
@@ -150,7 +174,7 @@ func (n *Node) outboxEvidence(ctx context.Context, in *obligations.Input, scope 
 		}
 	}
 	for _, id := range sent {
-		page, err := n.store.Outbox(ctx, store.OutboxQuery{OutboxFilter: store.OutboxFilter{ID: id}, Limit: pageLimit})
+		page, err := n.Store.Outbox(ctx, store.OutboxQuery{OutboxFilter: store.OutboxFilter{ID: id}, Limit: pageLimit})
 		if err != nil {
 			return fmt.Errorf("listing the outbox of %s: %w", id, err)
 		}
@@ -177,7 +201,7 @@ func refusalCode(lastError string) string {
 
 // challenges reads the challenge codes of pings and of the acks that
 // refer to a ping.
-func (n *Node) challenges(ctx context.Context, in *obligations.Input, pings, candidates map[hotline.ID]bool) error {
+func (n *Evidence) challenges(ctx context.Context, in *obligations.Input, pings, candidates map[hotline.ID]bool) error {
 	if len(pings) == 0 {
 		return nil
 	}
@@ -191,14 +215,14 @@ func (n *Node) challenges(ctx context.Context, in *obligations.Input, pings, can
 			continue
 		}
 		dir := hotline.Received
-		if m.From == n.party {
+		if m.From == n.Party {
 			dir = hotline.Sent
 		}
 		if _, ok := dirs[m.ID]; ok {
 			continue
 		}
 		dirs[m.ID] = dir
-		e, err := n.store.Envelope(ctx, dir, m.ID)
+		e, err := n.Store.Envelope(ctx, dir, m.ID)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", m.ID, err)
 		}
@@ -214,9 +238,9 @@ func (n *Node) challenges(ctx context.Context, in *obligations.Input, pings, can
 
 // cosignatures returns the cosignatures of the latest checkpoint of every
 // party's log this node holds, its own log's included.
-func (n *Node) cosignatures(ctx context.Context) ([]obligations.Cosignature, error) {
-	agr := n.agr.Load()
-	now := n.clock.Now()
+func (n *Evidence) cosignatures(ctx context.Context) ([]obligations.Cosignature, error) {
+	agr := n.Agreement
+	now := n.Now
 	v, err := agr.Current(now)
 	if err != nil || v.Policy() == nil || v.Policy().None() {
 		return nil, nil // no witnessing: no neutral times
@@ -228,8 +252,8 @@ func (n *Node) cosignatures(ctx context.Context) ([]obligations.Cosignature, err
 	var out []obligations.Cosignature
 	for _, p := range agr.Parties() {
 		var notes [][]byte
-		if p.ID == n.party {
-			b, err := n.store.Value(ctx, CosignatureKey)
+		if p.ID == n.Party {
+			b, err := n.Store.Value(ctx, CosignatureKey)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
@@ -251,7 +275,7 @@ func (n *Node) cosignatures(ctx context.Context) ([]obligations.Cosignature, err
 			if err != nil {
 				continue
 			}
-			c, err := n.store.Checkpoint(ctx, origin)
+			c, err := n.Store.Checkpoint(ctx, origin)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
@@ -343,9 +367,15 @@ func (n *Node) sentAck(ctx context.Context, orig *store.Envelope) (hotline.ID, b
 // Compliance returns the compliance report over every obligation the
 // store shows, as f selects, judged as of the node's clock.
 func (n *Node) Compliance(ctx context.Context, f obligations.Filter) (obligations.ComplianceReport, error) {
-	res, _, err := n.Obligations(ctx, ObligationScope{})
+	return n.evidence().Compliance(ctx, f)
+}
+
+// Compliance returns the compliance report over every obligation the
+// store shows, as f selects.
+func (e *Evidence) Compliance(ctx context.Context, f obligations.Filter) (obligations.ComplianceReport, error) {
+	res, _, err := e.Judge(ctx, ObligationScope{})
 	if err != nil {
 		return obligations.ComplianceReport{}, err
 	}
-	return obligations.Report(res.Obligations, f, n.clock.Now()), nil
+	return obligations.Report(res.Obligations, f, e.Now), nil
 }
