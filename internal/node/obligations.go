@@ -125,7 +125,7 @@ func (n *Evidence) Input(ctx context.Context, scope ObligationScope) (*obligatio
 	if err := n.outboxEvidence(ctx, in, scope, sent); err != nil {
 		return nil, err
 	}
-	if err := n.challenges(ctx, in, pings, challenges); err != nil {
+	if err := n.challenges(ctx, in, scope, pings, challenges); err != nil {
 		return nil, err
 	}
 	cs, err := n.cosignatures(ctx)
@@ -200,37 +200,39 @@ func refusalCode(lastError string) string {
 }
 
 // challenges reads the challenge codes of pings and of the acks that
-// refer to a ping.
-func (n *Evidence) challenges(ctx context.Context, in *obligations.Input, pings, candidates map[hotline.ID]bool) error {
+// refer to a ping, listing each kind's bodies page by page.
+func (n *Evidence) challenges(ctx context.Context, in *obligations.Input, scope ObligationScope, pings, candidates map[hotline.ID]bool) error {
 	if len(pings) == 0 {
 		return nil
 	}
-	dirs := map[hotline.ID]hotline.Direction{}
+	codes := map[hotline.ID]string{}
+	for _, kind := range []string{"ping", "ack"} {
+		q := store.MessageQuery{MessageFilter: store.MessageFilter{Kind: kind, Thread: scope.Thread}, Content: true, Limit: pageLimit}
+		for {
+			page, err := n.Store.Messages(ctx, q)
+			if err != nil {
+				return fmt.Errorf("listing %s bodies: %w", kind, err)
+			}
+			for _, e := range page.Envelopes {
+				if kind == "ack" && !slices.ContainsFunc(e.Refs, func(r hotline.ID) bool { return pings[r] }) {
+					continue
+				}
+				var b struct {
+					Challenge string `json:"challenge"`
+				}
+				if json.Unmarshal(e.Body, &b) == nil && b.Challenge != "" {
+					codes[e.ID] = b.Challenge
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			q.Cursor = page.Next
+		}
+	}
 	for i := range in.Messages {
-		m := &in.Messages[i]
-		if !candidates[m.ID] {
-			continue
-		}
-		if m.Kind == "ack" && !slices.ContainsFunc(m.Refs, func(r hotline.ID) bool { return pings[r] }) {
-			continue
-		}
-		dir := hotline.Received
-		if m.From == n.Party {
-			dir = hotline.Sent
-		}
-		if _, ok := dirs[m.ID]; ok {
-			continue
-		}
-		dirs[m.ID] = dir
-		e, err := n.Store.Envelope(ctx, dir, m.ID)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", m.ID, err)
-		}
-		var b struct {
-			Challenge string `json:"challenge"`
-		}
-		if json.Unmarshal(e.Body, &b) == nil {
-			m.Challenge = b.Challenge
+		if c, ok := codes[in.Messages[i].ID]; ok && candidates[in.Messages[i].ID] {
+			in.Messages[i].Challenge = c
 		}
 	}
 	return nil
