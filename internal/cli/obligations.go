@@ -214,8 +214,7 @@ same report at GET /api/v1/compliance (officer and auditor roles).`,
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), rep)
 			}
-			PrintCompliance(cmd.OutOrStdout(), &rep)
-			return nil
+			return rep.WriteText(cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -225,29 +224,4 @@ same report at GET /api/v1/compliance (officer and auditor roles).`,
 	f.StringVar(&until, "until", "", "only obligations whose clock started before this time (RFC 3339)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-// PrintCompliance writes a compliance report as tables, one per party.
-func PrintCompliance(w io.Writer, rep *obligations.ComplianceReport) {
-	fmt.Fprintf(w, "compliance as of %s\n", rep.At.UTC().Format("2006-01-02 15:04:05Z"))
-	if len(rep.Parties) == 0 {
-		fmt.Fprintln(w, "no obligations")
-		return
-	}
-	for _, p := range rep.Parties {
-		fmt.Fprintf(w, "\n%s: %d obligations; to acknowledge %s; to respond %s\n", p.Party, p.Total.Total(), times(p.Acknowledge), times(p.Respond))
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "KIND\tOBLIGATION\tON TIME\tLATE\tMISSED\tREFUSED\tUNPROVABLE\tDISPUTED\tWITHDRAWN\tOPEN\t")
-		for _, k := range p.Kinds {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", k.Kind, k.Type, k.MetOnTime, k.MetLate, k.Missed, k.Refused, k.Unprovable, k.Disputed, k.Withdrawn, k.Open)
-		}
-		tw.Flush()
-	}
-}
-
-func times(t obligations.Times) string {
-	if t.N == 0 {
-		return "no answers"
-	}
-	return fmt.Sprintf("median %s, p90 %s over %d", t.Median.Round(time.Second), t.P90.Round(time.Second), t.N)
 }

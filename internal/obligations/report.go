@@ -1,7 +1,10 @@
 package obligations
 
 import (
+	"fmt"
+	"io"
 	"slices"
+	"text/tabwriter"
 	"time"
 
 	"github.com/hotline-net/hotline/agreement"
@@ -182,4 +185,34 @@ func summarise(ds []time.Duration) Times {
 		return ds[max(i, 1)-1]
 	}
 	return Times{N: len(ds), Median: rank(50), P90: rank(90)}
+}
+
+// WriteText writes the report as text: one table per party, by kind and
+// obligation, with the times to answer.
+func (r *ComplianceReport) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "compliance as of %s\n", r.At.UTC().Format("2006-01-02 15:04:05Z"))
+	if len(r.Parties) == 0 {
+		_, err := fmt.Fprintln(w, "no obligations")
+		return err
+	}
+	for _, p := range r.Parties {
+		fmt.Fprintf(w, "\n%s: %d obligations; to acknowledge %s; to respond %s\n", p.Party, p.Total.Total(), p.Acknowledge, p.Respond)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "KIND\tOBLIGATION\tON TIME\tLATE\tMISSED\tREFUSED\tUNPROVABLE\tDISPUTED\tWITHDRAWN\tOPEN\t")
+		for _, k := range p.Kinds {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", k.Kind, k.Type, k.MetOnTime, k.MetLate, k.Missed, k.Refused, k.Unprovable, k.Disputed, k.Withdrawn, k.Open)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// String describes the times: "median 3h, p90 5h over 12", or "no answers".
+func (t Times) String() string {
+	if t.N == 0 {
+		return "no answers"
+	}
+	return fmt.Sprintf("median %s, p90 %s over %d", t.Median.Round(time.Second), t.P90.Round(time.Second), t.N)
 }
