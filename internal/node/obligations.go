@@ -63,11 +63,15 @@ type Evidence struct {
 // Judge judges the obligations of scope: those Party owes and those owed
 // to it.
 func (e *Evidence) Judge(ctx context.Context, scope ObligationScope) (obligations.Result, *obligations.Input, error) {
+	return e.judge(ctx, scope, obligations.Config{})
+}
+
+func (e *Evidence) judge(ctx context.Context, scope ObligationScope, cfg obligations.Config) (obligations.Result, *obligations.Input, error) {
 	in, err := e.Input(ctx, scope)
 	if err != nil {
 		return obligations.Result{}, nil, err
 	}
-	res := obligations.Evaluate(obligations.FromAgreement(e.Agreement), obligations.Config{}, in, e.Now)
+	res := obligations.Evaluate(obligations.FromAgreement(e.Agreement), cfg, in, e.Now)
 	// A group message received names other recipients too: their
 	// obligations are theirs to show, on evidence this node does not hold.
 	res.Obligations = slices.DeleteFunc(res.Obligations, func(o obligations.Obligation) bool {
@@ -375,7 +379,7 @@ func (n *Node) Compliance(ctx context.Context, f obligations.Filter) (obligation
 // Compliance returns the compliance report over every obligation the
 // store shows, as f selects.
 func (e *Evidence) Compliance(ctx context.Context, f obligations.Filter) (obligations.ComplianceReport, error) {
-	res, _, err := e.Judge(ctx, ObligationScope{})
+	res, _, err := e.judge(ctx, ObligationScope{}, obligations.Config{SkipEvents: true})
 	if err != nil {
 		return obligations.ComplianceReport{}, err
 	}

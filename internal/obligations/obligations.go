@@ -244,6 +244,9 @@ type Config struct {
 	// WarnBefore is how long before the due time an open obligation
 	// raises a warning. Zero means a quarter of its deadline.
 	WarnBefore time.Duration
+	// SkipEvents leaves Result.Events empty: a report needs only the
+	// states, and a year of missed obligations carries four events each.
+	SkipEvents bool
 }
 
 // refusal classes.
@@ -385,11 +388,22 @@ func Evaluate(terms Terms, cfg Config, in *Input, now time.Time) Result {
 	}
 	w := newNeutral(in.Cosignatures)
 
-	var res Result
+	// Count first: the obligations are large values, and growing the
+	// slice by appending would copy them over and over.
+	kinds := make([]*agreement.Kind, len(in.Messages))
+	count := 0
 	for i := range in.Messages {
 		m := &in.Messages[i]
-		kind, ok := terms.Kind(m.Agreement, m.Kind)
-		if !ok || len(kind.Obligations) == 0 {
+		if kind, ok := terms.Kind(m.Agreement, m.Kind); ok && len(kind.Obligations) > 0 {
+			kinds[i] = kind
+			count += len(kind.Obligations) * len(m.To)
+		}
+	}
+	res := Result{Obligations: make([]Obligation, 0, count)}
+	for i := range in.Messages {
+		m := &in.Messages[i]
+		kind := kinds[i]
+		if kind == nil {
 			continue
 		}
 		q := terms.Quorum(m.Agreement)
@@ -397,10 +411,11 @@ func Evaluate(terms Terms, cfg Config, in *Input, now time.Time) Result {
 			if to == m.From {
 				continue
 			}
-			for _, ob := range kind.Obligations {
-				o := judge(terms, w, q, m, to, &ob, deliveries[pairKey{m.ID, to}], refusals[pairKey{m.ID, to}], replies[m.ID], deliveries, now)
-				res.Obligations = append(res.Obligations, o)
-				res.Events = append(res.Events, events(cfg, &o, now)...)
+			for j := range kind.Obligations {
+				res.Obligations = append(res.Obligations, judge(terms, w, q, m, to, &kind.Obligations[j], deliveries[pairKey{m.ID, to}], refusals[pairKey{m.ID, to}], replies[m.ID], deliveries, now))
+				if !cfg.SkipEvents {
+					res.Events = append(res.Events, events(cfg, &res.Obligations[len(res.Obligations)-1], now)...)
+				}
 			}
 		}
 	}
