@@ -7,37 +7,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/obligations"
+	"github.com/hotline-net/hotline/internal/poll"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
 	"github.com/hotline-net/hotline/internal/store"
 )
-
-// fakeClock is one clock every node of a scenario shares; the test moves
-// it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // TestObligationsScenario: five parties' nodes (and the depositary's,
 // which witnesses and relays), real servers over HTTP, witnesses
@@ -49,7 +31,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // compliance report, through the operator API, says exactly that.
 func TestObligationsScenario(t *testing.T) {
 	t0 := time.Now().UTC().Truncate(time.Second)
-	clock := &fakeClock{t: t0}
+	clock := clock.NewFake(t0)
 	dir := t.TempDir()
 	parties := []string{"BER", "CRI", "DOR", "ELM", "FRA"}
 	tn := newTestNetWith(t, sim.TestnetConfig{Parties: parties, Dir: dir, Time: t0.Add(-time.Hour)}, nil, func(party string, o *server.Options) {
@@ -66,7 +48,7 @@ func TestObligationsScenario(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	ber := tn.servers["BER"].Node()
+	ber := tn.Servers["BER"].Node()
 	id, err := ber.Send(ctx, node.Draft{
 		To: []string{"CRI", "DOR", "ELM", "FRA"}, Kind: "notification",
 		Severity: hotline.SeverityHigh, Marking: hotline.TLPAmber,
@@ -76,23 +58,23 @@ func TestObligationsScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"CRI", "DOR", "ELM"} {
-		waitFor(t, "delivery to "+p, func() (bool, error) {
+		poll.Must(t, "delivery to "+p, func() (bool, error) {
 			row, err := ber.Store().OutboxEntry(ctx, id, p)
 			return row.State == store.OutboxDelivered, err
 		})
 	}
-	waitFor(t, "FRA's first refusal", func() (bool, error) {
+	poll.Must(t, "FRA's first refusal", func() (bool, error) {
 		row, err := ber.Store().OutboxEntry(ctx, id, "FRA")
 		return row.Attempts >= 1, err
 	})
 
 	ack := func(p string) {
 		t.Helper()
-		aid, err := tn.servers[p].Node().Reply(ctx, id, "ack", []byte(`{"language":"en","acknowledged_by":"Duty officer"}`))
+		aid, err := tn.Servers[p].Node().Reply(ctx, id, "ack", []byte(`{"language":"en","acknowledged_by":"Duty officer"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, p+"'s ack at BER", func() (bool, error) {
+		poll.Must(t, p+"'s ack at BER", func() (bool, error) {
 			_, err := ber.Store().Envelope(ctx, hotline.Received, aid)
 			if errors.Is(err, store.ErrNotFound) {
 				return false, nil
@@ -106,7 +88,7 @@ func TestObligationsScenario(t *testing.T) {
 	// A day and an hour later: BER's node tries FRA again and is refused
 	// again; DOR acknowledges, late.
 	clock.Advance(24 * time.Hour)
-	waitFor(t, "FRA's second refusal", func() (bool, error) {
+	poll.Must(t, "FRA's second refusal", func() (bool, error) {
 		row, err := ber.Store().OutboxEntry(ctx, id, "FRA")
 		return row.Attempts >= 2 && row.LastAttempt.After(row.FirstAttempt), err
 	})
@@ -174,8 +156,8 @@ func TestObligationsScenario(t *testing.T) {
 // the operator API, as "hotline compliance --json" does.
 func complianceReport(tb testing.TB, tn *testNet, party string) obligations.ComplianceReport {
 	tb.Helper()
-	s := tn.servers[party]
-	tok, err := server.AdminToken(tn.dirOf(party))
+	s := tn.Servers[party]
+	tok, err := server.AdminToken(tn.Folder(party))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -194,13 +176,4 @@ func complianceReport(tb testing.TB, tn *testNet, party string) obligations.Comp
 		tb.Fatal(err)
 	}
 	return rep
-}
-
-func (tn *testNet) dirOf(party string) string {
-	for _, n := range tn.net.Nodes {
-		if n.Party == party {
-			return n.Dir
-		}
-	}
-	return ""
 }
