@@ -15,6 +15,8 @@ import (
 	"github.com/hotline-net/hotline/internal/obligations"
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/tlog"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // ErrNothingOwed: an ack or a response refers to a received message that
@@ -86,31 +88,27 @@ func (e *Evidence) judge(ctx context.Context, scope ObligationScope, cfg obligat
 // pageLimit is the page size the node reads its store with.
 const pageLimit = 1000
 
-// Input gathers the engine's input for scope from the store.
+// Input gathers the engine's input for scope from the store. The four
+// listings it needs — the messages, the outbox, and the bodies of pings
+// and of acks (for challenge codes) — run at the same time.
 func (n *Evidence) Input(ctx context.Context, scope ObligationScope) (*obligations.Input, error) {
 	in := &obligations.Input{}
-	challenges := map[hotline.ID]bool{} // pings and acks, whose bodies carry a challenge
-	pings := map[hotline.ID]bool{}
-	var sent []hotline.ID
-	q := store.MessageQuery{MessageFilter: store.MessageFilter{Thread: scope.Thread}, Oldest: true, Limit: pageLimit}
-	for {
-		page, err := n.Store.Messages(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("listing messages: %w", err)
-		}
-		for i := range page.Envelopes {
-			e := &page.Envelopes[i]
+	var (
+		sent         []hotline.ID
+		outboxIn     = &obligations.Input{}
+		pingCodes    = map[hotline.ID]string{}
+		ackCodes     = map[hotline.ID]string{}
+		messagesDone = make(chan struct{})
+		g, gctx      = errgroup.WithContext(ctx)
+	)
+	g.Go(func() error {
+		defer close(messagesDone)
+		q := store.MessageQuery{MessageFilter: store.MessageFilter{Thread: scope.Thread}, Oldest: true, Limit: pageLimit}
+		return listMessages(gctx, n.Store, q, func(e *store.Envelope) {
 			in.Messages = append(in.Messages, obligations.Message{
 				ID: e.ID, From: e.From, To: e.To, Kind: e.Kind, Severity: e.Severity,
 				Thread: e.Thread, Refs: e.Refs, Agreement: e.AgreementHash, Created: e.Created,
 			})
-			switch e.Kind {
-			case "ping":
-				pings[e.ID] = true
-				challenges[e.ID] = true
-			case "ack":
-				challenges[e.ID] = true
-			}
 			if e.Direction == hotline.Received {
 				// This node's receipt states the time it stored the
 				// envelope, to the second.
@@ -120,17 +118,45 @@ func (n *Evidence) Input(ctx context.Context, scope ObligationScope) (*obligatio
 			} else {
 				sent = append(sent, e.ID)
 			}
+		})
+	})
+	g.Go(func() error {
+		if !scope.Thread.IsZero() {
+			// A thread's outbox rows are those of its sent messages.
+			select {
+			case <-messagesDone:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
 		}
-		if page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
+		return n.outboxEvidence(gctx, outboxIn, scope, sent)
+	})
+	for kind, codes := range map[string]map[hotline.ID]string{"ping": pingCodes, "ack": ackCodes} {
+		g.Go(func() error {
+			q := store.MessageQuery{MessageFilter: store.MessageFilter{Kind: kind, Thread: scope.Thread}, Content: true, Limit: pageLimit}
+			return listMessages(gctx, n.Store, q, func(e *store.Envelope) {
+				var b struct {
+					Challenge string `json:"challenge"`
+				}
+				if json.Unmarshal(e.Body, &b) == nil && b.Challenge != "" {
+					codes[e.ID] = b.Challenge
+				}
+			})
+		})
 	}
-	if err := n.outboxEvidence(ctx, in, scope, sent); err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if err := n.challenges(ctx, in, scope, pings, challenges); err != nil {
-		return nil, err
+	in.Deliveries = append(in.Deliveries, outboxIn.Deliveries...)
+	in.Refusals = outboxIn.Refusals
+	for i := range in.Messages {
+		m := &in.Messages[i]
+		switch m.Kind {
+		case "ping":
+			m.Challenge = pingCodes[m.ID]
+		case "ack":
+			m.Challenge = ackCodes[m.ID]
+		}
 	}
 	cs, err := n.cosignatures(ctx)
 	if err != nil {
@@ -138,6 +164,23 @@ func (n *Evidence) Input(ctx context.Context, scope ObligationScope) (*obligatio
 	}
 	in.Cosignatures = cs
 	return in, nil
+}
+
+// listMessages calls f for every envelope q lists, page by page.
+func listMessages(ctx context.Context, st store.Store, q store.MessageQuery, f func(*store.Envelope)) error {
+	for {
+		page, err := st.Messages(ctx, q)
+		if err != nil {
+			return fmt.Errorf("listing messages: %w", err)
+		}
+		for i := range page.Envelopes {
+			f(&page.Envelopes[i])
+		}
+		if page.Next == "" {
+			return nil
+		}
+		q.Cursor = page.Next
+	}
 }
 
 // outboxEvidence adds what the outbox rows of the sent messages show: the
@@ -201,45 +244,6 @@ func refusalCode(lastError string) string {
 		}
 	}
 	return ""
-}
-
-// challenges reads the challenge codes of pings and of the acks that
-// refer to a ping, listing each kind's bodies page by page.
-func (n *Evidence) challenges(ctx context.Context, in *obligations.Input, scope ObligationScope, pings, candidates map[hotline.ID]bool) error {
-	if len(pings) == 0 {
-		return nil
-	}
-	codes := map[hotline.ID]string{}
-	for _, kind := range []string{"ping", "ack"} {
-		q := store.MessageQuery{MessageFilter: store.MessageFilter{Kind: kind, Thread: scope.Thread}, Content: true, Limit: pageLimit}
-		for {
-			page, err := n.Store.Messages(ctx, q)
-			if err != nil {
-				return fmt.Errorf("listing %s bodies: %w", kind, err)
-			}
-			for _, e := range page.Envelopes {
-				if kind == "ack" && !slices.ContainsFunc(e.Refs, func(r hotline.ID) bool { return pings[r] }) {
-					continue
-				}
-				var b struct {
-					Challenge string `json:"challenge"`
-				}
-				if json.Unmarshal(e.Body, &b) == nil && b.Challenge != "" {
-					codes[e.ID] = b.Challenge
-				}
-			}
-			if page.Next == "" {
-				break
-			}
-			q.Cursor = page.Next
-		}
-	}
-	for i := range in.Messages {
-		if c, ok := codes[in.Messages[i].ID]; ok && candidates[in.Messages[i].ID] {
-			in.Messages[i].Challenge = c
-		}
-	}
-	return nil
 }
 
 // cosignatures returns the cosignatures of the latest checkpoint of every
