@@ -37,10 +37,10 @@ import (
 // agreement its messages name) and reused after; delete it to make it
 // again. Its messages come in fours, from and to 32 peers of party BER:
 // a request received (notification, assistance, mitigation or
-// clarification request, or a ping), BER's ack of it (three in four;
-// one in eight of them after the deadline), a request BER sent, and the
-// peer's ack of that (two in three), every sent message delivered with
-// the peer's receipt.
+// clarification request, or a ping); BER's ack of it (three in four, one
+// in eight of them after the deadline) or else a status update; a request
+// BER sent; and the peer's ack of that (two in three) or else an advisory.
+// Every sent message is delivered with the peer's receipt.
 func BenchmarkComplianceReport(b *testing.B) {
 	n := 4000
 	if s := os.Getenv("HOTLINE_OBLIGATIONS_MESSAGES"); s != "" {
@@ -222,26 +222,33 @@ func fillFixture(ctx context.Context, st store.Store, agr hotline.ID, n int) err
 			if err := receive(req); err != nil {
 				return err
 			}
-			if g%4 != 3 {
-				late := time.Hour
-				if g%8 == 1 {
-					late = 40 * 24 * time.Hour
-				}
-				if err := send(store.Envelope{ID: id(g, 1), Kind: "ack", Severity: sev, Marking: hotline.TLPAmber,
-					Thread: req.ID, Refs: []hotline.ID{req.ID}, Created: at.Add(late), At: at.Add(late)}, at.Add(late)); err != nil {
-					return err
-				}
+			// BER's answer: an ack, on time or late, or a status update,
+			// which meets nothing.
+			late := time.Hour
+			if g%8 == 1 {
+				late = 40 * 24 * time.Hour
+			}
+			answer := "ack"
+			if g%4 == 3 {
+				answer = "status_update"
+			}
+			if err := send(store.Envelope{ID: id(g, 1), Kind: answer, Severity: sev, Marking: hotline.TLPAmber,
+				Thread: req.ID, Refs: []hotline.ID{req.ID}, Created: at.Add(late), At: at.Add(late)}, at.Add(late)); err != nil {
+				return err
 			}
 			out := store.Envelope{ID: id(g, 2), Kind: kind, Severity: sev, Marking: hotline.TLPAmber, Created: at, At: at}
 			if err := send(out, at.Add(time.Minute)); err != nil {
 				return err
 			}
-			if g%3 != 2 {
-				ack := at.Add(2 * time.Hour)
-				if err := receive(store.Envelope{ID: id(g, 3), Kind: "ack", Severity: sev, Marking: hotline.TLPAmber,
-					Thread: out.ID, Refs: []hotline.ID{out.ID}, Created: ack, At: ack}); err != nil {
-					return err
-				}
+			// The peer's answer: an ack, or an advisory of its own.
+			ack := at.Add(2 * time.Hour)
+			reply := store.Envelope{ID: id(g, 3), Kind: "ack", Severity: sev, Marking: hotline.TLPAmber,
+				Thread: out.ID, Refs: []hotline.ID{out.ID}, Created: ack, At: ack}
+			if g%3 == 2 {
+				reply.Kind, reply.Thread, reply.Refs = "advisory", hotline.ID{}, nil
+			}
+			if err := receive(reply); err != nil {
+				return err
 			}
 		}
 		return nil
