@@ -103,7 +103,14 @@ func (n *Evidence) Input(ctx context.Context, scope ObligationScope) (*obligatio
 	)
 	g.Go(func() error {
 		defer close(messagesDone)
-		q := store.MessageQuery{MessageFilter: store.MessageFilter{Thread: scope.Thread}, Oldest: true, Limit: pageLimit}
+		f := store.MessageFilter{Thread: scope.Thread}
+		// Sized once: a million messages appended one by one would be
+		// copied over and over as the slices grow.
+		if c, err := n.Store.CountMessages(gctx, f); err == nil && c > 0 {
+			in.Messages = make([]obligations.Message, 0, c)
+			in.Deliveries = make([]obligations.Delivery, 0, c)
+		}
+		q := store.MessageQuery{MessageFilter: f, Oldest: true, Limit: pageLimit}
 		return listMessages(gctx, n.Store, q, func(e *store.Envelope) {
 			in.Messages = append(in.Messages, obligations.Message{
 				ID: e.ID, From: e.From, To: e.To, Kind: e.Kind, Severity: e.Severity,
@@ -205,6 +212,9 @@ func (n *Evidence) outboxEvidence(ctx context.Context, in *obligations.Input, sc
 		in.Deliveries = append(in.Deliveries, d)
 	}
 	if scope.Thread.IsZero() {
+		if c, err := n.Store.CountOutbox(ctx, store.OutboxFilter{}); err == nil && c > 0 {
+			in.Deliveries = make([]obligations.Delivery, 0, c)
+		}
 		q := store.OutboxQuery{Limit: pageLimit}
 		for {
 			page, err := n.Store.Outbox(ctx, q)
