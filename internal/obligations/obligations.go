@@ -362,10 +362,6 @@ func earliest(ts ...time.Time) time.Time {
 
 // Evaluate judges every obligation the messages of in create, as of now.
 func Evaluate(terms Terms, cfg Config, in *Input, now time.Time) Result {
-	byID := make(map[hotline.ID]*Message, len(in.Messages))
-	for i := range in.Messages {
-		byID[in.Messages[i].ID] = &in.Messages[i]
-	}
 	deliveries := make(map[pairKey]*Delivery, len(in.Deliveries))
 	for i := range in.Deliveries {
 		d := &in.Deliveries[i]
@@ -381,7 +377,7 @@ func Evaluate(terms Terms, cfg Config, in *Input, now time.Time) Result {
 	for i := range in.Messages {
 		m := &in.Messages[i]
 		for _, ref := range m.Refs {
-			if _, ok := byID[ref]; ok && ref != m.ID {
+			if ref != m.ID {
 				replies[ref] = append(replies[ref], m)
 			}
 		}
@@ -412,9 +408,11 @@ func Evaluate(terms Terms, cfg Config, in *Input, now time.Time) Result {
 				continue
 			}
 			for j := range kind.Obligations {
-				res.Obligations = append(res.Obligations, judge(terms, w, q, m, to, &kind.Obligations[j], deliveries[pairKey{m.ID, to}], refusals[pairKey{m.ID, to}], replies[m.ID], deliveries, now))
+				res.Obligations = res.Obligations[:len(res.Obligations)+1]
+				o := &res.Obligations[len(res.Obligations)-1]
+				judge(o, terms, w, q, m, to, &kind.Obligations[j], deliveries[pairKey{m.ID, to}], refusals[pairKey{m.ID, to}], replies[m.ID], deliveries, now)
 				if !cfg.SkipEvents {
-					res.Events = append(res.Events, events(cfg, &res.Obligations[len(res.Obligations)-1], now)...)
+					res.Events = append(res.Events, events(cfg, o, now)...)
 				}
 			}
 		}
@@ -423,10 +421,10 @@ func Evaluate(terms Terms, cfg Config, in *Input, now time.Time) Result {
 	return res
 }
 
-// judge decides one obligation.
-func judge(terms Terms, w *neutral, q Quorum, m *Message, to string, ob *agreement.Obligation,
-	d *Delivery, refs []Refusal, replies []*Message, deliveries map[pairKey]*Delivery, now time.Time) Obligation {
-	o := Obligation{
+// judge decides one obligation, in place: obligations are large values.
+func judge(o *Obligation, terms Terms, w *neutral, q Quorum, m *Message, to string, ob *agreement.Obligation,
+	d *Delivery, refs []Refusal, replies []*Message, deliveries map[pairKey]*Delivery, now time.Time) {
+	*o = Obligation{
 		Message: m.ID, Thread: m.ThreadID(), Kind: m.Kind, Severity: m.Severity, Type: ob.Type,
 		Version: m.Agreement, From: m.From, To: to,
 		Deadline: ob.Deadlines.For(m.Severity), State: Open,
@@ -475,15 +473,15 @@ func judge(terms Terms, w *neutral, q Quorum, m *Message, to string, ob *agreeme
 		case st == Refused:
 			o.State, o.Refusal = st, code
 			o.Why = to + " refused the message (" + code + "), a refusal anyone can check: the sender is at fault"
-			return o
+			return
 		case st == Disputed:
 			o.State, o.Refusal = st, code
 			o.Why = to + " refused the message as unreadable (" + code + ") again after it was resent: only " + to + " can vouch for that"
-			return o
+			return
 		case paused:
 			o.Paused, o.Refusal = true, code
 			o.Why = to + " refused the message as unreadable (" + code + "): the clock is paused until the sender resends it"
-			return o
+			return
 		}
 	}
 	o.Start = received
@@ -497,14 +495,14 @@ func judge(terms Terms, w *neutral, q Quorum, m *Message, to string, ob *agreeme
 			o.Start, o.Due = o.Tendered, o.Tendered.Add(o.Deadline)
 			o.State = MetOnTime
 			o.Why = to + " answered before its receipt reached this node"
-			return o
+			return
 		}
 		o.Why = to + " has not received the message yet: the clock has not started"
 		if retraction != nil {
 			o.State, o.Retraction = Withdrawn, retraction.ID
 			o.Why = m.From + " retracted the message before it was received"
 		}
-		return o
+		return
 	}
 	o.Due = o.Start.Add(o.Deadline)
 
@@ -514,28 +512,28 @@ func judge(terms Terms, w *neutral, q Quorum, m *Message, to string, ob *agreeme
 		} else {
 			o.State, o.Why = MetLate, "answered "+o.Tendered.Sub(o.Due).Round(time.Second).String()+" after the due time"
 		}
-		return o
+		return
 	}
 	if retraction != nil {
 		rt := retractionTime(retraction, deliveries, to)
 		if !rt.After(o.Due) {
 			o.State, o.Retraction = Withdrawn, retraction.ID
 			o.Why = m.From + " retracted the message before it was due"
-			return o
+			return
 		}
 	}
 	if !now.After(o.Due) {
 		o.Why = "due " + o.Due.UTC().Format(time.RFC3339)
-		return o
+		return
 	}
 	if q != nil && !q.None() && !w.after(m.From, o.Due, m.From, q) {
 		o.State = Unprovable
 		o.Why = "overdue on " + m.From + "'s records, but no checkpoint of " + m.From + "'s log cosigned after the due time by enough witnesses other than " + m.From + " shows it"
-		return o
+		return
 	}
 	o.State = Missed
 	o.Why = "no answer tendered by the due time"
-	return o
+	return
 }
 
 // retractionTime is when a retraction counts as given: the earliest
