@@ -167,6 +167,10 @@ func (a *api) thread(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, hotline.Errorf(ErrBadRequest, "thread id: %v", err)
 	}
+	if id.IsZero() {
+		// The zero id names no message (and would select every thread).
+		return nil, hotline.Errorf(node.ErrNotFound, "no thread %s", id)
+	}
 	ctx := r.Context()
 	res, in, err := a.node.Obligations(ctx, node.ObligationScope{Thread: id})
 	if err != nil {
