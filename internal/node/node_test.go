@@ -16,6 +16,7 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/clock"
+	"github.com/hotline-net/hotline/internal/obligations"
 	"github.com/hotline-net/hotline/internal/store"
 )
 
@@ -648,8 +649,8 @@ func TestReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, kind := range []string{"ack", "response"} {
-		if _, err := cri.Reply(ctx, adv.ID(), kind, []byte(`{}`)); Code(err) != ErrNothingOwed.Code {
-			t.Errorf("%s to an advisory: %v, want %s", kind, err, ErrNothingOwed.Code)
+		if _, err := cri.Reply(ctx, adv.ID(), kind, []byte(`{}`)); Code(err) != obligations.ErrNothingOwed.Code {
+			t.Errorf("%s to an advisory: %v, want %s", kind, err, obligations.ErrNothingOwed.Code)
 		}
 	}
 	// A status update is no answer to an obligation: allowed on anything.

@@ -19,10 +19,6 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// ErrNothingOwed: an ack or a response refers to a received message that
-// obliges nothing such a reply could meet.
-var ErrNothingOwed = hotline.NewError("nothing_owed", "the message obliges no such reply")
-
 // CosignatureKey is the store value under which the node's server keeps
 // the latest cosignatures of the node's own log (a JSON object with a
 // "witnesses" map of party to cosigned checkpoint note).
@@ -326,7 +322,8 @@ func (n *Evidence) cosignatures(ctx context.Context) ([]obligations.Cosignature,
 }
 
 // checkOwed refuses a reply of a kind that meets obligations (an ack, a
-// response) to a received message that obliges nothing it could meet.
+// response) to a received message that obliges nothing it could meet,
+// with obligations.ErrNothingOwed.
 func (n *Node) checkOwed(orig *store.Envelope, kind string) error {
 	agr := n.agr.Load()
 	v, err := agr.Version(orig.AgreementHash)
@@ -356,9 +353,9 @@ func (n *Node) checkOwed(orig *store.Envelope, kind string) error {
 		types = append(types, string(o.Type))
 	}
 	if len(types) == 0 {
-		return hotline.Errorf(ErrNothingOwed, "a %s obliges nothing: there is nothing to answer with a %s", orig.Kind, kind)
+		return hotline.Errorf(obligations.ErrNothingOwed, "a %s obliges nothing: there is nothing to answer with a %s", orig.Kind, kind)
 	}
-	return hotline.Errorf(ErrNothingOwed, "a %s is not met by a %s (it obliges: %v)", orig.Kind, kind, types)
+	return hotline.Errorf(obligations.ErrNothingOwed, "a %s is not met by a %s (it obliges: %v)", orig.Kind, kind, types)
 }
 
 // sentAck returns this node's earlier ack of message id, if any: a second

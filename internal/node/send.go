@@ -198,7 +198,7 @@ func (n *Node) seal(ctx context.Context, d Draft, v *agreement.Version, to []str
 // this node received): to its sender, in its thread, referring to it, under
 // the same marking. It is how an officer acknowledges and responds. An ack
 // or a response to a message that obliges nothing it could meet is refused
-// with ErrNothingOwed; a second ack of the same message returns the first
+// with obligations.ErrNothingOwed; a second ack of the same message returns the first
 // one's id and sends nothing.
 func (n *Node) Reply(ctx context.Context, id hotline.ID, kind string, body []byte) (hotline.ID, error) {
 	orig, err := n.store.Envelope(ctx, hotline.Received, id)

@@ -9,6 +9,11 @@ import (
 	"github.com/hotline-net/hotline/agreement"
 )
 
+// ErrNothingOwed is the refusal of an ack or a response, at send, to a
+// received message that obliges nothing such a reply could meet. Only an
+// operator meets it: nothing on the wire carries it.
+var ErrNothingOwed = hotline.NewError("nothing_owed", "the message obliges no such reply")
+
 // Message is a message as the engine needs it: the header fields that say
 // who obliges whom to what, and for pings and acknowledgements the
 // challenge code.
