@@ -153,17 +153,21 @@ func TestObligationsScenario(t *testing.T) {
 }
 
 // complianceReport asks party's node for its compliance report through
-// the operator API, as "hotline compliance --json" does.
+// the operator API on its operator listener, as "hotline compliance
+// --json" does.
 func complianceReport(tb testing.TB, tn *testNet, party string) obligations.ComplianceReport {
 	tb.Helper()
-	s := tn.Servers[party]
 	tok, err := server.AdminToken(tn.Folder(party))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, s.URL()+"/api/v1/compliance", nil)
+	op, err := server.Operator(tn.Folder(party))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, op.Base+"/api/v1/compliance", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := op.Client.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
