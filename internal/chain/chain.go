@@ -155,7 +155,7 @@ func (h *Holder) Add(ctx context.Context, from string, msg []byte) (Added, error
 	}
 	if err != nil {
 		h.refuse(ctx, held, d, from, msg, err)
-		return Added{}, fmt.Errorf("%s %s/%d: %w", d.Tag, d.Party, d.Sequence, err)
+		return Added{}, err
 	}
 	if err := h.record(ctx, held, next); err != nil {
 		return Added{}, err
