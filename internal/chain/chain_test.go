@@ -23,7 +23,9 @@ import (
 )
 
 // fakeNode holds the agreement as the node does.
-type fakeNode struct{ agr atomic.Pointer[agreement.Agreement] }
+type fakeNode struct {
+	agr atomic.Pointer[agreement.Agreement]
+}
 
 func (n *fakeNode) Agreement() *agreement.Agreement { return n.agr.Load() }
 func (n *fakeNode) SetAgreement(a *agreement.Agreement) error {
