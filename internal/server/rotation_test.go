@@ -168,7 +168,7 @@ func TestCompromiseRevocation(t *testing.T) {
 		}
 		nodes = append(nodes, n)
 	}
-	ber, cri := nodes[1], nodes[2]
+	ber := nodes[1]
 	before, err := ber.s.Node().Send(ctx, node.Draft{To: []string{"CRI"}, Kind: "clarification_request",
 		Severity: hotline.SeverityMedium, Marking: hotline.TLPGreen, Body: []byte(clarificationBody)})
 	if err != nil {
@@ -199,7 +199,7 @@ func TestCompromiseRevocation(t *testing.T) {
 	agr = addEntry(t, nw, agr, "BER", agreement.EntryUpdate{Keys: pub, Issued: now,
 		Revoke: []hotline.KeyRole{hotline.RoleMessage}, RevokedAt: now.Add(-30 * time.Minute)})
 	replaceMessageKey(t, dir("BER"), k2)
-	cri, err = openNode(t, dir("CRI"))
+	cri, err := openNode(t, dir("CRI"))
 	if err != nil {
 		t.Fatal(err)
 	}

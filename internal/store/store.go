@@ -12,10 +12,25 @@
 // peers' channel health, the per-pair sequence counters and a few
 // singletons.
 //
-// [Store] is the contract. Two implementations satisfy it: package
-// store/sqlite (the embedded default, one folder per node) and package
-// store/postgres (for nodes that run several replicas). Package
-// store/storetest is the conformance suite both pass.
+// # Layout
+//
+// [Store] is the contract, with the types it takes and returns and their
+// Check methods. One implementation satisfies it: package store/sqlstore,
+// over database/sql, which owns every query, the rules below, the schema
+// and its migrations (written once), and the group-commit writer. It runs
+// on two engines, each a small package that owns what differs — a
+// sqlstore.Dialect (placeholders, the spelling of a few words and of the
+// schema's types, row locks, retries), its connections, and what keeps
+// processes apart:
+//
+//   - store/sqlite, the embedded default (one database file per node): one
+//     writer with prepared statements, WAL checkpoints off the writer's
+//     path, and a lock file that keeps a second process out;
+//   - store/postgres, for nodes that run several replicas: several writers
+//     on a pool, and the advisory locks of migrations and of the leader.
+//
+// Package store/storetest is the conformance suite both engines pass, with
+// the same assertions.
 //
 // # Store and log, one durable step
 //

@@ -574,6 +574,26 @@ func (r *Receipt) Check() error {
 	return nil
 }
 
+// CheckSequenced returns ErrInvalid unless [Store.Sequenced] can record
+// that the leaf of the object id in direction dir is at index, with the
+// receipt issued (for a received envelope only, naming that leaf) or nil.
+func CheckSequenced(dir hotline.Direction, id hotline.ID, index uint64, issued *Receipt) error {
+	if err := CheckUint("log index", index); err != nil {
+		return err
+	}
+	switch {
+	case dir != hotline.Sent && dir != hotline.Received && dir != hotline.ReceiptReceived:
+		return invalid("direction %v", dir)
+	case issued == nil:
+		return nil
+	case dir != hotline.Received:
+		return invalid("a receipt is issued only for a received envelope")
+	case issued.LogIndex != index || issued.MessageID != id:
+		return invalid("receipt for %v at %d on the leaf of %v at %d", issued.MessageID, issued.LogIndex, id, index)
+	}
+	return issued.Check()
+}
+
 // Check returns ErrInvalid unless a can be recorded.
 func (a *Attempt) Check() error {
 	if a.ID.IsZero() {

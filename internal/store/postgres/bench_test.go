@@ -17,33 +17,19 @@ import (
 // shares WAL flushes among the commits that wait together), against the
 // same server, in turns within one run.
 func BenchmarkInsert(b *testing.B) {
-	for _, writers := range []int{1, 64} {
-		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			s := storetest.MustOpenBench(b, newBackend(b))
-			storetest.ReportBatches(b, s, func() {
-				storetest.Contend(b, "envelopes", storetest.InsertReceived(s, writers), bareAutocommit(b, writers))
-			})
-		})
-	}
+	storetest.BenchInsert(b, newBackend, bareAutocommit)
 }
 
 // BenchmarkAccept compares the store's share of the accept path (two
 // durable writes per envelope: InsertReceived, then Sequenced with the
 // receipt) with bare autocommit inserts, in turns within one run.
 func BenchmarkAccept(b *testing.B) {
-	for _, writers := range []int{1, 64} {
-		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			s := storetest.MustOpenBench(b, newBackend(b))
-			storetest.ReportBatches(b, s, func() {
-				storetest.Contend(b, "envelopes", storetest.AcceptPath(s, writers), bareAutocommit(b, writers))
-			})
-		})
-	}
+	storetest.BenchAccept(b, newBackend, bareAutocommit)
 }
 
 // bareAutocommit inserts each row in its own transaction, each writer on
 // its own connection.
-func bareAutocommit(b *testing.B, writers int) storetest.Contender {
+func bareAutocommit(b *testing.B, writers int) []storetest.Contender {
 	url := testURL(b)
 	schema := newTestSchema(b, url)
 	ctx := context.Background()
@@ -66,11 +52,11 @@ func bareAutocommit(b *testing.B, writers int) storetest.Contender {
 		b.Fatal(err)
 	}
 	raw := make([]byte, storetest.EnvelopeSize)
-	return storetest.Contender{Name: "bare-autocommit", Run: func(from, to uint64) error {
+	return []storetest.Contender{{Name: "bare-autocommit", Run: func(from, to uint64) error {
 		return storetest.Parallel(writers, from, to, func(i uint64) error {
 			id := storetest.ID(fmt.Sprint(i))
 			_, err := pool.Exec(ctx, `INSERT INTO bare (id, raw) VALUES ($1, $2)`, id[:], raw)
 			return err
 		})
-	}}
+	}}}
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/hotline-net/hotline/internal/store"
+	"github.com/hotline-net/hotline/internal/store/sqlstore"
 )
 
 // LeaderConfig configures [Lead] and [TryLead].
@@ -101,24 +101,18 @@ func TryLead(ctx context.Context, cfg LeaderConfig) (*Leader, bool, error) {
 }
 
 func newLeader(ctx context.Context, cfg LeaderConfig) (*Leader, *pgx.Conn, error) {
-	if cfg.URL == "" {
-		return nil, nil, fmt.Errorf("leading: %w: empty URL", store.ErrInvalid)
+	cc, err := parseURL("leading", cfg.URL)
+	if err != nil {
+		return nil, nil, err
 	}
 	name := cfg.Name
 	if name == "" {
 		name = "hotline"
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := sqlstore.Logger(cfg.Logger)
 	every := cfg.CheckInterval
 	if every <= 0 {
 		every = 5 * time.Second
-	}
-	cc, err := pgx.ParseConfig(cfg.URL)
-	if err != nil {
-		return nil, nil, fmt.Errorf("leading: %w: malformed PostgreSQL URL", store.ErrInvalid)
 	}
 	cc.RuntimeParams["application_name"] = "hotline leader"
 	cc.RuntimeParams["tcp_keepalives_idle"] = "5"

@@ -1,53 +1,49 @@
-// Package postgres is the implementation of [store.Store] on PostgreSQL,
-// through pgx, for nodes that run several replicas.
+// Package postgres is the PostgreSQL engine of [store.Store], for nodes
+// that run several replicas. It owns the PostgreSQL [sqlstore.Dialect],
+// the connections (pgx, through its database/sql adapter), the schema and
+// the migrations' advisory lock (so that replicas starting together apply
+// each once), and the leadership between replicas ([Leader]); the queries,
+// the rules and the migrations are sqlstore's.
 //
 // # Durability and group commit
 //
 // Every connection runs with synchronous_commit=on, whatever the server's
-// default: a commit returns once its WAL is flushed. As in the SQLite store,
-// the writes that queue up while a transaction commits run together in the
-// next one, each in its own savepoint when one of them fails, and share one
-// commit and one WAL flush. Because a PostgreSQL transaction spends most of
-// its time waiting for round trips, and the server runs transactions side
-// by side and shares WAL flushes among them, a process has several writer
-// goroutines (Config.Writers), each with its own connection, taking batches
-// from one queue. A write returns once the transaction holding it
-// committed. Reads use the connection pool and never wait for the writers.
+// default: a commit returns once its WAL is flushed. A PostgreSQL
+// transaction spends most of its time in round trips, and the server runs
+// transactions side by side and shares WAL flushes among them, so
+// sqlstore's group-commit writer has several goroutines (Config.Writers),
+// each taking a connection from the pool for each transaction and sending
+// its BEGIN with its first statement. Reads use the pool and never wait
+// for the writers.
 //
 // # Replicas
 //
-// Several processes may open the same schema. Each has its own writer; the
-// conditional writes (sequence numbers, idempotent inserts, agreement
-// versions, checkpoints, the high-water mark, the first inclusion proof and
-// relay receipt of an outbox row, a relayed envelope handed on, a peer's
-// latest probe) are single statements or row locks that stay correct
-// between them, and deadlocks or serialization failures between them are
-// retried. One replica at a time should act as
+// Several processes may open the same schema. Each has its own writers;
+// the conditional writes (sequence numbers, idempotent inserts, agreement
+// versions, checkpoints, leaf indexes, the first inclusion proof and relay
+// receipt of an outbox row, a relayed envelope handed on, a peer's latest
+// probe) are single statements or row locks that stay correct between
+// them, and deadlocks or serialization failures between them are retried.
+// The high-water mark is not stored but derived from the leaf indexes, so
+// that writers never queue on one row. One replica at a time should act as
 // the leader (delivery, deadlines, log sequencing): see [Leader].
-//
-// Migrations are embedded (migrations/*.sql) and run by Open, under an
-// advisory lock so that replicas starting together apply each once.
 package postgres
 
 import (
 	"context"
-	"embed"
+	"database/sql"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"log/slog"
-	"sort"
-	"strconv"
-	"strings"
-	"sync/atomic"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/hotline-net/hotline/internal/store"
-	"github.com/hotline-net/hotline/internal/store/internal/sqlkit"
+	"github.com/hotline-net/hotline/internal/store/sqlstore"
 )
 
 // Config configures [Open].
@@ -75,35 +71,67 @@ type Config struct {
 // DB is a [store.Store] in one PostgreSQL schema. Its methods are safe for
 // concurrent use.
 type DB struct {
-	log    *slog.Logger
-	pool   *pgxpool.Pool
-	w      *sqlkit.Writer[*wtx]
-	closed atomic.Bool
+	*sqlstore.Store
 }
 
 var _ store.Store = (*DB)(nil)
 
-//go:embed migrations/*.sql
-var migrations embed.FS
+// dialect is PostgreSQL's: numbered placeholders, BEGIN sent with the
+// first statement, and row locks and retries between replicas.
+var dialect = sqlstore.Dialect{
+	Numbered:  true,
+	True:      "true",
+	LockRow:   "FOR UPDATE",
+	BeginWith: beginWith,
+	Retry:     func(err error) bool { return hasCode(err, "40001", "40P01") },
+	Unique:    func(err error) bool { return hasCode(err, "23505") },
+	Schema: map[string]string{
+		"$BIGINT": "bigint", "$INTEGER": "integer", "$SMALLINT": "smallint", "$BOOLEAN": "boolean", "$FALSE": "false",
+		"$BYTES": "bytea", "$SEQ": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+		"$UNIQUE_SEQ": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "$WITHOUT_ROWID": "",
+		"$HIGH_WATER_TABLE": "",
+	},
+}
+
+// beginWith sends BEGIN and q in one pgx batch, on the pgx connection
+// under conn: a PostgreSQL transaction spends its time in round trips.
+func beginWith(ctx context.Context, conn *sql.Conn, q string, args, dest []any) (n int64, err error) {
+	err = conn.Raw(func(dc any) error {
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue(q, args...)
+		br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, b)
+		_, err := br.Exec()
+		switch {
+		case err == nil && len(dest) > 0:
+			err = br.QueryRow().Scan(dest...)
+		case err == nil:
+			var tag pgconn.CommandTag
+			tag, err = br.Exec()
+			n = tag.RowsAffected()
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+	return n, err
+}
+
+// hasCode reports whether err is a PostgreSQL error with one of codes.
+func hasCode(err error, codes ...string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && slices.Contains(codes, pe.Code)
+}
 
 // Open connects to the database, creates the schema and runs the
-// migrations it lacks, and starts the writer. The caller must Close it.
+// migrations it lacks, and starts the writers. The caller must Close it.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
-	if cfg.URL == "" {
-		return nil, fmt.Errorf("opening store: %w: empty URL", store.ErrInvalid)
-	}
 	schema := cfg.Schema
 	if schema == "" {
 		schema = "hotline"
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	maxBatch := cfg.MaxBatch
-	if maxBatch <= 0 {
-		maxBatch = 256
-	}
+	log := sqlstore.Logger(cfg.Logger)
 	writers := cfg.Writers
 	if writers <= 0 {
 		writers = 4
@@ -115,73 +143,43 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if maxConns <= writers {
 		return nil, fmt.Errorf("opening store: %w: MaxConns %d leaves no connection to read with %d writers", store.ErrInvalid, maxConns, writers)
 	}
-	pc, err := pgxpool.ParseConfig(cfg.URL)
-	if err != nil {
-		// The error may quote the URL, password included.
-		return nil, fmt.Errorf("opening store: %w: malformed PostgreSQL URL", store.ErrInvalid)
-	}
-	pc.MaxConns = int32(maxConns)
-	if pc.ConnConfig.RuntimeParams == nil {
-		pc.ConnConfig.RuntimeParams = map[string]string{}
-	}
-	pc.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
-	pc.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
-	pc.ConnConfig.RuntimeParams["application_name"] = "hotline"
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		return nil, fmt.Errorf("opening store: %w", err)
-	}
-	if err := migrate(ctx, pool, schema, log); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("opening store in schema %q: %w", schema, err)
-	}
-	db := &DB{log: log, pool: pool}
-	txs := make([]sqlkit.Tx[*wtx], writers)
-	for i := range txs {
-		txs[i] = &wtx{pool: pool}
-	}
-	db.w = sqlkit.NewWriter(txs, maxBatch, log, nil)
-	return db, nil
-}
-
-// Close waits for the writes in flight and closes the connections. It is
-// safe to call more than once.
-func (db *DB) Close() error {
-	if db.closed.Swap(true) {
-		return nil
-	}
-	db.w.Close()
-	db.pool.Close()
-	return nil
-}
-
-// Batches returns how many transactions the writer committed and how many
-// writes they held; their ratio is the mean group size.
-func (db *DB) Batches() (batches, writes int64) {
-	return db.w.Batches.Load(), db.w.Ops.Load()
-}
-
-type migration struct {
-	version int
-	name    string
-}
-
-func migrationFiles() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	cc, err := parseURL("opening store", cfg.URL)
 	if err != nil {
 		return nil, err
 	}
-	var ms []migration
-	for _, n := range names {
-		base := strings.TrimPrefix(n, "migrations/")
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: no version number", n)
-		}
-		ms = append(ms, migration{v, n})
+	ident := pgx.Identifier{schema}.Sanitize()
+	cc.RuntimeParams["search_path"] = ident
+	cc.RuntimeParams["synchronous_commit"] = "on"
+	cc.RuntimeParams["application_name"] = "hotline"
+	pool := stdlib.OpenDB(*cc)
+	pool.SetMaxOpenConns(maxConns)
+	pool.SetMaxIdleConns(maxConns)
+	conn, err := pool.Conn(ctx)
+	if err == nil {
+		err = sqlstore.Migrate(ctx, conn, &dialect, []string{"BEGIN",
+			fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockKey("hotline migrations "+schema)),
+			"CREATE SCHEMA IF NOT EXISTS " + ident}, log.With("schema", schema))
+		conn.Close()
 	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("opening store in schema %q: %w", schema, err)
+	}
+	return &DB{sqlstore.New(sqlstore.Config{Dialect: &dialect, DB: pool, Writers: writers, MaxBatch: cfg.MaxBatch,
+		Logger: log, Close: pool.Close})}, nil
+}
+
+// parseURL parses a connection string, for what.
+func parseURL(what, url string) (*pgx.ConnConfig, error) {
+	if url == "" {
+		return nil, fmt.Errorf("%s: %w: empty URL", what, store.ErrInvalid)
+	}
+	cc, err := pgx.ParseConfig(url)
+	if err != nil {
+		// The error may quote the URL, password included.
+		return nil, fmt.Errorf("%s: %w: malformed PostgreSQL URL", what, store.ErrInvalid)
+	}
+	return cc, nil
 }
 
 // lockKey derives an advisory lock key from a name.
@@ -189,210 +187,4 @@ func lockKey(name string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte(name))
 	return int64(h.Sum64())
-}
-
-// migrate creates the schema and applies the embedded migrations it has
-// not applied yet, in one transaction that holds an advisory lock, so that
-// replicas starting together apply each migration once.
-func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, log *slog.Logger) error {
-	files, err := migrationFiles()
-	if err != nil {
-		return err
-	}
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("migrating: %w", err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("hotline migrations "+schema)); err != nil {
-		return fmt.Errorf("migrating: locking: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()); err != nil {
-		return fmt.Errorf("migrating: creating schema: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version integer PRIMARY KEY,
-		name    text NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("migrating: %w", err)
-	}
-	for _, m := range files {
-		var n int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
-			return fmt.Errorf("migrating: %w", err)
-		}
-		if n > 0 {
-			continue
-		}
-		text, err := migrations.ReadFile(m.name)
-		if err != nil {
-			return err
-		}
-		// The simple protocol runs a file of several statements.
-		if _, err := tx.Exec(ctx, string(text), pgx.QueryExecModeSimpleProtocol); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		log.Info("store: applied migration", "migration", m.name, "schema", schema)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("migrating: committing: %w", err)
-	}
-	return nil
-}
-
-// wtx is the writer's transaction: a pooled connection held from Begin to
-// Commit or Rollback. BEGIN goes out in one round trip with the
-// transaction's first statement. It is only used on the writer's goroutine.
-type wtx struct {
-	pool  *pgxpool.Pool
-	conn  *pgxpool.Conn
-	ctx   context.Context
-	begun bool
-}
-
-// highWater is the log's high-water mark: one more than the highest index
-// recorded. Committed indexes are never removed, so it never goes down.
-const highWater = `coalesce(greatest((SELECT max(leaf_idx) FROM envelopes), (SELECT max(rleaf_idx) FROM outbox)) + 1, 0)`
-
-func (t *wtx) exec(q string, args ...any) (pgconn.CommandTag, error) {
-	if t.begun {
-		return t.conn.Exec(t.ctx, q, args...)
-	}
-	br := t.sendWithBegin(q, args)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return pgconn.CommandTag{}, err
-	}
-	t.begun = true
-	return br.Exec()
-}
-
-// execN runs q and returns how many rows it changed.
-func (t *wtx) execN(q string, args ...any) (int64, error) {
-	tag, err := t.exec(q, args...)
-	return tag.RowsAffected(), err
-}
-
-func (t *wtx) queryRow(q string, args ...any) pgx.Row {
-	if t.begun {
-		return t.conn.QueryRow(t.ctx, q, args...)
-	}
-	br := t.sendWithBegin(q, args)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return errRow{err}
-	}
-	t.begun = true
-	return batchRow{br.QueryRow(), br}
-}
-
-// sendWithBegin sends BEGIN and q in one round trip.
-func (t *wtx) sendWithBegin(q string, args []any) pgx.BatchResults {
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue(q, args...)
-	return t.conn.SendBatch(t.ctx, b)
-}
-
-// batchRow is the row of a query sent with BEGIN; scanning it ends the
-// batch.
-type batchRow struct {
-	row pgx.Row
-	br  pgx.BatchResults
-}
-
-func (r batchRow) Scan(dest ...any) error {
-	err := r.row.Scan(dest...)
-	if cerr := r.br.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
-
-func (t *wtx) Begin(ctx context.Context) (*wtx, error) {
-	t.ctx = ctx
-	conn, err := t.pool.Acquire(ctx)
-	if err != nil {
-		return t, err
-	}
-	t.conn, t.begun = conn, false
-	return t, nil
-}
-
-func (t *wtx) Savepoint(ctx context.Context, _ *wtx) error {
-	_, err := t.exec("SAVEPOINT op")
-	return err
-}
-
-func (t *wtx) Release(ctx context.Context, _ *wtx) error {
-	_, err := t.exec("RELEASE SAVEPOINT op")
-	return err
-}
-
-func (t *wtx) RollbackTo(ctx context.Context, _ *wtx) error {
-	_, err := t.exec("ROLLBACK TO SAVEPOINT op")
-	return err
-}
-
-func (t *wtx) Commit(ctx context.Context, _ *wtx) error {
-	if t.begun {
-		if _, err := t.conn.Exec(ctx, "COMMIT"); err != nil {
-			return err
-		}
-	}
-	t.conn.Release()
-	t.conn, t.begun = nil, false
-	return nil
-}
-
-func (t *wtx) Rollback(ctx context.Context, _ *wtx) {
-	if t.conn == nil {
-		return
-	}
-	if t.begun {
-		if _, err := t.conn.Exec(ctx, "ROLLBACK"); err != nil {
-			// A connection whose transaction state is unknown must not
-			// go back to the pool.
-			t.conn.Conn().Close(ctx)
-		}
-	}
-	t.conn.Release()
-	t.conn, t.begun = nil, false
-}
-
-// Retry reports whether err is a deadlock or a serialization failure,
-// which happen between replicas writing the same rows and go away when
-// the operation runs again.
-func (t *wtx) Retry(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
-}
-
-// isUniqueViolation reports whether err is a unique constraint violation.
-func isUniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
-
-// write runs fn as one operation of the writer's next transaction.
-func (db *DB) write(ctx context.Context, fn func(*wtx) error) error {
-	if db.closed.Load() {
-		return store.ErrClosed
-	}
-	return db.w.Do(ctx, fn)
-}
-
-// reader returns the pool, or ErrClosed.
-func (db *DB) reader() (*pgxpool.Pool, error) {
-	if db.closed.Load() {
-		return nil, store.ErrClosed
-	}
-	return db.pool, nil
 }

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -18,7 +17,7 @@ func TestUpgrade(t *testing.T) {
 	ctx := context.Background()
 	url := testURL(t)
 	schema := newTestSchema(t, url)
-	first, err := os.ReadFile("migrations/0001_init.sql")
+	first, err := postgres.Migration("migrations/0001_init.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +31,7 @@ func TestUpgrade(t *testing.T) {
 		`CREATE SCHEMA ` + ident,
 		`SET search_path TO ` + ident,
 		`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL)`,
-		string(first),
+		first,
 		`INSERT INTO schema_migrations (version, name) VALUES (1, 'migrations/0001_init.sql')`,
 	} {
 		if _, err := conn.Exec(ctx, q, pgx.QueryExecModeSimpleProtocol); err != nil {

@@ -17,30 +17,21 @@ import (
 // sharing the one connection SQLite allows to write), and — the ceiling —
 // one writer putting 1000 rows in each transaction ("bare-tx1000").
 func BenchmarkInsert(b *testing.B) {
-	for _, writers := range []int{1, 64} {
-		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			s := storetest.MustOpenBench(b, newBackend(b))
-			cs := []storetest.Contender{storetest.InsertReceived(s, writers), bareAutocommit(b, writers)}
-			if writers > 1 {
-				cs = append(cs, bareBatched(b, 1000))
-			}
-			storetest.ReportBatches(b, s, func() { storetest.Contend(b, "envelopes", cs...) })
-		})
-	}
+	storetest.BenchInsert(b, newBackend, func(b *testing.B, writers int) []storetest.Contender {
+		if writers == 1 {
+			return []storetest.Contender{bareAutocommit(b, writers)}
+		}
+		return []storetest.Contender{bareAutocommit(b, writers), bareBatched(b, 1000)}
+	})
 }
 
 // BenchmarkAccept compares the store's share of the accept path (two
 // durable writes per envelope: InsertReceived, then Sequenced with the
 // receipt) with bare autocommit inserts, in turns within one run.
 func BenchmarkAccept(b *testing.B) {
-	for _, writers := range []int{1, 64} {
-		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			s := storetest.MustOpenBench(b, newBackend(b))
-			storetest.ReportBatches(b, s, func() {
-				storetest.Contend(b, "envelopes", storetest.AcceptPath(s, writers), bareAutocommit(b, writers))
-			})
-		})
-	}
+	storetest.BenchAccept(b, newBackend, func(b *testing.B, writers int) []storetest.Contender {
+		return []storetest.Contender{bareAutocommit(b, writers)}
+	})
 }
 
 func openBare(b *testing.B) *sql.DB {

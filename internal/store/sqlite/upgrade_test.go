@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -17,7 +16,7 @@ import (
 func TestUpgrade(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "hotline.db")
-	first, err := os.ReadFile("migrations/0001_init.sql")
+	first, err := sqlite.Migration("migrations/0001_init.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +26,7 @@ func TestUpgrade(t *testing.T) {
 	}
 	for _, q := range []string{
 		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`,
-		string(first),
+		first,
 		`INSERT INTO schema_migrations (version, name) VALUES (1, 'migrations/0001_init.sql')`,
 	} {
 		if _, err := old.ExecContext(ctx, q); err != nil {

@@ -166,6 +166,34 @@ func ReportBatches(b *testing.B, s store.Store, fn func()) {
 	}
 }
 
+// Bare returns what a benchmark compares the store with for a number of
+// writers: the engine's own inserts of rows as large, without the store.
+type Bare func(b *testing.B, writers int) []Contender
+
+// BenchInsert is an engine's BenchmarkInsert: the store's durable inserts
+// of 1 KiB envelopes (InsertReceived) against bare, in turns within one
+// run, with 1 and 64 writers.
+func BenchInsert(b *testing.B, newBackend NewBackend, bare Bare) {
+	benchWriters(b, newBackend, InsertReceived, bare)
+}
+
+// BenchAccept is an engine's BenchmarkAccept: the store's share of the
+// accept path (AcceptPath: two durable writes per envelope) against bare,
+// in turns within one run, with 1 and 64 writers.
+func BenchAccept(b *testing.B, newBackend NewBackend, bare Bare) {
+	benchWriters(b, newBackend, AcceptPath, bare)
+}
+
+func benchWriters(b *testing.B, newBackend NewBackend, contender func(store.Store, int) Contender, bare Bare) {
+	for _, writers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s := MustOpenBench(b, newBackend(b))
+			cs := append([]Contender{contender(s, writers)}, bare(b, writers)...)
+			ReportBatches(b, s, func() { Contend(b, "envelopes", cs...) })
+		})
+	}
+}
+
 // MustOpenBench opens a store for a benchmark and closes it at the end.
 func MustOpenBench(b *testing.B, open Opener) store.Store {
 	b.Helper()

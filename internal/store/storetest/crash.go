@@ -136,6 +136,33 @@ func crashWorker(ctx context.Context, s store.Store, log *Log, round, w int, say
 	}
 }
 
+// crashPlaceEnv carries, from CrashCommand to CrashMain, where the crash
+// child's store is (a file, a schema).
+const crashPlaceEnv = "HOTLINE_STORETEST_CRASH_PLACE"
+
+// CrashMain is an engine's TestMain. In a crash child (CrashChildEnv set)
+// it runs CrashChild on the store open opens at the place CrashCommand
+// named, and exits; otherwise it runs the tests.
+func CrashMain(m *testing.M, open func(ctx context.Context, place string) (store.Store, error)) {
+	if os.Getenv(CrashChildEnv) != "" {
+		place := os.Getenv(crashPlaceEnv)
+		err := CrashChild(func(ctx context.Context) (store.Store, error) { return open(ctx, place) })
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// CrashCommand returns the child of Crash for a store at place: the test
+// binary run again, running no tests, as a crash child (see CrashMain).
+func CrashCommand(place string) func(round int) *exec.Cmd {
+	return func(round int) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", CrashChildEnv, round), crashPlaceEnv+"="+place)
+		return cmd
+	}
+}
+
 // Crash is the crash-safety test: rounds times, it starts the child that
 // child returns (a re-execution of the test binary with CrashChildEnv set
 // to the round), reads the lines it prints, kills it with SIGKILL after k

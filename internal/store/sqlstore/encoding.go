@@ -1,6 +1,6 @@
-// Package sqlkit holds what the SQL implementations of store.Store share:
-// cursors, column encodings and page limits.
-package sqlkit
+// Cursors, column encodings and page limits.
+
+package sqlstore
 
 import (
 	"encoding/base64"
@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -16,23 +15,23 @@ import (
 	"github.com/hotline-net/hotline/internal/store"
 )
 
-// CursorKind says which listing, in which order, a cursor belongs to, so
+// cursorKind says which listing, in which order, a cursor belongs to, so
 // that a cursor of one listing is refused by another.
-type CursorKind byte
+type cursorKind byte
 
 // The listings.
 const (
-	MessagesNewest CursorKind = 'm'
-	MessagesOldest CursorKind = 'M'
-	OutboxNewest   CursorKind = 'o'
-	RelayOldest    CursorKind = 'r'
+	messagesNewest cursorKind = 'm'
+	messagesOldest cursorKind = 'M'
+	outboxNewest   cursorKind = 'o'
+	relayOldest    cursorKind = 'r'
 )
 
 const cursorVersion = 1
 
-// EncodeCursor returns the cursor that continues listing kind after the row
+// encodeCursor returns the cursor that continues listing kind after the row
 // with insertion sequence seq.
-func EncodeCursor(kind CursorKind, seq int64) store.Cursor {
+func encodeCursor(kind cursorKind, seq int64) store.Cursor {
 	var b [10]byte
 	b[0] = cursorVersion
 	b[1] = byte(kind)
@@ -40,10 +39,10 @@ func EncodeCursor(kind CursorKind, seq int64) store.Cursor {
 	return store.Cursor(base64.RawURLEncoding.EncodeToString(b[:]))
 }
 
-// DecodeCursor returns the insertion sequence c continues after, or
+// decodeCursor returns the insertion sequence c continues after, or
 // store.ErrInvalid if c was not issued for listing kind. An empty cursor
 // decodes to ok false.
-func DecodeCursor(kind CursorKind, c store.Cursor) (seq int64, ok bool, err error) {
+func decodeCursor(kind cursorKind, c store.Cursor) (seq int64, ok bool, err error) {
 	if c == "" {
 		return 0, false, nil
 	}
@@ -67,9 +66,9 @@ func truncate(s string) string {
 	return s
 }
 
-// PageLimit returns the page size for a requested limit: def for 0, at
+// pageLimit returns the page size for a requested limit: def for 0, at
 // most max, or store.ErrInvalid for a negative limit.
-func PageLimit(limit, def, max int) (int, error) {
+func pageLimit(limit, def, max int) (int, error) {
 	switch {
 	case limit < 0:
 		return 0, fmt.Errorf("%w: negative limit %d", store.ErrInvalid, limit)
@@ -81,30 +80,22 @@ func PageLimit(limit, def, max int) (int, error) {
 	return limit, nil
 }
 
-// Time returns t as nanoseconds since 1970, the column encoding of times.
-func Time(t time.Time) int64 { return t.UnixNano() }
+// nanos returns t as nanoseconds since 1970, the column encoding of times.
+func nanos(t time.Time) int64 { return t.UnixNano() }
 
-// OptTime returns t as nanoseconds since 1970, or nil for the zero time.
-func OptTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixNano()
-}
+// fromNanos decodes a time column.
+func fromNanos(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
-// FromTime decodes a time column.
-func FromTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
-
-// FromOptTime decodes a nullable time column.
-func FromOptTime(ns *int64) time.Time {
+// fromOptNanos decodes a nullable time column.
+func fromOptNanos(ns *int64) time.Time {
 	if ns == nil {
 		return time.Time{}
 	}
-	return FromTime(*ns)
+	return fromNanos(*ns)
 }
 
-// Parties encodes a list of party ids as a JSON array.
-func Parties(p []string) string {
+// encodeParties encodes a list of party ids as a JSON array.
+func encodeParties(p []string) string {
 	b, err := json.Marshal(p)
 	if err != nil {
 		panic(err) // strings always marshal
@@ -112,8 +103,8 @@ func Parties(p []string) string {
 	return string(b)
 }
 
-// FromParties decodes a list of party ids.
-func FromParties(s string) ([]string, error) {
+// decodeParties decodes a list of party ids.
+func decodeParties(s string) ([]string, error) {
 	var p []string
 	if err := json.Unmarshal([]byte(s), &p); err != nil {
 		return nil, fmt.Errorf("decoding recipients: %w", err)
@@ -121,8 +112,8 @@ func FromParties(s string) ([]string, error) {
 	return p, nil
 }
 
-// IDs encodes a list of ids as their concatenation.
-func IDs(ids []hotline.ID) []byte {
+// encodeIDs encodes a list of ids as their concatenation.
+func encodeIDs(ids []hotline.ID) []byte {
 	b := make([]byte, 0, len(ids)*len(hotline.ID{}))
 	for _, id := range ids {
 		b = append(b, id[:]...)
@@ -130,8 +121,8 @@ func IDs(ids []hotline.ID) []byte {
 	return b
 }
 
-// FromIDs decodes a list of ids; nil for none.
-func FromIDs(b []byte) ([]hotline.ID, error) {
+// decodeIDs decodes a list of ids; nil for none.
+func decodeIDs(b []byte) ([]hotline.ID, error) {
 	const n = len(hotline.ID{})
 	if len(b)%n != 0 {
 		return nil, fmt.Errorf("decoding ids: %d bytes", len(b))
@@ -146,8 +137,8 @@ func FromIDs(b []byte) ([]hotline.ID, error) {
 	return ids, nil
 }
 
-// ID decodes an id column.
-func ID(b []byte) (hotline.ID, error) {
+// decodeID decodes an id column.
+func decodeID(b []byte) (hotline.ID, error) {
 	var id hotline.ID
 	if len(b) != len(id) {
 		return id, fmt.Errorf("decoding id: %d bytes", len(b))
@@ -156,15 +147,9 @@ func ID(b []byte) (hotline.ID, error) {
 	return id, nil
 }
 
-// Hash decodes a 32-byte column.
-func Hash(b []byte) ([32]byte, error) {
-	id, err := ID(b)
-	return id, err
-}
-
-// ErrorText cuts an error text to store.MaxErrorText bytes on a rune
+// errorText cuts an error text to store.MaxErrorText bytes on a rune
 // boundary.
-func ErrorText(s string) string {
+func errorText(s string) string {
 	if len(s) <= store.MaxErrorText {
 		return s
 	}
@@ -173,17 +158,4 @@ func ErrorText(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-// Placeholders returns n comma-separated placeholders built by ph from
-// their 1-based position.
-func Placeholders(n, start int, ph func(int) string) string {
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(ph(start + i))
-	}
-	return b.String()
 }

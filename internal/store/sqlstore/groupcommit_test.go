@@ -1,4 +1,4 @@
-package sqlkit
+package sqlstore
 
 import (
 	"context"
@@ -41,18 +41,16 @@ func (f *fakeTx) Begin(ctx context.Context) (*fakeTx, error) {
 	return f, nil
 }
 
-func (f *fakeTx) Savepoint(ctx context.Context, _ *fakeTx) error {
-	if f.failSave != nil {
-		return f.failSave
+func (f *fakeTx) Savepoint(ctx context.Context, _ *fakeTx, stmt string) error {
+	switch stmt {
+	case savepoint:
+		if f.failSave != nil {
+			return f.failSave
+		}
+		f.saved = maps.Clone(f.work)
+	case rollbackTo:
+		f.work = maps.Clone(f.saved)
 	}
-	f.saved = maps.Clone(f.work)
-	return nil
-}
-
-func (f *fakeTx) Release(ctx context.Context, _ *fakeTx) error { return nil }
-
-func (f *fakeTx) RollbackTo(ctx context.Context, _ *fakeTx) error {
-	f.work = maps.Clone(f.saved)
 	return nil
 }
 
@@ -94,9 +92,9 @@ func (f *fakeTx) state() map[string]int {
 	return maps.Clone(f.committed)
 }
 
-func newTestWriter(tb testing.TB, f *fakeTx, maxBatch int) *Writer[*fakeTx] {
+func newTestWriter(tb testing.TB, f *fakeTx, maxBatch int) *writer[*fakeTx] {
 	tb.Helper()
-	w := NewWriter[*fakeTx]([]Tx[*fakeTx]{f}, maxBatch, slog.New(slog.DiscardHandler), nil)
+	w := newWriter[*fakeTx]([]batchTx[*fakeTx]{f}, maxBatch, slog.New(slog.DiscardHandler), nil)
 	tb.Cleanup(w.Close)
 	return w
 }
@@ -104,7 +102,7 @@ func newTestWriter(tb testing.TB, f *fakeTx, maxBatch int) *Writer[*fakeTx] {
 // holdFirstBatch starts a write and waits until its transaction is
 // committing, so that the writes queued next form one batch. release lets
 // the first commit finish.
-func holdFirstBatch(t *testing.T, f *fakeTx, w *Writer[*fakeTx]) (release func(), done <-chan error) {
+func holdFirstBatch(t *testing.T, f *fakeTx, w *writer[*fakeTx]) (release func(), done <-chan error) {
 	t.Helper()
 	f.commitGate = make(chan struct{})
 	f.inCommit = make(chan struct{}, 1)
@@ -120,7 +118,7 @@ func holdFirstBatch(t *testing.T, f *fakeTx, w *Writer[*fakeTx]) (release func()
 }
 
 // queue starts n writes and waits until they are queued.
-func queue(w *Writer[*fakeTx], n int, fn func(i int) func(*fakeTx) error) []chan error {
+func queue(w *writer[*fakeTx], n int, fn func(i int) func(*fakeTx) error) []chan error {
 	out := make([]chan error, n)
 	for i := range n {
 		out[i] = make(chan error, 1)
@@ -298,7 +296,7 @@ func TestWriterCancelledWhileQueuedNeverRuns(t *testing.T) {
 
 func TestWriterCloseFinishesQueuedWrites(t *testing.T) {
 	f := newFakeTx()
-	w := NewWriter[*fakeTx]([]Tx[*fakeTx]{f}, 64, slog.New(slog.DiscardHandler), nil)
+	w := newWriter[*fakeTx]([]batchTx[*fakeTx]{f}, 64, slog.New(slog.DiscardHandler), nil)
 	release, first := holdFirstBatch(t, f, w)
 	results := queue(w, 3, func(i int) func(*fakeTx) error {
 		return func(t *fakeTx) error { t.set(fmt.Sprint("k", i), i); return nil }

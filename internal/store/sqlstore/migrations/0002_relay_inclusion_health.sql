@@ -5,11 +5,11 @@
 -- included: when the inclusion of the receipt's leaf was proven, against a
 -- checkpoint of the recipient's log of included_size. relayed: when a
 -- relay (relayed_via) took the envelope, with its relay receipt.
-ALTER TABLE outbox ADD COLUMN included      INTEGER;
-ALTER TABLE outbox ADD COLUMN included_size INTEGER;
-ALTER TABLE outbox ADD COLUMN relayed       INTEGER;
+ALTER TABLE outbox ADD COLUMN included      $BIGINT;
+ALTER TABLE outbox ADD COLUMN included_size $BIGINT;
+ALTER TABLE outbox ADD COLUMN relayed       $BIGINT;
 ALTER TABLE outbox ADD COLUMN relayed_via   TEXT NOT NULL DEFAULT '';
-ALTER TABLE outbox ADD COLUMN relay_receipt BLOB;
+ALTER TABLE outbox ADD COLUMN relay_receipt $BYTES;
 -- Delivered rows waiting for their inclusion proof, by receipt log index:
 -- for every recipient, and for one. A row enters on delivery and leaves
 -- when proven, so both stay small.
@@ -18,18 +18,18 @@ CREATE INDEX outbox_unproven_to ON outbox (recipient, receipt_idx, seq) WHERE st
 
 -- Envelopes this node holds as a relay: the recipient's view as received,
 -- the relay receipt it issued, and, once handed on, the recipient's
--- receipt. Rows are deleted by retention, so seq is AUTOINCREMENT: a
--- purged position is never given to a new row, and cursors stay right.
+-- receipt. Rows are deleted by retention, so seq never hands out a purged
+-- position again, and cursors stay right.
 CREATE TABLE relay (
-	seq               INTEGER PRIMARY KEY AUTOINCREMENT,
-	id                BLOB    NOT NULL,
-	from_party        TEXT    NOT NULL,
-	to_party          TEXT    NOT NULL,
-	received          INTEGER NOT NULL,
-	receipt           BLOB    NOT NULL,
-	handed_on         INTEGER,
-	recipient_receipt BLOB,
-	raw               BLOB    NOT NULL
+	seq               $UNIQUE_SEQ,
+	id                $BYTES      NOT NULL,
+	from_party        TEXT        NOT NULL,
+	to_party          TEXT        NOT NULL,
+	received          $BIGINT     NOT NULL,
+	receipt           $BYTES      NOT NULL,
+	handed_on         $BIGINT,
+	recipient_receipt $BYTES,
+	raw               $BYTES      NOT NULL
 );
 CREATE UNIQUE INDEX relay_id ON relay (id, to_party);
 CREATE INDEX relay_to ON relay (to_party, seq);
@@ -39,31 +39,31 @@ CREATE INDEX relay_handed_on ON relay (handed_on) WHERE handed_on IS NOT NULL;
 
 -- Equivocation proofs, identified by the SHA-256 of the proof.
 CREATE TABLE equivocations (
-	seq    INTEGER PRIMARY KEY,
-	hash   BLOB    NOT NULL UNIQUE,
+	seq    $SEQ,
+	hash   $BYTES  NOT NULL UNIQUE,
 	origin TEXT    NOT NULL,
-	at     INTEGER NOT NULL,
-	proof  BLOB    NOT NULL
+	at     $BIGINT NOT NULL,
+	proof  $BYTES  NOT NULL
 );
 
 -- Channel health: probes counted per peer in 5-minute buckets (bucket is
 -- the bucket's start; latency the sum over the successful probes), and
 -- each peer's last values.
 CREATE TABLE probe_buckets (
-	peer    TEXT    NOT NULL,
-	bucket  INTEGER NOT NULL,
-	probes  INTEGER NOT NULL,
-	ok      INTEGER NOT NULL,
-	latency INTEGER NOT NULL,
+	peer    TEXT     NOT NULL,
+	bucket  $BIGINT  NOT NULL,
+	probes  $INTEGER NOT NULL,
+	ok      $INTEGER NOT NULL,
+	latency $BIGINT  NOT NULL,
 	PRIMARY KEY (peer, bucket)
-) WITHOUT ROWID;
+) $WITHOUT_ROWID;
 CREATE INDEX probe_buckets_bucket ON probe_buckets (bucket);
 
 CREATE TABLE peer_health (
 	peer         TEXT    PRIMARY KEY,
-	last_probe   INTEGER NOT NULL,
-	last_ok      INTEGER,
-	last_latency INTEGER,
-	last_failure INTEGER,
+	last_probe   $BIGINT NOT NULL,
+	last_ok      $BIGINT,
+	last_latency $BIGINT,
+	last_failure $BIGINT,
 	last_error   TEXT    NOT NULL DEFAULT ''
-) WITHOUT ROWID;
+) $WITHOUT_ROWID;

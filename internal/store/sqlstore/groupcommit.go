@@ -1,4 +1,4 @@
-package sqlkit
+package sqlstore
 
 import (
 	"context"
@@ -11,17 +11,15 @@ import (
 	"github.com/hotline-net/hotline/internal/store"
 )
 
-// Tx is what a [Writer] needs from a database: one transaction at a time,
+// batchTx is what a [writer] needs from a database: one transaction at a time,
 // with savepoints. T is the handle operations write through.
-type Tx[T any] interface {
+type batchTx[T any] interface {
 	// Begin starts a write transaction and returns the handle operations
 	// use.
 	Begin(ctx context.Context) (T, error)
-	// Savepoint, Release and RollbackTo manage the savepoint each
-	// operation of a batch runs in.
-	Savepoint(ctx context.Context, t T) error
-	Release(ctx context.Context, t T) error
-	RollbackTo(ctx context.Context, t T) error
+	// Savepoint runs one of the statements that manage the savepoint each
+	// operation of a batch runs in: savepoint, release or rollbackTo.
+	Savepoint(ctx context.Context, t T, stmt string) error
 	// Commit makes the transaction durable; Rollback abandons it.
 	Commit(ctx context.Context, t T) error
 	Rollback(ctx context.Context, t T)
@@ -31,20 +29,19 @@ type Tx[T any] interface {
 	Retry(err error) bool
 }
 
-// Writer applies write operations, batching the operations that queue up
+// writer applies write operations, batching the operations that queue up
 // while a transaction commits into the next transaction: concurrent writers
 // share one transaction and one fsync. An operation that fails is undone
 // alone (see commitBatch).
 //
-// A Writer has one worker goroutine per Tx it is given, each taking its
+// A writer has one worker goroutine per batchTx it is given, each taking its
 // batches from the same queue. SQLite has one; PostgreSQL, where a batch
 // spends most of its time waiting for round trips and the server runs
 // transactions side by side, has several.
 //
-// Writer is safe for concurrent use. Close stops it after the queued
+// writer is safe for concurrent use. Close stops it after the queued
 // operations.
-type Writer[T any] struct {
-	txs      []Tx[T]
+type writer[T any] struct {
 	log      *slog.Logger
 	maxBatch int
 
@@ -69,6 +66,13 @@ const (
 	opAbandoned
 )
 
+// The statements of an operation's savepoint.
+const (
+	savepoint  = "SAVEPOINT op"
+	release    = "RELEASE SAVEPOINT op"
+	rollbackTo = "ROLLBACK TO SAVEPOINT op"
+)
+
 // maxRetries bounds how often an operation is run again after a retryable
 // failure.
 const maxRetries = 5
@@ -79,13 +83,12 @@ type op[T any] struct {
 	done  chan error
 }
 
-// NewWriter starts a writer with one worker per tx, each putting at most
+// newWriter starts a writer with one worker per tx, each putting at most
 // maxBatch operations in one transaction. If committed is not nil, each
 // worker calls it after each commit with the number of operations the
 // transaction held.
-func NewWriter[T any](txs []Tx[T], maxBatch int, log *slog.Logger, committed func(ops int)) *Writer[T] {
-	w := &Writer[T]{
-		txs:       txs,
+func newWriter[T any](txs []batchTx[T], maxBatch int, log *slog.Logger, committed func(ops int)) *writer[T] {
+	w := &writer[T]{
 		log:       log,
 		maxBatch:  maxBatch,
 		committed: committed,
@@ -102,11 +105,11 @@ func NewWriter[T any](txs []Tx[T], maxBatch int, log *slog.Logger, committed fun
 // on the writer's goroutine, in a savepoint of a transaction other
 // operations share; it must only use the handle it is given, and must not
 // keep results anywhere but in variables its caller reads after Do returns
-// nil. fn may run more than once (see Tx.Retry).
+// nil. fn may run more than once (see batchTx.Retry).
 //
 // If ctx ends while fn is still queued, Do returns the context's error and
 // fn never runs. Once fn has started, Do waits for the outcome.
-func (w *Writer[T]) Do(ctx context.Context, fn func(T) error) error {
+func (w *writer[T]) Do(ctx context.Context, fn func(T) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -136,7 +139,7 @@ func (w *Writer[T]) Do(ctx context.Context, fn func(T) error) error {
 
 // Close waits for the queued operations to finish and stops the writer.
 // Later calls to Do return store.ErrClosed.
-func (w *Writer[T]) Close() {
+func (w *writer[T]) Close() {
 	w.mu.Lock()
 	if !w.closing {
 		w.closing = true
@@ -146,7 +149,7 @@ func (w *Writer[T]) Close() {
 	w.wg.Wait()
 }
 
-func (w *Writer[T]) run(tx Tx[T]) {
+func (w *writer[T]) run(tx batchTx[T]) {
 	defer w.wg.Done()
 	batch := make([]*op[T], 0, w.maxBatch)
 	for {
@@ -171,7 +174,7 @@ func (w *Writer[T]) run(tx Tx[T]) {
 	}
 }
 
-func (w *Writer[T]) runBatch(tx Tx[T], batch []*op[T]) {
+func (w *writer[T]) runBatch(tx batchTx[T], batch []*op[T]) {
 	live := batch[:0]
 	for _, o := range batch {
 		if o.state.CompareAndSwap(opQueued, opTaken) {
@@ -206,7 +209,7 @@ func (w *Writer[T]) runBatch(tx Tx[T], batch []*op[T]) {
 // failing one find the same state the second time, so they do the same;
 // operations are closures over their inputs that reset their results, so
 // running them twice is safe.
-func (w *Writer[T]) commitBatch(ctx context.Context, tx Tx[T], live []*op[T], errs []error) error {
+func (w *writer[T]) commitBatch(ctx context.Context, tx batchTx[T], live []*op[T], errs []error) error {
 	savepoints := false
 	for try := 0; ; try++ {
 		t, err := tx.Begin(ctx)
@@ -266,24 +269,24 @@ func (w *Writer[T]) commitBatch(ctx context.Context, tx Tx[T], live []*op[T], er
 // runInSavepoint runs fn in a savepoint. opErr is fn's own failure (its
 // effects undone); fatal means the transaction itself is lost and every
 // operation of the batch fails.
-func (w *Writer[T]) runInSavepoint(ctx context.Context, tx Tx[T], t T, fn func(T) error) (opErr, fatal error) {
+func (w *writer[T]) runInSavepoint(ctx context.Context, tx batchTx[T], t T, fn func(T) error) (opErr, fatal error) {
 	for try := 0; ; try++ {
-		if err := tx.Savepoint(ctx, t); err != nil {
+		if err := tx.Savepoint(ctx, t, savepoint); err != nil {
 			return nil, fmt.Errorf("savepoint: %w", err)
 		}
 		err := fn(t)
 		if err == nil {
-			if err := tx.Release(ctx, t); err != nil {
+			if err := tx.Savepoint(ctx, t, release); err != nil {
 				return nil, fmt.Errorf("releasing savepoint: %w", err)
 			}
 			return nil, nil
 		}
-		if rerr := tx.RollbackTo(ctx, t); rerr != nil {
+		if rerr := tx.Savepoint(ctx, t, rollbackTo); rerr != nil {
 			// The database gave up the transaction (SQLite does on
 			// some I/O errors): nothing of the batch survives.
 			return nil, errors.Join(err, fmt.Errorf("rolling back to savepoint: %w", rerr))
 		}
-		if err := tx.Release(ctx, t); err != nil {
+		if err := tx.Savepoint(ctx, t, release); err != nil {
 			return nil, fmt.Errorf("releasing savepoint: %w", err)
 		}
 		if !tx.Retry(err) || try >= maxRetries {
