@@ -97,7 +97,20 @@ type Holder struct {
 	// for status (newest last, at most maxRefused).
 	refusedMu sync.Mutex
 	refused   []Refused
+	// tried remembers, for a sync, the documents a peer offered that this
+	// node refused and the peers' refusals of its own, each with the
+	// digests the two chains had then: while neither changed, the same
+	// exchange would be refused again, so it is not repeated every round.
+	tried map[tryKey]bool
 }
+
+// tryKey is one refused transfer of a document between two chains.
+type tryKey struct {
+	doc, mine, theirs hotline.ID
+	peer              string
+}
+
+const maxTried = 4096
 
 // Refused is a document this node refused although a party signed it.
 type Refused struct {

@@ -354,3 +354,49 @@ func FuzzParseForkProof(f *testing.F) {
 		}
 	})
 }
+
+// counting counts the documents fetched through a transport.
+type counting struct {
+	direct
+	fetched atomic.Int32
+}
+
+func (c *counting) Do(ctx context.Context, to, base, method, path string, body []byte) ([]byte, error) {
+	if method == "GET" && path != "/v1/agreement" {
+		c.fetched.Add(1)
+	}
+	return c.direct.Do(ctx, to, base, method, path, body)
+}
+
+// TestSyncDoesNotRepeatRefusals: a peer holding a fork of what this node
+// holds is refused once; while neither chain changes, later rounds do not
+// fetch it again.
+func TestSyncDoesNotRepeatRefusals(t *testing.T) {
+	ber, cri := newFixture(t, "BER"), newFixture(t, "CRI")
+	cri.agr, cri.nw = ber.agr, ber.nw
+	cri.node.agr.Store(ber.agr)
+	ctx := context.Background()
+	ber.h, _ = chain.New(chain.Config{Self: "BER", Node: ber.node, Store: ber.st})
+	tr := &counting{direct: direct{"CRI", ber.h}}
+	cri.h, _ = chain.New(chain.Config{Self: "CRI", Node: cri.node, Store: cri.st, Transport: tr})
+
+	pb, _ := ber.agr.Entry("BER")
+	if _, err := ber.h.Add(ctx, "operator", ber.entry(t, pb, pb.Issued.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cri.h.Add(ctx, "operator", ber.entry(t, pb, pb.Issued.Add(2*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, _, err := cri.h.Sync(ctx, "BER"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := tr.fetched.Load(); n != 1 {
+		t.Errorf("the forked entry was fetched %d times in three rounds; want once", n)
+	}
+	eqs, _ := cri.st.Equivocations(ctx)
+	if len(eqs) != 1 {
+		t.Errorf("%d fork proofs; want 1", len(eqs))
+	}
+}
