@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,7 +30,11 @@ import (
 //   - the sender's keys/ give its message key, which must be the one the
 //     agreement lists for a party that ratified its latest version;
 //   - the target's keys/, if they can be read, give the private keys the
-//     crypto limit needs; if not, LimitUnavailable says why.
+//     crypto limit needs; if not, LimitUnavailable says why;
+//   - the sender's node must not be running: bench signs as the sender
+//     outside its node, with sequence numbers of its own, which on a live
+//     channel would show the recipient a gap that never closes. Bench as a
+//     party whose node does not run (a testnet's spare party).
 //
 // Messages, Concurrency and the rest are left at their zero values.
 func FromFolders(targetDir, senderDir string) (Config, error) {
@@ -47,6 +53,9 @@ func FromFolders(targetDir, senderDir string) (Config, error) {
 	if err := checkSender(agr, sender, tc.Party, time.Now()); err != nil {
 		return Config{}, err
 	}
+	if err := checkNotRunning(senderDir, sender.Party); err != nil {
+		return Config{}, err
+	}
 	c := Config{Target: tc.Party, Agreement: agr, Key: sender.Message}
 	if c.URL, c.TLS, err = targetURL(targetDir, tc); err != nil {
 		return Config{}, err
@@ -61,6 +70,27 @@ func FromFolders(targetDir, senderDir string) (Config, error) {
 		c.TargetKeys = tk
 	}
 	return c, nil
+}
+
+// checkNotRunning refuses a sender folder whose node answers on its
+// operator listener.
+func checkNotRunning(dir, party string) error {
+	op, err := server.Operator(dir)
+	if err != nil {
+		return nil // no config: a folder of keys only, no node to run
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, op.Base+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := op.Client.Do(req)
+	if err != nil {
+		return nil
+	}
+	resp.Body.Close()
+	return fmt.Errorf("%s's node is running (its folder %s answers): bench signs as %s outside its node, with sequence numbers the node does not know, which would corrupt the live channel; stop that node, or bench as a party whose node does not run", party, dir, party)
 }
 
 // checkSender refuses, before anything is sealed, a sender the target

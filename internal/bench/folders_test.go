@@ -9,6 +9,7 @@ import (
 	"github.com/hotline-net/hotline/internal/bench"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
+	"github.com/hotline-net/hotline/internal/testnode"
 )
 
 // TestFromFolders checks that a sender the target would refuse every
@@ -61,5 +62,17 @@ func TestFromFolders(t *testing.T) {
 	}
 	if c.Target != "CRI" || c.Key.Name() != "BER" || c.URL != nw.Nodes[2].URL || c.TargetKeys == nil || c.TLS != nil {
 		t.Errorf("config %+v, want BER to CRI at %s with CRI's keys", c, nw.Nodes[2].URL)
+	}
+}
+
+// TestFromFoldersRefusesRunningSender (issue 18 finding 10): bench signs
+// as the sender outside the sender's node, with sequence numbers of its
+// own; against a live channel that would show the recipient a permanent
+// gap and fill its inbox. A sender folder whose node is running is refused.
+func TestFromFoldersRefusesRunningSender(t *testing.T) {
+	nw := testnode.Start(t, testnode.Config{Testnet: sim.TestnetConfig{Parties: []string{"BER", "CRI"}}, Run: []string{"BER", "CRI"}})
+	_, err := bench.FromFolders(nw.Folder("CRI"), nw.Folder("BER"))
+	if err == nil || !strings.Contains(err.Error(), "is running") {
+		t.Fatalf("a running sender: %v, want a refusal saying its node is running", err)
 	}
 }

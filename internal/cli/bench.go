@@ -28,6 +28,11 @@ func newBenchCmd() *cobra.Command {
 		Long: `Bench sends N envelopes to the running node whose folder is DIR, as the
 party whose node folder is PARTY_DIR (it signs and seals with that folder's
 keys, without going through that party's node), with C concurrent senders.
+Because its envelopes carry sequence numbers of their own, the sender's node
+must not be running (bench refuses it): a live channel would show the
+recipient a gap that never closes. Bench as a party whose node does not run;
+a testnet's spare party does. The envelopes are marked exercise, and inbox
+shows them so.
 
 Every envelope — an exercise notification of a few hundred bytes — is sealed,
 signed, cut to the target's view and its HTTP request signed and serialized

@@ -114,7 +114,7 @@ func waitReady(ts *testscript.TestScript, neg bool, args []string) {
 	op, err := newOperator(ts.MkAbs(args[0]))
 	ts.Check(err)
 	poll(ts, "node "+args[0]+" ready", func() bool {
-		resp, err := http.Get(op.base + "/readyz")
+		resp, err := op.http.Get(op.base + "/readyz")
 		if err != nil {
 			return false
 		}

@@ -24,7 +24,8 @@ import (
 )
 
 // operator calls a running node's operator API, found through its folder:
-// the address in config.json and the token in admin.token.
+// the operator listener config.json names (the folder's operator.sock by
+// default) and the token in admin.token.
 type operator struct {
 	dir   string
 	base  string
@@ -36,7 +37,7 @@ func newOperator(dir string) (*operator, error) {
 	if dir == "" {
 		return nil, usageError{errors.New("--dir is required")}
 	}
-	cfg, err := server.LoadConfig(dir)
+	ep, err := server.Operator(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -44,11 +45,7 @@ func newOperator(dir string) (*operator, error) {
 	if err != nil {
 		return nil, err
 	}
-	scheme := "http"
-	if cfg.TLSCert != "" {
-		scheme = "https"
-	}
-	return &operator{dir: dir, base: scheme + "://" + cfg.Listen, token: tok, http: &http.Client{Timeout: time.Minute}}, nil
+	return &operator{dir: dir, base: ep.Base, token: tok, http: ep.Client}, nil
 }
 
 // agreement reads the agreement the node in the folder serves, as its
@@ -345,9 +342,21 @@ func newInboxCmd() *cobra.Command {
 				return printJSON(w, list)
 			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tAT\tFROM\tTO\tKIND\tSEVERITY\tMARKING")
+			fmt.Fprintln(tw, "ID\tAT\tFROM\tTO\tKIND\tSEVERITY\tMARKING\tEXERCISE\tTITLE")
 			for _, m := range list.Messages {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID[:16], shortTime(m.At), m.From, strings.Join(m.To, ","), m.Kind, m.Severity, "TLP:"+m.Marking)
+				exercise := "-"
+				if m.Exercise {
+					exercise = "EXERCISE"
+				}
+				if len(m.Body) == 0 {
+					// A listing carries no bodies; the title is in the body.
+					var full opapi.Message
+					if err := op.call(cmd.Context(), http.MethodGet, "/api/v1/messages/"+m.ID, nil, &full); err == nil {
+						m.Body = full.Body
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID[:16], shortTime(m.At), m.From, strings.Join(m.To, ","),
+					m.Kind, m.Severity, "TLP:"+m.Marking, exercise, title(m.Body))
 			}
 			tw.Flush()
 			if list.Next != "" {
@@ -365,6 +374,21 @@ func newInboxCmd() *cobra.Command {
 	f.IntVar(&limit, "limit", 50, "messages per page (1 to 1000)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// title returns a body's title, cut to 60 characters, or "-".
+func title(body json.RawMessage) string {
+	var b struct {
+		Title string `json:"title"`
+	}
+	if json.Unmarshal(body, &b) != nil || b.Title == "" {
+		return "-"
+	}
+	t := strings.Join(strings.Fields(b.Title), " ")
+	if r := []rune(t); len(r) > 60 {
+		t = string(r[:59]) + "…"
+	}
+	return t
 }
 
 func shortTime(s string) string {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,8 +14,9 @@ import (
 
 func newPeersCmd() *cobra.Command {
 	var (
-		dir    string
-		asJSON bool
+		dir     string
+		asJSON  bool
+		noProbe bool
 	)
 	cmd := &cobra.Command{
 		Use:   "peers --dir DIR [--json]",
@@ -22,7 +24,11 @@ func newPeersCmd() *cobra.Command {
 		Long: `Peers shows what the running node's heartbeats found about each peer: whether
 the last exchange worked, its round trip, the share of rounds that worked in
 the last 24 hours, and the sequence numbers each side has seen from the other
-("you say you sent up to 41; I have 39"). Equivocation alarms are listed last.`,
+("you say you sent up to 41; I have 39"). Equivocation alarms are listed last.
+
+It first exchanges heartbeats with every peer (up to 5 s each), so it shows
+the channels as they are now; --no-probe shows what the last scheduled round
+found instead. LAST SEEN is how long ago the peer's last heartbeat arrived.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			op, err := newOperator(dir)
@@ -30,7 +36,11 @@ the last 24 hours, and the sequence numbers each side has seen from the other
 				return err
 			}
 			var list opapi.PeerList
-			if err := op.call(cmd.Context(), http.MethodGet, "/api/v1/peers", nil, &list); err != nil {
+			path := "/api/v1/peers?probe=1"
+			if noProbe {
+				path = "/api/v1/peers"
+			}
+			if err := op.call(cmd.Context(), http.MethodGet, path, nil, &list); err != nil {
 				return err
 			}
 			var eq opapi.EquivocationList
@@ -69,7 +79,7 @@ the last 24 hours, and the sequence numbers each side has seen from the other
 					gaps = append(gaps, fmt.Sprintf("they lack %d-%d", p.TheyReceived+1, p.Sent))
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Party, state, p.LatencyMS, uptime,
-					shortTime(p.LastSeen), p.Sent, p.TheyReceived, p.TheySent, p.Received, strings.Join(gaps, ", "))
+					seenAgo(p.SeenAgoMS), p.Sent, p.TheyReceived, p.TheySent, p.Received, strings.Join(gaps, ", "))
 			}
 			tw.Flush()
 			for _, e := range eq.Equivocations {
@@ -80,5 +90,14 @@ the last 24 hours, and the sequence numbers each side has seen from the other
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "the node folder")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&noProbe, "no-probe", false, "show the last scheduled round's findings without probing")
 	return cmd
+}
+
+// seenAgo shows how long ago a peer was seen, or "never".
+func seenAgo(ms *int64) string {
+	if ms == nil {
+		return "never"
+	}
+	return (time.Duration(*ms) * time.Millisecond).Round(time.Second).String() + " ago"
 }

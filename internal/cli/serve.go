@@ -78,9 +78,12 @@ exits 0. It logs to standard error: readable lines (key=value) when standard
 error is a terminal, JSON lines otherwise (a file, a pipe, journald); --log-format
 text or json chooses.
 
-It serves on one listener: the peer API (/v1/), the log (/log/, C2SP
-tlog-tiles), the witness (/witness/), the operator API (/api/v1/, bearer token
-from DIR/admin.token), /metrics, /healthz and /readyz.`,
+It serves on two listeners. The peer port (listen in DIR/config.json) serves
+the peer API (/v1/), the log (/log/, C2SP tlog-tiles), the witness
+(/witness/), /healthz and /readyz. The operator listener (operator_listen: the
+unix socket DIR/operator.sock by default, or a loopback address) serves the
+operator API (/api/v1/, bearer token from DIR/admin.token), /metrics and
+/debug/pprof/; the other commands find it through DIR.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
@@ -116,6 +119,7 @@ from DIR/admin.token), /metrics, /healthz and /readyz.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s serving on %s\n", s.Node().Party(), s.URL())
+			fmt.Fprintf(cmd.OutOrStdout(), "%s operator API on %s\n", s.Node().Party(), s.OperatorAddr())
 			return s.Serve(ctx)
 		},
 	}

@@ -202,12 +202,13 @@ func (p *proc) exited() bool {
 // operator calls a node's operator API with its folder's admin token.
 type operator struct {
 	base, token string
+	http        *http.Client
 }
 
 func newOperator(tb testing.TB, netDir, party string) *operator {
 	tb.Helper()
 	dir := filepath.Join(netDir, party)
-	cfg, err := server.LoadConfig(dir)
+	op, err := server.Operator(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -215,10 +216,8 @@ func newOperator(tb testing.TB, netDir, party string) *operator {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &operator{base: "http://" + cfg.Listen, token: tok}
+	return &operator{base: op.Base, token: tok, http: op.Client}
 }
-
-var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 func (o *operator) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
@@ -231,7 +230,7 @@ func (o *operator) call(ctx context.Context, method, path string, in, out any) e
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+o.token)
-	resp, err := httpClient.Do(req)
+	resp, err := o.http.Do(req)
 	if err != nil {
 		return err
 	}
@@ -411,6 +410,9 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 }
 
 func (r *tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// httpClient reads nodes' logs on their peer ports.
+var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 func get(tb testing.TB, url string) []byte {
 	tb.Helper()

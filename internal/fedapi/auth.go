@@ -68,35 +68,23 @@ type KeyLookup func(party string, t time.Time) (note.Verifier, error)
 // (already read) is body, addressed to party self, and returns the sending
 // party.
 func Authenticate(r *http.Request, body []byte, self string, keys KeyLookup, now time.Time) (string, error) {
-	from := r.Header.Get(HeaderFrom)
-	ts := r.Header.Get(HeaderTime)
-	sig := r.Header.Get(HeaderSignature)
-	if from == "" || ts == "" || sig == "" {
-		return "", hotline.Errorf(ErrUnauthenticated, "missing %s, %s or %s header", HeaderFrom, HeaderTime, HeaderSignature)
-	}
-	if err := hotline.CheckPartyID(from); err != nil {
-		return "", hotline.Errorf(ErrUnauthenticated, "%s: %v", HeaderFrom, err)
-	}
-	t, err := time.Parse(hotline.TimeLayout, ts)
-	if err != nil {
-		return "", hotline.Errorf(ErrUnauthenticated, "%s: not a time like 2006-01-02T15:04:05Z", HeaderTime)
-	}
-	if d := now.Sub(t); d > MaxSkew || d < -MaxSkew {
-		return "", hotline.Errorf(ErrStaleRequest, "request signed at %s, %v from this node's clock (at most %v)", ts, d.Round(time.Second), MaxSkew)
-	}
-	if raw, err := base64.StdEncoding.Strict().DecodeString(sig); err != nil || len(raw) != 68 {
-		return "", hotline.Errorf(ErrUnauthenticated, "%s: not base64 of a key hash and an Ed25519 signature", HeaderSignature)
-	}
-	key, err := keys(from, now)
+	from, t, sig, key, err := checkHeaders(r, keys, now)
 	if err != nil {
 		return "", err
+	}
+	// The target as received (PROTOCOL §11.1), not Go's re-encoding of
+	// the parsed URL, which may differ from what the sender signed. A
+	// request built in-process (RequestURI empty) falls back to its URL.
+	target := r.RequestURI
+	if target == "" {
+		target = r.URL.RequestURI()
 	}
 	st := &hotline.Request{
 		From:     from,
 		To:       self,
 		Time:     t,
 		Method:   r.Method,
-		Path:     r.URL.RequestURI(),
+		Path:     target,
 		BodyHash: sha256.Sum256(body),
 	}
 	var msg bytes.Buffer
@@ -110,4 +98,36 @@ func Authenticate(r *http.Request, body []byte, self string, keys KeyLookup, now
 		return "", hotline.Errorf(ErrUnauthenticated, "request signature by %s does not verify", from)
 	}
 	return from, nil
+}
+
+// checkHeaders checks everything of a request's signature that does not
+// need its body: the headers are there and well-formed, the time is within
+// MaxSkew, the sender is a party with a valid message key. The peer API
+// calls it before reading a body, so that a request that cannot be signed
+// costs the node no body.
+func checkHeaders(r *http.Request, keys KeyLookup, now time.Time) (from string, t time.Time, sig string, key note.Verifier, err error) {
+	from = r.Header.Get(HeaderFrom)
+	ts := r.Header.Get(HeaderTime)
+	sig = r.Header.Get(HeaderSignature)
+	if from == "" || ts == "" || sig == "" {
+		return "", t, "", nil, hotline.Errorf(ErrUnauthenticated, "missing %s, %s or %s header", HeaderFrom, HeaderTime, HeaderSignature)
+	}
+	if err := hotline.CheckPartyID(from); err != nil {
+		return "", t, "", nil, hotline.Errorf(ErrUnauthenticated, "%s: %v", HeaderFrom, err)
+	}
+	t, err = time.Parse(hotline.TimeLayout, ts)
+	if err != nil {
+		return "", t, "", nil, hotline.Errorf(ErrUnauthenticated, "%s: not a time like 2006-01-02T15:04:05Z", HeaderTime)
+	}
+	if d := now.Sub(t); d > MaxSkew || d < -MaxSkew {
+		return "", t, "", nil, hotline.Errorf(ErrStaleRequest, "request signed at %s, %v from this node's clock (at most %v)", ts, d.Round(time.Second), MaxSkew)
+	}
+	if raw, err := base64.StdEncoding.Strict().DecodeString(sig); err != nil || len(raw) != 68 {
+		return "", t, "", nil, hotline.Errorf(ErrUnauthenticated, "%s: not base64 of a key hash and an Ed25519 signature", HeaderSignature)
+	}
+	key, err = keys(from, now)
+	if err != nil {
+		return "", t, "", nil, err
+	}
+	return from, t, sig, key, nil
 }

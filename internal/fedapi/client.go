@@ -6,33 +6,71 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/relay"
 )
 
 // Client calls other nodes' peer APIs, signing every request with this
-// party's message key.
+// party's message key. It is safe for concurrent use.
 type Client struct {
 	// Key is this party's message key; its name is the party id.
 	Key *hotline.SigningKey
-	// HTTP sends the requests. Nil means a client with a 30 s timeout.
+	// HTTP sends the requests. Nil means a client on [NewTransport]
+	// with room for ConnsPerPeer connections to each peer, and a 2 min
+	// timeout per request (callers bound attempts with their context).
 	HTTP *http.Client
+	// ConnsPerPeer is how many connections to one peer are kept open for
+	// reuse: at least the deliveries that run at once. Zero means 64.
+	ConnsPerPeer int
 	// Now tells the time for signatures. Nil means time.Now.
 	Now func() time.Time
+
+	once sync.Once
+	def  *http.Client
 }
 
 // maxResponse bounds what a peer may answer.
 const maxResponse = 1 << 20
 
+// NewTransport returns the transport for node-to-node requests: up to
+// perPeer idle connections kept to each peer (http.DefaultTransport keeps
+// 2, so 16 delivery workers kept opening connections and TLS sessions), and
+// timeouts on every phase a silent peer could hold: dialling, the TLS
+// handshake, the answer's headers.
+func NewTransport(perPeer int) *http.Transport {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          0, // no bound across peers; each has its own
+		MaxIdleConnsPerHost:   perPeer,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: time.Minute, // a receipt takes a store and a log append
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
 func (c *Client) httpClient() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return &http.Client{Timeout: 30 * time.Second}
+	c.once.Do(func() {
+		n := c.ConnsPerPeer
+		if n <= 0 {
+			n = 64
+		}
+		c.def = &http.Client{Transport: NewTransport(n), Timeout: 2 * time.Minute}
+	})
+	return c.def
 }
 
 func (c *Client) now() time.Time {
@@ -46,6 +84,11 @@ func (c *Client) now() time.Time {
 // base URL) and returns the response body of a 2xx answer, or a
 // [*PeerError] for a refusal.
 func (c *Client) Do(ctx context.Context, to, base, method, path string, body []byte) ([]byte, error) {
+	return c.do(ctx, to, base, method, path, body, maxResponse)
+}
+
+// do is Do taking answers up to limit bytes.
+func (c *Client) do(ctx context.Context, to, base, method, path string, body []byte, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -61,12 +104,12 @@ func (c *Client) Do(ctx context.Context, to, base, method, path string, body []b
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading answer of %s: %w", base, err)
 	}
-	if len(b) > maxResponse {
-		return nil, fmt.Errorf("answer of %s over %d bytes", base, maxResponse)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("answer of %s over %d bytes", base, limit)
 	}
 	if resp.StatusCode/100 != 2 {
 		pe := &PeerError{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode), Message: http.StatusText(resp.StatusCode)}
@@ -99,13 +142,14 @@ func (c *Client) PostRelay(ctx context.Context, relay, base string, view []byte)
 }
 
 // PullRelay asks relay at base for the views it holds for this party after
-// cursor (JSON).
-func (c *Client) PullRelay(ctx context.Context, relay, base, cursor string) ([]byte, error) {
+// cursor (JSON). It takes answers up to [relay.MaxPageAnswer], the most a
+// relay's page can be.
+func (c *Client) PullRelay(ctx context.Context, relayParty, base, cursor string) ([]byte, error) {
 	path := "/v1/relay/envelopes"
 	if cursor != "" {
 		path += "?after=" + url.QueryEscape(cursor)
 	}
-	return c.Do(ctx, relay, base, http.MethodGet, path, nil)
+	return c.do(ctx, relayParty, base, http.MethodGet, path, nil, relay.MaxPageAnswer)
 }
 
 // PostHanded returns to relay at base this party's receipt for a view it

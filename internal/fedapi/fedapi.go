@@ -36,7 +36,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -70,6 +69,9 @@ type Config struct {
 	Relay Relay
 	// RateLimit bounds each peer's requests; zero fields are its defaults.
 	RateLimit RateLimit
+	// Admission bounds what requests may make the node hold before they
+	// are authenticated; zero fields are its defaults.
+	Admission Admission
 	// Agreement answers /v1/agreement; nil serves none.
 	Agreement AgreementDocuments
 }
@@ -105,11 +107,12 @@ type api struct {
 	heartbeats HeartbeatReceiver
 	relay      Relay
 	limit      *limiter
+	admit      *admitter
 }
 
 // Handler returns the peer API.
 func Handler(cfg Config) http.Handler {
-	a := &api{node: cfg.Node, maxBody: cfg.MaxBody, logger: cfg.Node.Logger(), heartbeats: cfg.Heartbeats, relay: cfg.Relay, limit: newLimiter(cfg.RateLimit)}
+	a := &api{node: cfg.Node, maxBody: cfg.MaxBody, logger: cfg.Node.Logger(), heartbeats: cfg.Heartbeats, relay: cfg.Relay, limit: newLimiter(cfg.RateLimit), admit: newAdmitter(cfg.Admission)}
 	if a.maxBody <= 0 {
 		lim := cfg.Node.Limits().MaxEnvelope
 		if lim <= 0 {
@@ -118,32 +121,34 @@ func Handler(cfg Config) http.Handler {
 		a.maxBody = lim + 64<<10
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/envelopes", a.handle(a.postEnvelope))
+	// Each endpoint's body cap: an envelope's for views, less for the
+	// rest, nothing for a pull.
+	mux.HandleFunc("POST /v1/envelopes", a.handle(a.maxBody, a.postEnvelope))
 	if a.heartbeats != nil {
-		mux.HandleFunc("POST /v1/heartbeats", a.handle(a.postHeartbeat))
+		mux.HandleFunc("POST /v1/heartbeats", a.handle(SmallBody, a.postHeartbeat))
 	}
 	if a.relay != nil {
-		mux.HandleFunc("POST /v1/relay/envelopes", a.handle(func(r *http.Request, from string, body []byte) (response, error) {
+		mux.HandleFunc("POST /v1/relay/envelopes", a.handle(a.maxBody, func(r *http.Request, from string, body []byte) (response, error) {
 			b, err := a.relay.Put(r.Context(), from, body)
 			return response{contentType: "application/json", body: b}, err
 		}))
-		mux.HandleFunc("GET /v1/relay/envelopes", a.handle(func(r *http.Request, from string, _ []byte) (response, error) {
+		mux.HandleFunc("GET /v1/relay/envelopes", a.handle(0, func(r *http.Request, from string, _ []byte) (response, error) {
 			b, err := a.relay.List(r.Context(), from, r.URL.Query().Get("after"))
 			return response{contentType: "application/json", body: b}, err
 		}))
-		mux.HandleFunc("POST /v1/relay/handed", a.handle(func(r *http.Request, from string, body []byte) (response, error) {
+		mux.HandleFunc("POST /v1/relay/handed", a.handle(64<<10, func(r *http.Request, from string, body []byte) (response, error) {
 			return response{contentType: "application/json", body: []byte("{}\n")}, a.relay.Handed(r.Context(), from, body)
 		}))
 	}
 	if docs := cfg.Agreement; docs != nil {
-		mux.HandleFunc("GET /v1/agreement", a.handle(func(r *http.Request, from string, _ []byte) (response, error) {
+		mux.HandleFunc("GET /v1/agreement", a.handle(0, func(r *http.Request, from string, _ []byte) (response, error) {
 			return response{contentType: "application/json", body: docs.HashesJSON()}, nil
 		}))
-		mux.HandleFunc("GET /v1/agreement/{hash}", a.handle(func(r *http.Request, from string, _ []byte) (response, error) {
+		mux.HandleFunc("GET /v1/agreement/{hash}", a.handle(0, func(r *http.Request, from string, _ []byte) (response, error) {
 			b, err := docs.Document(r.PathValue("hash"))
 			return response{contentType: ReceiptContentType, body: b}, err
 		}))
-		mux.HandleFunc("POST /v1/agreement", a.handle(func(r *http.Request, from string, body []byte) (response, error) {
+		mux.HandleFunc("POST /v1/agreement", a.handle(SmallBody, func(r *http.Request, from string, body []byte) (response, error) {
 			b, err := docs.Offer(r.Context(), from, body)
 			return response{contentType: "application/json", body: b}, err
 		}))
@@ -163,15 +168,36 @@ type response struct {
 	body        []byte
 }
 
-// handle adapts an endpoint: it reads the body within the limit,
-// authenticates the request, calls fn, and writes the response or the
-// refusal — the only place that writes.
-func (a *api) handle(fn func(r *http.Request, from string, body []byte) (response, error)) http.HandlerFunc {
+// handle adapts an endpoint whose bodies are at most limit bytes: it checks
+// the signature's headers, admits the request (see [Admission]), reads the
+// body, authenticates the request, calls fn, and writes the response or
+// the refusal — the only place that writes.
+func (a *api) handle(limit int64, fn func(r *http.Request, from string, body []byte) (response, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			a.writeError(w, r, hotline.Errorf(ErrTooLarge, "request body over %d bytes", mbe.Limit))
+		if _, _, _, _, err := checkHeaders(r, a.keyLookup, a.node.Clock().Now()); err != nil {
+			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
+			a.writeError(w, r, err)
+			return
+		}
+		if r.ContentLength > limit {
+			a.writeError(w, r, hotline.Errorf(ErrTooLarge, "request body of %d bytes, over %d", r.ContentLength, limit))
+			return
+		}
+		n := r.ContentLength
+		if n < 0 {
+			n = limit
+		}
+		release, retry, err := a.admit.admit(r, n)
+		if err != nil {
+			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
+			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(retry.Seconds()))))
+			a.writeError(w, r, err)
+			return
+		}
+		defer release()
+		body, err := a.admit.readBody(w, r, limit)
+		if hotline.ErrorCode(err) != "" {
+			a.writeError(w, r, err)
 			return
 		}
 		if err != nil {
@@ -256,3 +282,14 @@ func (e *PeerError) Error() string {
 
 // ErrorCode returns the peer's refusal code.
 func (e *PeerError) ErrorCode() string { return e.Code }
+
+// Refused reports whether the peer refused the request itself (a 4xx other
+// than a timeout or a rate limit), so that sending it again is pointless,
+// rather than failing for the moment.
+func (e *PeerError) Refused() bool {
+	switch e.Status {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return false
+	}
+	return e.Status/100 == 4
+}

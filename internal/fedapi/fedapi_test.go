@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -177,5 +178,86 @@ func TestHandlerRateLimit(t *testing.T) {
 	}
 	if rec := p.do(h, "POST", "/v1/heartbeats", []byte("hb"), p.keys["DOR"].Message, time.Now()); rec.Code != 200 {
 		t.Errorf("another peer: %d", rec.Code)
+	}
+}
+
+// TestPullRelayTakesAFullPage (issue 18 finding 2): the puller's client
+// takes a relay's page up to relay.MaxPageAnswer (one view of the largest
+// envelope); on main it refused answers over 1 MiB, and the pull stopped
+// for good. Other answers stay bounded at 1 MiB.
+func TestPullRelayTakesAFullPage(t *testing.T) {
+	page := bytes.Repeat([]byte("a"), 3<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) }))
+	defer srv.Close()
+	ks, err := hotline.GenerateKeySet("CRI", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &fedapi.Client{Key: ks.Message}
+	if got, err := c.PullRelay(context.Background(), "DEP", srv.URL, ""); err != nil || len(got) != len(page) {
+		t.Errorf("a 3 MiB page: %d bytes, %v", len(got), err)
+	}
+	if _, err := c.PostHeartbeat(context.Background(), "DEP", srv.URL, []byte("hb")); err == nil {
+		t.Error("a 3 MiB heartbeat answer was taken")
+	}
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestAdmission (issue 18 finding 5): requests that cannot be signed, are
+// over their endpoint's cap, or do not fit the budget of bodies in flight
+// are refused before their body is read — 401, 413, 503 with Retry-After.
+func TestAdmission(t *testing.T) {
+	p := newPeerAPI(t)
+	h := fedapi.Handler(fedapi.Config{Node: p.tn.Servers["CRI"].Node(), Heartbeats: refusing{}, Relay: refusing{},
+		Admission: fedapi.Admission{SmallBudget: 100}})
+	for _, tt := range []struct {
+		name       string
+		path       string
+		size       int
+		signed     bool
+		status     int
+		code       string
+		retryAfter bool
+	}{
+		{"unsigned", "/v1/envelopes", 1 << 20, false, 401, "unauthenticated", false},
+		{"a heartbeat over its cap", "/v1/heartbeats", 2 << 20, true, 413, "too_large", false},
+		{"a handed-on notice over its cap", "/v1/relay/handed", 100 << 10, true, 413, "too_large", false},
+		{"over the budget", "/v1/heartbeats", 200, true, 503, "busy", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := bytes.Repeat([]byte("a"), tt.size)
+			cr := &countingReader{r: bytes.NewReader(body)}
+			req := httptest.NewRequest(http.MethodPost, tt.path, cr)
+			req.ContentLength = int64(tt.size)
+			if tt.signed {
+				if err := fedapi.SignRequest(req, body, "CRI", p.keys["BER"].Message, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			var ref fedapi.Refusal
+			json.Unmarshal(rec.Body.Bytes(), &ref)
+			if rec.Code != tt.status || ref.Code != tt.code {
+				t.Errorf("%d %s, want %d %s", rec.Code, ref.Code, tt.status, tt.code)
+			}
+			if cr.n != 0 {
+				t.Errorf("%d bytes of the body were read before the refusal", cr.n)
+			}
+			if got := rec.Header().Get("Retry-After") != ""; got != tt.retryAfter {
+				t.Errorf("Retry-After %q", rec.Header().Get("Retry-After"))
+			}
+		})
 	}
 }

@@ -36,7 +36,8 @@ var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 		agreement.ErrZeroDeadline, agreement.ErrBadKey, agreement.ErrKeyOverlap, agreement.ErrKeyHistory,
 		agreement.ErrBadChain, agreement.ErrBadPolicy, agreement.ErrBadRatification, agreement.ErrRootChanged,
 		agreement.ErrBadRotation, agreement.ErrNoVersion},
-	http.StatusServiceUnavailable: {refusal.ErrUnavailable},
+	http.StatusServiceUnavailable:  {refusal.ErrUnavailable, ErrBusy},
+	http.StatusInsufficientStorage: {relay.ErrRelayFull},
 })
 
 // Status returns the HTTP status for a refusal code: the one place where

@@ -83,6 +83,12 @@ type HeartbeatConfig struct {
 	// whose answer names an agreement digest other than this node's, to
 	// exchange agreement documents with that peer.
 	SyncAgreement func(ctx context.Context, peer string)
+	// OnHeard, if set, is called when a peer is heard from again: its
+	// first valid heartbeat since this node started, since a probe of it
+	// failed, or after two intervals of silence. The outbox makes the
+	// peer's backlog due then ([outbox.Deliverer.Heard]). It is called
+	// before Receive returns.
+	OnHeard func(ctx context.Context, peer string)
 }
 
 // Heartbeats sends and answers heartbeats and keeps each peer's channel
@@ -147,7 +153,14 @@ func (h *Heartbeats) Run(ctx context.Context) error {
 
 // Round sends one heartbeat to every peer of the agreement, concurrently,
 // and processes the answers. It returns when every exchange is done.
-func (h *Heartbeats) Round(ctx context.Context) {
+func (h *Heartbeats) Round(ctx context.Context) { h.round(ctx, 30*time.Second) }
+
+// Probe is a round on demand, each exchange bounded by timeout: what an
+// operator who asks how the channels are (not how the last round found
+// them) waits for. A peer that does not answer in time is recorded down.
+func (h *Heartbeats) Probe(ctx context.Context, timeout time.Duration) { h.round(ctx, timeout) }
+
+func (h *Heartbeats) round(ctx context.Context, timeout time.Duration) {
 	gossip, err := h.gossip(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -160,7 +173,7 @@ func (h *Heartbeats) Round(ctx context.Context) {
 		if p.ID == h.self {
 			continue
 		}
-		wg.Go(func() { h.exchange(ctx, p.ID, gossip) })
+		wg.Go(func() { h.exchange(ctx, p.ID, gossip, timeout) })
 	}
 	wg.Wait()
 }
@@ -179,8 +192,9 @@ func (h *Heartbeats) gossip(ctx context.Context) ([][]byte, error) {
 	return notes, nil
 }
 
-// exchange sends one heartbeat to peer and processes its answer.
-func (h *Heartbeats) exchange(ctx context.Context, peer string, gossip [][]byte) {
+// exchange sends one heartbeat to peer, each attempt bounded by timeout,
+// and processes its answer.
+func (h *Heartbeats) exchange(ctx context.Context, peer string, gossip [][]byte, timeout time.Duration) {
 	now := h.clock.Now()
 	eps, err := h.cfg.Agreement().Endpoints(peer)
 	if err != nil || len(eps) == 0 {
@@ -194,7 +208,7 @@ func (h *Heartbeats) exchange(ctx context.Context, peer string, gossip [][]byte)
 	var answer []byte
 	start := time.Now()
 	for _, ep := range eps {
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		actx, cancel := context.WithTimeout(ctx, timeout)
 		answer, err = h.cfg.Transport.PostHeartbeat(actx, peer, ep, msg)
 		cancel()
 		if err == nil {
@@ -331,13 +345,20 @@ func (h *Heartbeats) receive(ctx context.Context, peer string, msg []byte) (*hot
 		}
 	}
 	ps.recent[hb.Counter] = now
+	again := ps.lastSeen.IsZero() || (!ps.lastAttempt.IsZero() && !ps.up) || now.Sub(ps.lastSeen) > 2*h.cfg.Interval
 	ps.lastSeen = now
+	// A valid heartbeat from the peer is the channel working, whatever
+	// the last probe of it said.
+	ps.up = true
 	if hb.Counter > ps.lastCounter {
 		// Only the newest heartbeat says where the peer is now.
 		ps.lastCounter = hb.Counter
 		ps.theySent, ps.theyReceived = hb.Sent, hb.Received
 	}
 	h.mu.Unlock()
+	if again && h.cfg.OnHeard != nil {
+		h.cfg.OnHeard(ctx, peer)
+	}
 
 	h.checkGaps(ctx, peer, hb)
 	if hb.Checkpoint != nil {

@@ -43,6 +43,7 @@ type heartbeats struct {
 	clk    *clock.Fake
 	mu     sync.Mutex
 	proofs []*tlog.Equivocation
+	heard  []string
 }
 
 func newHeartbeats(t *testing.T) *heartbeats {
@@ -65,6 +66,11 @@ func newHeartbeats(t *testing.T) *heartbeats {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.proofs = append(h.proofs, e)
+		},
+		OnHeard: func(ctx context.Context, peer string) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.heard = append(h.heard, peer)
 		},
 	})
 	if err != nil {
@@ -262,5 +268,39 @@ func TestAgreementDigest(t *testing.T) {
 				t.Errorf("SyncAgreement called for %v; want BER %d times", synced, tc.syncs)
 			}
 		})
+	}
+}
+
+// TestHeardAgain (issue 18 finding 3): a peer is reported heard from again
+// (and its backlog made due) on its first heartbeat, on the first after a
+// failed probe of it, and on the first after two intervals of silence —
+// not on every heartbeat.
+func TestHeardAgain(t *testing.T) {
+	h := newHeartbeats(t)
+	ctx := context.Background()
+	heard := func() int {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.heard)
+	}
+	steps := []struct {
+		name   string
+		before func()
+		want   int
+	}{
+		{"first heartbeat", func() {}, 1},
+		{"the next, at once", func() {}, 1},
+		{"after a failed probe", func() { h.Round(ctx) }, 2},
+		{"the next, a minute later", func() { h.clk.Advance(time.Minute) }, 2},
+		{"after three minutes of silence", func() { h.clk.Advance(3 * time.Minute) }, 3},
+	}
+	for i, st := range steps {
+		st.before()
+		if _, err := h.Receive(ctx, "BER", h.from(t, hotline.Heartbeat{Counter: uint64(100 + i)})); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := heard(); got != st.want {
+			t.Errorf("%s: heard %d times, want %d", st.name, got, st.want)
+		}
 	}
 }

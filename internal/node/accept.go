@@ -98,6 +98,15 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 		}
 	}()
 
+	// An envelope already receipted gets its stored receipt before it is
+	// opened: this node's keys or the templates may have changed since,
+	// and the sender must still get the receipt it is owed.
+	if r, err := n.store.Receipt(ctx, id, n.party); err == nil {
+		return r.Note, true, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, false, fmt.Errorf("looking up receipt of %s: %w", id, err)
+	}
+
 	m, err := e.Open(n.party, n.encKeys...)
 	if err != nil {
 		return nil, false, err
@@ -158,9 +167,8 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 	pending := false
 	if ins.Existed {
 		if ins.Leaf.Sequenced {
-			// The same envelope again: the stored receipt. (Looking it up
-			// only here, not before opening, spares every new envelope a
-			// read; a duplicate pays an open instead.)
+			// Stored and sequenced by another process sharing the store
+			// since the lookup above: its receipt.
 			r, err := n.store.Receipt(ctx, id, n.party)
 			if err != nil {
 				return nil, false, fmt.Errorf("looking up receipt of %s: %w", id, err)

@@ -326,6 +326,9 @@ func (l *memLog) Origin() string { return l.origin }
 func (l *memLog) Append(ctx context.Context, e [hotline.EntrySize]byte) (uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return 0, err // as the real log: a cancelled append does not happen
+	}
 	if l.failAppend != nil && !l.afterWrite {
 		return 0, l.failAppend
 	}

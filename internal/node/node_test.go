@@ -707,3 +707,79 @@ func TestRecordReceipt(t *testing.T) {
 		t.Errorf("a relay receipt from no party: %v", err)
 	}
 }
+
+// TestSendSurvivesCancel (issue 18 finding 1): an operator whose request
+// goes away after the envelope is stored does not leave it pending until
+// the next start-up: its entry is appended, its index recorded and its
+// outbox rows are due.
+func TestSendSurvivesCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tn := newTestNode(t, "BER", func(c *Config) {
+		c.BeforeAppend = func(hotline.Direction, hotline.ID) { cancel() }
+	})
+	d := Draft{To: []string{"CRI"}, Kind: "notification", Severity: hotline.SeverityLow, Marking: hotline.TLPClear, Body: []byte(`{}`)}
+	id, err := tn.Send(ctx, d)
+	if err != nil {
+		t.Fatalf("Send after the envelope was stored: %v", err)
+	}
+	if leaf, err := tn.st.LeafOf(context.Background(), hotline.Sent, id); err != nil || !leaf.Sequenced {
+		t.Errorf("leaf after a cancelled request: %+v, %v", leaf, err)
+	}
+	if n := tn.st.pending(); n != 0 {
+		t.Errorf("%d leaves pending after a cancelled request", n)
+	}
+	if r := tn.st.row(id, "CRI"); r.State != store.OutboxPending {
+		t.Errorf("outbox row: %+v", r)
+	}
+}
+
+// TestAcceptDuplicateBeforeOpen (issue 18 finding 4): an envelope this
+// node already receipted gets its stored receipt even when it could no
+// longer be opened (the node's encryption key changed) or would no longer
+// pass its template.
+func TestAcceptDuplicateBeforeOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		refuse := false
+		tn := newTestNode(t, "CRI", func(c *Config) {
+			c.Bodies = checkerFunc(func(kind string, m hotline.Marking, b []byte) error {
+				if refuse {
+					return errors.New("the template changed")
+				}
+				return nil
+			})
+		})
+		ctx := context.Background()
+		raw := mustView(t, tn.w.seal(t, "BER", []string{"CRI"}, tn.clk.Now(), nil), "CRI")
+		receipt, err := tn.Accept(ctx, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+
+		refuse = true
+		if again, err := tn.Accept(ctx, raw); err != nil || !bytes.Equal(again, receipt) {
+			t.Errorf("after a template change: %v, same receipt %v", err, bytes.Equal(again, receipt))
+		}
+		refuse = false
+
+		enc, err := hotline.GenerateEncryptionKey("CRI")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := *tn.keys
+		keys.Encryption = enc
+		tn.Node.Close()
+		n := mustNew(t, Config{Keys: &keys, Agreement: tn.w.agr, Store: tn.st, Log: tn.log, Bodies: bodies{}, Clock: tn.clk})
+		if again, err := n.Accept(ctx, raw); err != nil || !bytes.Equal(again, receipt) {
+			t.Errorf("after a key change: %v, same receipt %v", err, bytes.Equal(again, receipt))
+		}
+	})
+}
+
+// checkerFunc is a BodyChecker of a function.
+type checkerFunc func(kind string, marking hotline.Marking, body []byte) error
+
+func (f checkerFunc) CheckBody(kind string, marking hotline.Marking, body []byte) error {
+	return f(kind, marking, body)
+}

@@ -114,6 +114,10 @@ func (n *Node) send(ctx context.Context, d Draft) (hotline.ID, error) {
 		if n.before != nil {
 			n.before(hotline.Sent, id)
 		}
+		// The envelope is stored: from here the send completes even if
+		// the operator's request goes away, or its outbox rows would not
+		// be due until the next start-up.
+		ctx := context.WithoutCancel(ctx)
 		index, err := n.log.Append(ctx, entry)
 		if err != nil {
 			return hotline.ID{}, fmt.Errorf("appending %s to the log: %w", id, err)

@@ -9,7 +9,7 @@
 //	GET  /api/v1/messages                list messages (?direction=received|sent&party=&kind=&thread=&cursor=&limit=)
 //	GET  /api/v1/messages/{id}           one message with its body and deliveries
 //	POST /api/v1/messages/{id}/reply     acknowledge or respond    → {"id": ...}
-//	GET  /api/v1/peers                   each peer's channel health and sequence gaps
+//	GET  /api/v1/peers[?probe=1]         each peer's channel health and sequence gaps (probed first)
 //	GET  /api/v1/equivocations           proofs that a log showed two histories
 //
 // # Authentication
@@ -37,6 +37,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/gossip"
@@ -73,9 +74,13 @@ type Config struct {
 	Peers PeerReporter
 }
 
-// PeerReporter reports the health of the channels to every peer.
+// PeerReporter reports the health of the channels to every peer, and
+// probes them on demand.
 type PeerReporter interface {
 	Peers(ctx context.Context) ([]gossip.PeerStatus, error)
+	// Probe exchanges heartbeats with every peer now, each bounded by
+	// timeout, and records what it finds.
+	Probe(ctx context.Context, timeout time.Duration)
 }
 
 type api struct {

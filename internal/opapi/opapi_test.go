@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hotline-net/hotline/internal/gossip"
 	"github.com/hotline-net/hotline/internal/opapi"
@@ -23,6 +24,8 @@ type closedPeers struct{}
 func (closedPeers) Peers(ctx context.Context) ([]gossip.PeerStatus, error) {
 	return nil, fmt.Errorf("reading peer health: %w", store.ErrClosed)
 }
+
+func (closedPeers) Probe(ctx context.Context, timeout time.Duration) {}
 
 const notice = `{"language":"en","title":"Scanning","summary":"Scanning of control networks.","incident":{"start":"2026-11-26T22:00:00Z"}}`
 

@@ -3,13 +3,19 @@ package opapi
 import (
 	"net/http"
 	"time"
+
+	"github.com/hotline-net/hotline"
 )
 
 // Peer is the channel to one peer, for GET /api/v1/peers.
 type Peer struct {
-	Party       string  `json:"party"`
-	Up          bool    `json:"up"`
-	LastSeen    string  `json:"last_seen,omitempty"`
+	Party    string `json:"party"`
+	Up       bool   `json:"up"`
+	LastSeen string `json:"last_seen,omitempty"`
+	// SeenAgoMS is how long ago, on the node's own clock, the peer's last
+	// heartbeat arrived: what to show people, where LastSeen is on a clock
+	// that may not be theirs (the demo's runs days ahead).
+	SeenAgoMS   *int64  `json:"seen_ago_ms,omitempty"`
 	LastAttempt string  `json:"last_attempt,omitempty"`
 	LatencyMS   float64 `json:"latency_ms"`
 	// Uptime24h is the share of heartbeat rounds in the last 24 hours
@@ -34,7 +40,19 @@ type PeerList struct {
 	Peers []Peer `json:"peers"`
 }
 
+// probeTimeout bounds each exchange of GET /api/v1/peers?probe=1: a peer
+// that does not answer within it is shown down.
+const probeTimeout = 5 * time.Second
+
 func (a *api) listPeers(r *http.Request) (any, error) {
+	switch r.URL.Query().Get("probe") {
+	case "", "0", "false":
+	case "1", "true":
+		a.peers.Probe(r.Context(), probeTimeout)
+	default:
+		return nil, hotline.Errorf(ErrBadRequest, "probe: 1 or 0")
+	}
+	now := a.node.Clock().Now()
 	ps, err := a.peers.Peers(r.Context())
 	if err != nil {
 		return nil, err
@@ -45,6 +63,10 @@ func (a *api) listPeers(r *http.Request) (any, error) {
 			Party: p.Party, Up: p.Up, LastSeen: fmtTime(p.LastSeen), LastAttempt: fmtTime(p.LastAttempt),
 			LatencyMS: float64(p.Latency) / float64(time.Millisecond), Uptime24h: p.Uptime, Rounds: p.Rounds,
 			LastError: p.LastError, Sent: p.Sent, TheyReceived: p.TheyReceived, TheySent: p.TheySent, Received: p.Received,
+		}
+		if !p.LastSeen.IsZero() {
+			ago := now.Sub(p.LastSeen).Milliseconds()
+			q.SeenAgoMS = &ago
 		}
 		for _, m := range p.Missing {
 			q.Missing = append(q.Missing, [2]uint64{m.From, m.To})

@@ -20,6 +20,13 @@
 // doubled per attempt, capped at MaxBackoff, with ±20% jitter. Nothing is
 // dropped: a row undelivered after AlertAfter raises an alert, once, and
 // keeps being retried.
+//
+// # A peer heard from again
+//
+// Backoff is for a peer that stays away. When a peer that was away is heard
+// from again (its heartbeat arrives, or one of its rows is delivered after
+// failing), [Deliverer.Heard] makes all its pending rows due at once, so its
+// backlog follows within seconds rather than as each row's backoff expires.
 package outbox
 
 import (
@@ -113,6 +120,8 @@ type Deliverer struct {
 	mu       sync.Mutex
 	inFlight map[rowKey]bool
 	rounds   atomic.Int64 // dispatcher rounds completed, for tests
+	// wake wakes the dispatcher when Heard made rows due.
+	wake chan struct{}
 }
 
 type rowKey struct {
@@ -125,7 +134,7 @@ func New(cfg Config) (*Deliverer, error) {
 	if cfg.Store == nil || cfg.Recorder == nil || cfg.Transport == nil || cfg.Endpoints == nil {
 		return nil, errors.New("outbox: Store, Recorder, Transport and Endpoints are required")
 	}
-	d := &Deliverer{cfg: cfg, clock: clock.Or(cfg.Clock), logger: cfg.Logger, inFlight: map[rowKey]bool{}}
+	d := &Deliverer{cfg: cfg, clock: clock.Or(cfg.Clock), logger: cfg.Logger, inFlight: map[rowKey]bool{}, wake: make(chan struct{}, 1)}
 	if d.logger == nil {
 		d.logger = slog.New(slog.DiscardHandler)
 	}
@@ -183,8 +192,48 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		case <-d.cfg.Kick:
+		case <-d.wake:
 		}
 	}
+}
+
+// Heard makes every pending row to party whose next attempt is later than
+// now due now, and wakes the dispatcher. Call it when party is heard from
+// again after it was unreachable: its backlog then goes at once instead of
+// as each row's backoff expires. Rows an operator marked failed stay
+// failed. It returns how many rows it made due.
+func (d *Deliverer) Heard(ctx context.Context, party string) (int, error) {
+	now := d.clock.Now()
+	q := store.OutboxQuery{OutboxFilter: store.OutboxFilter{Recipient: party, State: store.OutboxPending}, Limit: 1000}
+	n := 0
+	for {
+		page, err := d.cfg.Store.Outbox(ctx, q)
+		if err != nil {
+			return n, fmt.Errorf("listing pending rows to %s: %w", party, err)
+		}
+		for _, row := range page.Rows {
+			if !row.NextAttempt.After(now) {
+				continue
+			}
+			// ErrConflict: delivered since it was listed.
+			if err := d.cfg.Store.Requeue(ctx, row.ID, party, now); err != nil && !errors.Is(err, store.ErrConflict) {
+				return n, fmt.Errorf("making %s to %s due: %w", row.ID, party, err)
+			}
+			n++
+		}
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	if n > 0 {
+		d.logger.Info("peer heard from again: its backlog is due", "peer", party, "rows", n)
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+	return n, nil
 }
 
 // dispatch hands every due row that is not already in flight to a worker.
@@ -228,6 +277,20 @@ func (d *Deliverer) dispatch(ctx context.Context, work chan<- store.OutboxRow) {
 // deliver makes one attempt at each of the recipient's endpoints, in order,
 // until one returns a receipt that verifies.
 func (d *Deliverer) deliver(ctx context.Context, row store.OutboxRow) {
+	// The dispatcher's listing may predate an attempt a worker recorded
+	// since (the row was in flight when listed, and done by the time it was
+	// handed on): act on the row as it is now, not as it was listed.
+	cur, err := d.cfg.Store.OutboxEntry(ctx, row.ID, row.Recipient)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.logger.Error("reading an outbox row", "message", row.ID.String(), "recipient", row.Recipient, "err", err)
+		}
+		return
+	}
+	if cur.State != store.OutboxPending || cur.Attempts != row.Attempts || cur.NextAttempt.After(d.clock.Now()) {
+		return
+	}
+	row = cur
 	env, err := d.cfg.Store.Envelope(ctx, hotline.Sent, row.ID)
 	if err != nil {
 		d.failed(ctx, row, "", fmt.Errorf("reading envelope: %w", err))
@@ -260,6 +323,13 @@ func (d *Deliverer) deliver(ctx context.Context, row store.OutboxRow) {
 			_, err = d.cfg.Recorder.RecordReceipt(ctx, row.ID, row.Recipient, note, route)
 			if err == nil {
 				d.logger.Debug("delivered", "id", row.ID, "to", row.Recipient, "route", route)
+				if row.Attempts > 0 {
+					// The recipient answers again: the rest of its
+					// backlog need not wait for its backoff.
+					if _, err := d.Heard(ctx, row.Recipient); err != nil && ctx.Err() == nil {
+						d.logger.Error("making a returning peer's rows due", "peer", row.Recipient, "err", err)
+					}
+				}
 				return
 			}
 			err = fmt.Errorf("receipt: %w", err)

@@ -2,7 +2,9 @@ package outbox
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -30,7 +32,8 @@ func (f *faultyTransport) PostEnvelope(ctx context.Context, to, endpoint string,
 	if f.down[endpoint] {
 		return nil, errors.New("connection refused")
 	}
-	return []byte("receipt from " + endpoint), nil
+	// One receipt per envelope: the store keeps receipts by their id.
+	return fmt.Appendf(nil, "receipt from %s for %x", endpoint, sha256.Sum256(view)), nil
 }
 
 func (f *faultyTransport) setDown(ep string, down bool) {
@@ -244,5 +247,57 @@ func TestAlertOnce(t *testing.T) {
 	}
 	if r := h.row(t, id); r.Alerted.IsZero() || r.State != store.OutboxPending {
 		t.Errorf("row after the alert: alerted %v, state %v (it must stay pending)", r.Alerted, r.State)
+	}
+}
+
+// TestHeardMakesBacklogDue (issue 18 finding 3): rows to a recipient that
+// was down wait out their backoff; once the recipient is heard from again
+// they are all due at once, with the clock not moved at all.
+func TestHeardMakesBacklogDue(t *testing.T) {
+	h := newHarness(t)
+	h.tr.setDown("https://a.example", true)
+	h.tr.setDown("https://b.example", true)
+	ids := []hotline.ID{h.queue(t), h.queue(t), h.queue(t)}
+	d := h.run(t, Config{MinBackoff: 5 * time.Minute, MaxBackoff: 5 * time.Minute})
+	for _, id := range ids {
+		poll.MustTrue(t, "the first attempt", func() bool { return h.row(t, id).Attempts == 1 })
+	}
+	h.tr.setDown("https://a.example", false)
+	idle(t, d)
+	for _, id := range ids {
+		if r := h.row(t, id); r.State != store.OutboxPending {
+			t.Fatalf("delivered before its backoff expired: %+v", r)
+		}
+	}
+	n, err := d.Heard(context.Background(), "CRI")
+	if err != nil || n != len(ids) {
+		t.Fatalf("Heard: %d rows due, %v; want %d", n, err, len(ids))
+	}
+	for _, id := range ids {
+		poll.MustTrue(t, "delivery of the backlog", func() bool { return h.row(t, id).State == store.OutboxDelivered })
+	}
+}
+
+// TestDeliveryAfterFailureFlushesBacklog (issue 18 finding 3): one row
+// delivered after failing shows the recipient is back; its other rows are
+// due at once.
+func TestDeliveryAfterFailureFlushesBacklog(t *testing.T) {
+	h := newHarness(t)
+	h.tr.setDown("https://a.example", true)
+	h.tr.setDown("https://b.example", true)
+	first := h.queue(t)
+	h.run(t, Config{MinBackoff: time.Minute, MaxBackoff: time.Minute})
+	poll.MustTrue(t, "the first attempt", func() bool { return h.row(t, first).Attempts == 1 })
+	h.clk.Advance(30 * time.Second)
+	later := []hotline.ID{h.queue(t), h.queue(t)}
+	for _, id := range later {
+		poll.MustTrue(t, "a failed attempt", func() bool { return h.row(t, id).Attempts == 1 })
+	}
+	h.tr.setDown("https://a.example", false)
+	// The first row's backoff expires; the later rows' (a minute from
+	// their own attempts) does not.
+	h.clk.Advance(45 * time.Second)
+	for _, id := range append(later, first) {
+		poll.MustTrue(t, "delivery", func() bool { return h.row(t, id).State == store.OutboxDelivered })
 	}
 }

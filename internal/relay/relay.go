@@ -20,6 +20,18 @@
 //   - The JSON bodies of the relay endpoints: [Answer], [Page], [Item],
 //     [HandedOn]. The sender's side (leaving a view with a relay) is a
 //     route of package outbox, which reads [Answer].
+//
+// # Bounds
+//
+// A relay holds at most [Config.MaxPerRecipient] pending views per
+// recipient, so that one sender cannot fill its disk for everyone. A pull's
+// page holds up to [PageItems] views and ends before [PageBytes] of them
+// (a page holds at least one view, however large), so its answer is never
+// over [MaxPageAnswer], which is what the puller's client takes. The puller
+// moves its cursor past a view only once the view is accepted or refused
+// for good; a view it failed to accept for a passing reason (its store
+// was busy) is pulled again. The relay's push skips a view its recipient
+// refuses and stops only when the recipient cannot be reached.
 package relay
 
 import (
@@ -34,7 +46,23 @@ import (
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/clock"
+	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/refusal"
 	"github.com/hotline-net/hotline/internal/store"
+)
+
+// Page bounds of a pull.
+const (
+	// PageItems is the most views on a page.
+	PageItems = 64
+	// PageBytes ends a page before its views' bytes would pass it; a page
+	// holds at least one view, however large.
+	PageBytes = 1 << 20
+	// MaxPageAnswer is the most bytes a pull's answer takes: one view of
+	// the protocol's largest envelope, base64-encoded in JSON, or a page
+	// of PageBytes, with room for the ids and the cursor. The puller's
+	// client takes answers up to this size.
+	MaxPageAnswer = (hotline.DefaultMaxEnvelope+2)/3*4 + 64<<10
 )
 
 // Refusals of the relay.
@@ -43,6 +71,7 @@ var (
 	ErrRelaySender    = hotline.NewError("relay_sender", "a relay takes an envelope from its sender only")
 	ErrRelayNoView    = hotline.NewError("relay_no_view", "a relay takes one recipient's view")
 	ErrRelayForbidden = hotline.NewError("relay_forbidden", "only the recipient may pull its envelopes")
+	ErrRelayFull      = hotline.NewError("relay_full", "the relay holds its quota of envelopes for this recipient")
 )
 
 // Answer is what a relay answers a sender: its own relay receipt, and the
@@ -91,6 +120,10 @@ type Config struct {
 	PushEvery time.Duration
 	// Limits bound the views a relay takes.
 	Limits hotline.Limits
+	// MaxPerRecipient is the most pending views held for one recipient;
+	// the next is refused (relay_full) until the recipient takes some.
+	// Zero means 10000.
+	MaxPerRecipient int64
 }
 
 // Relay is the relay's side. It is safe for concurrent use.
@@ -112,6 +145,9 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if r.cfg.PushEvery <= 0 {
 		r.cfg.PushEvery = 10 * time.Second
+	}
+	if r.cfg.MaxPerRecipient <= 0 {
+		r.cfg.MaxPerRecipient = 10000
 	}
 	return r, nil
 }
@@ -151,6 +187,11 @@ func (r *Relay) Put(ctx context.Context, from string, raw []byte) ([]byte, error
 	}
 	now := r.clock.Now()
 	agr := r.cfg.Agreement()
+	// A relay receipt is evidence of tender under the agreement: none for
+	// an envelope that names a version this relay does not know.
+	if _, err := agr.Version(h.Agreement); err != nil {
+		return nil, hotline.Errorf(node.ErrUnknownAgreement, "agreement version %s is unknown to %s", h.Agreement, r.self)
+	}
 	key, err := agr.SignedMessageKey(from, h.Created, now)
 	if err != nil {
 		return nil, err
@@ -167,6 +208,15 @@ func (r *Relay) Put(ctx context.Context, from string, raw []byte) ([]byte, error
 	id := e.ID()
 	item, err := r.cfg.Store.RelayGet(ctx, id, to)
 	if errors.Is(err, store.ErrNotFound) {
+		// Concurrent Puts may pass the quota by a few; it bounds what one
+		// sender can make the relay hold, not the exact count.
+		held, err := r.cfg.Store.RelayCount(ctx, to, true)
+		if err != nil {
+			return nil, fmt.Errorf("counting views held for %s: %w", to, err)
+		}
+		if held >= r.cfg.MaxPerRecipient {
+			return nil, hotline.Errorf(ErrRelayFull, "%s holds %d envelopes for %s, its quota", r.self, held, to)
+		}
 		rr := &hotline.RelayReceipt{Message: id, From: from, To: to, Relay: r.self, Received: now}
 		note, err := hotline.Sign(rr, r.cfg.Key)
 		if err != nil {
@@ -190,7 +240,7 @@ func (r *Relay) Put(ctx context.Context, from string, raw []byte) ([]byte, error
 
 // List answers a recipient's pull: the views held for it after cursor.
 func (r *Relay) List(ctx context.Context, to, cursor string) ([]byte, error) {
-	page, err := r.cfg.Store.RelayList(ctx, store.RelayQuery{To: to, Cursor: store.Cursor(cursor), Limit: 64, MaxBytes: 32 << 20})
+	page, err := r.cfg.Store.RelayList(ctx, store.RelayQuery{To: to, Cursor: store.Cursor(cursor), Limit: PageItems, MaxBytes: PageBytes})
 	if err != nil {
 		return nil, err
 	}
@@ -252,10 +302,22 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// push tries to hand on every pending view, one recipient at a time.
+// Refused is implemented by a transport's errors that are a refusal of the
+// view by its recipient (a 4xx), not a failure to reach it.
+type Refused interface{ Refused() bool }
+
+func refused(err error) bool {
+	var r Refused
+	return errors.As(err, &r) && r.Refused()
+}
+
+// push tries to hand on every pending view, one recipient at a time. A
+// view the recipient refuses is skipped (it stays, for the recipient to
+// pull or the sender to learn of); a recipient that cannot be reached
+// ends its turn.
 func (r *Relay) push(ctx context.Context) {
 	for _, p := range r.cfg.Agreement().Parties() {
-		page, err := r.cfg.Store.RelayList(ctx, store.RelayQuery{To: p.ID, Limit: 64})
+		page, err := r.cfg.Store.RelayList(ctx, store.RelayQuery{To: p.ID, Limit: PageItems, MaxBytes: PageBytes})
 		if err != nil || len(page.Items) == 0 {
 			continue
 		}
@@ -272,6 +334,10 @@ func (r *Relay) push(ctx context.Context) {
 				if err == nil {
 					break
 				}
+			}
+			if refused(err) {
+				r.logger.Warn("recipient refused a relayed envelope", "id", it.ID, "to", p.ID, "err", err)
+				continue
 			}
 			if err != nil {
 				break // the recipient is still unreachable: try the next one
@@ -391,6 +457,11 @@ func (p *Puller) pullFrom(ctx context.Context, relay string) error {
 		}
 		for _, it := range page.Items {
 			receipt, err := p.cfg.Node.Accept(ctx, it.View)
+			if err != nil && refusal.Code(err) == refusal.Internal {
+				// Not a refusal (the store or the log failed): the
+				// cursor stays before this view, which is pulled again.
+				return fmt.Errorf("accepting relayed envelope %s: %w", it.ID, err)
+			}
 			if err != nil {
 				p.logger.Warn("refused a relayed envelope", "relay", relay, "id", it.ID, "from", it.From, "err", err)
 				continue

@@ -54,8 +54,15 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 type Config struct {
 	// Party is the party this node serves.
 	Party string `json:"party"`
-	// Listen is the address the node listens on, e.g. "127.0.0.1:7101".
+	// Listen is the address the node listens on for peers, e.g.
+	// "0.0.0.0:7101": the peer API, the log, the witness, /healthz and
+	// /readyz.
 	Listen string `json:"listen"`
+	// OperatorListen is where the operator API, /metrics and
+	// /debug/pprof/ are served: "unix:PATH" (a socket, PATH relative to
+	// the folder) or a TCP address, which should be loopback. Default
+	// "unix:operator.sock". It must not be Listen.
+	OperatorListen string `json:"operator_listen,omitempty"`
 	// Agreement is the agreement file. Default "agreement.json".
 	Agreement string `json:"agreement,omitempty"`
 	// Database is a PostgreSQL URL; empty means SQLite in hotline.db.
@@ -111,6 +118,9 @@ func (c *Config) check() error {
 	if c.Listen == "" {
 		return errors.New("listen: an address such as 127.0.0.1:7101 is required")
 	}
+	if c.OperatorListen == c.Listen {
+		return errors.New("operator_listen: the operator API must not be served on the peer port")
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("tls_cert and tls_key go together")
 	}
@@ -160,9 +170,9 @@ type InitOptions struct {
 	Config Config
 }
 
-// Init creates a node folder for party in dir: keys (private files 0600),
-// config.json and an admin token (0600). It refuses a folder that already
-// holds a config.
+// Init creates a node folder for party in dir (0700, also when dir
+// existed): keys (private files 0600), config.json and an admin token
+// (0600). It refuses a folder that already holds a config.
 func Init(dir, party string, opts InitOptions) (*hotline.KeySet, error) {
 	if err := hotline.CheckPartyID(party); err != nil {
 		return nil, err
@@ -171,6 +181,11 @@ func Init(dir, party string, opts InitOptions) (*hotline.KeySet, error) {
 		return nil, fmt.Errorf("%s already holds a node (config.json exists)", dir)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	// A folder that existed keeps its mode under MkdirAll: the node's
+	// folder is its user's alone (its store holds decrypted bodies).
+	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, err
 	}
 	ks := opts.Keys

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -283,7 +282,8 @@ func TestEquivocationCaught(t *testing.T) {
 		}
 	}
 	// The alarm is counted.
-	resp, err := http.Get(tn.Servers["BER"].URL() + "/metrics")
+	op := tn.Servers["BER"].Operator()
+	resp, err := op.Client.Get(op.Base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,7 +144,8 @@ func (rn *refusalNet) snapshot(t *testing.T) snapshot {
 // refusedCount reads CRI's refusal counter for code from /metrics.
 func (rn *refusalNet) refusedCount(t *testing.T, code string) int {
 	t.Helper()
-	resp, err := http.Get(rn.url + "/metrics")
+	op := rn.tn.Servers["CRI"].Operator()
+	resp, err := op.Client.Get(op.Base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,9 +102,10 @@ func TestHostileRequests(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	operatorPost := func(body []byte) int {
-		req, _ := http.NewRequest(http.MethodPost, s.URL()+"/api/v1/messages", bytes.NewReader(body))
+		op := s.Operator()
+		req, _ := http.NewRequest(http.MethodPost, op.Base+"/api/v1/messages", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := op.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,9 +1,13 @@
 // Package server runs a node folder as one process: it opens the keys, the
 // agreement, the store and the log of a folder made by [Init] (or by
-// hotline testnet), and serves on one listener the peer API (/v1/), the
-// node's log (/log/), its witness (/witness/), the operator API (/api/v1/),
-// /metrics, /healthz and /readyz. It is what hotline serve runs, and what
-// end-to-end tests and the demo run in-process.
+// hotline testnet), and serves on two listeners. The peer listener (the
+// config's listen, the port peers reach) serves the peer API (/v1/), the
+// node's log (/log/), its witness (/witness/), /healthz and /readyz, and
+// nothing else. The operator listener (operator_listen: a unix socket in
+// the folder by default, or a loopback address) serves the operator API
+// (/api/v1/), /metrics and /debug/pprof/, with /healthz and /readyz; see
+// [Operator]. It is what hotline serve runs, and what end-to-end tests and
+// the demo run in-process.
 //
 // # Start-up order
 //
@@ -30,6 +34,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -145,6 +150,9 @@ type Server struct {
 
 	ln   net.Listener
 	http *http.Server
+	// opHTTP serves the operator listener, once the node is ready.
+	opHTTP *http.Server
+	opWG   sync.WaitGroup
 	// fresh holds connections that have not yet sent a request: Shutdown
 	// waits 5 s for those before it counts them idle, so Serve closes them.
 	freshMu  sync.Mutex
@@ -248,6 +256,27 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 		return nil, err
 	}
 
+	if err := s.startOperator(token); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	logHandler := s.log.Handler()
+	mux.Handle("/", fedapi.Handler(fedapi.Config{Node: s.node, Log: logHandler, Witness: s.witness.Handler(), Heartbeats: s.heartbeats, Relay: s.relay, Agreement: s.chain,
+		RateLimit: fedapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst}}))
+	var h http.Handler = mux
+	s.app.Store(&h)
+	s.ready.Store(true)
+	s.logger.Info("node ready", "url", s.URL(), "agreement_version", s.agr.Latest().Number(), "log", s.log.Origin())
+	return s, nil
+}
+
+// startOperator serves the operator listener: the operator API, metrics
+// and pprof, with /healthz and /readyz.
+func (s *Server) startOperator(token string) error {
+	ln, err := listenOperator(s.dir, s.cfg)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	agreementAPI := adminOnly(token, s.chain.OperatorHandler())
 	mux.Handle("POST /api/v1/agreement/documents", agreementAPI)
@@ -257,14 +286,35 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 	mux.Handle("/debug/pprof/", adminOnly(token, http.HandlerFunc(pprof.Index)))
 	mux.Handle("/debug/pprof/profile", adminOnly(token, http.HandlerFunc(pprof.Profile)))
 	mux.Handle("/debug/pprof/trace", adminOnly(token, http.HandlerFunc(pprof.Trace)))
-	logHandler := s.log.Handler()
-	mux.Handle("/", fedapi.Handler(fedapi.Config{Node: s.node, Log: logHandler, Witness: s.witness.Handler(), Heartbeats: s.heartbeats, Relay: s.relay, Agreement: s.chain,
-		RateLimit: fedapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst}}))
-	var h http.Handler = mux
-	s.app.Store(&h)
-	s.ready.Store(true)
-	s.logger.Info("node ready", "url", s.URL(), "agreement_version", s.agr.Latest().Number(), "log", s.log.Origin())
-	return s, nil
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	to := s.opts.Timeouts.withDefaults()
+	s.opHTTP = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: to.ReadHeader,
+		ReadTimeout:       to.Read,
+		WriteTimeout:      to.Write,
+		IdleTimeout:       to.Idle,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	tls := s.cfg.TLSCert != "" && ln.Addr().Network() == "tcp"
+	s.opWG.Go(func() {
+		var err error
+		if tls {
+			err = s.opHTTP.ServeTLS(ln, path(s.dir, s.cfg.TLSCert), path(s.dir, s.cfg.TLSKey))
+		} else {
+			err = s.opHTTP.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			s.serveMu.Lock()
+			s.serveErr = err
+			s.serveMu.Unlock()
+		}
+	})
+	return nil
 }
 
 // adminOnly admits requests bearing the admin token: Go's profiles show
@@ -405,7 +455,30 @@ func (s *Server) openStore(ctx context.Context) (store.Store, error) {
 		// One schema per party, so that several nodes may share a server.
 		return postgres.Open(ctx, postgres.Config{URL: s.cfg.Database, Schema: "hotline_" + strings.ToLower(strings.ReplaceAll(s.cfg.Party, "-", "_")), Logger: s.logger})
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(s.dir, DatabaseFile), Logger: s.logger})
+	name := filepath.Join(s.dir, DatabaseFile)
+	if err := privateFiles(name, name+"-wal", name+"-shm"); err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, sqlite.Config{Path: name, Logger: s.logger})
+}
+
+// privateFiles makes the first file exist with mode 0600, and the others,
+// where they exist, 0600 too: the SQLite store holds decrypted bodies, and
+// SQLite creates its -wal and -shm files with the database file's mode.
+func privateFiles(first string, others ...string) error {
+	f, err := os.OpenFile(first, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, name := range append([]string{first}, others...) {
+		if err := os.Chmod(name, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("making %s private: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // recordAgreement checks the agreement file against the chain the node
@@ -590,7 +663,13 @@ func (s *Server) URL() string {
 // heartbeats, the relay, the relay puller and the inclusion checker.
 func (s *Server) startPeers() error {
 	cfg, opts := s.cfg, s.opts
-	s.client = &fedapi.Client{Key: s.keys.Message, Now: s.node.Clock().Now}
+	workers := cfg.Delivery.Workers
+	if workers <= 0 {
+		workers = 16 // outbox's default
+	}
+	// Room for every delivery worker, the relay's push and heartbeats to
+	// one peer at once.
+	s.client = &fedapi.Client{Key: s.keys.Message, Now: s.node.Clock().Now, ConnsPerPeer: workers + 8}
 	s.remotes = map[string]*tlog.Remote{}
 	s.alarms = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hotline_equivocations_total", Help: "Equivocation proofs found (a log showed two histories).",
@@ -654,6 +733,11 @@ func (s *Server) startPeers() error {
 				s.logger.Info("agreement sync failed", "peer", peer, "err", err)
 			} else if got+gave > 0 {
 				s.logger.Info("agreement documents exchanged", "peer", peer, "got", got, "gave", gave)
+			}
+		},
+		OnHeard: func(ctx context.Context, peer string) {
+			if _, err := s.deliverer.Heard(ctx, peer); err != nil && ctx.Err() == nil {
+				s.logger.Error("making a returning peer's backlog due", "peer", peer, "err", err)
 			}
 		},
 	})
@@ -761,7 +845,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- s.http.Shutdown(sctx) }()
+	go func() {
+		err := s.http.Shutdown(sctx)
+		done <- errors.Join(err, s.opHTTP.Shutdown(sctx))
+	}()
 	var err error
 	for waiting := true; waiting; {
 		s.closeFresh()
@@ -802,6 +889,13 @@ func (s *Server) closeAll() error {
 		s.serveWG.Wait()
 	} else if s.ln != nil {
 		s.ln.Close()
+	}
+	if s.opHTTP != nil {
+		s.opHTTP.Close()
+		s.opWG.Wait()
+		if p := s.operatorSocketPath(); p != "" {
+			os.Remove(p)
+		}
 	}
 	if s.node != nil {
 		s.node.Close()

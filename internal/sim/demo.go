@@ -856,7 +856,8 @@ func (d *demo) serving() {
 			joinAnd(members), Depositary)
 	}
 	o.plain("  hotline inbox --dir %s", dir("ESK"))
-	o.plain("The operator API is under /api/v1/ with the token in each folder's %s; logs are", server.AdminTokenFile)
+	o.plain("The operator API is under /api/v1/ on each folder's %s (a unix socket: not on", server.OperatorSocket)
+	o.plain("the peer port), with the token in the folder's %s; logs are", server.AdminTokenFile)
 	o.plain("public, e.g. %s/log/checkpoint", d.servers[demoRequester].URL())
 }
 

@@ -240,7 +240,7 @@ func checkNarratedRecipients(t *testing.T, text, dir string) {
 		t.Fatalf("the narration does not say who the group reached: %q", more)
 	}
 
-	cfg, err := server.LoadConfig(filepath.Join(dir, "CRI"))
+	op, err := server.Operator(filepath.Join(dir, "CRI"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,9 +248,9 @@ func checkNarratedRecipients(t *testing.T, text, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.Listen+"/api/v1/messages?direction=sent&kind=advisory", nil)
+	req, _ := http.NewRequest(http.MethodGet, op.Base+"/api/v1/messages?direction=sent&kind=advisory", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := op.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
