@@ -166,6 +166,11 @@ type Heartbeat struct {
 	// gap below it. "You say you sent up to 41; I have 39."
 	Sent     uint64
 	Received uint64
+	// Agreement is the digest of the agreement chain From holds
+	// (agreement.Agreement.Digest); zero when absent. A peer whose digest
+	// differs holds documents the other lacks: the nodes exchange them
+	// (docs/PROTOCOL.md §11.6).
+	Agreement ID
 	// Checkpoint is From's latest signed checkpoint (a C2SP signed note), if
 	// any; Gossip holds cosigned checkpoints of other logs From has seen.
 	Checkpoint []byte
@@ -185,6 +190,9 @@ func (h *Heartbeat) Text() []byte {
 		"counter", fmt.Sprint(h.Counter),
 		"sent", fmt.Sprint(h.Sent),
 		"received", fmt.Sprint(h.Received),
+	}
+	if !h.Agreement.IsZero() {
+		kv = append(kv, "agreement", h.Agreement.String())
 	}
 	if h.Checkpoint != nil {
 		kv = append(kv, "checkpoint", base64.StdEncoding.EncodeToString(h.Checkpoint))
@@ -208,6 +216,9 @@ func ParseHeartbeat(t []byte) (*Heartbeat, error) {
 	h.Counter = l.uint("counter", l.next("counter"))
 	h.Sent = l.uint("sent", l.next("sent"))
 	h.Received = l.uint("received", l.next("received"))
+	if l.peek("agreement") {
+		h.Agreement = l.id("agreement")
+	}
 	if l.peek("checkpoint") {
 		h.Checkpoint = l.blob("checkpoint")
 	}

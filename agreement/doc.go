@@ -53,6 +53,11 @@
 // [Agreement.Verify] checks every signature; [Load] does both.
 // [Agreement.With] and [Agreement.Merge] add documents and never drop any;
 // [Agreement.Extends] tells whether a file only moves forward from another.
+// A running node takes documents in one at a time: [Describe] says what a
+// document is before it is checked, [Agreement.Digest] summarizes a chain
+// for peers, [Agreement.Document] serves one by its hash, and
+// [Agreement.Equivocation] tells a fork — a second document validly signed
+// for a place the chain holds — from a mere error.
 //
 // # Lookups
 //

@@ -40,7 +40,12 @@ private keys to anyone: each step runs where the keys are.
 A party rotates or revokes its keys alone: hotline keygen --rotate, then
 hotline agreement sign-entry with the new keys; anyone merges the entry.
 Its root key, fixed by the version that admitted it, changes only by the
-party's own root statement: hotline agreement rotate-root.`,
+party's own root statement: hotline agreement rotate-root.
+
+At runtime, a party puts a new entry, root statement, version or
+ratification in force at its own running node with hotline agreement
+publish --dir NODE_DIR FILE; the nodes' heartbeats bring it to every peer.
+hotline agreement status --dir NODE_DIR shows the chain a node holds.`,
 	}
 	cmd.PersistentFlags().StringP("agreement", "a", "agreement.json", "the agreement file")
 	cmd.AddCommand(
@@ -53,6 +58,8 @@ party's own root statement: hotline agreement rotate-root.`,
 		newAgreementRotateRootCmd(),
 		newAgreementVerifyCmd(),
 		newAgreementShowCmd(),
+		newAgreementPublishCmd(),
+		newAgreementStatusCmd(),
 	)
 	return cmd
 }

@@ -362,7 +362,7 @@ func newInboxCmd() *cobra.Command {
 			if list.Next != "" {
 				fmt.Fprintf(w, "more: --cursor %s\n", list.Next)
 			}
-			return nil
+			return printDue(cmd.Context(), w, op, sent)
 		},
 	}
 	f := cmd.Flags()
@@ -506,6 +506,10 @@ func printMessage(w io.Writer, m *opapi.Message, lang body.Language) error {
 			line += fmt.Sprintf(" (attempts %d; %s)", d.Attempts, d.LastError)
 		}
 		fmt.Fprintln(w, line)
+	}
+	if len(m.Obligations) > 0 {
+		fmt.Fprintln(w)
+		printObligations(w, m.Obligations)
 	}
 	fmt.Fprintln(w)
 	bd, err := body.Parse(m.Kind, m.Body)

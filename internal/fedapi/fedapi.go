@@ -8,6 +8,9 @@
 //	POST /v1/relay/envelopes        a view left with a relay → its answer (package relay)
 //	GET  /v1/relay/envelopes        the views a relay holds for the requester
 //	POST /v1/relay/handed           the requester's receipt for a view it pulled
+//	GET  /v1/agreement              the hashes of the agreement documents this node holds (package chain)
+//	GET  /v1/agreement/{hash}       one of them, the signed note
+//	POST /v1/agreement              a signed agreement document the node takes in if it extends its chain
 //	GET  /log/checkpoint, /log/tile/...      the node's log (C2SP tlog-tiles)
 //	POST /witness/add-checkpoint    the node's witness (C2SP tlog-witness)
 //
@@ -69,6 +72,19 @@ type Config struct {
 	// Admission bounds what requests may make the node hold before they
 	// are authenticated; zero fields are its defaults.
 	Admission Admission
+	// Agreement answers /v1/agreement; nil serves none.
+	Agreement AgreementDocuments
+}
+
+// AgreementDocuments is the agreement chain a node holds, offered to its
+// peers (package chain).
+type AgreementDocuments interface {
+	// HashesJSON returns the digest and the hash of every document held.
+	HashesJSON() []byte
+	// Document returns the signed note of one document, by its hash.
+	Document(hash string) ([]byte, error)
+	// Offer takes in a document a peer posted and returns the JSON answer.
+	Offer(ctx context.Context, from string, note []byte) ([]byte, error)
 }
 
 // Relay is the relay side of a node (package relay).
@@ -122,6 +138,19 @@ func Handler(cfg Config) http.Handler {
 		}))
 		mux.HandleFunc("POST /v1/relay/handed", a.handle(64<<10, func(r *http.Request, from string, body []byte) (response, error) {
 			return response{contentType: "application/json", body: []byte("{}\n")}, a.relay.Handed(r.Context(), from, body)
+		}))
+	}
+	if docs := cfg.Agreement; docs != nil {
+		mux.HandleFunc("GET /v1/agreement", a.handle(0, func(r *http.Request, from string, _ []byte) (response, error) {
+			return response{contentType: "application/json", body: docs.HashesJSON()}, nil
+		}))
+		mux.HandleFunc("GET /v1/agreement/{hash}", a.handle(0, func(r *http.Request, from string, _ []byte) (response, error) {
+			b, err := docs.Document(r.PathValue("hash"))
+			return response{contentType: ReceiptContentType, body: b}, err
+		}))
+		mux.HandleFunc("POST /v1/agreement", a.handle(SmallBody, func(r *http.Request, from string, body []byte) (response, error) {
+			b, err := docs.Offer(r.Context(), from, body)
+			return response{contentType: "application/json", body: b}, err
 		}))
 	}
 	if cfg.Log != nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/chain"
 	"github.com/hotline-net/hotline/internal/gossip"
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/refusal"
@@ -20,15 +21,21 @@ var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 	http.StatusUnauthorized: {ErrUnauthenticated, ErrStaleRequest},
 	http.StatusForbidden: {hotline.ErrBadSignature, node.ErrUnknownSender, node.ErrKeyNotValid, node.ErrNotRatified,
 		agreement.ErrNoValidKey, relay.ErrNotRelay, relay.ErrRelayForbidden},
-	http.StatusNotFound:              {node.ErrNotFound, refusal.ErrNotFound},
-	http.StatusConflict:              {gossip.ErrHeartbeatReplay, refusal.ErrConflict},
+	http.StatusNotFound:              {node.ErrNotFound, refusal.ErrNotFound, chain.ErrUnknownDocument},
+	http.StatusConflict:              {gossip.ErrHeartbeatReplay, refusal.ErrConflict, agreement.ErrFork},
 	http.StatusMisdirectedRequest:    {hotline.ErrNotRecipient},
 	http.StatusRequestEntityTooLarge: {ErrTooLarge, hotline.ErrHeaderTooLarge, hotline.ErrEnvelopeTooLarge, hotline.ErrTooManyRecipients},
 	http.StatusTooManyRequests:       {ErrRateLimited},
 	http.StatusUnprocessableEntity: {hotline.ErrBadStanza, hotline.ErrBadPayload, hotline.ErrBadCommitment, hotline.ErrDecrypt,
 		hotline.ErrNoKey, hotline.ErrFutureCreated, node.ErrUnknownAgreement, node.ErrUnknownKind, node.ErrInvalidBody,
 		node.ErrUnknownRecipient, node.ErrWrongReceipt, node.ErrReceiptTime, agreement.ErrUnknownParty,
-		gossip.ErrHeartbeatStale, gossip.ErrHeartbeatPeer, relay.ErrRelaySender, relay.ErrRelayNoView},
+		gossip.ErrHeartbeatStale, gossip.ErrHeartbeatPeer, relay.ErrRelaySender, relay.ErrRelayNoView,
+		// An agreement document that does not extend the chain (POST /v1/agreement).
+		agreement.ErrUnknownField, agreement.ErrDuplicateKey, agreement.ErrNotCanonical, agreement.ErrMissing,
+		agreement.ErrInvalid, agreement.ErrDuplicateID, agreement.ErrUnknownKind, agreement.ErrUnknownGroup,
+		agreement.ErrZeroDeadline, agreement.ErrBadKey, agreement.ErrKeyOverlap, agreement.ErrKeyHistory,
+		agreement.ErrBadChain, agreement.ErrBadPolicy, agreement.ErrBadRatification, agreement.ErrRootChanged,
+		agreement.ErrBadRotation, agreement.ErrNoVersion},
 	http.StatusServiceUnavailable:  {refusal.ErrUnavailable, ErrBusy},
 	http.StatusInsufficientStorage: {relay.ErrRelayFull},
 })

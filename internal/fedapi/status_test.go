@@ -10,7 +10,7 @@ import (
 // declare has a status of its own: none reaches a caller as 500 because
 // the map forgot it.
 func TestEveryCodeHasStatus(t *testing.T) {
-	refusaltest.CheckEveryCode(t, Status, 30, "../..", "../node", "../relay", "../gossip", "../refusal", ".")
+	refusaltest.CheckEveryCode(t, Status, 30, "../..", "../../agreement", "../node", "../relay", "../gossip", "../chain", "../refusal", ".")
 }
 
 // TestStoreSentinelsNotInternal: a store's answer that reaches the API,

@@ -9,6 +9,14 @@
 // seen from the other: [Heartbeats.Peers] reports each channel's health and
 // its sequence gaps.
 //
+// # Agreement gossip
+//
+// Each heartbeat carries the digest of the agreement chain its sender holds.
+// When the answer to a node's heartbeat names a digest other than its own,
+// the node calls SyncAgreement for that peer, which exchanges the documents
+// one of them lacks (package chain): an agreement document published at
+// one node reaches every reachable node within two rounds.
+//
 // # Checkpoint gossip and equivocation
 //
 // Each heartbeat carries the sender's latest checkpoint, the largest
@@ -86,6 +94,10 @@ type HeartbeatConfig struct {
 	// OnWitness is called for each witness found cosigning a larger
 	// checkpoint of a log with an earlier timestamp than a smaller one.
 	OnWitness func(Alarm)
+	// SyncAgreement, if set, is called in the round, after an exchange
+	// whose answer names an agreement digest other than this node's, to
+	// exchange agreement documents with that peer.
+	SyncAgreement func(ctx context.Context, peer string)
 	// OnHeard, if set, is called when a peer is heard from again: its
 	// first valid heartbeat since this node started, since a probe of it
 	// failed, or after two intervals of silence. The outbox makes the
@@ -240,10 +252,14 @@ func (h *Heartbeats) exchange(ctx context.Context, peer string, gossip [][]byte,
 	if ctx.Err() != nil {
 		return
 	}
+	var hb *hotline.Heartbeat
 	if err == nil {
-		_, err = h.Receive(ctx, peer, answer)
+		hb, _, err = h.receive(ctx, peer, answer)
 	}
 	h.recordProbe(ctx, peer, now, err == nil, rtt, err)
+	if err == nil && h.cfg.SyncAgreement != nil && !hb.Agreement.IsZero() && hb.Agreement != h.cfg.Agreement().Digest() {
+		h.cfg.SyncAgreement(ctx, peer)
+	}
 }
 
 func (h *Heartbeats) recordProbe(ctx context.Context, peer string, at time.Time, ok bool, rtt time.Duration, cause error) {
@@ -298,6 +314,7 @@ func (h *Heartbeats) build(ctx context.Context, peer string, now time.Time, goss
 		return nil, err
 	}
 	hb.Received = contiguous(in)
+	hb.Agreement = h.cfg.Agreement().Digest()
 	if cp, ok := h.cfg.Log.Witnessed(); ok {
 		hb.Checkpoint = cp.Note
 	} else if cp, err := h.cfg.Log.Checkpoint(); err == nil {
@@ -327,27 +344,33 @@ var (
 // the sender of the request that carried it) and returns this node's own
 // heartbeat to peer, the answer.
 func (h *Heartbeats) Receive(ctx context.Context, peer string, msg []byte) ([]byte, error) {
+	_, answer, err := h.receive(ctx, peer, msg)
+	return answer, err
+}
+
+// receive is Receive, returning the peer's heartbeat too.
+func (h *Heartbeats) receive(ctx context.Context, peer string, msg []byte) (*hotline.Heartbeat, []byte, error) {
 	now := h.clock.Now()
 	agr := h.cfg.Agreement()
 	key, err := agr.MessageKey(peer, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hb, err := hotline.OpenHeartbeat(msg, key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if hb.From != peer || hb.To != h.self {
-		return nil, hotline.Errorf(ErrHeartbeatPeer, "heartbeat from %s to %s, exchanged between %s and %s", hb.From, hb.To, peer, h.self)
+		return nil, nil, hotline.Errorf(ErrHeartbeatPeer, "heartbeat from %s to %s, exchanged between %s and %s", hb.From, hb.To, peer, h.self)
 	}
 	if d := now.Sub(hb.Time); d > heartbeatSkew || d < -heartbeatSkew {
-		return nil, hotline.Errorf(ErrHeartbeatStale, "heartbeat time %s is %v from this node's clock", hotline.FormatTime(hb.Time), d.Round(time.Second))
+		return nil, nil, hotline.Errorf(ErrHeartbeatStale, "heartbeat time %s is %v from this node's clock", hotline.FormatTime(hb.Time), d.Round(time.Second))
 	}
 	h.mu.Lock()
 	ps := h.peer(peer)
 	if _, ok := ps.recent[hb.Counter]; ok {
 		h.mu.Unlock()
-		return nil, hotline.Errorf(ErrHeartbeatReplay, "counter %d from %s was seen already", hb.Counter, peer)
+		return nil, nil, hotline.Errorf(ErrHeartbeatReplay, "counter %d from %s was seen already", hb.Counter, peer)
 	}
 	for c, at := range ps.recent {
 		if now.Sub(at) > 2*heartbeatSkew {
@@ -379,9 +402,10 @@ func (h *Heartbeats) Receive(ctx context.Context, peer string, msg []byte) ([]by
 	}
 	gossip, err := h.gossip(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return h.build(ctx, peer, now, gossip)
+	answer, err := h.build(ctx, peer, now, gossip)
+	return hb, answer, err
 }
 
 // checkGaps logs the sequence gaps a heartbeat reveals, in both directions.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,6 +362,74 @@ func TestCosignatureHistory(t *testing.T) {
 	slices.Sort(witnesses)
 	if diff := cmp.Diff([]string{"CRI", "DEP"}, witnesses); diff != "" {
 		t.Errorf("witnesses reported (-want +got):\n%s", diff)
+	}
+}
+
+// answering is a transport whose peer answers every heartbeat with the one
+// answer returns.
+type answering func() []byte
+
+func (a answering) PostHeartbeat(context.Context, string, string, []byte) ([]byte, error) {
+	return a(), nil
+}
+
+// TestAgreementDigest: every heartbeat carries the digest of the chain its
+// sender holds; a round whose answer names another digest calls
+// SyncAgreement for that peer, one naming the same digest or none does not.
+func TestAgreementDigest(t *testing.T) {
+	h := newHeartbeats(t)
+	ctx := context.Background()
+	answer, err := h.Receive(ctx, "BER", h.from(t, hotline.Heartbeat{Counter: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := h.keys["CRI"].Message.Verifier()
+	hb, err := hotline.OpenHeartbeat(answer, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hb.Agreement != h.agr.Digest() {
+		t.Errorf("the heartbeat carries digest %s, the chain's is %s", hb.Agreement, h.agr.Digest())
+	}
+
+	var counter atomic.Uint64
+	counter.Store(100)
+	for _, tc := range []struct {
+		name   string
+		digest hotline.ID
+		syncs  int
+	}{
+		{"another digest", hotline.ID{7}, 1},
+		{"the same digest", h.agr.Digest(), 0},
+		{"no digest", hotline.ID{}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var (
+				mu     sync.Mutex
+				synced []string
+			)
+			hbs, err := gossip.NewHeartbeats(gossip.HeartbeatConfig{
+				Key: h.keys["CRI"].Message, Agreement: func() *agreement.Agreement { return h.agr }, Store: h.st,
+				Log: noLog{}, Clock: h.clk,
+				Transport: answering(func() []byte {
+					return h.from(t, hotline.Heartbeat{Counter: counter.Add(1), Agreement: tc.digest})
+				}),
+				SyncAgreement: func(_ context.Context, peer string) {
+					mu.Lock()
+					defer mu.Unlock()
+					synced = append(synced, peer)
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hbs.Round(ctx)
+			// The round asks every peer (BER, and the depositary, which
+			// answers as BER here and is refused as wrong_peer).
+			if len(synced) != tc.syncs || (tc.syncs > 0 && synced[0] != "BER") {
+				t.Errorf("SyncAgreement called for %v; want BER %d times", synced, tc.syncs)
+			}
+		})
 	}
 }
 

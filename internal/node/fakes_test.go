@@ -234,6 +234,27 @@ func (s *memStore) HighWater(ctx context.Context) (uint64, error) {
 	return s.highWater, s.check("HighWater")
 }
 
+// Messages lists the envelopes f selects, in one page, in no order.
+func (s *memStore) Messages(ctx context.Context, q store.MessageQuery) (store.MessagePage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("Messages"); err != nil {
+		return store.MessagePage{}, err
+	}
+	var page store.MessagePage
+	for k, e := range s.envs {
+		switch {
+		case q.Direction != 0 && k.dir != q.Direction,
+			q.Kind != "" && e.Kind != q.Kind,
+			!q.Thread.IsZero() && e.ThreadID() != q.Thread,
+			!q.IncludePending && !s.leaves[k].Sequenced:
+			continue
+		}
+		page.Envelopes = append(page.Envelopes, e)
+	}
+	return page, nil
+}
+
 func (s *memStore) Envelope(ctx context.Context, dir hotline.Direction, id hotline.ID) (store.Envelope, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/clock"
+	"github.com/hotline-net/hotline/internal/obligations"
 	"github.com/hotline-net/hotline/internal/store"
 )
 
@@ -612,7 +613,8 @@ func TestConcurrentSends(t *testing.T) {
 
 // TestReply: a reply goes to the sender of the message it answers, in its
 // thread, referring to it, under its marking; an unknown message is
-// not_found.
+// not_found; a second ack is the first; an ack or response to what obliges
+// nothing it could meet is nothing_owed.
 func TestReply(t *testing.T) {
 	cri := newTestNode(t, "CRI", nil)
 	ctx := context.Background()
@@ -633,6 +635,34 @@ func TestReply(t *testing.T) {
 	}
 	if _, err := cri.Reply(ctx, hotline.NoteID([]byte("nothing")), "ack", []byte(`{}`)); Code(err) != "not_found" {
 		t.Errorf("reply to an unknown message: %v", err)
+	}
+
+	// A second ack of the same message is the first: nothing more is sent.
+	again, err := cri.Reply(ctx, e.ID(), "ack", []byte(`{}`))
+	if err != nil || again != id {
+		t.Errorf("second ack: %s, %v; want the first, %s", again, err, id)
+	}
+	// An advisory obliges nothing: an ack or a response to it is refused
+	// at send, nothing stored.
+	adv := cri.w.seal(t, "BER", []string{"CRI"}, cri.clk.Now(), func(d *hotline.Draft) { d.Inner.Kind = "advisory" })
+	if _, err := cri.Accept(ctx, mustView(t, adv, "CRI")); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"ack", "response"} {
+		if _, err := cri.Reply(ctx, adv.ID(), kind, []byte(`{}`)); Code(err) != obligations.ErrNothingOwed.Code {
+			t.Errorf("%s to an advisory: %v, want %s", kind, err, obligations.ErrNothingOwed.Code)
+		}
+	}
+	// A status update is no answer to an obligation: allowed on anything.
+	if _, err := cri.Reply(ctx, adv.ID(), "status_update", []byte(`{}`)); err != nil {
+		t.Errorf("status update on an advisory: %v", err)
+	}
+	sent, err := cri.st.Messages(ctx, store.MessageQuery{MessageFilter: store.MessageFilter{Direction: hotline.Sent}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent.Envelopes) != 2 {
+		t.Errorf("CRI sent %d messages, want 2 (one ack, one status update)", len(sent.Envelopes))
 	}
 }
 

@@ -196,7 +196,10 @@ func (n *Node) seal(ctx context.Context, d Draft, v *agreement.Version, to []str
 
 // Reply sends a message of the given kind that answers message id (which
 // this node received): to its sender, in its thread, referring to it, under
-// the same marking. It is how an officer acknowledges and responds.
+// the same marking. It is how an officer acknowledges and responds. An ack
+// or a response to a message that obliges nothing it could meet is refused
+// with obligations.ErrNothingOwed; a second ack of the same message returns the first
+// one's id and sends nothing.
 func (n *Node) Reply(ctx context.Context, id hotline.ID, kind string, body []byte) (hotline.ID, error) {
 	orig, err := n.store.Envelope(ctx, hotline.Received, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -204,6 +207,19 @@ func (n *Node) Reply(ctx context.Context, id hotline.ID, kind string, body []byt
 	}
 	if err != nil {
 		return hotline.ID{}, err
+	}
+	if err := n.checkOwed(&orig, kind); err != nil {
+		return hotline.ID{}, err
+	}
+	if kind == "ack" {
+		// One ack per message: a second is the first again, so that an
+		// officer's double click does not send two.
+		defer n.locks.lock(id)()
+		if prev, ok, err := n.sentAck(ctx, &orig); err != nil {
+			return hotline.ID{}, err
+		} else if ok {
+			return prev, nil
+		}
 	}
 	return n.Send(ctx, Draft{
 		To:       []string{orig.From},

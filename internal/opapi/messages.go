@@ -148,6 +148,9 @@ type Message struct {
 	Receipt *Receipt `json:"receipt,omitempty"`
 	// Deliveries are the recipients' states for a sent message.
 	Deliveries []Delivery `json:"deliveries,omitempty"`
+	// Obligations are the message's obligations: what the recipients owe
+	// its sender, judged now.
+	Obligations []Obligation `json:"obligations,omitempty"`
 }
 
 // Receipt is a signed receipt.

@@ -9,6 +9,9 @@
 //	GET  /api/v1/messages                list messages (?direction=received|sent&party=&kind=&thread=&cursor=&limit=)
 //	GET  /api/v1/messages/{id}           one message with its body and deliveries
 //	POST /api/v1/messages/{id}/reply     acknowledge or respond    → {"id": ...}
+//	GET  /api/v1/obligations             obligations and their events (?direction=received|sent&state=due|<state>&party=)
+//	GET  /api/v1/threads/{id}            a thread: its state, messages and obligations
+//	GET  /api/v1/compliance              the compliance report (?party=&since=&until=; officer, auditor)
 //	GET  /api/v1/peers[?probe=1]         each peer's channel health and sequence gaps (probed first)
 //	GET  /api/v1/equivocations           proofs that a log showed two histories
 //
@@ -103,9 +106,12 @@ func Handler(cfg Config) http.Handler {
 	mux.Handle("GET /api/v1/status", a.handle(read, a.settled(a.status)))
 	mux.Handle("POST /api/v1/messages", a.handle(write, a.send))
 	mux.Handle("GET /api/v1/messages", a.handle(read, a.settled(a.list)))
-	mux.Handle("GET /api/v1/messages/{id}", a.handle(read, a.settled(a.show)))
+	mux.Handle("GET /api/v1/messages/{id}", a.handle(read, a.settled(a.withObligations(a.show))))
 	mux.Handle("POST /api/v1/messages/{id}/reply", a.handle(write, a.reply))
 	mux.Handle("GET /api/v1/equivocations", a.handle(read, a.equivocations))
+	mux.Handle("GET /api/v1/obligations", a.handle(read, a.settled(a.obligationsList)))
+	mux.Handle("GET /api/v1/threads/{id}", a.handle(read, a.settled(a.thread)))
+	mux.Handle("GET /api/v1/compliance", a.handle([]Role{Officer, Auditor, Admin}, a.settled(a.compliance)))
 	if a.peers != nil {
 		mux.Handle("GET /api/v1/peers", a.handle(read, a.listPeers))
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/obligations"
 	"github.com/hotline-net/hotline/internal/refusal"
 )
 
@@ -16,7 +17,7 @@ var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 	http.StatusUnauthorized: {ErrUnauthorized},
 	http.StatusForbidden:    {ErrForbidden},
 	http.StatusNotFound:     {node.ErrNotFound, refusal.ErrNotFound},
-	http.StatusConflict:     {refusal.ErrConflict},
+	http.StatusConflict:     {refusal.ErrConflict, obligations.ErrNothingOwed},
 	http.StatusUnprocessableEntity: {node.ErrInvalidBody, node.ErrUnknownKind, node.ErrUnknownRecipient, node.ErrKeyNotValid,
 		node.ErrUnknownAgreement, node.ErrUnknownSender, node.ErrNotRatified, node.ErrWrongReceipt, node.ErrReceiptTime},
 	http.StatusServiceUnavailable: {refusal.ErrUnavailable},

@@ -10,7 +10,7 @@ import (
 // declare has a status of its own: none reaches a caller as 500 because
 // the map forgot it.
 func TestEveryCodeHasStatus(t *testing.T) {
-	refusaltest.CheckEveryCode(t, Status, 10, "../node", "../refusal", ".")
+	refusaltest.CheckEveryCode(t, Status, 10, "../node", "../obligations", "../refusal", ".")
 }
 
 // TestStoreSentinelsNotInternal: a store's answer that reaches the API,

@@ -28,7 +28,6 @@ package server
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +48,7 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/chain"
 	"github.com/hotline-net/hotline/internal/fedapi"
 	"github.com/hotline-net/hotline/internal/gossip"
 	"github.com/hotline-net/hotline/internal/inclusion"
@@ -137,6 +137,7 @@ type Server struct {
 	node       *node.Node
 	deliverer  *outbox.Deliverer
 	heartbeats *gossip.Heartbeats
+	chain      *chain.Holder
 	relay      *relay.Relay
 	puller     *relay.Puller
 	inclusion  *inclusion.Checker
@@ -247,7 +248,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 		return nil, err
 	}
 	if s.agr.Latest().Depositary().ID == cfg.Party {
-		if err := s.logDocuments(ctx); err != nil {
+		if err := chain.LogDocuments(ctx, s.store, s.log, s.agr, s.logger); err != nil {
 			return nil, fmt.Errorf("logging the agreement's documents: %w", err)
 		}
 	}
@@ -261,7 +262,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 	}
 	mux := http.NewServeMux()
 	logHandler := s.log.Handler()
-	mux.Handle("/", fedapi.Handler(fedapi.Config{Node: s.node, Log: logHandler, Witness: s.witness.Handler(), Heartbeats: s.heartbeats, Relay: s.relay,
+	mux.Handle("/", fedapi.Handler(fedapi.Config{Node: s.node, Log: logHandler, Witness: s.witness.Handler(), Heartbeats: s.heartbeats, Relay: s.relay, Agreement: s.chain,
 		RateLimit: fedapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst}}))
 	var h http.Handler = mux
 	s.app.Store(&h)
@@ -278,6 +279,9 @@ func (s *Server) startOperator(token string) error {
 		return err
 	}
 	mux := http.NewServeMux()
+	agreementAPI := adminOnly(token, s.chain.OperatorHandler())
+	mux.Handle("POST /api/v1/agreement/documents", agreementAPI)
+	mux.Handle("GET /api/v1/agreement", agreementAPI)
 	mux.Handle("/api/v1/", opapi.Handler(opapi.Config{Node: s.node, Tokens: map[string]opapi.Role{token: opapi.Admin}, Peers: s.heartbeats}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.Handle("/debug/pprof/", adminOnly(token, http.HandlerFunc(pprof.Index)))
@@ -478,15 +482,14 @@ func privateFiles(first string, others ...string) error {
 	return nil
 }
 
-// chainKey is the store value under which a node keeps the whole
-// agreement chain it holds (every version, ratification, entry and root
-// statement), so that a file which drops any of it is refused at start.
-const chainKey = "agreement.chain"
-
-// recordAgreement checks that the agreement file extends the chain the
-// node holds — an older or shorter file, or one that rewrites any part of
-// it, is refused, naming what it lacks — then records the file's versions
-// and keeps the whole chain in the store (a node only moves forward).
+// recordAgreement checks the agreement file against the chain the node
+// holds (the store value chain.ChainKey) and records the chain it runs on.
+// A file that extends the held chain is taken as it is. A file that lacks
+// documents the node holds — older, or written before the node took
+// documents in at runtime — changes nothing of them: the node runs on the
+// held chain with whatever the file adds, so a rollback of the file has no
+// effect. A file that contradicts the held chain (a fork, a rewritten
+// document) is refused, naming what differs: a node only moves forward.
 func (s *Server) recordAgreement(ctx context.Context) error {
 	held, err := s.heldAgreement(ctx)
 	if err != nil {
@@ -494,7 +497,15 @@ func (s *Server) recordAgreement(ctx context.Context) error {
 	}
 	if held != nil {
 		if err := s.agr.Extends(held); err != nil {
-			return fmt.Errorf("the agreement file does not extend the chain this node holds: %s%w", codePrefix(err), err)
+			merged, merr := s.agr.Merge(held)
+			if merr == nil {
+				merr = merged.Extends(held)
+			}
+			if merr != nil {
+				return fmt.Errorf("the agreement file does not extend the chain this node holds: %s%w", codePrefix(merr), merr)
+			}
+			s.logger.Warn("the agreement file lacks documents this node holds; running on the chain held, with what the file adds", "file_lacks", err.Error())
+			s.agr = merged
 		}
 	}
 	latest := s.agr.Latest()
@@ -512,83 +523,17 @@ func (s *Server) recordAgreement(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	return s.store.SetValue(ctx, chainKey, raw)
+	return s.store.SetValue(ctx, chain.ChainKey, raw)
 }
 
 // DocumentsKey is the store value under which the depositary's node keeps
-// the log index of each agreement document it logged: a JSON object from
-// the document's hash (hex) to its index.
-const DocumentsKey = "agreement.logged"
-
-// logDocuments appends to the depositary's log a 0x04 entry for every
-// document of the agreement it has not logged yet, and records their
-// indexes under DocumentsKey. The appends run together, so that they share
-// batches. A crash between the appends and the record logs them again at
-// the next start: a document may appear twice in the log, never not at all.
-func (s *Server) logDocuments(ctx context.Context) error {
-	logged, err := LoggedDocuments(ctx, s.store)
-	if err != nil {
-		return err
-	}
-	var todo []hotline.ID
-	for _, h := range s.agr.DocumentHashes() {
-		if _, ok := logged[h]; !ok {
-			todo = append(todo, h)
-		}
-	}
-	if len(todo) == 0 {
-		return nil
-	}
-	index := make([]uint64, len(todo))
-	errs := make([]error, len(todo))
-	var wg sync.WaitGroup
-	for i, h := range todo {
-		wg.Go(func() {
-			index[i], errs[i] = s.log.Append(ctx, hotline.LeafEntry(s.log.Origin(), hotline.AgreementDocument, h))
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	out := make(map[string]uint64, len(logged)+len(todo))
-	for h, i := range logged {
-		out[h.String()] = i
-	}
-	for i, h := range todo {
-		out[h.String()] = index[i]
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return err
-	}
-	s.logger.Info("logged agreement documents", "new", len(todo), "total", len(out))
-	return s.store.SetValue(ctx, DocumentsKey, b)
-}
+// the log index of each agreement document it logged (chain.DocumentsKey).
+const DocumentsKey = chain.DocumentsKey
 
 // LoggedDocuments returns the log index of each agreement document the
 // depositary's node logged, by the document's hash.
 func LoggedDocuments(ctx context.Context, st store.Store) (map[hotline.ID]uint64, error) {
-	out := map[hotline.ID]uint64{}
-	b, err := st.Value(ctx, DocumentsKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]uint64
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("the logged agreement documents: %w", err)
-	}
-	for k, i := range m {
-		h, err := hotline.ParseID(k)
-		if err != nil {
-			return nil, fmt.Errorf("the logged agreement documents: %w", err)
-		}
-		out[h] = i
-	}
-	return out, nil
+	return chain.LoggedDocuments(ctx, st)
 }
 
 // codePrefix is "code: " for an agreement refusal, so that an operator
@@ -601,10 +546,10 @@ func codePrefix(err error) string {
 }
 
 // heldAgreement returns the chain the node holds: the one recorded under
-// chainKey, else (a node that ran before it kept one) the file recorded
+// chain.ChainKey, else (a node that ran before it kept one) the file recorded
 // with the latest version, else nil.
 func (s *Server) heldAgreement(ctx context.Context) (*agreement.Agreement, error) {
-	raw, err := s.store.Value(ctx, chainKey)
+	raw, err := s.store.Value(ctx, chain.ChainKey)
 	if errors.Is(err, store.ErrNotFound) {
 		cur, err := s.store.Agreement(ctx)
 		if errors.Is(err, store.ErrNotFound) {
@@ -768,12 +713,32 @@ func (s *Server) startPeers() error {
 	if err != nil {
 		return err
 	}
+	agreementAlarms := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hotline_agreement_alarms_total",
+		Help: "Agreement documents a party signed that this node refused (kind refused), and forks proven (kind fork).",
+	}, []string{"kind"})
+	s.registry.MustRegister(agreementAlarms)
+	s.chain, err = chain.New(chain.Config{
+		Self: cfg.Party, Node: s.node, Store: s.store, Log: s.log, Transport: s.client,
+		Clock: opts.Clock, Logger: s.logger,
+		OnAlarm: func(kind string) { agreementAlarms.WithLabelValues(kind).Inc() },
+	})
+	if err != nil {
+		return err
+	}
 	s.heartbeats, err = gossip.NewHeartbeats(gossip.HeartbeatConfig{
 		Key: s.keys.Message, Agreement: agr, Store: s.store, Log: s.log, Transport: s.client,
 		RemoteLog: s.remote, Clock: opts.Clock, Logger: s.logger, Interval: heartbeat,
 		OnEquivocation: func(*tlog.Equivocation) { s.alarms.Inc() },
 		// Consistency that cannot be proven is the same alarm.
 		OnUnproven: func(gossip.Alarm) { s.alarms.Inc() },
+		SyncAgreement: func(ctx context.Context, peer string) {
+			if got, gave, err := s.chain.Sync(ctx, peer); err != nil {
+				s.logger.Info("agreement sync failed", "peer", peer, "err", err)
+			} else if got+gave > 0 {
+				s.logger.Info("agreement documents exchanged", "peer", peer, "got", got, "gave", gave)
+			}
+		},
 		OnHeard: func(ctx context.Context, peer string) {
 			if _, err := s.deliverer.Heard(ctx, peer); err != nil && ctx.Err() == nil {
 				s.logger.Error("making a returning peer's backlog due", "peer", peer, "err", err)
@@ -871,6 +836,9 @@ func (s *Server) Puller() *relay.Puller { return s.puller }
 
 // Inclusion returns the node's inclusion checker.
 func (s *Server) Inclusion() *inclusion.Checker { return s.inclusion }
+
+// Chain returns what keeps the node's agreement chain.
+func (s *Server) Chain() *chain.Holder { return s.chain }
 
 // Node returns the running node.
 func (s *Server) Node() *node.Node { return s.node }

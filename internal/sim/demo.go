@@ -21,6 +21,7 @@ import (
 	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/body"
 	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/obligations"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/tlog"
@@ -117,7 +118,8 @@ const (
 	jumpAck      = 35 * time.Minute
 	jumpResponse = 5*time.Hour + 10*time.Minute
 	jumpAdvisory = 50 * time.Minute
-	storySpan    = jumpAck + jumpResponse + jumpAdvisory
+	jumpDeadline = 12*time.Hour + 30*time.Minute
+	storySpan    = jumpAck + jumpResponse + jumpAdvisory + jumpDeadline
 )
 
 // How long the demo waits for something that takes milliseconds, or a
@@ -475,7 +477,121 @@ func (d *demo) story(ctx context.Context) error {
 	}
 	o.blank()
 
-	return d.checkLogs(ctx, []*sent{req, ackMsg, respMsg, adv})
+	// 5. A request nobody answers.
+	silent, closure, err := d.unanswered(ctx, respMsg)
+	if err != nil {
+		return err
+	}
+
+	if err := d.checkLogs(ctx, []*sent{req, ackMsg, respMsg, adv, silent, closure}); err != nil {
+		return err
+	}
+	return d.compliance(ctx)
+}
+
+// unanswered tells the request Eskarra never answers: Arvenia asks it to
+// stop the controller Crivena found, which sits in Eskarra's territory;
+// Eskarra's node receipts it at once, and nobody answers. Twelve and a
+// half hours later Arvenia closes its case with Crivena (which also grows
+// its log, so that witnesses cosign a checkpoint after the deadline) and
+// its node finds the acknowledgement missed: the channel was up.
+func (d *demo) unanswered(ctx context.Context, answered *sent) (*sent, *sent, error) {
+	o := d.out
+	const silentParty = "ESK"
+	now := d.clock.Now()
+	o.at(now, demoRequester, "Crivena's controller address, 198.51.100.23, is announced from Eskarra. Arvenia asks")
+	o.more("Eskarra to stop it.")
+	mitigation := body.Body{
+		Language: "en",
+		Title:    "Controller of an implant in our grid operator's network, in your territory",
+		Summary: "The address 198.51.100.23, announced from Eskarra, controlled an implant in our transmission system " +
+			"operator's network through hijacked servers in Crivena (Crivena's advisory). We ask you to stop the " +
+			"activity and preserve the evidence.",
+		Incident: &body.Window{Start: now.Add(-10 * time.Hour).Truncate(time.Second)},
+		Sectors:  []body.Sector{{Code: "energy", CriticalInfrastructure: true}},
+		Norms:    []string{"13h"},
+		Actions:  []string{"block", "preserve_evidence", "report_back"},
+	}
+	req, err := d.send(ctx, demoRequester, node.Draft{
+		To: []string{silentParty}, Kind: "mitigation_request",
+		Severity: hotline.SeverityHigh, Marking: hotline.TLPAmber, Exercise: true,
+	}, &mitigation)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := d.awaitReceipts(ctx, req); err != nil {
+		return nil, nil, err
+	}
+	o.more("the receipt %s holds, signed by %s:", demoRequester, silentParty)
+	o.note(receiptText(ctx, d.servers[demoRequester], req.id, silentParty))
+	k, err := d.agr.Latest().Kind("mitigation_request")
+	if err != nil {
+		return nil, nil, err
+	}
+	ackDeadline, _ := k.Deadline(agreement.Acknowledge, hotline.SeverityHigh)
+	respDeadline, _ := k.Deadline(agreement.Respond, hotline.SeverityHigh)
+	o.more("the agreement obliges %s to acknowledge within %s and respond within %s", silentParty, human(ackDeadline), human(respDeadline))
+	o.blank()
+
+	o.jump(d.clock, jumpDeadline, "Nobody at Eskarra acknowledges.")
+	closure := body.Body{Language: "en", Resolution: "resolved",
+		Summary: "The servers are down and the controller identified. We close the case with thanks."}
+	closed, err := d.reply(ctx, demoRequester, answered.id, "closure", &closure)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := d.awaitReceipts(ctx, closed); err != nil {
+		return nil, nil, err
+	}
+	// The verdict needs a checkpoint of Arvenia's log cosigned after the
+	// due time by witnesses other than Arvenia: the closure's entries
+	// bring one within a checkpoint interval.
+	arv := d.servers[demoRequester].Node()
+	var ob obligations.Obligation
+	err = poll(ctx, checkpointTimeout, 20*time.Millisecond, func() (bool, error) {
+		res, _, err := arv.Obligations(ctx, node.ObligationScope{Thread: req.id})
+		if err != nil {
+			return false, err
+		}
+		for _, x := range res.Obligations {
+			if x.Message == req.id && x.Type == agreement.Acknowledge {
+				ob = x
+			}
+		}
+		return ob.State == obligations.Missed, nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("waiting for %s's missed acknowledgement (%s: %s): %w", silentParty, ob.State, ob.Why, err)
+	}
+	o.at(d.clock.Now(), demoRequester, "Arvenia's node: %s's acknowledgement of %s was due %s; none came.",
+		silentParty, short(req.id), ob.Due.Format("15:04 MST"))
+	o.more("The channel was up: %s's node receipted it at %s (above).",
+		silentParty, req.receipts[silentParty].Received.Format("15:04:05 MST"))
+	o.more("Finding: nobody answered — not \"channel down\".")
+	o.more("Escalation, as the node raises it: resend through the relay, notify Eskarra's")
+	o.more("diplomatic contact, propose a consultation request.")
+	o.blank()
+	return req, closed, nil
+}
+
+// compliance prints who met what, by Arvenia's records: hotline
+// compliance's report.
+func (d *demo) compliance(ctx context.Context) error {
+	o := d.out
+	rep, err := d.servers[demoRequester].Node().Compliance(ctx, obligations.Filter{})
+	if err != nil {
+		return err
+	}
+	o.blank()
+	o.plain("Who met what, by Arvenia's records (hotline compliance --dir %s/%s):", d.cfg.Dir, demoRequester)
+	var b strings.Builder
+	if err := rep.WriteText(&b); err != nil {
+		return err
+	}
+	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		o.plain("  %s", line)
+	}
+	return nil
 }
 
 // send sends a message from party and narrates it.
