@@ -1181,6 +1181,16 @@ func (v *Version) Relays() []string { return slices.Clone(v.terms.Relays) }
 // recipient never receipted.
 func (v *Version) Grace() time.Duration { return time.Duration(v.terms.Grace) }
 
+// EvidencePeriod returns how long nodes keep the evidence (witnessed
+// checkpoints and their cosignatures among it): the terms'
+// evidence_period, or [DefaultEvidencePeriod].
+func (v *Version) EvidencePeriod() time.Duration {
+	if v.terms.EvidencePeriod > 0 {
+		return time.Duration(v.terms.EvidencePeriod)
+	}
+	return DefaultEvidencePeriod
+}
+
 // KeyGrace returns how long after a key's routine retirement what it
 // signed before is still accepted: the terms' key_grace, or
 // [DefaultKeyGrace].

@@ -173,6 +173,15 @@ func (p *Policy) SatisfiedWithout(owner string, cosigned func(witness string) bo
 	return p.Satisfied(func(w string) bool { return w != owner && cosigned(w) })
 }
 
+// Neutral reports whether checkpoints of owner's log can meet the quorum
+// without the cosignatures of owner and of other: whether the neutral time
+// of an entry of owner's log for other (the k-th earliest cosignature by a
+// witness other than other, owner never counting) can exist at all. The
+// quorum "none" is always met, but then nothing is witnessed.
+func (p *Policy) Neutral(owner, other string) bool {
+	return p.Satisfied(func(w string) bool { return w != owner && w != other })
+}
+
 // checkAttainable refuses a policy that some witness's own log could never
 // meet because it needs that witness's cosignature.
 func (p *Policy) checkAttainable() error {

@@ -205,3 +205,25 @@ func TestPolicySharedGroups(t *testing.T) {
 		t.Errorf("checkAttainable: %v, want bad_policy (A3's log can never meet it)", err)
 	}
 }
+
+// TestNeutral: a policy gives party P a neutral time on O's log only if
+// the quorum is met without both O and P.
+func TestNeutral(t *testing.T) {
+	ws := []string{"A", "B", "C", "D"}
+	for _, tt := range []struct {
+		k    int
+		want bool
+	}{{1, true}, {2, true}, {3, false}} {
+		p, err := ParsePolicy(DefaultPolicy(ws, tt.k), ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Neutral("A", "B"); got != tt.want {
+			t.Errorf("%d of 4: Neutral(A, B) = %v, want %v", tt.k, got, tt.want)
+		}
+		// A party that is not a witness takes nothing away.
+		if !p.Neutral("A", "Z") {
+			t.Errorf("%d of 4: Neutral(A, Z) = false", tt.k)
+		}
+	}
+}

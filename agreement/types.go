@@ -47,10 +47,21 @@ type Terms struct {
 	// that messages in outboxes and relays are not lost to a rotation.
 	// Zero means [DefaultKeyGrace]. A key revoked as compromised gets none.
 	KeyGrace Duration `json:"key_grace,omitzero"`
+	// EvidencePeriod is how long every node keeps the evidence of what
+	// happened under the agreement: among it every witnessed checkpoint of
+	// its own and its peers' logs with every cosignature, from which
+	// neutral times are computed (DESIGN.md §11). Zero means
+	// [DefaultEvidencePeriod].
+	EvidencePeriod Duration `json:"evidence_period,omitzero"`
 }
 
 // DefaultKeyGrace is the key grace of terms that set none: 7 days.
 const DefaultKeyGrace = 7 * 24 * time.Hour
+
+// DefaultEvidencePeriod is the evidence period of terms that set none: 10
+// years (3,650 days), beyond the time a dispute over an incident, its
+// complaint and the answers to it can be expected to take.
+const DefaultEvidencePeriod = 3650 * 24 * time.Hour
 
 // PartyKind says what a party is.
 type PartyKind string

@@ -333,6 +333,9 @@ func validateTerms(t *Terms, draft bool) error {
 	if t.KeyGrace < 0 {
 		c.fail(ErrInvalid, "key_grace", "negative")
 	}
+	if t.EvidencePeriod < 0 {
+		c.fail(ErrInvalid, "evidence_period", "negative")
+	}
 	return c.err
 }
 

@@ -31,7 +31,9 @@ with new keys.
 
 Warnings, which do not fail: parties that have not ratified the latest
 version, contacts not reconfirmed within the agreement's period, a draft
-pending.`,
+pending, and a witness policy under which some party can have no neutral
+time (the quorum cannot be met on a log once its owner and that party are
+excluded, or the quorum is "none").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path := agreementPath(cmd)
@@ -163,7 +165,40 @@ func warnings(a *agreement.Agreement, at time.Time) []string {
 	if d, ok := a.Draft(); ok {
 		out = append(out, fmt.Sprintf("a draft of version %d is pending (not signed)", d.Version))
 	}
-	return out
+	return append(out, neutralWarnings(l)...)
+}
+
+// neutralWarnings warns when the witness policy of v cannot give a party a
+// neutral time (DESIGN.md §11): the quorum must be met on a log without
+// its owner and without the other party concerned.
+func neutralWarnings(v *agreement.Version) []string {
+	pol := v.Policy()
+	if pol == nil {
+		return nil
+	}
+	if pol.None() {
+		return []string{fmt.Sprintf("the witness policy of version %d is \"quorum none\": checkpoints are believed on their log's signature alone, and no neutral time exists for any party", v.Number())}
+	}
+	var pairs []string
+	parties := v.Parties()
+	for _, o := range parties {
+		for _, p := range parties {
+			if p.ID != o.ID && !pol.Neutral(o.ID, p.ID) {
+				pairs = append(pairs, p.ID+" on "+o.ID+"'s log")
+			}
+		}
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	const show = 10
+	more := ""
+	if len(pairs) > show {
+		more = fmt.Sprintf(" and %d more", len(pairs)-show)
+		pairs = pairs[:show]
+	}
+	return []string{fmt.Sprintf("the witness policy of version %d leaves fewer witnesses than the quorum once a log's owner and one other party are excluded: neutral time is impossible for %s%s",
+		v.Number(), strings.Join(pairs, ", "), more)}
 }
 
 // checkOwnKeys checks that the directory lists the keys in dir as the

@@ -24,7 +24,11 @@ func newPeersCmd() *cobra.Command {
 		Long: `Peers shows what the running node's heartbeats found about each peer: whether
 the last exchange worked, its round trip, the share of rounds that worked in
 the last 24 hours, and the sequence numbers each side has seen from the other
-("you say you sent up to 41; I have 39"). Equivocation alarms are listed last.
+("you say you sent up to 41; I have 39"), and the largest size of the peer's
+log that the agreement's witness quorum vouched for (a checkpoint only the
+peer signed does not count), how long ago and by whom. Alarms about a log
+(equivocations, consistency that cannot be proven, a witness whose
+timestamps go back) are listed last.
 
 It first exchanges heartbeats with every peer (up to 5 s each), so it shows
 the channels as they are now; --no-probe shows what the last scheduled round
@@ -55,7 +59,7 @@ found instead. LAST SEEN is how long ago the peer's last heartbeat arrived.`,
 				}{list, eq})
 			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tCHANNEL\tLATENCY\tUP 24H\tLAST SEEN\tSENT→THEM\tTHEY HAVE\tTHEY SENT\tWE HAVE\tGAPS")
+			fmt.Fprintln(tw, "PEER\tCHANNEL\tLATENCY\tUP 24H\tLAST SEEN\tSENT→THEM\tTHEY HAVE\tTHEY SENT\tWE HAVE\tLOG WITNESSED\tGAPS")
 			for _, p := range list.Peers {
 				state := "down"
 				if p.Up {
@@ -78,10 +82,19 @@ found instead. LAST SEEN is how long ago the peer's last heartbeat arrived.`,
 				if p.TheyReceived < p.Sent {
 					gaps = append(gaps, fmt.Sprintf("they lack %d-%d", p.TheyReceived+1, p.Sent))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Party, state, p.LatencyMS, uptime,
-					seenAgo(p.SeenAgoMS), p.Sent, p.TheyReceived, p.TheySent, p.Received, strings.Join(gaps, ", "))
+				witnessed := "-"
+				if p.Log.AgeSeconds != nil {
+					witnessed = fmt.Sprintf("%d, %s ago, by %s", p.Log.WitnessedSize, time.Duration(*p.Log.AgeSeconds)*time.Second, strings.Join(p.Log.Cosigners, " "))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Party, state, p.LatencyMS, uptime,
+					seenAgo(p.SeenAgoMS), p.Sent, p.TheyReceived, p.TheySent, p.Received, witnessed, strings.Join(gaps, ", "))
 			}
 			tw.Flush()
+			for _, p := range list.Peers {
+				for _, a := range p.Log.Alarms {
+					fmt.Fprintf(w, "ALARM about %s's log %s: %s\n", p.Party, p.Log.Origin, a)
+				}
+			}
 			for _, e := range eq.Equivocations {
 				fmt.Fprintf(w, "EQUIVOCATION by log %s, found %s (the proof: hotline peers --json)\n", e.Origin, shortTime(e.At))
 			}

@@ -19,27 +19,35 @@
 //
 // # Checkpoint gossip and equivocation
 //
-// Each heartbeat carries the sender's latest checkpoint and the latest
-// checkpoints it has seen of every other log. A checkpoint is verified with
-// the key of the party whose log it is, and the largest of each log is
-// kept in the store. Two checkpoints of one log that cannot both be true
-// (same size and different roots, or a smaller one that is not a prefix of
-// the larger, shown with a consistency proof) become an equivocation
-// proof, stored, and an alarm (OnEquivocation).
+// Each heartbeat carries the sender's latest checkpoint, the largest
+// witnessed checkpoint it holds of every other log and the last one each
+// log's owner showed it. A checkpoint is verified with the key of the party
+// whose log it is ([Verify]); it is believed only if it carries the
+// agreement's witness quorum from witnesses other than the log's owner.
+// Witnessed checkpoints are kept in the store's history with every
+// cosignature, the largest of each log as what the node believes of it
+// ([Heartbeats.Witnessed]); an unwitnessed one is kept in memory to
+// compare, never believed. Two checkpoints of one log that cannot both be
+// true (same size and different roots, or a smaller one that is not a
+// prefix of the larger, shown with a consistency proof) become an
+// equivocation proof, stored, and an alarm (OnEquivocation); two whose
+// consistency cannot be proven after retries raise the same alarm without a
+// proof (OnUnproven), and a witness whose cosignature timestamps go down as
+// a log grows is reported (OnWitness). [Heartbeats.Alarms] lists them.
 package gossip
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
-
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
@@ -79,6 +87,13 @@ type HeartbeatConfig struct {
 	Interval time.Duration
 	// OnEquivocation is called once for each new equivocation proof.
 	OnEquivocation func(*tlog.Equivocation)
+	// OnUnproven is called once for each pair of checkpoints of a log
+	// whose consistency could not be proven after retries: the same alarm
+	// as an equivocation, without a proof.
+	OnUnproven func(Alarm)
+	// OnWitness is called for each witness found cosigning a larger
+	// checkpoint of a log with an earlier timestamp than a smaller one.
+	OnWitness func(Alarm)
 	// SyncAgreement, if set, is called in the round, after an exchange
 	// whose answer names an agreement digest other than this node's, to
 	// exchange agreement documents with that peer.
@@ -103,6 +118,15 @@ type Heartbeats struct {
 	peers map[string]*peerState
 	// seen holds the hashes of checkpoint notes already processed.
 	seen map[[32]byte]bool
+	// unwitnessed holds, per origin, the largest checkpoints seen that
+	// did not meet the witness quorum: compared, never believed.
+	unwitnessed map[string][]tlog.Checkpoint
+	// lastUnwitnessed is the last of them the log's owner showed, per
+	// origin, to gossip.
+	lastUnwitnessed map[string][]byte
+	// pending holds the consistency checks to try again.
+	pending map[string]*unproven
+	alarms  []Alarm
 }
 
 type peerState struct {
@@ -127,7 +151,8 @@ func NewHeartbeats(cfg HeartbeatConfig) (*Heartbeats, error) {
 	if cfg.Key == nil || cfg.Agreement == nil || cfg.Store == nil || cfg.Log == nil || cfg.Transport == nil {
 		return nil, errors.New("heartbeats: Key, Agreement, Store, Log and Transport are required")
 	}
-	h := &Heartbeats{cfg: cfg, self: cfg.Key.Name(), clock: clock.Or(cfg.Clock), logger: cfg.Logger, peers: map[string]*peerState{}, seen: map[[32]byte]bool{}}
+	h := &Heartbeats{cfg: cfg, self: cfg.Key.Name(), clock: clock.Or(cfg.Clock), logger: cfg.Logger, peers: map[string]*peerState{}, seen: map[[32]byte]bool{},
+		unwitnessed: map[string][]tlog.Checkpoint{}, lastUnwitnessed: map[string][]byte{}, pending: map[string]*unproven{}}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}
@@ -161,6 +186,7 @@ func (h *Heartbeats) Round(ctx context.Context) { h.round(ctx, 30*time.Second) }
 func (h *Heartbeats) Probe(ctx context.Context, timeout time.Duration) { h.round(ctx, timeout) }
 
 func (h *Heartbeats) round(ctx context.Context, timeout time.Duration) {
+	defer h.Recheck(ctx)
 	gossip, err := h.gossip(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -179,15 +205,22 @@ func (h *Heartbeats) round(ctx context.Context, timeout time.Duration) {
 }
 
 // gossip returns the checkpoints of every log this node has seen, to pass
-// on.
+// on: the largest witnessed one of each log, and the last unwitnessed one
+// each log's owner showed it (not believed, but passed on so that a log
+// showing different parties different checkpoints is caught).
 func (h *Heartbeats) gossip(ctx context.Context) ([][]byte, error) {
 	cps, err := h.cfg.Store.Checkpoints(ctx)
 	if err != nil {
 		return nil, err
 	}
-	notes := make([][]byte, len(cps))
-	for i, c := range cps {
-		notes[i] = c.Note
+	notes := make([][]byte, 0, len(cps))
+	for _, c := range cps {
+		notes = append(notes, c.Note)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, origin := range slices.Sorted(maps.Keys(h.lastUnwitnessed)) {
+		notes = append(notes, h.lastUnwitnessed[origin])
 	}
 	return notes, nil
 }
@@ -390,8 +423,14 @@ func (h *Heartbeats) checkGaps(ctx context.Context, peer string, hb *hotline.Hea
 }
 
 // checkpoint verifies a checkpoint another node showed this one (from is
-// who showed it), records it if it is the largest seen of its log, and
-// turns two checkpoints that cannot both be true into a stored proof.
+// who showed it) and compares it with what this node holds of its log. A
+// witnessed one (the agreement's quorum, the owner not counting) that is
+// the largest of its log is recorded: only those raise what this node
+// believes of a log. An unwitnessed one is kept in memory, bounded, to
+// compare with later ones, never believed. Two checkpoints that cannot both
+// be true become a stored proof; two whose consistency cannot be checked
+// are checked again each round (Recheck) and raise the alarm if it still
+// cannot be proven.
 func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string) {
 	// Every peer gossips every log's checkpoint every round: a note seen
 	// before has been checked and recorded already.
@@ -404,14 +443,9 @@ func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string)
 	}
 	now := h.clock.Now()
 	agr := h.cfg.Agreement()
-	origin, owner, v, err := h.logKey(agr, signed, now)
+	cp, err := Verify(agr, signed, now)
 	if err != nil {
-		h.logger.Info("ignoring a checkpoint", "from", from, "err", err)
-		return
-	}
-	cp, _, err := tlog.OpenCheckpoint(signed, v)
-	if err != nil {
-		h.logger.Warn("a checkpoint that does not verify", "from", from, "origin", origin, "err", err)
+		h.logger.Warn("a checkpoint that does not verify", "from", from, "err", err)
 		return
 	}
 	h.mu.Lock()
@@ -420,50 +454,199 @@ func (h *Heartbeats) checkpoint(ctx context.Context, signed []byte, from string)
 	}
 	h.seen[sum] = true
 	h.mu.Unlock()
-	prev, err := h.cfg.Store.Checkpoint(ctx, origin)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		h.logger.Error("reading a stored checkpoint", "origin", origin, "err", err)
-		return
-	default:
-		if pcp, _, err := tlog.OpenCheckpoint(prev.Note, v); err == nil {
-			h.compare(ctx, owner, pcp, cp)
+	prev, ok, err := h.believed(ctx, agr, cp.Origin, now)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.logger.Error("reading a stored checkpoint", "origin", cp.Origin, "err", err)
 		}
-		if cp.Size <= prev.Size {
-			return // the store keeps the largest; nothing to write
+		return
+	}
+	if cp.Witnessed {
+		// Kept with every cosignature, and checked against its neighbours
+		// in size (the largest believed among them, when it is the new
+		// largest).
+		h.record(ctx, cp, now)
+	} else if ok {
+		h.compare(ctx, cp.Owner, prev.Checkpoint, cp.Checkpoint)
+	}
+	h.mu.Lock()
+	kept := slices.Clone(h.unwitnessed[cp.Origin])
+	h.mu.Unlock()
+	for _, u := range kept {
+		// A witnessed checkpoint is compared with every unwitnessed one
+		// kept; an unwitnessed one only with those of its size (forks).
+		if u.Size == cp.Size || cp.Witnessed {
+			h.compare(ctx, cp.Owner, u, cp.Checkpoint)
 		}
 	}
-	if _, err := h.cfg.Store.SetCheckpoint(ctx, &store.Checkpoint{Origin: origin, Size: cp.Size, Note: signed, At: now}); err != nil && ctx.Err() == nil {
-		h.logger.Error("recording a checkpoint", "origin", origin, "err", err)
+	if !cp.Witnessed {
+		h.keepUnwitnessed(cp.Checkpoint, from == cp.Owner)
+		h.logger.Debug("an unwitnessed checkpoint: kept to compare, not believed", "from", from, "origin", cp.Origin, "size", cp.Size)
+		return
+	}
+	if ok && cp.Size <= prev.Size {
+		return // the store keeps the largest; nothing to write
+	}
+	if _, err := h.cfg.Store.SetCheckpoint(ctx, &store.Checkpoint{Origin: cp.Origin, Size: cp.Size, Note: signed, At: now}); err != nil && ctx.Err() == nil {
+		h.logger.Error("recording a checkpoint", "origin", cp.Origin, "err", err)
 	}
 }
 
-// logKey finds the party whose log a checkpoint is of, and its key.
-func (h *Heartbeats) logKey(agr *agreement.Agreement, signed []byte, now time.Time) (string, string, note.Verifier, error) {
-	first, _, ok := bytes.Cut(signed, []byte("\n"))
-	origin := string(first)
-	if !ok {
-		return "", "", nil, fmt.Errorf("not a checkpoint")
+// record keeps a witnessed checkpoint and its cosignatures in the store's
+// history, checks it for consistency against the recorded checkpoints next
+// to it in size, and reports a witness whose cosignature timestamps go
+// down as the log grows.
+func (h *Heartbeats) record(ctx context.Context, cp Verified, now time.Time) {
+	w := &store.WitnessedCheckpoint{Origin: cp.Origin, Size: cp.Size, Hash: cp.Hash, Note: cp.Note, At: now}
+	for _, c := range cp.Cosignatures {
+		w.Cosignatures = append(w.Cosignatures, store.CosignatureRecord{
+			Origin: cp.Origin, Size: cp.Size, Witness: c.Witness, Time: c.Time, Signature: c.Signature, At: now,
+		})
 	}
-	for _, p := range agr.Parties() {
-		if o, err := agr.LogOrigin(p.ID); err == nil && o == origin {
-			v, err := agr.CheckpointKey(p.ID, now)
-			return origin, p.ID, v, err
+	_, err := h.cfg.Store.AddWitnessed(ctx, w)
+	if errors.Is(err, store.ErrConflict) && cp.Size > 0 {
+		// Another root of this size is recorded: both were witnessed.
+		if _, same, err := h.cfg.Store.WitnessedAround(ctx, cp.Origin, cp.Size-1); err == nil && same != nil && same.Size == cp.Size {
+			if other, err := Verify(h.cfg.Agreement(), same.Note, now); err == nil {
+				h.compare(ctx, cp.Owner, other.Checkpoint, cp.Checkpoint)
+			}
+		}
+		return
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			h.logger.Error("recording a witnessed checkpoint", "origin", cp.Origin, "size", cp.Size, "err", err)
+		}
+		return
+	}
+	below, above, err := h.cfg.Store.WitnessedAround(ctx, cp.Origin, cp.Size)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.logger.Error("reading witnessed checkpoints", "origin", cp.Origin, "err", err)
+		}
+		return
+	}
+	for _, n := range []*store.WitnessedCheckpoint{below, above} {
+		if n == nil {
+			continue
+		}
+		if other, err := Verify(h.cfg.Agreement(), n.Note, now); err == nil {
+			h.compare(ctx, cp.Owner, other.Checkpoint, cp.Checkpoint)
 		}
 	}
-	return origin, "", nil, fmt.Errorf("origin %q is no party's log", origin)
+	h.witnessClocks(cp, w, below, above)
+}
+
+// witnessClocks reports each witness that cosigned a larger checkpoint of
+// a log with an earlier timestamp than a smaller one: a witness's clock
+// that goes back, or a witness that backdates, either of which would move
+// neutral times.
+func (h *Heartbeats) witnessClocks(cp Verified, w, below, above *store.WitnessedCheckpoint) {
+	times := func(c *store.WitnessedCheckpoint) map[string]time.Time {
+		m := map[string]time.Time{}
+		if c != nil {
+			for _, s := range c.Cosignatures {
+				m[s.Witness] = s.Time
+			}
+		}
+		return m
+	}
+	mine, lower, upper := times(w), times(below), times(above)
+	for _, witness := range slices.Sorted(maps.Keys(mine)) {
+		t := mine[witness]
+		var small, large *store.WitnessedCheckpoint
+		var ts, tl time.Time
+		if lt, ok := lower[witness]; ok && lt.After(t) {
+			small, large, ts, tl = below, w, lt, t
+		} else if ut, ok := upper[witness]; ok && ut.Before(t) {
+			small, large, ts, tl = w, above, t, ut
+		} else {
+			continue
+		}
+		a := Alarm{
+			Origin: cp.Origin, Owner: cp.Owner, Witness: witness, At: h.clock.Now(), Older: small.Note, Newer: large.Note,
+			Reason: fmt.Sprintf("witness %s cosigned size %d at %s but the larger size %d at %s, earlier: its timestamps go down as the log grows",
+				witness, small.Size, hotline.FormatTime(ts), large.Size, hotline.FormatTime(tl)),
+		}
+		h.addAlarm(a)
+		h.logger.Error("ALARM: a witness's cosignature timestamps go down as the log grows", "witness", witness, "origin", cp.Origin, "reason", a.Reason)
+		if h.cfg.OnWitness != nil {
+			h.cfg.OnWitness(a)
+		}
+	}
+}
+
+// maxUnwitnessed bounds the unwitnessed checkpoints kept per log.
+const maxUnwitnessed = 16
+
+// keepUnwitnessed keeps cp to compare with later checkpoints of its log,
+// the largest maxUnwitnessed per log. One the log's owner showed this node
+// itself (firsthand) is also the one gossiped for that log.
+func (h *Heartbeats) keepUnwitnessed(cp tlog.Checkpoint, firsthand bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	kept := h.unwitnessed[cp.Origin]
+	for _, k := range kept {
+		if bytes.Equal(k.Text(), cp.Text()) {
+			return
+		}
+	}
+	if firsthand {
+		h.lastUnwitnessed[cp.Origin] = cp.Note
+	}
+	kept = append(kept, cp)
+	slices.SortFunc(kept, func(a, b tlog.Checkpoint) int { return cmp.Compare(b.Size, a.Size) })
+	if len(kept) > maxUnwitnessed {
+		kept = kept[:maxUnwitnessed]
+	}
+	h.unwitnessed[cp.Origin] = kept
+}
+
+// believed returns the largest witnessed checkpoint of origin this node
+// holds. A stored checkpoint that does not meet the witness quorum (one
+// recorded before only witnessed checkpoints were) is not believed.
+func (h *Heartbeats) believed(ctx context.Context, agr *agreement.Agreement, origin string, now time.Time) (Verified, bool, error) {
+	stored, err := h.cfg.Store.Checkpoint(ctx, origin)
+	if errors.Is(err, store.ErrNotFound) {
+		return Verified{}, false, nil
+	}
+	if err != nil {
+		return Verified{}, false, err
+	}
+	v, err := Verify(agr, stored.Note, now)
+	if err != nil || !v.Witnessed {
+		return Verified{}, false, nil
+	}
+	return v, true, nil
+}
+
+// Witnessed returns the largest checkpoint of party's log that this node
+// believes: one that met the agreement's witness quorum. ok is false if it
+// holds none.
+func (h *Heartbeats) Witnessed(ctx context.Context, party string) (Verified, bool, error) {
+	agr := h.cfg.Agreement()
+	origin, err := agr.LogOrigin(party)
+	if err != nil {
+		return Verified{}, false, err
+	}
+	return h.believed(ctx, agr, origin, h.clock.Now())
+}
+
+// Observe verifies and compares a checkpoint this node fetched itself (the
+// inclusion checker's), as if a peer had gossiped it.
+func (h *Heartbeats) Observe(ctx context.Context, signed []byte) {
+	h.checkpoint(ctx, signed, h.self)
 }
 
 // compare turns two checkpoints of one log that cannot both be true into
-// an equivocation proof.
+// an equivocation proof. Two of different sizes whose consistency cannot
+// be checked now are checked again at each round.
 func (h *Heartbeats) compare(ctx context.Context, owner string, a, b tlog.Checkpoint) {
-	var proof *tlog.Equivocation
 	switch {
 	case a.Size == b.Size && a.Hash == b.Hash:
 		return
 	case a.Size == b.Size:
-		proof = &tlog.Equivocation{A: a.Note, B: b.Note}
+		proof := &tlog.Equivocation{A: a.Note, B: b.Note}
 		if string(proof.A) > string(proof.B) {
 			proof.A, proof.B = proof.B, proof.A
 		}
@@ -473,30 +656,153 @@ func (h *Heartbeats) compare(ctx context.Context, owner string, a, b tlog.Checkp
 			h.logger.Error("building an equivocation proof", "err", err)
 			return
 		}
-		proof = p
-	default:
-		if h.cfg.RemoteLog == nil {
-			return
-		}
-		r, err := h.cfg.RemoteLog(owner)
-		if err != nil {
-			return
-		}
-		older, newer := a, b
-		if older.Size > newer.Size {
-			older, newer = newer, older
-		}
-		_, err = r.VerifyConsistency(ctx, older, newer)
-		var ee *tlog.EquivocationError
-		if !errors.As(err, &ee) {
-			if err != nil {
-				h.logger.Info("could not check consistency", "log", owner, "err", err)
-			}
-			return
-		}
-		proof = ee.Proof
+		h.equivocation(ctx, p)
+		return
 	}
-	h.equivocation(ctx, proof)
+	older, newer := a, b
+	if older.Size > newer.Size {
+		older, newer = newer, older
+	}
+	u := &unproven{owner: owner, older: older, newer: newer}
+	if h.consistent(ctx, u) {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key := u.key()
+	if h.pending[key] == nil && len(h.pending) < maxUnproven {
+		h.pending[key] = u
+	}
+}
+
+// Consistency checks that fail are tried again at each round, and raise
+// the alarm after unprovenTries failures; at most maxUnproven wait.
+const (
+	unprovenTries = 3
+	maxUnproven   = 1024
+)
+
+// unproven is a pair of checkpoints of one log whose consistency could not
+// be checked yet.
+type unproven struct {
+	owner        string
+	older, newer tlog.Checkpoint
+	tries        int
+	lastErr      error
+}
+
+func (u *unproven) key() string { return string(u.older.Text()) + string(u.newer.Text()) }
+
+// consistent checks u once: it reports true when the question is settled
+// (consistent, or an equivocation proven and raised) and counts a failure
+// otherwise.
+func (h *Heartbeats) consistent(ctx context.Context, u *unproven) bool {
+	var err error
+	if h.cfg.RemoteLog == nil {
+		err = errors.New("no reader of the log's tiles")
+	} else {
+		var r *tlog.Remote
+		if r, err = h.cfg.RemoteLog(u.owner); err == nil {
+			_, err = r.VerifyConsistency(ctx, u.older, u.newer)
+		}
+	}
+	var ee *tlog.EquivocationError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &ee):
+		h.equivocation(ctx, ee.Proof)
+		return true
+	case ctx.Err() != nil:
+		return false
+	}
+	u.tries, u.lastErr = u.tries+1, err
+	h.logger.Warn("could not check the consistency of two checkpoints; trying again next round",
+		"log", u.owner, "sizes", fmt.Sprintf("%d→%d", u.older.Size, u.newer.Size), "tries", u.tries, "err", err)
+	return false
+}
+
+// Recheck tries again the consistency checks that failed, and raises the
+// alarm for each that has failed unprovenTries times: a log that signed
+// two checkpoints and does not show that one extends the other is treated
+// like one that equivocated, with what is known. Round calls it.
+func (h *Heartbeats) Recheck(ctx context.Context) {
+	h.mu.Lock()
+	pending := make([]*unproven, 0, len(h.pending))
+	for _, u := range h.pending {
+		pending = append(pending, u)
+	}
+	h.mu.Unlock()
+	for _, u := range pending {
+		if ctx.Err() != nil {
+			return
+		}
+		settled := h.consistent(ctx, u)
+		if !settled && u.tries >= unprovenTries {
+			h.unprovable(u)
+			settled = true
+		}
+		if settled {
+			h.mu.Lock()
+			delete(h.pending, u.key())
+			h.mu.Unlock()
+		}
+	}
+}
+
+// Alarm is what this node knows of a log that showed two checkpoints that
+// cannot both be shown true: an equivocation proof, or two checkpoints
+// whose consistency could not be proven.
+type Alarm struct {
+	// Origin is the log, Owner its party.
+	Origin, Owner string
+	// Witness is set when the alarm is about a witness, not the log: its
+	// cosignature timestamps go down as the log grows.
+	Witness string
+	// At is when this node raised it.
+	At time.Time
+	// Proof is the equivocation proof; nil when consistency could only not
+	// be proven.
+	Proof *tlog.Equivocation
+	// Older and Newer are the two signed checkpoint notes.
+	Older, Newer []byte
+	// Reason says what was tried and what failed.
+	Reason string
+}
+
+// maxAlarms bounds the alarms kept in memory for Alarms.
+const maxAlarms = 256
+
+// unprovable raises the alarm for a pair whose consistency could not be
+// proven after retries.
+func (h *Heartbeats) unprovable(u *unproven) {
+	a := Alarm{
+		Origin: u.older.Origin, Owner: u.owner, At: h.clock.Now(), Older: u.older.Note, Newer: u.newer.Note,
+		Reason: fmt.Sprintf("no proof that size %d extends size %d after %d tries: %v", u.newer.Size, u.older.Size, u.tries, u.lastErr),
+	}
+	h.addAlarm(a)
+	h.logger.Error("ALARM: a log's consistency cannot be proven: treat as an equivocation until shown otherwise",
+		"origin", a.Origin, "log", a.Owner, "older", string(a.Older), "newer", string(a.Newer), "reason", a.Reason)
+	if h.cfg.OnUnproven != nil {
+		h.cfg.OnUnproven(a)
+	}
+}
+
+func (h *Heartbeats) addAlarm(a Alarm) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.alarms) >= maxAlarms {
+		h.alarms = slices.Delete(h.alarms, 0, 1)
+	}
+	h.alarms = append(h.alarms, a)
+}
+
+// Alarms returns the alarms raised since the node started, oldest first.
+// Equivocation proofs are also in the store (Store.Equivocations).
+func (h *Heartbeats) Alarms() []Alarm {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.alarms)
 }
 
 // equivocation stores a proof and raises the alarm, once per proof.
@@ -509,6 +815,7 @@ func (h *Heartbeats) equivocation(ctx context.Context, proof *tlog.Equivocation)
 	if existed {
 		return
 	}
+	h.addAlarm(Alarm{Origin: proof.Origin(), At: h.clock.Now(), Proof: proof, Older: proof.A, Newer: proof.B, Reason: "equivocation: two checkpoints that cannot both be true"})
 	h.logger.Error("EQUIVOCATION: a log signed two checkpoints that cannot both be true", "origin", proof.Origin())
 	if h.cfg.OnEquivocation != nil {
 		h.cfg.OnEquivocation(proof)
@@ -536,11 +843,66 @@ type PeerStatus struct {
 	// missing below the peer's Sent.
 	Sent, TheyReceived, TheySent, Received uint64
 	Missing                                []store.SeqRange
+	// Log is what this node believes of the peer's log.
+	Log LogStatus
+}
+
+// LogStatus is what a node believes of one party's log.
+type LogStatus struct {
+	Origin string
+	// Witnessed is the largest size a checkpoint that met the witness
+	// quorum showed (0 with none); Cosigned the latest timestamp among
+	// its cosignatures, from which its age is counted; Cosigners the
+	// witnesses whose cosignatures it carries.
+	Witnessed uint64
+	Cosigned  time.Time
+	Cosigners []string
+	// Alarms describe the equivocations, unprovable consistency and
+	// witness clocks going back this node found about the log.
+	Alarms []string
+}
+
+// logStatus returns what this node believes of party's log.
+func (h *Heartbeats) logStatus(ctx context.Context, party string, equivocations []store.EquivocationRecord) (LogStatus, error) {
+	var ls LogStatus
+	origin, err := h.cfg.Agreement().LogOrigin(party)
+	if err != nil {
+		return ls, nil // no directory entry yet: no log to speak of
+	}
+	ls.Origin = origin
+	v, ok, err := h.Witnessed(ctx, party)
+	if err != nil {
+		return ls, err
+	}
+	if ok {
+		ls.Witnessed = v.Size
+		for _, c := range v.Cosignatures {
+			ls.Cosigners = append(ls.Cosigners, c.Witness)
+			if c.Time.After(ls.Cosigned) {
+				ls.Cosigned = c.Time
+			}
+		}
+	}
+	for _, e := range equivocations {
+		if e.Origin == origin {
+			ls.Alarms = append(ls.Alarms, "equivocation found "+hotline.FormatTime(e.At)+" (the proof: GET /api/v1/equivocations)")
+		}
+	}
+	for _, a := range h.Alarms() {
+		if a.Origin == origin && a.Proof == nil {
+			ls.Alarms = append(ls.Alarms, a.Reason)
+		}
+	}
+	return ls, nil
 }
 
 // Peers returns the status of every peer of the agreement.
 func (h *Heartbeats) Peers(ctx context.Context) ([]PeerStatus, error) {
 	var out []PeerStatus
+	equivocations, err := h.cfg.Store.Equivocations(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range h.cfg.Agreement().Parties() {
 		if p.ID == h.self {
 			continue
@@ -570,6 +932,9 @@ func (h *Heartbeats) Peers(ctx context.Context) ([]PeerStatus, error) {
 			return nil, err
 		}
 		st.Received = contiguous(in)
+		if st.Log, err = h.logStatus(ctx, p.ID, equivocations); err != nil {
+			return nil, err
+		}
 		st.Missing = slices.Clone(in.Gaps)
 		if ps.theySent > in.Highest {
 			st.Missing = append(st.Missing, store.SeqRange{From: in.Highest + 1, To: ps.theySent})

@@ -3,12 +3,15 @@ package gossip_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/hotline-net/hotline"
@@ -37,19 +40,20 @@ func (noLog) PostHeartbeat(context.Context, string, string, []byte) ([]byte, err
 // testnet's agreement and keys.
 type heartbeats struct {
 	*gossip.Heartbeats
-	agr    *agreement.Agreement
-	keys   map[string]*hotline.KeySet
-	st     store.Store
-	clk    *clock.Fake
-	mu     sync.Mutex
-	proofs []*tlog.Equivocation
-	heard  []string
+	agr      *agreement.Agreement
+	keys     map[string]*hotline.KeySet
+	st       store.Store
+	clk      *clock.Fake
+	mu       sync.Mutex
+	proofs   []*tlog.Equivocation
+	unproven []gossip.Alarm
+	heard    []string
 }
 
 func newHeartbeats(t *testing.T) *heartbeats {
 	tn := testnode.Start(t, testnode.Config{Testnet: sim.TestnetConfig{Parties: []string{"BER", "CRI"}}, Run: []string{}})
 	h := &heartbeats{agr: tn.Agreement(t), keys: map[string]*hotline.KeySet{}}
-	for _, p := range []string{"BER", "CRI"} {
+	for _, p := range []string{"BER", "CRI", "DEP"} {
 		h.keys[p] = tn.Keys(t, p)
 	}
 	h.clk = clock.NewFake(time.Now().Add(time.Minute).Truncate(time.Second))
@@ -66,6 +70,11 @@ func newHeartbeats(t *testing.T) *heartbeats {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.proofs = append(h.proofs, e)
+		},
+		OnUnproven: func(a gossip.Alarm) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.unproven = append(h.unproven, a)
 		},
 		OnHeard: func(ctx context.Context, peer string) {
 			h.mu.Lock()
@@ -95,8 +104,9 @@ func (h *heartbeats) from(t *testing.T, hb hotline.Heartbeat) []byte {
 	return b
 }
 
-// checkpoint signs a checkpoint of BER's log.
-func (h *heartbeats) checkpoint(t *testing.T, size uint64, root byte) []byte {
+// checkpoint signs a checkpoint of BER's log, cosigned by the witnesses
+// named (none: unwitnessed).
+func (h *heartbeats) checkpoint(t *testing.T, size uint64, root byte, witnesses ...string) []byte {
 	t.Helper()
 	origin, err := h.agr.LogOrigin("BER")
 	if err != nil {
@@ -104,11 +114,34 @@ func (h *heartbeats) checkpoint(t *testing.T, size uint64, root byte) []byte {
 	}
 	cp := tlog.Checkpoint{Origin: origin, Size: size}
 	cp.Hash[0] = root
-	b, err := note.Sign(&note.Note{Text: string(cp.Text())}, h.keys["BER"].Checkpoint)
+	signers := []note.Signer{h.keys["BER"].Checkpoint}
+	for _, w := range witnesses {
+		s, err := tlog.NewCosigner(h.keys[w].Witness.String(), h.clk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signers = append(signers, s)
+	}
+	b, err := note.Sign(&note.Note{Text: string(cp.Text())}, signers...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// stored returns the size of the checkpoint of BER's log the store
+// holds, 0 for none.
+func (h *heartbeats) stored(t *testing.T) uint64 {
+	t.Helper()
+	origin, _ := h.agr.LogOrigin("BER")
+	cp, err := h.st.Checkpoint(context.Background(), origin)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp.Size
 }
 
 // TestReceive: a peer's heartbeat is answered with this node's own,
@@ -179,7 +212,7 @@ func TestReceive(t *testing.T) {
 func TestEquivocation(t *testing.T) {
 	h := newHeartbeats(t)
 	ctx := context.Background()
-	a, b := h.checkpoint(t, 5, 1), h.checkpoint(t, 5, 2)
+	a, b := h.checkpoint(t, 5, 1, "CRI", "DEP"), h.checkpoint(t, 5, 2)
 	for i := range 3 {
 		if _, err := h.Receive(ctx, "BER", h.from(t, hotline.Heartbeat{Counter: uint64(10 + i), Checkpoint: a, Gossip: [][]byte{b}})); err != nil {
 			t.Fatal(err)
@@ -200,6 +233,135 @@ func TestEquivocation(t *testing.T) {
 	origin, _ := h.agr.LogOrigin("BER")
 	if cp, err := h.st.Checkpoint(ctx, origin); err != nil || cp.Size != 5 {
 		t.Errorf("stored checkpoint: %+v, %v", cp, err)
+	}
+}
+
+// TestUnwitnessedNotBelieved: a peer's own signed checkpoint that no quorum
+// of other witnesses cosigned — of size 1,000,000, or cosigned by the
+// owner and one other witness only — is not believed; the witnessed one
+// is; a later fork at the witnessed size, even unwitnessed, is caught.
+func TestUnwitnessedNotBelieved(t *testing.T) {
+	h := newHeartbeats(t)
+	ctx := context.Background()
+	counter := uint64(100)
+	show := func(cp []byte) {
+		t.Helper()
+		counter++
+		if _, err := h.Receive(ctx, "BER", h.from(t, hotline.Heartbeat{Counter: counter, Checkpoint: cp})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	show(h.checkpoint(t, 1_000_000, 9))
+	if n := h.stored(t); n != 0 {
+		t.Fatalf("an unwitnessed checkpoint of size 1,000,000 was believed: stored size %d", n)
+	}
+	show(h.checkpoint(t, 2_000_000, 9, "BER", "CRI"))
+	if n := h.stored(t); n != 0 {
+		t.Fatalf("a checkpoint cosigned by its owner and one witness was believed: stored size %d", n)
+	}
+	if _, ok, err := h.Witnessed(ctx, "BER"); ok || err != nil {
+		t.Fatalf("Witnessed: %v, %v; want none", ok, err)
+	}
+	show(h.checkpoint(t, 5, 1, "CRI", "DEP"))
+	if n := h.stored(t); n != 5 {
+		t.Fatalf("the witnessed checkpoint of size 5 is not believed: stored size %d", n)
+	}
+	if v, ok, err := h.Witnessed(ctx, "BER"); !ok || err != nil || v.Size != 5 || len(v.Cosignatures) != 2 {
+		t.Fatalf("Witnessed: %+v, %v, %v", v, ok, err)
+	}
+	show(h.checkpoint(t, 5, 2))
+	es, err := h.st.Equivocations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 {
+		t.Fatalf("%d equivocation proofs after a fork at the witnessed size; want 1", len(es))
+	}
+}
+
+// TestUnprovableConsistency: two checkpoints of one log whose consistency
+// cannot be proven (here no tiles can be read) raise the alarm after the
+// retries, once, with both checkpoints.
+func TestUnprovableConsistency(t *testing.T) {
+	h := newHeartbeats(t)
+	ctx := context.Background()
+	real, forged := h.checkpoint(t, 5, 1, "CRI", "DEP"), h.checkpoint(t, 1_000_000, 9)
+	if _, err := h.Receive(ctx, "BER", h.from(t, hotline.Heartbeat{Counter: 1, Checkpoint: real, Gossip: [][]byte{forged}})); err != nil {
+		t.Fatal(err)
+	}
+	alarms := func() int {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.unproven)
+	}
+	h.Recheck(ctx)
+	if n := alarms(); n != 0 {
+		t.Fatalf("%d alarms before the retries are spent", n)
+	}
+	for range 3 {
+		h.Recheck(ctx)
+	}
+	if n := alarms(); n != 1 {
+		t.Fatalf("%d alarms after the retries; want 1", n)
+	}
+	as := h.Alarms()
+	if len(as) != 1 || as[0].Owner != "BER" || as[0].Proof != nil || string(as[0].Older) != string(real) || string(as[0].Newer) != string(forged) {
+		t.Errorf("alarm: %+v", as)
+	}
+}
+
+// TestCosignatureHistory: every witnessed checkpoint is kept with each
+// cosignature and its timestamp, new cosignatures of a kept checkpoint are
+// added, and a witness whose timestamps go down as the log grows is
+// reported.
+func TestCosignatureHistory(t *testing.T) {
+	h := newHeartbeats(t)
+	ctx := context.Background()
+	origin, _ := h.agr.LogOrigin("BER")
+	t0 := h.clk.Now()
+	show := func(counter uint64, cp []byte) {
+		t.Helper()
+		if _, err := h.Receive(ctx, "BER", h.from(t, hotline.Heartbeat{Counter: counter, Time: h.clk.Now(), Checkpoint: cp})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	show(1, h.checkpoint(t, 5, 1, "CRI", "DEP"))
+	h.clk.Advance(time.Minute)
+	show(2, h.checkpoint(t, 5, 1, "CRI", "DEP", "BER")) // BER's own cosignature arrives later
+	h.clk.Advance(time.Minute)
+	ten := h.checkpoint(t, 10, 2, "CRI", "DEP")
+	show(3, ten)
+
+	first, err := h.st.FirstCosignatures(ctx, origin, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range first {
+		got = append(got, fmt.Sprintf("%s %d %v", c.Witness, c.Size, c.Time.Sub(t0)))
+	}
+	if diff := cmp.Diff([]string{"CRI 5 0s", "DEP 5 0s", "BER 5 1m0s"}, got); diff != "" {
+		t.Errorf("first cosignatures of index 4 (-want +got):\n%s", diff)
+	}
+	if len(h.Alarms()) != 0 {
+		t.Fatalf("alarms before any clock went back: %+v", h.Alarms())
+	}
+
+	// DEP cosigns size 7 after it cosigned size 10, but dates it earlier
+	// than 5's: its timestamps go down as the log grows.
+	h.clk.Set(t0.Add(-time.Minute))
+	seven := h.checkpoint(t, 7, 3, "CRI", "DEP")
+	h.clk.Set(t0.Add(3 * time.Minute))
+	show(4, seven)
+	var witnesses []string
+	for _, a := range h.Alarms() {
+		if a.Witness != "" {
+			witnesses = append(witnesses, a.Witness)
+		}
+	}
+	slices.Sort(witnesses)
+	if diff := cmp.Diff([]string{"CRI", "DEP"}, witnesses); diff != "" {
+		t.Errorf("witnesses reported (-want +got):\n%s", diff)
 	}
 }
 

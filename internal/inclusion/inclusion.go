@@ -1,8 +1,13 @@
 // Package inclusion holds recipients to their receipts.
 //
 // A receipt names the index of the envelope's entry in the recipient's
-// log. The sender checks it: once the recipient's log has a checkpoint past
-// that index, the entry must be included there. A receipt whose entry is
+// log. The sender checks it: once a witnessed checkpoint of the
+// recipient's log (one that carries the agreement's witness quorum without
+// the recipient) is past that index, the entry must be included there. A
+// checkpoint the recipient's node serves is handed to gossip (Observe),
+// which believes it only if it is witnessed; the check uses the largest
+// witnessed checkpoint gossip holds (Witnessed), never one the recipient
+// alone signed. A receipt whose entry is
 // not is a recipient that signed for something its log does not show — an
 // alarm ([ErrNotIncluded], OnFailure). A [Checker] makes these checks for
 // every delivered message, on its own schedule, reading the recipients'
@@ -16,6 +21,7 @@ package inclusion
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -30,15 +36,21 @@ import (
 // names.
 var ErrNotIncluded = hotline.NewError("not_included", "the receipt's log entry is not in the recipient's log")
 
-// Config configures a [Checker]. Store, Agreement and
-// Remote are required.
+// Config configures a [Checker]. Store, Agreement, Remote and Witnessed
+// are required.
 type Config struct {
 	Store     store.Store
 	Agreement func() *agreement.Agreement
 	// Remote returns a reader of a party's log.
 	Remote func(party string) (*tlog.Remote, error)
-	Clock  clock.Clock
-	Logger *slog.Logger
+	// Witnessed returns the largest checkpoint of party's log that carries
+	// the agreement's witness quorum (ok false for none yet).
+	Witnessed func(ctx context.Context, party string) (cp tlog.Checkpoint, ok bool, err error)
+	// Observe, if set, is handed every checkpoint the checker fetches, to
+	// compare with what gossip holds (and believe if witnessed).
+	Observe func(ctx context.Context, signed []byte)
+	Clock   clock.Clock
+	Logger  *slog.Logger
 	// Every is how often the checker runs. Zero means 1 min.
 	Every time.Duration
 	// OnFailure is called for each receipt whose entry a checkpoint past it
@@ -56,8 +68,8 @@ type Checker struct {
 
 // New returns a checker.
 func New(cfg Config) (*Checker, error) {
-	if cfg.Store == nil || cfg.Agreement == nil || cfg.Remote == nil {
-		return nil, errors.New("inclusion: Store, Agreement and Remote are required")
+	if cfg.Store == nil || cfg.Agreement == nil || cfg.Remote == nil || cfg.Witnessed == nil {
+		return nil, errors.New("inclusion: Store, Agreement, Remote and Witnessed are required")
 	}
 	c := &Checker{cfg: cfg, clock: clock.Or(cfg.Clock), logger: cfg.Logger}
 	if c.logger == nil {
@@ -109,11 +121,7 @@ func (c *Checker) Check(ctx context.Context) int {
 		if p == nil {
 			p = &peer{}
 			peers[row.Recipient] = p
-			if p.origin, p.err = c.cfg.Agreement().LogOrigin(row.Recipient); p.err == nil {
-				if p.remote, p.err = c.cfg.Remote(row.Recipient); p.err == nil {
-					p.cp, p.err = p.remote.Checkpoint(ctx)
-				}
-			}
+			p.origin, p.remote, p.cp, p.err = c.witnessed(ctx, row.Recipient)
 			if p.err != nil && ctx.Err() == nil {
 				c.logger.Info("cannot read a recipient's log yet", "party", row.Recipient, "err", p.err)
 			}
@@ -143,4 +151,31 @@ func (c *Checker) Check(ctx context.Context) int {
 		proven++
 	}
 	return proven
+}
+
+// witnessed fetches the recipient's checkpoint, hands it to gossip, and
+// returns the largest witnessed checkpoint of its log known.
+func (c *Checker) witnessed(ctx context.Context, party string) (string, *tlog.Remote, tlog.Checkpoint, error) {
+	origin, err := c.cfg.Agreement().LogOrigin(party)
+	if err != nil {
+		return "", nil, tlog.Checkpoint{}, err
+	}
+	remote, err := c.cfg.Remote(party)
+	if err != nil {
+		return "", nil, tlog.Checkpoint{}, err
+	}
+	fetched, ferr := remote.Checkpoint(ctx)
+	if ferr == nil && c.cfg.Observe != nil {
+		c.cfg.Observe(ctx, fetched.Note)
+	}
+	cp, ok, err := c.cfg.Witnessed(ctx, party)
+	switch {
+	case err != nil:
+		return "", nil, tlog.Checkpoint{}, err
+	case !ok && ferr != nil:
+		return "", nil, tlog.Checkpoint{}, ferr
+	case !ok:
+		return "", nil, tlog.Checkpoint{}, fmt.Errorf("no witnessed checkpoint of %s's log yet (its node serves size %d)", party, fetched.Size)
+	}
+	return origin, remote, cp, nil
 }

@@ -14,6 +14,9 @@ type Metrics struct {
 	// failed after the response (a retry or the next start-up records
 	// them).
 	RecordFailed prometheus.Counter
+	// ReceiptsRefused counts recipients' receipts refused, by code (an
+	// alert: a recipient signed something that cannot be its receipt).
+	ReceiptsRefused *prometheus.CounterVec
 }
 
 // NewMetrics returns the node's metrics, registered with reg if it is not
@@ -42,9 +45,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RecordFailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hotline_receipt_records_failed_total", Help: "Receipts issued whose record in the store failed afterwards.",
 		}),
+		ReceiptsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotline_receipts_refused_total", Help: "Recipients' receipts refused, by refusal code.",
+		}, []string{"code"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Accepted, m.Duplicate, m.Refused, m.Sent, m.Receipts, m.AcceptDur, m.RecordFailed)
+		reg.MustRegister(m.Accepted, m.Duplicate, m.Refused, m.Sent, m.Receipts, m.AcceptDur, m.RecordFailed, m.ReceiptsRefused)
 	}
 	return m
 }

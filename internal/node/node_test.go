@@ -666,6 +666,66 @@ func TestReply(t *testing.T) {
 	}
 }
 
+// TestReceiptTime: a receipt is a delivery only if its time of receipt
+// lies between ReceiptWindow before the sender stored the envelope and
+// ReceiptWindow after the receipt came back; one dated years ahead, or
+// before the envelope existed, is refused with receipt_time and counted,
+// and leaves the row undelivered.
+func TestReceiptTime(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name   string
+		skew   time.Duration // CRI's clock against BER's when it signs
+		refuse bool
+	}{
+		{"dated five years ahead", 5 * 365 * 24 * time.Hour, true},
+		{"dated twenty minutes before the envelope was stored", -20 * time.Minute, true},
+		{"fourteen minutes ahead", 14 * time.Minute, false},
+		{"fourteen minutes before", -14 * time.Minute, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ber := newTestNode(t, "BER", nil)
+			cri := newTestNode(t, "CRI", nil)
+			ber.clk.Advance(time.Hour)
+			cri.clk.Set(ber.clk.Now())
+			id, err := ber.Send(ctx, Draft{To: []string{"CRI"}, Kind: "notification", Severity: hotline.SeverityLow, Marking: hotline.TLPClear, Body: []byte(`{}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			honest, err := cri.Accept(ctx, ber.sentView(t, id, "CRI"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// CRI signs for the same entry a receipt dated as it likes.
+			r, _, err := hotline.OpenReceipt(honest, mustVerifier(t, cri.keys.Message))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Received = ber.clk.Now().Add(tt.skew)
+			receipt, err := hotline.Sign(r, cri.keys.Message)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ber.RecordReceipt(ctx, id, "CRI", receipt, "direct")
+			if !tt.refuse {
+				if err != nil {
+					t.Fatalf("RecordReceipt: %v", err)
+				}
+				return
+			}
+			if Code(err) != "receipt_time" {
+				t.Fatalf("RecordReceipt: %v, want receipt_time", err)
+			}
+			if row := ber.st.row(id, "CRI"); row.State == store.OutboxDelivered {
+				t.Error("the refused receipt delivered the row")
+			}
+			if got := counted(t, ber.Metrics().ReceiptsRefused.WithLabelValues("receipt_time")); got != 1 {
+				t.Errorf("refused receipts counted: %v", got)
+			}
+		})
+	}
+}
+
 // TestRecordReceipt: a recipient's receipt is verified, recorded with its
 // log entry once, and a receipt for another message, or by another key,
 // is refused.

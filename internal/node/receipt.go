@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/store"
@@ -12,6 +13,17 @@ import (
 // ErrWrongReceipt: a receipt that verifies but is not for the envelope and
 // recipient it was returned for.
 var ErrWrongReceipt = hotline.NewError("wrong_receipt", "receipt does not match the delivery")
+
+// ErrReceiptTime: a receipt whose time of receipt is not between
+// ReceiptWindow before the envelope was stored to send and ReceiptWindow
+// after the receipt came back.
+var ErrReceiptTime = hotline.NewError("receipt_time", "receipt's time of receipt out of range")
+
+// ReceiptWindow is how far a receipt's time of receipt may lie before the
+// sender stored the envelope (clocks differ) or after the receipt came back
+// (clocks differ again; a relayed receipt arrives late, which moves the
+// upper bound with it).
+const ReceiptWindow = 15 * time.Minute
 
 // RecordReceipt verifies the receipt a recipient returned for envelope id
 // and records the delivery: the outbox row delivered (by route), the
@@ -37,6 +49,17 @@ func (n *Node) RecordReceipt(ctx context.Context, id hotline.ID, recipient strin
 		return nil, hotline.Errorf(ErrWrongReceipt, "receipt from %s names message %s, not %s", recipient, r.Message, id)
 	case r.LogOrigin != origin:
 		return nil, hotline.Errorf(ErrWrongReceipt, "receipt from %s names log %q, the agreement says %q", recipient, r.LogOrigin, origin)
+	}
+	env, err := n.store.Envelope(ctx, hotline.Sent, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading the sent envelope %s: %w", id, err)
+	}
+	if from, to := env.At.Add(-ReceiptWindow), now.Add(ReceiptWindow); r.Received.Before(from) || r.Received.After(to) {
+		err := hotline.Errorf(ErrReceiptTime, "%s's receipt for %s says it was received at %s; the envelope was stored at %s and the receipt came back at %s",
+			recipient, id, hotline.FormatTime(r.Received), hotline.FormatTime(env.At), hotline.FormatTime(now))
+		n.metrics.ReceiptsRefused.WithLabelValues(Code(err)).Inc()
+		n.logger.Error("ALERT: a receipt dated outside its delivery refused", "party", recipient, "id", id, "err", err)
+		return nil, err
 	}
 	entry := hotline.LeafEntry(n.log.Origin(), hotline.ReceiptReceived, rid)
 	unlock := n.locks.lock(rid)

@@ -33,6 +33,25 @@ type Peer struct {
 	TheySent     uint64      `json:"they_sent"`
 	Received     uint64      `json:"received"`
 	Missing      [][2]uint64 `json:"missing,omitempty"`
+	// Log is what this node believes of the peer's log.
+	Log PeerLog `json:"log"`
+}
+
+// PeerLog is what a node believes of a peer's log: only checkpoints that
+// carry the agreement's witness quorum (the peer not counting) count.
+type PeerLog struct {
+	Origin string `json:"origin,omitempty"`
+	// WitnessedSize is the largest size a witnessed checkpoint showed, 0
+	// with none; WitnessedAt the latest cosignature timestamp on it and
+	// AgeSeconds how long ago that was; Cosigners the witnesses that
+	// cosigned it.
+	WitnessedSize uint64   `json:"witnessed_size"`
+	WitnessedAt   string   `json:"witnessed_at,omitempty"`
+	AgeSeconds    *int64   `json:"age_s,omitempty"`
+	Cosigners     []string `json:"cosigners"`
+	// Alarms are the equivocations, unprovable consistency and witness
+	// clocks going back found about the log.
+	Alarms []string `json:"alarms"`
 }
 
 // PeerList is the answer of GET /api/v1/peers.
@@ -70,6 +89,12 @@ func (a *api) listPeers(r *http.Request) (any, error) {
 		}
 		for _, m := range p.Missing {
 			q.Missing = append(q.Missing, [2]uint64{m.From, m.To})
+		}
+		q.Log = PeerLog{Origin: p.Log.Origin, WitnessedSize: p.Log.Witnessed, WitnessedAt: fmtTime(p.Log.Cosigned),
+			Cosigners: append([]string{}, p.Log.Cosigners...), Alarms: append([]string{}, p.Log.Alarms...)}
+		if !p.Log.Cosigned.IsZero() {
+			age := int64(a.node.Clock().Now().Sub(p.Log.Cosigned) / time.Second)
+			q.Log.AgeSeconds = &age
 		}
 		out.Peers = append(out.Peers, q)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hotline-net/hotline/internal/store"
 	"github.com/hotline-net/hotline/internal/tlog"
@@ -19,6 +20,23 @@ const cosignatureKey = "tlog/cosignatures"
 type storeCosignatures struct {
 	st store.Store
 	mu sync.Mutex
+	// history, once set (heartbeats start after the log), is handed each
+	// quorum checkpoint, to keep it with every cosignature.
+	history atomic.Pointer[func(context.Context, []byte)]
+}
+
+// keepHistory hands every quorum checkpoint from now on to f, and the
+// stored one at once.
+func (c *storeCosignatures) keepHistory(ctx context.Context, f func(context.Context, []byte)) error {
+	c.history.Store(&f)
+	s, err := c.Load(ctx)
+	if err != nil {
+		return err
+	}
+	if s.Quorum != nil {
+		f(ctx, s.Quorum)
+	}
+	return nil
 }
 
 var _ tlog.CosignatureStore = (*storeCosignatures)(nil)
@@ -77,5 +95,12 @@ func (c *storeCosignatures) PutWitness(ctx context.Context, witness string, cosi
 }
 
 func (c *storeCosignatures) PutQuorum(ctx context.Context, cosigned []byte) error {
-	return c.update(context.WithoutCancel(ctx), func(s *cosignatureState) { s.Quorum = cosigned })
+	ctx = context.WithoutCancel(ctx)
+	if err := c.update(ctx, func(s *cosignatureState) { s.Quorum = cosigned }); err != nil {
+		return err
+	}
+	if f := c.history.Load(); f != nil {
+		(*f)(ctx, cosigned)
+	}
+	return nil
 }

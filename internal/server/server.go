@@ -142,6 +142,7 @@ type Server struct {
 	puller     *relay.Puller
 	inclusion  *inclusion.Checker
 	client     *fedapi.Client
+	cosigs     *storeCosignatures
 	remotesMu  sync.Mutex
 	remotes    map[string]*tlog.Remote
 	alarms     prometheus.Counter
@@ -577,6 +578,7 @@ func (s *Server) now() time.Time {
 }
 
 func (s *Server) openLog(ctx context.Context) (*tlog.Log, error) {
+	s.cosigs = &storeCosignatures{st: s.store}
 	cfg := tlog.Config{
 		Dir:                filepath.Join(s.dir, LogDir),
 		Signer:             s.keys.Checkpoint,
@@ -585,7 +587,7 @@ func (s *Server) openLog(ctx context.Context) (*tlog.Log, error) {
 		CheckpointInterval: time.Duration(s.cfg.CheckpointInterval),
 		RepublishInterval:  time.Duration(s.cfg.HeartbeatInterval),
 		Self:               s.cfg.Party, // the policy names witnesses by party id
-		Cosignatures:       &storeCosignatures{st: s.store},
+		Cosignatures:       s.cosigs,
 		OnEquivocation: func(e *tlog.Equivocation) {
 			// A witness holds a view of this node's own log that the log
 			// does not extend: keep the proof, raise the alarm.
@@ -728,6 +730,8 @@ func (s *Server) startPeers() error {
 		Key: s.keys.Message, Agreement: agr, Store: s.store, Log: s.log, Transport: s.client,
 		RemoteLog: s.remote, Clock: opts.Clock, Logger: s.logger, Interval: heartbeat,
 		OnEquivocation: func(*tlog.Equivocation) { s.alarms.Inc() },
+		// Consistency that cannot be proven is the same alarm.
+		OnUnproven: func(gossip.Alarm) { s.alarms.Inc() },
 		SyncAgreement: func(ctx context.Context, peer string) {
 			if got, gave, err := s.chain.Sync(ctx, peer); err != nil {
 				s.logger.Info("agreement sync failed", "peer", peer, "err", err)
@@ -742,6 +746,11 @@ func (s *Server) startPeers() error {
 		},
 	})
 	if err != nil {
+		return err
+	}
+	// This node's own quorum checkpoints are kept with every cosignature,
+	// as its peers' are.
+	if err := s.cosigs.keepHistory(context.Background(), s.heartbeats.Observe); err != nil {
 		return err
 	}
 	s.relay, err = relay.New(relay.Config{
@@ -761,6 +770,13 @@ func (s *Server) startPeers() error {
 	}
 	s.inclusion, err = inclusion.New(inclusion.Config{
 		Store: s.store, Agreement: agr, Remote: s.remote, Clock: opts.Clock, Logger: s.logger, Every: heartbeat,
+		// Only witnessed checkpoints count; what the checker fetches goes
+		// to gossip, which compares it and believes it only if witnessed.
+		Witnessed: func(ctx context.Context, party string) (tlog.Checkpoint, bool, error) {
+			v, ok, err := s.heartbeats.Witnessed(ctx, party)
+			return v.Checkpoint, ok, err
+		},
+		Observe: s.heartbeats.Observe,
 	})
 	return err
 }

@@ -125,3 +125,77 @@ type Health struct {
 	LastFailure time.Time
 	LastError   string
 }
+
+// WitnessedCheckpoint is a checkpoint of a log that met the agreement's
+// witness quorum, as this node first recorded it, with every cosignature it
+// holds for it.
+type WitnessedCheckpoint struct {
+	Origin string
+	Size   uint64
+	// Hash is the checkpoint's root hash.
+	Hash [32]byte
+	// Note is the signed checkpoint note as first recorded.
+	Note []byte
+	// At is when this node first recorded it.
+	At time.Time
+	// Cosignatures are its cosignatures; Origin and Size in each are the
+	// checkpoint's.
+	Cosignatures []CosignatureRecord
+}
+
+// CosignatureRecord is one witness's cosignature of a checkpoint.
+type CosignatureRecord struct {
+	Origin string
+	Size   uint64
+	// Witness is the witness's party id.
+	Witness string
+	// Time is the cosignature's timestamp (C2SP tlog-cosignature): when
+	// the witness says it cosigned.
+	Time time.Time
+	// Signature is the note signature line, without its newline.
+	Signature string
+	// At is when this node received it.
+	At time.Time
+}
+
+// Check returns ErrInvalid unless c can be recorded.
+func (c *WitnessedCheckpoint) Check() error {
+	if c.Origin == "" {
+		return invalid("witnessed checkpoint: empty origin")
+	}
+	if err := checkText("witnessed checkpoint origin", c.Origin, MaxShortText); err != nil {
+		return err
+	}
+	if err := CheckUint("witnessed checkpoint size", c.Size); err != nil {
+		return err
+	}
+	if len(c.Note) == 0 {
+		return invalid("witnessed checkpoint: empty note")
+	}
+	if err := CheckTime("witnessed checkpoint at", c.At); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, s := range c.Cosignatures {
+		if s.Origin != c.Origin || s.Size != c.Size {
+			return invalid("cosignature of %q size %d on the checkpoint of %q size %d", s.Origin, s.Size, c.Origin, c.Size)
+		}
+		if s.Witness == "" || seen[s.Witness] {
+			return invalid("cosignature: empty or repeated witness %q", s.Witness)
+		}
+		seen[s.Witness] = true
+		if err := checkText("cosignature witness", s.Witness, MaxPartyLen); err != nil {
+			return err
+		}
+		if s.Signature == "" || !utf8.ValidString(s.Signature) || len(s.Signature) > MaxShortText {
+			return invalid("cosignature of %q: empty, invalid or too long signature line", s.Witness)
+		}
+		if err := CheckTime("cosignature time", s.Time); err != nil {
+			return err
+		}
+		if err := CheckTime("cosignature at", s.At); err != nil {
+			return err
+		}
+	}
+	return nil
+}

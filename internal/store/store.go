@@ -360,6 +360,37 @@ type Store interface {
 	// first (the reverse of the order they were recorded).
 	Equivocations(ctx context.Context) ([]EquivocationRecord, error)
 
+	// AddWitnessed records a checkpoint of a log that met the witness
+	// quorum, and each of its cosignatures with its timestamp and when
+	// this node received it, in one transaction: the history neutral time
+	// is computed from (see [Store.FirstCosignatures]). A checkpoint is
+	// identified by (Origin, Size); recorded again with the same root it
+	// keeps its first note and time and gains the cosignatures it did not
+	// have, a witness's first cosignature of it being kept; with another
+	// root it is ErrConflict and nothing is written (the caller holds two
+	// signed checkpoints that cannot both be true). It returns how many
+	// cosignatures were new. It is kept for the agreement's evidence
+	// period; the store never deletes it.
+	AddWitnessed(ctx context.Context, c *WitnessedCheckpoint) (added int, err error)
+
+	// WitnessedAround returns the recorded checkpoints of origin nearest
+	// to size: the largest below it and the smallest above it (either
+	// absent when there is none), each with its cosignatures ordered by
+	// witness. A checkpoint of exactly size is not returned.
+	WitnessedAround(ctx context.Context, origin string, size uint64) (below, above *WitnessedCheckpoint, err error)
+
+	// Witnessed returns the recorded checkpoints of origin, largest first,
+	// at most limit (0: all), with their cosignatures.
+	Witnessed(ctx context.Context, origin string, limit int) ([]WitnessedCheckpoint, error)
+
+	// FirstCosignatures returns, for each witness that cosigned a recorded
+	// checkpoint of origin containing entry index (one of a size above
+	// index), its cosignature with the earliest timestamp among those
+	// checkpoints, ordered by that timestamp, then by witness: the times
+	// DESIGN.md's neutral time W(x, P) is the k-th earliest of, once the
+	// witnesses P and the log's owner are left out.
+	FirstCosignatures(ctx context.Context, origin string, index uint64) ([]CosignatureRecord, error)
+
 	// RecordProbe counts a heartbeat's outcome in its peer's channel
 	// health (see [ProbeBucket] for how). A peer's probes are recorded in
 	// the order they were made: a probe at the time of the peer's latest

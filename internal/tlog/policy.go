@@ -397,6 +397,9 @@ type Cosignature struct {
 	// Time is the cosignature's timestamp: when the witness saw the
 	// checkpoint as the largest of the log.
 	Time time.Time
+	// Signature is the note signature line, without its newline: the
+	// evidence itself.
+	Signature string
 }
 
 // Cosignatures verifies a checkpoint's signature by one of the policy's logs
@@ -445,7 +448,7 @@ func (p *Policy) Cosignatures(signed []byte) (Checkpoint, []Cosignature, error) 
 			if err != nil {
 				return Checkpoint{}, nil, fmt.Errorf("cosignature of %q: %w", w, err)
 			}
-			out = append(out, Cosignature{Witness: w, Time: t})
+			out = append(out, Cosignature{Witness: w, Time: t, Signature: sigLine(s)})
 		}
 	}
 	return cp, out, nil

@@ -153,7 +153,8 @@ func TestPolicyVerifyCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]Cosignature{{"a", a.clock.Now()}, {"b", b.clock.Now()}}, cosigs); diff != "" {
+	_, lines, _ := splitNote(both)
+	if diff := cmp.Diff([]Cosignature{{"a", a.clock.Now(), lines[1]}, {"b", b.clock.Now(), lines[2]}}, cosigs); diff != "" {
 		t.Errorf("Cosignatures (-want +got):\n%s", diff)
 	}
 	if _, _, err := pol.VerifyCheckpoint(both, "b"); !errors.Is(err, ErrNoQuorum) {

@@ -71,6 +71,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"RelayQueue", testRelayQueue},
 		{"ConcurrentRelayPut", testConcurrentRelayPut},
 		{"Equivocations", testEquivocations},
+		{"Witnessed", testWitnessed},
 		{"PeerHealth", testPeerHealth},
 		{"ConcurrentProbes", testConcurrentProbes},
 		{"Agreement", testAgreement},
