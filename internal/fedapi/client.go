@@ -59,6 +59,9 @@ func NewTransport(perPeer int) *http.Transport {
 	}
 }
 
+// CloseIdleConnections closes the client's idle keep-alive connections.
+func (c *Client) CloseIdleConnections() { c.httpClient().CloseIdleConnections() }
+
 func (c *Client) httpClient() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP

@@ -103,6 +103,7 @@ func TestHostileRequests(t *testing.T) {
 	}
 	operatorPost := func(body []byte) int {
 		op := s.Operator()
+		defer op.Client.CloseIdleConnections()
 		req, _ := http.NewRequest(http.MethodPost, op.Base+"/api/v1/messages", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := op.Client.Do(req)
@@ -212,6 +213,7 @@ func TestHostileRequests(t *testing.T) {
 		// gossip's fetches from peers and from itself, on the default
 		// transport) are not left behind by the hostile requests.
 		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+		s.CloseIdleConnections()
 		return runtime.NumGoroutine() <= goroutines+5, nil
 	})
 	runtime.GC()

@@ -652,6 +652,14 @@ func (s *Server) authorizeLogReader(w http.ResponseWriter, r *http.Request) bool
 	return true
 }
 
+// CloseIdleConnections closes the idle keep-alive connections of the
+// node's client to its peers (and to itself).
+func (s *Server) CloseIdleConnections() {
+	if s.client != nil {
+		s.client.CloseIdleConnections()
+	}
+}
+
 // URL returns the base URL the node serves on.
 func (s *Server) URL() string {
 	scheme := "http"
