@@ -127,15 +127,6 @@ func (f *fixture) entry(t *testing.T, prev *agreement.SignedEntry, at time.Time)
 	return msg
 }
 
-func mustDescribe(t *testing.T, msg []byte) agreement.Document {
-	t.Helper()
-	d, err := agreement.Describe(msg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 func TestAddStoresThenSwapsThenLogs(t *testing.T) {
 	f := newFixture(t, "DEP")
 	ctx := context.Background()

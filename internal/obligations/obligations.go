@@ -538,7 +538,6 @@ func judge(o *Obligation, terms Terms, w *neutral, q Quorum, m *Message, to stri
 	}
 	o.State = Missed
 	o.Why = "no answer tendered by the due time"
-	return
 }
 
 // retractionTime is when a retraction counts as given: the earliest
