@@ -50,11 +50,14 @@ type holdings struct {
 	own []entryKey
 }
 
+// newStoryStart is when every world's agreement is issued.
+var newStoryStart = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+
 var worldParties = []string{"DEP", "ARV", "CRI", "ESK"}
 
 func newWorld(tb testing.TB) *world {
 	tb.Helper()
-	w := &world{tb: tb, start: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), keys: map[string]*hotline.KeySet{},
+	w := &world{tb: tb, start: newStoryStart, keys: map[string]*hotline.KeySet{},
 		logs: map[string]*wlog{}, held: map[string]*holdings{}}
 	sc := agreement.SampleConfig{Time: w.start}
 	for i, p := range worldParties {
