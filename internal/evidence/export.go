@@ -312,3 +312,22 @@ func unb64(s string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// OwnWitnessed returns the witnessed checkpoints src's store recorded of
+// its own log, each with every cosignature recorded, smallest first.
+func OwnWitnessed(ctx context.Context, src Source) ([][]byte, error) {
+	origin, err := src.Agreement.LogOrigin(src.Party)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := src.Store.Witnessed(ctx, origin, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reading the witnessed checkpoints: %w", err)
+	}
+	slices.SortFunc(ws, func(a, b store.WitnessedCheckpoint) int { return cmpUint(a.Size, b.Size) })
+	out := make([][]byte, len(ws))
+	for i := range ws {
+		out[i] = fullNote(&ws[i])
+	}
+	return out, nil
+}
