@@ -687,7 +687,7 @@ func (d *demo) evidence(ctx context.Context) error {
 	}
 	o.plain("  %d bundles, %d KB: %d envelopes, %d receipts, %d witnessed checkpoints, %d inclusion proofs: verified",
 		len(files), (size+1023)/1024, n.env, n.rc, n.cp, n.inc)
-	o.plain("  %-4s %4s %5s %7s %5s", "", "met", "late", "missed", "open")
+	o.plain("  %-4s %4s %5s %7s %5s", "", "met", "late", "missed", "other")
 	for _, t := range rep.Tallies() {
 		o.plain("  %-4s %4d %5d %7d %5d", t.Party, t.Met, t.Late, t.Missed, t.All-t.Met-t.Late-t.Missed)
 	}

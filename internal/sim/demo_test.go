@@ -107,6 +107,15 @@ func TestDemo(t *testing.T) {
 		"ESK: 2 obligations; to acknowledge no answers; to respond no answers",
 		"mitigation_request  acknowledge        0     0       1",
 		"mitigation_request      respond        0     0       0        0           0         0          0     1",
+		"a third state verifies all 12 bundles offline",
+		"12 bundles, ",
+		"16 envelopes, 16 receipts, ",
+		"inclusion proofs: verified",
+		"        met  late  missed other",
+		"  CRI     2     0       0     0",
+		"  ESK     0     0       1     1",
+		"  ESK missed: acknowledge of ",
+		"ARV-about-ESK.tampered, one byte flipped: refused: bundle_unverified: ",
 		"The nodes keep serving until Ctrl-C:",
 	}
 	rest := text
