@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"fmt"
 	"runtime"
 	"slices"
@@ -109,6 +110,10 @@ type facts struct {
 	equivocations map[string]string
 	proven        map[entryKey]uint64
 	receipts      []receiptFact
+	keys          *keys
+	// verified holds the signatures verified, by what they sign.
+	mu       sync.Mutex
+	verified map[string]bool
 }
 
 // Verify checks bundles against pin, offline, and judges every obligation
@@ -128,8 +133,18 @@ func Verify(bundles []*Bundle, pin Pin, now time.Time) (*Report, error) {
 		proven:        map[entryKey]uint64{},
 	}
 	rep := &Report{Equivocations: f.equivocations}
+	// The chains first: each from the pin, then their union, which every
+	// bundle's contents are checked against (a key one bundle's chain
+	// shows revoked is revoked for all).
 	for i, b := range bundles {
-		s, err := f.add(b, pin)
+		if err := f.chain(b, pin); err != nil {
+			return nil, fmt.Errorf("bundle %d (%s about %s): %w", i+1, b.Party, b.About, err)
+		}
+	}
+	f.keys = &keys{a: f.agr, v: map[string]note.Verifier{}}
+	f.verified = map[string]bool{}
+	for i, b := range bundles {
+		s, err := f.add(b)
 		if err != nil {
 			return nil, fmt.Errorf("bundle %d (%s about %s): %w", i+1, b.Party, b.About, err)
 		}
@@ -188,32 +203,55 @@ func unverified(format string, args ...any) error {
 	return hotline.Errorf(ErrUnverified, format, args...)
 }
 
-// add verifies one bundle and adds its facts.
-func (f *facts) add(b *Bundle, pin Pin) (Summary, error) {
-	sum := Summary{Party: b.Party, About: b.About, Exported: b.Exported}
+// chain verifies a bundle's agreement chain from the pin and merges it
+// into the union.
+func (f *facts) chain(b *Bundle, pin Pin) error {
 	a, err := agreement.Parse(b.Body.Agreement)
 	if err != nil {
-		return sum, unverified("agreement: %v", err)
+		return unverified("agreement: %v", err)
 	}
 	if err := a.Verify(); err != nil {
-		return sum, unverified("agreement: %v", err)
+		return unverified("agreement: %v", err)
 	}
 	if err := pin.check(a); err != nil {
-		return sum, err
+		return err
 	}
 	if f.agr == nil {
 		f.agr = a
-	} else {
-		m, err := f.agr.Merge(a)
-		if err == nil {
-			err = m.Verify()
-		}
-		if err != nil {
-			return sum, unverified("agreement: its chain and another bundle's do not merge: %v", err)
-		}
-		f.agr = m
+		return nil
 	}
-	ks := &keys{a: a, v: map[string]note.Verifier{}}
+	m, err := f.agr.Merge(a)
+	if err == nil {
+		err = m.Verify()
+	}
+	if err != nil {
+		return unverified("agreement: its chain and another bundle's do not merge: %v", err)
+	}
+	f.agr = m
+	return nil
+}
+
+// once reports whether the signature over key was verified before (a
+// receipt or an envelope's header that both sides' bundles carry), and
+// marks it verified if not: the caller verifies it then.
+func (f *facts) once(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.verified[key]
+}
+
+func (f *facts) mark(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.verified[key] = true
+}
+
+// add verifies one bundle's contents against the chains' union and adds
+// its facts.
+func (f *facts) add(b *Bundle) (Summary, error) {
+	sum := Summary{Party: b.Party, About: b.About, Exported: b.Exported}
+	a, ks := f.agr, f.keys
+	var err error
 
 	// The exporter's signature over the statement, which names the body.
 	if b.signed == nil {
@@ -243,7 +281,13 @@ func (f *facts) add(b *Bundle, pin Pin) (Summary, error) {
 	// Checkpoints: each must carry the quorum of witnesses other than the
 	// log's owner.
 	local := map[sizeKey][32]byte{}
+	// Inclusion proofs carry their checkpoint again: each note is
+	// verified once.
+	seen := map[string]gossip.Verified{}
 	checkpoint := func(what string, signed []byte) (gossip.Verified, error) {
+		if cp, ok := seen[string(signed)]; ok {
+			return cp, nil
+		}
 		cp, err := gossip.Verify(a, signed, b.Exported)
 		if err != nil {
 			return cp, unverified("%s: %v", what, err)
@@ -251,6 +295,7 @@ func (f *facts) add(b *Bundle, pin Pin) (Summary, error) {
 		if !cp.Witnessed {
 			return cp, unverified("%s: checkpoint %d of %s's log does not carry the witness quorum (witnesses other than %s)", what, cp.Size, cp.Owner, cp.Owner)
 		}
+		seen[string(signed)] = cp
 		return cp, nil
 	}
 	for i, n := range b.Body.Checkpoints {
@@ -353,12 +398,26 @@ func (f *facts) add(b *Bundle, pin Pin) (Summary, error) {
 		if _, err := a.Version(h.Agreement); err != nil {
 			return unverified("envelopes[%d] (%s): it names agreement version %s, which the chain does not hold", i, env.ID(), h.Agreement)
 		}
-		v, err := ks.signed(h.From, hotline.RoleMessage, h.Created, h.Created)
-		if err != nil {
-			return unverified("envelopes[%d] (%s): %s's message key: %v", i, env.ID(), h.From, err)
-		}
-		if err := env.Verify(v); err != nil {
-			return unverified("envelopes[%d] (%s): %v", i, env.ID(), err)
+		if key := "envelope\x00" + string(env.SignedHeader()); f.once(key) {
+			// The header's signature is verified: what remains is what
+			// it commits to.
+			if int64(len(env.Ciphertext())) != h.PayloadSize || sha256.Sum256(env.Ciphertext()) != h.PayloadHash {
+				return unverified("envelopes[%d] (%s): the ciphertext does not match the header's payload commitment", i, env.ID())
+			}
+			for _, r := range h.Recipients {
+				if st := env.Stanza(r.Party); st != nil && sha256.Sum256(st) != r.StanzaHash {
+					return unverified("envelopes[%d] (%s): the key stanza for %s does not match the header", i, env.ID(), r.Party)
+				}
+			}
+		} else {
+			v, err := ks.signed(h.From, hotline.RoleMessage, h.Created, h.Created)
+			if err != nil {
+				return unverified("envelopes[%d] (%s): %s's message key: %v", i, env.ID(), h.From, err)
+			}
+			if err := env.Verify(v); err != nil {
+				return unverified("envelopes[%d] (%s): %v", i, env.ID(), err)
+			}
+			f.mark(key)
 		}
 		in, err := h.CheckInner(e.Inner)
 		if err != nil {
@@ -395,13 +454,16 @@ func (f *facts) add(b *Bundle, pin Pin) (Summary, error) {
 		if err != nil {
 			return unverified("receipts[%d]: %v", i, err)
 		}
-		v, err := ks.signed(r.Party, hotline.RoleMessage, r.Received, r.Received)
-		if err != nil {
-			return unverified("receipts[%d] (%s's receipt of %s): %v", i, r.Party, r.Message, err)
-		}
-		r, rid, err := hotline.OpenReceipt(n, v)
-		if err != nil {
-			return unverified("receipts[%d]: %v", i, err)
+		rid := hotline.NoteID(noteText(n))
+		if key := "receipt\x00" + string(n); !f.once(key) {
+			v, err := ks.signed(r.Party, hotline.RoleMessage, r.Received, r.Received)
+			if err != nil {
+				return unverified("receipts[%d] (%s's receipt of %s): %v", i, r.Party, r.Message, err)
+			}
+			if r, rid, err = hotline.OpenReceipt(n, v); err != nil {
+				return unverified("receipts[%d]: %v", i, err)
+			}
+			f.mark(key)
 		}
 		if o, err := a.LogOrigin(r.Party); err != nil || o != r.LogOrigin {
 			return unverified("receipts[%d] (%s's receipt of %s): it names log %q, not %s's", i, r.Party, r.Message, truncate(r.LogOrigin), r.Party)
