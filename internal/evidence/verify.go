@@ -350,7 +350,7 @@ func (f *facts) add(b *Bundle) (Summary, error) {
 	sum.Consistency = len(b.Body.Consistency)
 
 	// Inclusion proofs, each against a checkpoint of the bundle.
-	proven := map[entryKey]int{}
+	var proven []entryKey // in the order of the proofs
 	for i, t := range b.Body.Inclusion {
 		what := fmt.Sprintf("inclusion[%d]", i)
 		p, err := tlog.ParseProof(t)
@@ -376,7 +376,7 @@ func (f *facts) add(b *Bundle) (Summary, error) {
 			return sum, unverified("%s: entry %d of %s's log (%s %s): %v", what, p.Index, cp.Owner, dir, id, err)
 		}
 		k := entryKey{cp.Owner, dir, id}
-		proven[k] = i
+		proven = append(proven, k)
 		f.proven[k] = p.Index
 	}
 	sum.Inclusion = len(b.Body.Inclusion)
@@ -504,7 +504,7 @@ func (f *facts) add(b *Bundle) (Summary, error) {
 
 	// Every entry the bundle proves stands for something it carries: an
 	// entry without its object is a sign of something removed.
-	for k, i := range proven {
+	for i, k := range proven {
 		if have[k] {
 			continue
 		}

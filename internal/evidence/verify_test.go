@@ -361,3 +361,25 @@ func TestRoundTrip(t *testing.T) {
 		t.Error("the parsed bundle does not marshal to the same bytes")
 	}
 }
+
+// TestRelayTender: ESK's acknowledgement never reached ARV's node, but the
+// depositary's relay took it for ARV at 3 h: ESK's bundle alone shows it
+// tendered then, signed by the relay.
+func TestRelayTender(t *testing.T) {
+	w := newWorld(t)
+	m := w.send("ARV", "ESK", "mitigation_request", hotline.SeverityHigh, 0)
+	w.receive(m, "ESK", time.Minute)
+	ack := w.send("ESK", "ARV", "ack", hotline.SeverityHigh, 3*h, m.ID())
+	w.relay(ack, "ARV", 3*h)
+	w.checkpoint("ESK", all("ESK", 20*h))
+	w.checkpoint("ARV", all("ARV", 20*h))
+
+	o := ackOf(t, mustVerify(t, w, w.bundle("ESK", "ARV", nil)), m.ID())
+	if o.State != obligations.MetOnTime || !o.Tendered.Equal(w.at(3*h)) {
+		t.Errorf("acknowledgement: %s, tendered %s (%s); want met on time, tendered at the relay's receipt", o.State, o.Tendered, o.Why)
+	}
+	o = ackOf(t, mustVerify(t, w, w.bundle("ARV", "ESK", nil)), m.ID())
+	if o.State != obligations.Missed {
+		t.Errorf("by ARV's bundle alone: %s (%s), want missed", o.State, o.Why)
+	}
+}
