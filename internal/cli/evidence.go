@@ -154,7 +154,7 @@ bundle proves stands for something it carries, and that no witness's
 timestamps go down as a log grows. It uses no network.
 
 It then judges every obligation on the union of the verified facts (bundles
-of both sides merge: a verdict only moves toward met), with the clock started
+of both sides merge: a tender either side shows counts), with the clock started
 and the answer dated by neutral time (docs/DESIGN.md), as of --at (default
 now), and prints the verdicts per obliged party — met on time, late, missed,
 disputed — and each obligation with its reason. It exits non-zero, naming

@@ -17,9 +17,9 @@
 // proof, the witness quorum of every checkpoint, and that no witness's
 // timestamps go down as a log grows. From the facts that verify — the
 // union over all bundles — it computes the obligations with the engine of
-// package obligations (neutral time, DESIGN.md §5): merging the bundles of
-// both sides can only move a verdict toward met, since every fact is signed
-// by the party it counts against or by neutral witnesses; a proven
-// equivocation of a party's log makes the verdicts that rest on it
-// disputed.
+// package obligations (neutral time, DESIGN.md §11). Every fact is signed
+// by the party it counts against or by witnesses, and no fact removes
+// another: merged with the other side's bundle, a tender it shows turns a
+// "missed" into met or late. A proven equivocation of a party's log makes
+// the verdicts of missed or unprovable that involve it disputed.
 package evidence
