@@ -80,6 +80,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.Fatalf("%d obligations, want %d", obs, 2*benchMessages)
 	}
 	b.ReportMetric(float64(obs)*float64(b.N)/b.Elapsed().Seconds(), "obligations/s")
+	b.ReportMetric(float64(len(data[0])+len(data[1]))/1e6, "MB")
 }
 
 // BenchmarkEd25519Verify is one signature check, the unit of most of a
