@@ -97,9 +97,9 @@ func (r *Report) WriteText(w io.Writer, pin Pin) error {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MESSAGE\tKIND\tOWED BY\tTO\tOBLIGATION\tSTART\tDUE\tSTATE\tWHY")
+	fmt.Fprintln(tw, "MESSAGE\tKIND\tOWED BY\tTO\tOBLIGATION\tSTART (t0)\tDUE (D)\tTENDERED (τ)\tSTATE\tWHY")
 	for _, o := range r.Obligations {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Message.String()[:16], o.Kind, o.To, o.From, o.Type, short(o.Start), short(o.Due), o.State, o.Why)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Message.String()[:16], o.Kind, o.To, o.From, o.Type, short(o.Start), short(o.Due), short(o.Tendered), o.State, o.Why)
 	}
 	return tw.Flush()
 }
