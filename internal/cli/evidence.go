@@ -111,17 +111,23 @@ func (p *pinFlags) pin() (evidence.Pin, error) {
 }
 
 func readBundles(paths []string) ([]*evidence.Bundle, error) {
-	var bs []*evidence.Bundle
+	var data [][]byte
 	for _, p := range paths {
-		data, err := readFileLimit(p, evidence.MaxSize)
+		d, err := readFileLimit(p, evidence.MaxSize)
 		if err != nil {
 			return nil, err
 		}
-		b, err := evidence.Parse(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, codedHotline(err))
+		data = append(data, d)
+	}
+	bs, err := evidence.ParseAll(data)
+	if err != nil {
+		// Name the file, not its position.
+		for i, d := range data {
+			if _, perr := evidence.Parse(d); perr != nil {
+				return nil, fmt.Errorf("%s: %w", paths[i], codedHotline(perr))
+			}
 		}
-		bs = append(bs, b)
+		return nil, codedHotline(err)
 	}
 	return bs, nil
 }

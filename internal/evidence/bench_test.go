@@ -62,13 +62,9 @@ func BenchmarkVerify(b *testing.B) {
 	data, pin, at := benchBundles(b)
 	var obs int
 	for b.Loop() {
-		var bs []*Bundle
-		for _, d := range data {
-			p, err := Parse(d)
-			if err != nil {
-				b.Fatal(err)
-			}
-			bs = append(bs, p)
+		bs, err := ParseAll(data[:])
+		if err != nil {
+			b.Fatal(err)
 		}
 		rep, err := Verify(bs, pin, at)
 		if err != nil {

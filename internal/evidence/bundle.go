@@ -290,3 +290,21 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// ParseAll parses bundles on every core; the error is the first bundle's
+// that fails, wrapped with its position.
+func ParseAll(data [][]byte) ([]*Bundle, error) {
+	bs := make([]*Bundle, len(data))
+	err := parallel(len(data), func(i int) error {
+		b, err := Parse(data[i])
+		if err != nil {
+			return fmt.Errorf("bundle %d: %w", i+1, err)
+		}
+		bs[i] = b
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return bs, nil
+}
