@@ -231,9 +231,9 @@ func (f *facts) chain(b *Bundle, pin Pin) error {
 	return nil
 }
 
-// once reports whether the signature over key was verified before (a
-// receipt or an envelope's header that both sides' bundles carry), and
-// marks it verified if not: the caller verifies it then.
+// once reports whether the signature over key was verified before: a
+// receipt or an envelope's header that both sides' bundles carry is
+// verified once. The caller that verifies one calls mark.
 func (f *facts) once(key string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
