@@ -231,7 +231,16 @@ type Envelope struct {
 	view       string // "" for the full envelope
 	stanzas    [][]byte
 	ciphertext []byte
+	// sealedInner is the inner header, salt included, of an envelope
+	// this process sealed; nil for one parsed or read.
+	sealedInner []byte
 }
+
+// SealedInner returns the inner header (salt included) of an envelope
+// returned by [Seal], and nil for one parsed or read: the sender keeps it
+// so that it can later reveal, in an evidence bundle, what it committed to
+// in the header's inner line, as a recipient can. See [Header.CheckInner].
+func (e *Envelope) SealedInner() []byte { return bytes.Clone(e.sealedInner) }
 
 // ID returns the message id: SHA-256("hotline/v1 id\n" ‖ signed header
 // bytes). It covers neither the signature nor the stanzas, so a signer

@@ -90,7 +90,7 @@ func Seal(d *Draft, key *SigningKey) (*Envelope, error) {
 	h.PayloadSize = int64(len(ct))
 	h.PayloadHash = sha256.Sum256(ct)
 
-	e := &Envelope{ciphertext: ct}
+	e := &Envelope{ciphertext: ct, sealedInner: innerText}
 	for _, a := range to {
 		s, err := sealStanza(a.Key, d.From, a.Party, h.Nonce, contentKey)
 		if err != nil {

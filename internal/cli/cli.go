@@ -83,6 +83,12 @@ func usageArgs(c *cobra.Command) {
 	}
 }
 
+// withSub adds subcommands to cmd.
+func withSub(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
+	cmd.AddCommand(subs...)
+	return cmd
+}
+
 // usageError marks an error caused by how the command was called rather
 // than by what it tried to do.
 type usageError struct{ error }
@@ -123,7 +129,8 @@ a witnessed Merkle log, with deadlines taken from the agreement.`,
 		newAckCmd(),
 		newRespondCmd(),
 		newThreadCmd(),
-		newComplianceCmd(),
+		withSub(newComplianceCmd(), newComplianceExportCmd()),
+		newVerifyCmd(),
 		newPeersCmd(),
 		newDemoCmd(),
 		newBenchCmd(),

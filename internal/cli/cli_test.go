@@ -19,6 +19,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/opapi"
 )
 
@@ -50,8 +51,30 @@ func TestScript(t *testing.T) {
 			"waitmsg":   waitMessage,
 			"status":    status,
 			"forge":     forge,
+			"genesis":   genesisCmd,
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "unshare" {
+				// A network namespace of its own: the offline check
+				// runs where networking is refused.
+				return exec.Command("unshare", "-n", "true").Run() == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
+}
+
+// genesisCmd sets the environment variable NAME to the hash of version 1
+// of the agreement in FILE, the trust anchor hotline verify pins:
+//
+//	genesis NAME FILE
+func genesisCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: genesis NAME FILE")
+	}
+	a, err := agreement.Parse([]byte(ts.ReadFile(args[1])))
+	ts.Check(err)
+	ts.Setenv(args[0], a.Versions()[0].Hash().String())
 }
 
 // tamper copies a file with one change, for scripts that check refusals:

@@ -48,6 +48,7 @@ type memStore struct {
 	relayed   map[partyKey][]byte
 	last      map[string]store.PairSeq // per peer: the last sequence number taken
 	highWater uint64
+	values    map[string][]byte
 	// fail, if set, is asked before each call whether it fails.
 	fail func(op string) error
 }
@@ -56,6 +57,7 @@ func newMemStore() *memStore {
 	return &memStore{
 		envs: map[leafKey]store.Envelope{}, leaves: map[leafKey]*store.Leaf{}, receipts: map[partyKey]store.Receipt{},
 		outbox: map[partyKey]*store.OutboxRow{}, relayed: map[partyKey][]byte{}, last: map[string]store.PairSeq{},
+		values: map[string][]byte{},
 	}
 }
 
@@ -232,6 +234,29 @@ func (s *memStore) HighWater(ctx context.Context) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.highWater, s.check("HighWater")
+}
+
+func (s *memStore) Value(ctx context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("Value"); err != nil {
+		return nil, err
+	}
+	v, ok := s.values[key]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return slices.Clone(v), nil
+}
+
+func (s *memStore) SetValue(ctx context.Context, key string, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("SetValue"); err != nil {
+		return err
+	}
+	s.values[key] = slices.Clone(value)
+	return nil
 }
 
 // Messages lists the envelopes f selects, in one page, in no order.

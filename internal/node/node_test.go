@@ -508,6 +508,23 @@ func TestSend(t *testing.T) {
 	if leaf, err := tn.st.LeafOf(ctx, hotline.Sent, id); err != nil || !leaf.Sequenced {
 		t.Errorf("leaf: %+v, %v", leaf, err)
 	}
+	// The inner header the sender committed to is kept, so that it can
+	// reveal it later (evidence bundles).
+	inner, err := tn.st.Value(ctx, SentInnerKey(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := tn.st.Envelope(ctx, hotline.Sent, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := hotline.Parse(env.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err := e.Header.CheckInner(inner); err != nil || in.Kind != "notification" {
+		t.Errorf("the kept inner header: %+v, %v", in, err)
+	}
 
 	for _, tt := range []struct {
 		name   string

@@ -130,6 +130,13 @@ func (n *Node) send(ctx context.Context, d Draft) (hotline.ID, error) {
 	return hotline.ID{}, fmt.Errorf("sending: sequence numbers kept changing under %d attempts", maxSealRetries)
 }
 
+// SentInnerKey is the store value under which a node keeps the inner
+// header (salt included) of an envelope it sent, as [hotline.Envelope.SealedInner]
+// returned it: the sender cannot decrypt its own envelope, and an evidence
+// bundle reveals the inner header so that a third party can check it
+// against the header's inner commitment.
+func SentInnerKey(id hotline.ID) string { return "inner/" + id.String() }
+
 // seal takes the next sequence number to each recipient, seals d with
 // them and stores the envelope with its outbox rows. Sends of this node
 // do it one at a time: concurrent sends sealing with the same numbers
@@ -162,6 +169,12 @@ func (n *Node) seal(ctx context.Context, d Draft, v *agreement.Version, to []str
 		return hotline.ID{}, [hotline.EntrySize]byte{}, err
 	}
 	id := e.ID()
+	// The inner header and its salt, kept before the envelope is stored:
+	// only with them can this party later reveal to a third party (an
+	// evidence bundle) the kind, severity and refs it committed to.
+	if err := n.store.SetValue(ctx, SentInnerKey(id), e.SealedInner()); err != nil {
+		return hotline.ID{}, [hotline.EntrySize]byte{}, fmt.Errorf("storing the inner header of %s: %w", id, err)
+	}
 	entry := hotline.LeafEntry(n.log.Origin(), hotline.Sent, id)
 	_, err = n.store.InsertSent(ctx, &store.Sent{
 		Envelope: store.Envelope{

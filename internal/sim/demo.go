@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/body"
+	"github.com/hotline-net/hotline/internal/evidence"
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/obligations"
 	"github.com/hotline-net/hotline/internal/server"
@@ -486,7 +489,10 @@ func (d *demo) story(ctx context.Context) error {
 	if err := d.checkLogs(ctx, []*sent{req, ackMsg, respMsg, adv, silent, closure}); err != nil {
 		return err
 	}
-	return d.compliance(ctx)
+	if err := d.compliance(ctx); err != nil {
+		return err
+	}
+	return d.evidence(ctx)
 }
 
 // unanswered tells the request Eskarra never answers: Arvenia asks it to
@@ -591,6 +597,125 @@ func (d *demo) compliance(ctx context.Context) error {
 	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 		o.plain("  %s", line)
 	}
+	return nil
+}
+
+// evidence ends the story as a third party would check it: every party's
+// evidence bundle about every other (hotline compliance export), verified
+// together offline against the agreement's genesis (hotline verify), the
+// verdicts per party, and one bundle altered and refused.
+func (d *demo) evidence(ctx context.Context) error {
+	o := d.out
+	dir := filepath.Join(d.cfg.Dir, "evidence")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	genesis := d.agr.Versions()[0].Hash()
+	pin := evidence.Pin{Genesis: genesis}
+	parties := demoParties()
+	export := func() ([]*evidence.Bundle, []string, error) {
+		var bs []*evidence.Bundle
+		var files []string
+		for _, p := range parties {
+			s := d.servers[p]
+			for _, q := range parties {
+				if q == p {
+					continue
+				}
+				src := s.EvidenceSource()
+				ex, err := evidence.Export(ctx, src, q, time.Time{}, time.Time{})
+				if err != nil {
+					return nil, nil, fmt.Errorf("exporting %s's evidence about %s: %w", p, q, err)
+				}
+				data, err := ex.Bundle.Marshal(src.Keys.Message)
+				if err != nil {
+					return nil, nil, err
+				}
+				name := filepath.Join(dir, p+"-about-"+q+".bundle")
+				if err := os.WriteFile(name, data, 0o644); err != nil {
+					return nil, nil, err
+				}
+				b, err := evidence.Parse(data)
+				if err != nil {
+					return nil, nil, fmt.Errorf("%s: %w", name, err)
+				}
+				bs = append(bs, b)
+				files = append(files, name)
+			}
+		}
+		return bs, files, nil
+	}
+	// The history of witnessed checkpoints is recorded as cosignatures
+	// arrive: wait until Arvenia's holds the one after Eskarra's due time.
+	var rep *evidence.Report
+	var files []string
+	err := poll(ctx, checkpointTimeout, 50*time.Millisecond, func() (bool, error) {
+		bs, fs, err := export()
+		if err != nil {
+			return false, err
+		}
+		files = fs
+		if rep, err = evidence.Verify(bs, pin, d.clock.Now()); err != nil {
+			return false, err
+		}
+		for _, t := range rep.Tallies() {
+			if t.Party == "ESK" && t.Missed > 0 {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("verifying the evidence bundles: %w", err)
+	}
+	o.blank()
+	o.plain("Proof for anyone: each party exports its evidence about each other party (hotline compliance")
+	o.plain("export), and a third state verifies all %d bundles offline, trusting nothing but the", len(files))
+	o.plain("agreement's genesis, %s (hotline verify %s/*.bundle --genesis %s):", short(genesis), dir, genesis)
+	var size int64
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			size += fi.Size()
+		}
+	}
+	var n struct{ env, rc, cp, inc int }
+	for _, b := range rep.Bundles {
+		n.env += b.Envelopes
+		n.rc += b.Receipts
+		n.cp += b.Checkpoints
+		n.inc += b.Inclusion
+	}
+	o.plain("  %d bundles, %d KB: %d envelopes, %d receipts, %d witnessed checkpoints, %d inclusion proofs: verified",
+		len(files), (size+1023)/1024, n.env, n.rc, n.cp, n.inc)
+	o.plain("  %-4s %4s %5s %7s %5s", "", "met", "late", "missed", "other")
+	for _, t := range rep.Tallies() {
+		o.plain("  %-4s %4d %5d %7d %5d", t.Party, t.Met, t.Late, t.Missed, t.All-t.Met-t.Late-t.Missed)
+	}
+	for _, ob := range rep.Obligations {
+		if ob.State == obligations.Missed {
+			o.plain("  %s missed: %s of %s (%s), due %s — %s", ob.To, ob.Type, short(ob.Message), ob.Kind, ob.Due.Format("15:04 MST"), ob.Why)
+		}
+	}
+
+	// One bundle altered: a byte of Arvenia's evidence about Eskarra.
+	name := filepath.Join(dir, "ARV-about-ESK.bundle")
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	data[len(data)*2/3] ^= 0x01
+	tampered := filepath.Join(dir, "ARV-about-ESK.tampered")
+	if err := os.WriteFile(tampered, data, 0o644); err != nil {
+		return err
+	}
+	b, err := evidence.Parse(data)
+	if err == nil {
+		_, err = evidence.Verify([]*evidence.Bundle{b}, pin, d.clock.Now())
+	}
+	if err == nil {
+		return errors.New("an altered bundle verified")
+	}
+	o.plain("  %s, one byte flipped: refused: %s: %s", filepath.Base(tampered), hotline.ErrorCode(err), err)
 	return nil
 }
 

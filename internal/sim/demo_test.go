@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/evidence"
 	"github.com/hotline-net/hotline/internal/opapi"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/store"
@@ -107,6 +109,15 @@ func TestDemo(t *testing.T) {
 		"ESK: 2 obligations; to acknowledge no answers; to respond no answers",
 		"mitigation_request  acknowledge        0     0       1",
 		"mitigation_request      respond        0     0       0        0           0         0          0     1",
+		"a third state verifies all 12 bundles offline",
+		"12 bundles, ",
+		"16 envelopes, 16 receipts, ",
+		"inclusion proofs: verified",
+		"        met  late  missed other",
+		"  CRI     2     0       0     0",
+		"  ESK     0     0       1     1",
+		"  ESK missed: acknowledge of ",
+		"ARV-about-ESK.tampered, one byte flipped: refused: bundle_unverified: ",
 		"The nodes keep serving until Ctrl-C:",
 	}
 	rest := text
@@ -131,6 +142,40 @@ func TestDemo(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !bytes.HasPrefix(cp, []byte("hotline/ARV\n")) {
 		t.Errorf("GET %s: %s\n%s", checkpointURL, resp.Status, cp)
+	}
+
+	// hotline verify log URL: Arvenia's served log still extends every
+	// checkpoint of it that its bundles carry.
+	agr, err := agreement.Load(filepath.Join(dir, "agreement.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bs []*evidence.Bundle
+	for _, q := range []string{"CRI", "DOR", "ESK"} {
+		data, err := os.ReadFile(filepath.Join(dir, "evidence", "ARV-about-"+q+".bundle"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := evidence.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs = append(bs, b)
+	}
+	u := evidence.URLTiles{Base: strings.TrimSuffix(checkpointURL, "/checkpoint"), HC: http.DefaultClient}
+	latest, err := u.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lrep, err := evidence.VerifyLog(ctx, evidence.LogCheck{
+		Agreement: agr, Pin: evidence.Pin{Genesis: agr.Versions()[0].Hash()}, Tiles: u.Tile,
+		Latest: latest, Witnessed: evidence.CheckpointsOf(bs, agr, "ARV"), At: time.Now(),
+	})
+	if err != nil {
+		t.Fatalf("verifying Arvenia's log over HTTP: %v", err)
+	}
+	if lrep.Owner != "ARV" || lrep.Checked == 0 {
+		t.Errorf("verify log: %+v", lrep)
 	}
 
 	cancel()
