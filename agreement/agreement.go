@@ -386,13 +386,29 @@ func (a *Agreement) verify() error {
 		v := a.byHash[h]
 		for party, r := range m {
 			what := fmt.Sprintf("ratification of version %d by %s", v.Number(), party)
-			s, _ := a.rootAt(party, r.r.Time)
-			rv, err := rootVerifierOf(party, s, what)
-			if err != nil {
-				return err
+			// Signed by the root at its time: in the second of a
+			// rotation, by either (the one in force is tried first, for
+			// the error).
+			roots := a.rootsAt(party, r.r.Time)
+			if len(roots) == 0 {
+				return errorf(ErrBadSignature, "%s: %s has no root key", what, party)
 			}
-			if err := verifyNote(r.note, what, rv); err != nil {
-				return err
+			var first error
+			for i := len(roots) - 1; i >= 0; i-- {
+				rv, err := rootVerifierOf(party, roots[i], what)
+				if err == nil {
+					err = verifyNote(r.note, what, rv)
+				}
+				if err == nil {
+					first = nil
+					break
+				}
+				if first == nil {
+					first = err
+				}
+			}
+			if first != nil {
+				return first
 			}
 		}
 	}

@@ -290,6 +290,25 @@ func (a *Agreement) rootAt(party string, t time.Time) (rootState, bool) {
 	return s, true
 }
 
+// rootsAt returns the root keys that held for party at time t: the one
+// rootAt returns and, if a statement replaced another at t itself, the one
+// it replaced. Times are whole seconds, so a signature made in the second
+// of a rotation may be by either root.
+func (a *Agreement) rootsAt(party string, t time.Time) []rootState {
+	chain := a.roots[party]
+	var out []rootState
+	for i, c := range chain {
+		if i > 0 && c.from.After(t) {
+			break
+		}
+		if i+1 < len(chain) && !chain[i+1].from.Equal(t) && !chain[i+1].from.After(t) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 // rootForEntry returns the root key that must sign party's entry seq: the
 // one established by the last statement made after an earlier entry.
 func (a *Agreement) rootForEntry(party string, seq uint64) (rootState, bool) {

@@ -418,3 +418,30 @@ func TestReceiptKey(t *testing.T) {
 		t.Errorf("after the grace: %v", err)
 	}
 }
+
+// A root rotated in the same second as the party ratified a version (the
+// times are whole seconds) leaves the ratification, signed by the root
+// replaced, verifiable: at that second both roots held.
+func TestRootRotationSameSecondAsRatification(t *testing.T) {
+	n := newTestNet(t)
+	ber := n.keys["BER"]
+	newRoot, _ := hotline.GenerateSigningKey("BER/root", false)
+	after, _ := hotline.GenerateSigningKey("BER/root", false)
+	a, err := rotateRoot(t, n.a, "BER", RootRotation, newRoot, after, t0, ber.Root, newRoot)
+	if err != nil {
+		t.Fatalf("rotation in the second of BER's ratification: %v", err)
+	}
+	if r, _, _ := a.Root("BER"); r != newRoot.VerifierKey() {
+		t.Errorf("root after rotation %s", r)
+	}
+	// In that second both roots held; from the next, only the new one.
+	if got := a.rootsAt("BER", t0); len(got) != 2 || got[0].root != ber.Root.VerifierKey() || got[1].root != newRoot.VerifierKey() {
+		t.Errorf("roots of BER in the second of the rotation: %+v, want the old and the new", got)
+	}
+	if got := a.rootsAt("BER", t0.Add(time.Second)); len(got) != 1 || got[0].root != newRoot.VerifierKey() {
+		t.Errorf("roots of BER a second after the rotation: %+v, want the new one only", got)
+	}
+	if got := a.rootsAt("BER", t0.Add(-time.Second)); len(got) != 1 || got[0].root != ber.Root.VerifierKey() {
+		t.Errorf("roots of BER a second before the rotation: %+v, want the old one only", got)
+	}
+}
