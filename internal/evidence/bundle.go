@@ -3,6 +3,7 @@ package evidence
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -160,6 +161,9 @@ func Parse(data []byte) (*Bundle, error) {
 		if !bytes.HasPrefix(sigs[i:], []byte("— ")) {
 			return nil, malformed("the statement's signature lines are not followed by a blank line")
 		}
+		if err := canonicalSignature(sigs[i : i+j]); err != nil {
+			return nil, err
+		}
 		i += j + 1
 	}
 	if i == 0 {
@@ -187,6 +191,22 @@ func Parse(data []byte) (*Bundle, error) {
 		return nil, malformed("body: data after the JSON object")
 	}
 	return b, nil
+}
+
+// canonicalSignature checks that a signature line's base64 is the one
+// encoding of its bytes. The signed-note reader ignores the unused low
+// bits of the last character, so without this check a flipped byte there
+// would leave a bundle that still verifies; a bundle has one spelling.
+func canonicalSignature(line []byte) error {
+	f := bytes.Fields(line)
+	if len(f) != 3 {
+		return malformed("a signature line of the statement has %d fields, want 3", len(f))
+	}
+	sig, err := base64.StdEncoding.Strict().DecodeString(string(f[2]))
+	if err != nil || base64.StdEncoding.EncodeToString(sig) != string(f[2]) {
+		return malformed("a signature of the statement is not in canonical base64")
+	}
+	return nil
 }
 
 func (b *Bundle) parseStatement(text []byte) error {
