@@ -163,41 +163,53 @@ func errorText(s string) string {
 // factsVersion is the first byte of an envelope's facts.
 const factsVersion = 1
 
-// encodeFacts encodes the facts of an envelope for the message_facts
-// table: a version byte, the direction, the id, the agreement hash and the
-// thread (zero for a thread's first message), 32 bytes each, the creation
-// and storage times (varints of nanoseconds since 1970), the kind, the
-// severity, the sender, the recipients (as the envelopes table keeps
-// them, a JSON array) and the challenge code (challengeOf), each a uvarint
-// length and the bytes, and the refs, a uvarint count and 32 bytes each.
-func encodeFacts(dir hotline.Direction, e *store.Envelope) []byte {
-	to, challenge := encodeParties(e.To), challengeOf(e.Kind, e.Body)
-	b := make([]byte, 0, 2+3*32+2*binary.MaxVarintLen64+5*binary.MaxVarintLen16+
-		len(e.Kind)+len(e.Severity)+len(e.From)+len(to)+len(challenge)+binary.MaxVarintLen16+32*len(e.Refs))
-	b = append(b, factsVersion, byte(dir))
-	b = append(b, e.ID[:]...)
-	b = append(b, e.AgreementHash[:]...)
-	if e.Thread != e.ID {
-		b = append(b, e.Thread[:]...)
-	} else {
-		b = append(b, make([]byte, 32)...)
+// envelopeFacts returns the facts of envelope e, stored in direction dir.
+func envelopeFacts(dir hotline.Direction, e *store.Envelope) store.MessageFacts {
+	f := store.MessageFacts{
+		Direction: dir, ID: e.ID, From: e.From, To: e.To, Kind: e.Kind, Severity: e.Severity,
+		Thread: e.Thread, Refs: e.Refs, AgreementHash: e.AgreementHash, Created: e.Created, At: e.At,
+		Challenge: challengeOf(e.Kind, e.Body),
 	}
-	b = binary.AppendVarint(b, nanos(e.Created))
-	b = binary.AppendVarint(b, nanos(e.At))
-	for _, s := range []string{e.Kind, string(e.Severity), e.From, to, challenge} {
+	if f.Thread == f.ID {
+		f.Thread = hotline.ID{}
+	}
+	return f
+}
+
+// encodeFacts encodes an envelope's facts for the message_facts table: a
+// version byte, the direction, the id, the agreement hash and the thread
+// (zero for a thread's first message), 32 bytes each, the creation and
+// storage times (varints of nanoseconds since 1970), the kind, the
+// severity, the sender, the recipients (as the envelopes table keeps
+// them, a JSON array) and the challenge code, each a uvarint length and
+// the bytes, and the refs, a uvarint count and 32 bytes each.
+func encodeFacts(f *store.MessageFacts) []byte {
+	to := encodeParties(f.To)
+	b := make([]byte, 0, 2+3*32+2*binary.MaxVarintLen64+5*binary.MaxVarintLen16+
+		len(f.Kind)+len(f.Severity)+len(f.From)+len(to)+len(f.Challenge)+binary.MaxVarintLen16+32*len(f.Refs))
+	b = append(b, factsVersion, byte(f.Direction))
+	b = append(b, f.ID[:]...)
+	b = append(b, f.AgreementHash[:]...)
+	b = append(b, f.Thread[:]...)
+	b = binary.AppendVarint(b, nanos(f.Created))
+	b = binary.AppendVarint(b, nanos(f.At))
+	for _, s := range []string{f.Kind, string(f.Severity), f.From, to, f.Challenge} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	b = binary.AppendUvarint(b, uint64(len(e.Refs)))
-	for _, r := range e.Refs {
+	b = binary.AppendUvarint(b, uint64(len(f.Refs)))
+	for _, r := range f.Refs {
 		b = append(b, r[:]...)
 	}
 	return b
 }
 
 // challengeKinds are the kinds whose bodies carry a challenge code: a
-// ping's, and the one an ack of a ping repeats.
+// ping's, and the one an ack of a ping repeats; challengeKindList lists
+// them in SQL.
 var challengeKinds = map[string]bool{"ping": true, "ack": true}
+
+const challengeKindList = `'ack', 'ping'`
 
 // challengeOf returns the challenge code of a body of kind: the string
 // member "challenge" of a ping's or an ack's JSON body, or "".
@@ -272,7 +284,7 @@ func (d *factsDecoder) decode(b []byte, m *store.MessageFacts) error {
 	}
 	m.To = to
 	refs, n := binary.Uvarint(b)
-	if n <= 0 || refs*32 != uint64(len(b)-n) {
+	if n <= 0 || refs > uint64(len(b))/32 || refs*32 != uint64(len(b)-n) {
 		return bad("refs")
 	}
 	m.Refs = nil

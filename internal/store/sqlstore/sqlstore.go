@@ -454,18 +454,21 @@ func backfillFacts(ctx context.Context, conn *sql.Conn, d *Dialect) error {
 	const page = 1000
 	var after int64
 	for {
-		rows, err := conn.QueryContext(ctx, d.spell(`SELECT `+envCols+` FROM envelopes WHERE seq > ? ORDER BY seq LIMIT ?`), after, page)
+		// The bodies of the kinds that carry a challenge code only; raw
+		// never.
+		rows, err := conn.QueryContext(ctx, d.spell(`SELECT `+envCols+`, NULL, CASE WHEN kind IN (`+
+			challengeKindList+`) THEN body END FROM envelopes WHERE seq > ? ORDER BY seq LIMIT ?`), after, page)
 		if err != nil {
 			return fmt.Errorf("reading envelopes: %w", err)
 		}
 		var args []any
 		for rows.Next() {
-			r, err := scanEnvelope(rows, false)
+			r, err := scanEnvelope(rows, true)
 			if err != nil {
 				rows.Close()
 				return err
 			}
-			args = append(args, r.seq, r.v.Kind, encodeFacts(r.v.Direction, &r.v))
+			args = append(args, r.seq, r.v.Kind, encodeFacts(new(envelopeFacts(r.v.Direction, &r.v))))
 			after = r.seq
 		}
 		if err := rows.Close(); err != nil {

@@ -34,7 +34,7 @@ func envelopeArgs(dir hotline.Direction, e *store.Envelope, entry [hotline.Entry
 	return envelopeRow{[]any{int64(dir), e.ID[:], e.From, encodeParties(e.To), e.Group,
 		nanos(e.Created), e.AgreementHash[:], e.Exercise, e.Kind, string(e.Severity),
 		string(e.Marking), thread[:], encodeIDs(e.Refs), int64(e.PairSeq), e.PairPrev[:],
-		nanos(e.At), entry[:], e.Raw, nonNil(e.Body), nil}, encodeFacts(dir, e)}
+		nanos(e.At), entry[:], e.Raw, nonNil(e.Body), nil}, encodeFacts(new(envelopeFacts(dir, e)))}
 }
 
 // envelopeRow is what envelopeArgs returns.
