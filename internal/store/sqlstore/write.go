@@ -56,17 +56,25 @@ func (t *wtx) insertEnvelope(dir hotline.Direction, e *store.Envelope, entry [ho
 	var err error
 	args := row.args
 	if !t.s.d.OneWriter {
-		err = t.queryRow(insertEnvelope+highWater+`) ON CONFLICT (id, dir) DO NOTHING RETURNING leaf_after, seq`,
-			args[:len(args)-1]...).Scan(&after, &seq)
+		// Several writers (PostgreSQL): the envelope and its facts in one
+		// statement, a data-modifying WITH, so that the accept path pays
+		// no second round trip.
+		err = t.queryRow(`WITH e AS (`+insertEnvelope+highWater+`) ON CONFLICT (id, dir) DO NOTHING
+			RETURNING leaf_after, seq), f AS (INSERT INTO message_facts (seq, kind, facts) SELECT seq, ?, ? FROM e)
+			SELECT leaf_after FROM e`, append(args[:len(args)-1:len(args)-1], e.Kind, row.facts)...).Scan(&after)
 	} else if after, err = t.highWater(); err == nil {
+		// One writer (SQLite, which has no data-modifying WITH): a second
+		// statement, prepared, on the same connection.
 		args[len(args)-1] = after
 		err = t.queryRow(insertEnvelope+`?) ON CONFLICT (id, dir) DO NOTHING RETURNING seq`, args...).Scan(&seq)
+		if err == nil {
+			if _, err := t.exec(`INSERT INTO message_facts (seq, kind, facts) VALUES (?, ?, ?)`, seq, e.Kind, row.facts); err != nil {
+				return store.Leaf{}, false, fmt.Errorf("inserting the facts of envelope %v: %w", e.ID, err)
+			}
+		}
 	}
 	switch {
 	case err == nil:
-		if _, err := t.exec(`INSERT INTO message_facts (seq, kind, facts) VALUES (?, ?, ?)`, seq, e.Kind, row.facts); err != nil {
-			return store.Leaf{}, false, fmt.Errorf("inserting the facts of envelope %v: %w", e.ID, err)
-		}
 		return store.Leaf{Entry: entry, Direction: dir, Object: e.ID, After: uint64(after)}, true, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return store.Leaf{}, false, fmt.Errorf("inserting envelope %v: %w", e.ID, err)
