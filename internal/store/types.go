@@ -339,9 +339,11 @@ type MessageFacts struct {
 }
 
 // DeliveryFacts is what [Store.OutboxEvidence] returns of one outbox row:
-// the fields of [OutboxRow] of the same names, and the recipient's
-// receipt's time and log index if it arrived. The value passed to the
-// callback is valid during the call only.
+// the fields of [OutboxRow] of the same names — Attempts, FirstAttempt,
+// LastAttempt and LastError only for a row not delivered, zero for a
+// delivered one — and the recipient's receipt's time and log index if it
+// arrived. The value passed to the callback is valid during the call
+// only.
 type DeliveryFacts struct {
 	ID           hotline.ID
 	Recipient    string

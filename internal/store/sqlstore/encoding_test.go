@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,6 +173,25 @@ func FuzzDecodeFacts(f *testing.F) {
 		}
 		if diff := cmp.Diff(m, again, cmpopts.EquateEmpty()); diff != "" {
 			t.Fatalf("facts decoded, encoded and decoded again (-first +again):\n%s", diff)
+		}
+	})
+}
+
+// FuzzParseAttempts checks that OutboxEvidence's column of a row not
+// delivered is parsed or refused with an error, never a panic, and that
+// the last error keeps its spaces.
+func FuzzParseAttempts(f *testing.F) {
+	f.Add("1 2 1772366400000000000 1772366460000000000 peer refused (422 decrypt_failed)")
+	f.Add("3 0   gave up")
+	f.Add("1 0   ")
+	f.Add("x 0   ")
+	f.Fuzz(func(t *testing.T, s string) {
+		var d store.DeliveryFacts
+		if err := parseAttempts(s, &d); err != nil {
+			return
+		}
+		if !strings.HasSuffix(s, d.LastError) {
+			t.Fatalf("parseAttempts(%q): last error %q is not the tail", s, d.LastError)
 		}
 	})
 }

@@ -106,6 +106,7 @@ func testEvidence(t *testing.T, open Opener) {
 	_, err = s.InsertSent(ctx, req)
 	mustNoErr(t, err, "InsertSent request")
 	mustNoErr(t, s.Sequenced(ctx, hotline.Sent, req.Envelope.ID, log.Append(), nil), "Sequenced request")
+	mustNoErr(t, s.MarkFailed(ctx, req.Envelope.ID, "PAR", t1, "gave up: no route"), "MarkFailed")
 
 	want := []store.MessageFacts{
 		factsOf(&ping.Envelope, "7391-ALPHA"),
@@ -135,7 +136,7 @@ func testEvidence(t *testing.T, open Opener) {
 		{ID: ack.Envelope.ID, Recipient: "PAR", State: store.OutboxDelivered, Receipted: true, Received: t1, LogIndex: 17},
 		{ID: ack.Envelope.ID, Recipient: "ROM", State: store.OutboxPending, Attempts: 2, FirstAttempt: t1,
 			LastAttempt: t1.Add(time.Minute), LastError: "peer refused (422 decrypt_failed)", Relayed: relayed},
-		{ID: req.Envelope.ID, Recipient: "PAR", State: store.OutboxPending},
+		{ID: req.Envelope.ID, Recipient: "PAR", State: store.OutboxFailed, LastError: "gave up: no route"},
 	}
 	if diff := cmp.Diff(wantOut, outboxEvidence(t, s, store.EvidenceQuery{}), cmpOpts...); diff != "" {
 		t.Errorf("OutboxEvidence (-want +got):\n%s", diff)
