@@ -84,83 +84,51 @@ func (e *Evidence) judge(ctx context.Context, scope ObligationScope, cfg obligat
 // pageLimit is the page size the node reads its store with.
 const pageLimit = 1000
 
-// Input gathers the engine's input for scope from the store. The four
-// listings it needs — the messages, the outbox, and the bodies of pings
-// and of acks (for challenge codes) — run at the same time.
+// Input gathers the engine's input for scope from the store: the
+// messages and the outbox rows, each in one streaming read
+// ([store.Store.MessageEvidence], [store.Store.OutboxEvidence]), at the
+// same time.
 func (n *Evidence) Input(ctx context.Context, scope ObligationScope) (*obligations.Input, error) {
 	in := &obligations.Input{}
-	var (
-		sent         []hotline.ID
-		outboxIn     = &obligations.Input{}
-		pingCodes    = map[hotline.ID]string{}
-		ackCodes     = map[hotline.ID]string{}
-		messagesDone = make(chan struct{})
-		g, gctx      = errgroup.WithContext(ctx)
-	)
+	outboxIn := &obligations.Input{}
+	q := store.EvidenceQuery{Thread: scope.Thread}
+	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		defer close(messagesDone)
-		f := store.MessageFilter{Thread: scope.Thread}
-		// Sized once: a million messages appended one by one would be
-		// copied over and over as the slices grow.
-		if c, err := n.Store.CountMessages(gctx, f); err == nil && c > 0 {
-			in.Messages = make([]obligations.Message, 0, c)
-			in.Deliveries = make([]obligations.Delivery, 0, c)
+		if scope.Thread.IsZero() {
+			// Sized once: a million messages appended one by one would be
+			// copied over and over as the slices grow.
+			if c, err := n.Store.CountMessages(gctx, store.MessageFilter{}); err == nil && c > 0 {
+				in.Messages = make([]obligations.Message, 0, c)
+				in.Deliveries = make([]obligations.Delivery, 0, c)
+			}
 		}
-		q := store.MessageQuery{MessageFilter: f, Oldest: true, Limit: pageLimit}
-		return listMessages(gctx, n.Store, q, func(e *store.Envelope) {
+		err := n.Store.MessageEvidence(gctx, q, func(e *store.MessageFacts) error {
 			in.Messages = append(in.Messages, obligations.Message{
-				ID: e.ID, From: e.From, To: e.To, Kind: e.Kind, Severity: e.Severity,
-				Thread: e.Thread, Refs: e.Refs, Agreement: e.AgreementHash, Created: e.Created,
+				ID: e.ID, From: e.From, To: e.To, Kind: e.Kind, Severity: e.Severity, Thread: e.Thread,
+				Refs: e.Refs, Agreement: e.AgreementHash, Created: e.Created, Challenge: e.Challenge,
 			})
 			if e.Direction == hotline.Received {
 				// This node's receipt states the time it stored the
 				// envelope, to the second.
 				in.Deliveries = append(in.Deliveries, obligations.Delivery{
-					Message: e.ID, Recipient: n.Party, Receipt: e.At.UTC().Truncate(time.Second),
+					Message: e.ID, Recipient: n.Party, Receipt: e.At.Truncate(time.Second),
 				})
-			} else {
-				sent = append(sent, e.ID)
 			}
+			return nil
 		})
+		if err != nil {
+			return fmt.Errorf("listing messages: %w", err)
+		}
+		return nil
 	})
 	g.Go(func() error {
-		if !scope.Thread.IsZero() {
-			// A thread's outbox rows are those of its sent messages.
-			select {
-			case <-messagesDone:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return n.outboxEvidence(gctx, outboxIn, scope, sent)
+		return n.outboxEvidence(gctx, outboxIn, q)
 	})
-	for kind, codes := range map[string]map[hotline.ID]string{"ping": pingCodes, "ack": ackCodes} {
-		g.Go(func() error {
-			q := store.MessageQuery{MessageFilter: store.MessageFilter{Kind: kind, Thread: scope.Thread}, Content: true, Limit: pageLimit}
-			return listMessages(gctx, n.Store, q, func(e *store.Envelope) {
-				var b struct {
-					Challenge string `json:"challenge"`
-				}
-				if json.Unmarshal(e.Body, &b) == nil && b.Challenge != "" {
-					codes[e.ID] = b.Challenge
-				}
-			})
-		})
-	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	in.Deliveries = append(in.Deliveries, outboxIn.Deliveries...)
 	in.Refusals = outboxIn.Refusals
-	for i := range in.Messages {
-		m := &in.Messages[i]
-		switch m.Kind {
-		case "ping":
-			m.Challenge = pingCodes[m.ID]
-		case "ack":
-			m.Challenge = ackCodes[m.ID]
-		}
-	}
 	cs, err := n.cosignatures(ctx)
 	if err != nil {
 		return nil, err
@@ -169,71 +137,37 @@ func (n *Evidence) Input(ctx context.Context, scope ObligationScope) (*obligatio
 	return in, nil
 }
 
-// listMessages calls f for every envelope q lists, page by page.
-func listMessages(ctx context.Context, st store.Store, q store.MessageQuery, f func(*store.Envelope)) error {
-	for {
-		page, err := st.Messages(ctx, q)
-		if err != nil {
-			return fmt.Errorf("listing messages: %w", err)
-		}
-		for i := range page.Envelopes {
-			f(&page.Envelopes[i])
-		}
-		if page.Next == "" {
-			return nil
-		}
-		q.Cursor = page.Next
-	}
-}
-
-// outboxEvidence adds what the outbox rows of the sent messages show: the
-// recipients' receipts, the relays' receipts, and refusals.
-func (n *Evidence) outboxEvidence(ctx context.Context, in *obligations.Input, scope ObligationScope, sent []hotline.ID) error {
-	add := func(r *store.OutboxRow) {
-		d := obligations.Delivery{Message: r.ID, Recipient: r.Recipient, Relayed: r.Relayed}
-		if r.Receipt != nil {
-			d.Receipt = r.Receipt.Received
-			d.ReceiptLeaf = obligations.Leaf{Log: r.Recipient, Index: r.Receipt.LogIndex}
-		}
-		if code := refusalCode(r.LastError); code != "" && r.State != store.OutboxDelivered {
-			// The row keeps its last error only: each attempt after the
-			// first handed the same envelope on again (a resend) and, the
-			// last error says, was refused the same way.
-			in.Refusals = append(in.Refusals, obligations.Refusal{Message: r.ID, Recipient: r.Recipient, Code: code, At: r.FirstAttempt})
-			if r.Attempts > 1 && r.LastAttempt.After(r.FirstAttempt) {
-				d.Tendered = append(d.Tendered, r.LastAttempt)
-				in.Refusals = append(in.Refusals, obligations.Refusal{Message: r.ID, Recipient: r.Recipient, Code: code, At: r.LastAttempt})
-			}
-		}
-		in.Deliveries = append(in.Deliveries, d)
-	}
-	if scope.Thread.IsZero() {
+// outboxEvidence adds what the outbox rows of the sent messages q selects
+// show: the recipients' receipts, the relays' receipts, and refusals.
+func (n *Evidence) outboxEvidence(ctx context.Context, in *obligations.Input, q store.EvidenceQuery) error {
+	if q.Thread.IsZero() {
 		if c, err := n.Store.CountOutbox(ctx, store.OutboxFilter{}); err == nil && c > 0 {
 			in.Deliveries = make([]obligations.Delivery, 0, c)
 		}
-		q := store.OutboxQuery{Limit: pageLimit}
-		for {
-			page, err := n.Store.Outbox(ctx, q)
-			if err != nil {
-				return fmt.Errorf("listing the outbox: %w", err)
-			}
-			for i := range page.Rows {
-				add(&page.Rows[i])
-			}
-			if page.Next == "" {
-				return nil
-			}
-			q.Cursor = page.Next
-		}
 	}
-	for _, id := range sent {
-		page, err := n.Store.Outbox(ctx, store.OutboxQuery{OutboxFilter: store.OutboxFilter{ID: id}, Limit: pageLimit})
-		if err != nil {
-			return fmt.Errorf("listing the outbox of %s: %w", id, err)
+	err := n.Store.OutboxEvidence(ctx, q, func(r *store.DeliveryFacts) error {
+		d := obligations.Delivery{Message: r.ID, Recipient: r.Recipient, Relayed: r.Relayed}
+		if r.Receipted {
+			d.Receipt = r.Received
+			d.ReceiptLeaf = obligations.Leaf{Log: r.Recipient, Index: r.LogIndex}
 		}
-		for i := range page.Rows {
-			add(&page.Rows[i])
+		if r.LastError != "" && r.State != store.OutboxDelivered {
+			if code := refusalCode(r.LastError); code != "" {
+				// The row keeps its last error only: each attempt after
+				// the first handed the same envelope on again (a resend)
+				// and, the last error says, was refused the same way.
+				in.Refusals = append(in.Refusals, obligations.Refusal{Message: r.ID, Recipient: r.Recipient, Code: code, At: r.FirstAttempt})
+				if r.Attempts > 1 && r.LastAttempt.After(r.FirstAttempt) {
+					d.Tendered = append(d.Tendered, r.LastAttempt)
+					in.Refusals = append(in.Refusals, obligations.Refusal{Message: r.ID, Recipient: r.Recipient, Code: code, At: r.LastAttempt})
+				}
+			}
 		}
+		in.Deliveries = append(in.Deliveries, d)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("listing the outbox: %w", err)
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package obligations
 
 import (
 	"cmp"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hotline-net/hotline"
@@ -366,19 +368,34 @@ func earliest(ts ...time.Time) time.Time {
 }
 
 // Evaluate judges every obligation the messages of in create, as of now.
+// A large input is judged in parallel, in chunks of messages, each
+// obligation in its place: the result is the same as judged in order.
 func Evaluate(terms Terms, cfg Config, in *Input, now time.Time) Result {
-	deliveries := make(map[pairKey]*Delivery, len(in.Deliveries))
-	for i := range in.Deliveries {
-		d := &in.Deliveries[i]
-		deliveries[pairKey{d.Message, d.Recipient}] = d
+	// The indexes: deliveries and refusals by message and recipient on
+	// one goroutine, replies and retractions by the message they refer
+	// to, and the messages' kinds, on another.
+	var (
+		deliveries map[pairKey]*Delivery
+		refusals   map[pairKey][]Refusal
+		wg         sync.WaitGroup
+	)
+	wg.Go(func() {
+		deliveries = make(map[pairKey]*Delivery, len(in.Deliveries))
+		for i := range in.Deliveries {
+			d := &in.Deliveries[i]
+			deliveries[pairKey{d.Message, d.Recipient}] = d
+		}
+		refusals = make(map[pairKey][]Refusal)
+		for _, r := range in.Refusals {
+			k := pairKey{r.Message, r.Recipient}
+			refusals[k] = append(refusals[k], r)
+		}
+	})
+	refs := 0
+	for i := range in.Messages {
+		refs += len(in.Messages[i].Refs)
 	}
-	refusals := make(map[pairKey][]Refusal)
-	for _, r := range in.Refusals {
-		k := pairKey{r.Message, r.Recipient}
-		refusals[k] = append(refusals[k], r)
-	}
-	// Replies and retractions, by the message they refer to.
-	replies := make(map[hotline.ID][]*Message)
+	replies := make(map[hotline.ID][]*Message, refs)
 	for i := range in.Messages {
 		m := &in.Messages[i]
 		for _, ref := range m.Refs {
@@ -387,44 +404,79 @@ func Evaluate(terms Terms, cfg Config, in *Input, now time.Time) Result {
 			}
 		}
 	}
-	w := newNeutral(in.Cosignatures)
-
 	// Count first: the obligations are large values, and growing the
-	// slice by appending would copy them over and over.
+	// slice by appending would copy them over and over. at[i] is where
+	// message i's obligations go.
 	kinds := make([]*agreement.Kind, len(in.Messages))
-	count := 0
+	at := make([]int, len(in.Messages)+1)
 	for i := range in.Messages {
 		m := &in.Messages[i]
+		at[i+1] = at[i]
 		if kind, ok := terms.Kind(m.Agreement, m.Kind); ok && len(kind.Obligations) > 0 {
 			kinds[i] = kind
-			count += len(kind.Obligations) * len(m.To)
-		}
-	}
-	res := Result{Obligations: make([]Obligation, 0, count)}
-	for i := range in.Messages {
-		m := &in.Messages[i]
-		kind := kinds[i]
-		if kind == nil {
-			continue
-		}
-		q := terms.Quorum(m.Agreement)
-		for _, to := range m.To {
-			if to == m.From {
-				continue
-			}
-			for j := range kind.Obligations {
-				res.Obligations = res.Obligations[:len(res.Obligations)+1]
-				o := &res.Obligations[len(res.Obligations)-1]
-				judge(o, terms, w, q, m, to, &kind.Obligations[j], deliveries[pairKey{m.ID, to}], refusals[pairKey{m.ID, to}], replies[m.ID], deliveries, now)
-				if !cfg.SkipEvents {
-					res.Events = append(res.Events, events(cfg, o, now)...)
+			for _, to := range m.To {
+				if to != m.From {
+					at[i+1] += len(kind.Obligations)
 				}
 			}
 		}
 	}
+	w := newNeutral(in.Cosignatures)
+	wg.Wait()
+
+	res := Result{Obligations: make([]Obligation, at[len(in.Messages)])}
+	// judgeRange judges the obligations of messages [from, until) and
+	// returns their events.
+	judgeRange := func(from, until int) []Event {
+		var out []Event
+		for i := from; i < until; i++ {
+			m := &in.Messages[i]
+			kind := kinds[i]
+			if kind == nil {
+				continue
+			}
+			q := terms.Quorum(m.Agreement)
+			k := at[i]
+			for _, to := range m.To {
+				if to == m.From {
+					continue
+				}
+				d, refs := deliveries[pairKey{m.ID, to}], refusals[pairKey{m.ID, to}]
+				for j := range kind.Obligations {
+					o := &res.Obligations[k]
+					k++
+					judge(o, terms, w, q, m, to, &kind.Obligations[j], d, refs, replies[m.ID], deliveries, now)
+					if !cfg.SkipEvents {
+						out = append(out, events(cfg, o, now)...)
+					}
+				}
+			}
+		}
+		return out
+	}
+	// Chunks of at least parallelChunk messages, one goroutine each,
+	// their events joined in the chunks' order.
+	chunks := min(runtime.GOMAXPROCS(0), max(len(in.Messages)/parallelChunk, 1))
+	evs := make([][]Event, chunks)
+	for c := range chunks {
+		from, until := c*len(in.Messages)/chunks, (c+1)*len(in.Messages)/chunks
+		if c == chunks-1 {
+			evs[c] = judgeRange(from, until)
+			continue
+		}
+		wg.Go(func() { evs[c] = judgeRange(from, until) })
+	}
+	wg.Wait()
+	for _, e := range evs {
+		res.Events = append(res.Events, e...)
+	}
 	slices.SortStableFunc(res.Events, func(a, b Event) int { return a.At.Compare(b.At) })
 	return res
 }
+
+// parallelChunk is the fewest messages [Evaluate] gives a goroutine of
+// its own.
+var parallelChunk = 20000
 
 // judge decides one obligation, in place: obligations are large values.
 func judge(o *Obligation, terms Terms, w *neutral, q Quorum, m *Message, to string, ob *agreement.Obligation,

@@ -3,6 +3,7 @@ package obligations
 import (
 	"crypto/sha256"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -605,6 +606,58 @@ func TestStateOf(t *testing.T) {
 	for _, tc := range tests {
 		if got := StateOf(mid("n"), tc.msgs); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestEvaluateInParallel checks that judging in chunks gives the result of
+// judging in order: the obligations in their places, the events in the
+// same order. Its input mixes kinds, replies on time, late and across
+// chunks, refusals and messages never answered.
+func TestEvaluateInParallel(t *testing.T) {
+	terms := newTestTerms(t)
+	var in Input
+	id := func(i int, k byte) hotline.ID {
+		return hotline.ID(sha256.Sum256(fmt.Appendf(nil, "%d/%d", i, k)))
+	}
+	kinds := []string{"notification", "assistance_request", "mitigation_request", "ping", "advisory"}
+	const n = 2000
+	for i := range n {
+		peer := fmt.Sprintf("P%d", i%7)
+		at := t0.Add(time.Duration(i) * time.Minute)
+		m := Message{ID: id(i, 0), From: peer, To: []string{"BER", "ROM"}, Kind: kinds[i%len(kinds)],
+			Severity: hotline.SeverityHigh, Agreement: v1, Created: at}
+		in.Messages = append(in.Messages, m)
+		in.Deliveries = append(in.Deliveries, Delivery{Message: m.ID, Recipient: "BER", Receipt: at})
+		if i%5 == 4 {
+			in.Refusals = append(in.Refusals, Refusal{Message: m.ID, Recipient: "ROM", Code: "invalid_body", At: at})
+		}
+		if i%3 != 2 {
+			// BER's ack, late for one in four; the ack of an early
+			// message comes late in the input, in another chunk.
+			j := i
+			if i%11 == 0 {
+				j = n - 1 - i/11
+			}
+			late := time.Duration(i%4) * 12 * time.Hour
+			ack := Message{ID: id(j, 1), From: "BER", To: []string{peer}, Kind: "ack", Agreement: v1,
+				Refs: []hotline.ID{m.ID}, Thread: m.ID, Created: at.Add(late)}
+			in.Messages = append(in.Messages, ack)
+			in.Deliveries = append(in.Deliveries, Delivery{Message: ack.ID, Recipient: peer, Receipt: at.Add(late)})
+		}
+	}
+	now := t0.Add(n*time.Minute + 48*time.Hour)
+	defer func(c int) { parallelChunk = c }(parallelChunk)
+	parallelChunk = len(in.Messages) + 1
+	want := Evaluate(terms, Config{}, &in, now)
+	if len(want.Events) == 0 || len(want.Obligations) < n {
+		t.Fatalf("judged in order: %d obligations, %d events; want a test that has both", len(want.Obligations), len(want.Events))
+	}
+	for _, chunk := range []int{1, 100, 999} {
+		parallelChunk = chunk
+		// DeepEqual first: cmp.Diff takes seconds over this many values.
+		if got := Evaluate(terms, Config{}, &in, now); !reflect.DeepEqual(want, got) {
+			t.Errorf("judged in chunks of %d (-in order +in chunks):\n%s", chunk, cmp.Diff(want, got))
 		}
 	}
 }

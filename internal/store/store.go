@@ -258,6 +258,22 @@ type Store interface {
 	// CountMessages counts the envelopes that match f.
 	CountMessages(ctx context.Context, f MessageFilter) (int64, error)
 
+	// MessageEvidence calls fn for every envelope, sent or received, whose
+	// leaf is sequenced (as Messages lists them by default), of the thread
+	// q names or of every thread, in the order they were stored: the
+	// header fields that say who owes whom what, and a ping's or an ack's
+	// challenge code. It is the obligations engine's read, one streaming
+	// query over facts the store keeps for it: fn must not call the store,
+	// and an error it returns stops the listing and is returned.
+	MessageEvidence(ctx context.Context, q EvidenceQuery, fn func(*MessageFacts) error) error
+
+	// OutboxEvidence calls fn for every outbox row of the envelopes q
+	// selects (every row, or those of the thread's sequenced sent
+	// envelopes), in the order they were queued: the delivery state the
+	// obligations engine judges by. Like MessageEvidence it is one
+	// streaming query, and fn must not call the store.
+	OutboxEvidence(ctx context.Context, q EvidenceQuery, fn func(*DeliveryFacts) error) error
+
 	// Agreement returns the agreement version in force: the highest
 	// version recorded. It returns ErrNotFound before the first.
 	Agreement(ctx context.Context) (Agreement, error)

@@ -307,6 +307,60 @@ type MessageFilter struct {
 	IncludePending bool
 }
 
+// EvidenceQuery selects what [Store.MessageEvidence] and
+// [Store.OutboxEvidence] list.
+type EvidenceQuery struct {
+	// Thread selects the messages of one thread, its first message
+	// included; zero selects every message.
+	Thread hotline.ID
+}
+
+// MessageFacts is what [Store.MessageEvidence] returns of one envelope:
+// the fields of [Envelope] of the same names. The value passed to the
+// callback is valid during the call only; its slices may be kept but
+// not modified (To is shared between envelopes with the same
+// recipients).
+type MessageFacts struct {
+	Direction     hotline.Direction
+	ID            hotline.ID
+	From          string
+	To            []string
+	Kind          string
+	Severity      hotline.Severity
+	Thread        hotline.ID // zero for a thread's first message
+	Refs          []hotline.ID
+	AgreementHash hotline.ID
+	Created       time.Time
+	At            time.Time
+	// Challenge is the challenge code a ping's body carries, or the one an
+	// ack's body repeats (the body's "challenge" member); empty for other
+	// kinds and for bodies without one.
+	Challenge string
+}
+
+// DeliveryFacts is what [Store.OutboxEvidence] returns of one outbox row:
+// the fields of [OutboxRow] of the same names — Attempts, FirstAttempt,
+// LastAttempt and LastError only for a row not delivered, zero for a
+// delivered one — and the recipient's receipt's time and log index if it
+// arrived. The value passed to the callback is valid during the call
+// only.
+type DeliveryFacts struct {
+	ID           hotline.ID
+	Recipient    string
+	State        OutboxState
+	Attempts     int
+	FirstAttempt time.Time
+	LastAttempt  time.Time
+	LastError    string
+	Relayed      time.Time
+	// Receipted reports that the recipient's receipt arrived: it states
+	// the time Received and the index LogIndex of the envelope's leaf in
+	// the recipient's log.
+	Receipted bool
+	Received  time.Time
+	LogIndex  uint64
+}
+
 // MessageQuery is a page request for [Store.Messages].
 type MessageQuery struct {
 	MessageFilter

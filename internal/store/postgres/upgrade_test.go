@@ -43,6 +43,10 @@ func TestUpgrade(t *testing.T) {
 		storetest.UpgradeRowArgs()...); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := conn.Exec(ctx, `INSERT INTO envelopes (`+storetest.UpgradeEnvelopeColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`, storetest.UpgradeEnvelopeArgs()...); err != nil {
+		t.Fatal(err)
+	}
 	s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
 	if err != nil {
 		t.Fatal(err)

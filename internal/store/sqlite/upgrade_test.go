@@ -37,6 +37,10 @@ func TestUpgrade(t *testing.T) {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, storetest.UpgradeRowArgs()...); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := old.ExecContext(ctx, `INSERT INTO envelopes (`+storetest.UpgradeEnvelopeColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, storetest.UpgradeEnvelopeArgs()...); err != nil {
+		t.Fatal(err)
+	}
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}

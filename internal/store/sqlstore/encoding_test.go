@@ -4,9 +4,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"math"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/store"
@@ -103,6 +106,92 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 		if again := encodeCursor(cursorKind(kind), seq); again != store.Cursor(c) {
 			t.Fatalf("decodeCursor(%q) = %d, which encodes to %q", c, seq, again)
+		}
+	})
+}
+
+func TestFactsRoundTrip(t *testing.T) {
+	id := func(s string) hotline.ID { return hotline.NoteID([]byte(s)) }
+	e := store.Envelope{
+		ID: id("ack"), From: "BER", To: []string{"PAR", "ROM \"quoted\""}, Kind: "ack", Severity: hotline.SeverityHigh,
+		Thread: id("ping"), Refs: []hotline.ID{id("ping"), id("other")}, AgreementHash: id("agreement"),
+		Created: time.Unix(0, -5).UTC(), At: time.Unix(1_800_000_000, 7).UTC(),
+		Body: []byte(`{"Challenge":"C-1","title":"x"}`),
+	}
+	want := envelopeFacts(hotline.Sent, &e)
+	if want.Challenge != "C-1" {
+		t.Errorf("challenge of an ack = %q, want C-1 (JSON's keys match whatever their case)", want.Challenge)
+	}
+	var d factsDecoder
+	var got store.MessageFacts
+	if err := d.decode(encodeFacts(&want), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("facts round trip (-want +got):\n%s", diff)
+	}
+	first := e
+	first.Thread, first.Refs = first.ID, nil
+	if f := envelopeFacts(hotline.Received, &first); !f.Thread.IsZero() {
+		t.Errorf("a first message's facts name thread %v, want zero", f.Thread)
+	}
+	for _, c := range []struct {
+		kind, body, want string
+	}{
+		{"ping", `{"challenge":"7391"}`, "7391"},
+		{"ack", `{"challenge":"7391","note":"seen"}`, "7391"},
+		{"notification", `{"challenge":"7391"}`, ""},
+		{"ping", `{"challenge":7391}`, ""},
+		{"ping", `not json`, ""},
+		{"ping", ``, ""},
+	} {
+		if got := challengeOf(c.kind, []byte(c.body)); got != c.want {
+			t.Errorf("challengeOf(%s, %s) = %q, want %q", c.kind, c.body, got, c.want)
+		}
+	}
+}
+
+// FuzzDecodeFacts checks that decoding refuses malformed facts with an
+// error, never a panic, and that what it accepts encodes to facts that
+// decode the same.
+func FuzzDecodeFacts(f *testing.F) {
+	e := store.Envelope{ID: hotline.NoteID([]byte("x")), From: "BER", To: []string{"PAR"}, Kind: "ping",
+		Severity: hotline.SeverityLow, Refs: []hotline.ID{{1}}, Body: []byte(`{"challenge":"c"}`)}
+	f.Add(encodeFacts(new(envelopeFacts(hotline.Received, &e))))
+	e.Refs, e.To = nil, nil
+	f.Add(encodeFacts(new(envelopeFacts(hotline.Sent, &e))))
+	f.Add([]byte{factsVersion, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var d factsDecoder
+		var m store.MessageFacts
+		if err := d.decode(b, &m); err != nil {
+			return
+		}
+		var again store.MessageFacts
+		if err := d.decode(encodeFacts(&m), &again); err != nil {
+			t.Fatalf("decode(encodeFacts(%+v)): %v", m, err)
+		}
+		if diff := cmp.Diff(m, again, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("facts decoded, encoded and decoded again (-first +again):\n%s", diff)
+		}
+	})
+}
+
+// FuzzParseAttempts checks that OutboxEvidence's column of a row not
+// delivered is parsed or refused with an error, never a panic, and that
+// the last error keeps its spaces.
+func FuzzParseAttempts(f *testing.F) {
+	f.Add("1 2 1772366400000000000 1772366460000000000 peer refused (422 decrypt_failed)")
+	f.Add("3 0   gave up")
+	f.Add("1 0   ")
+	f.Add("x 0   ")
+	f.Fuzz(func(t *testing.T, s string) {
+		var d store.DeliveryFacts
+		if err := parseAttempts(s, &d); err != nil {
+			return
+		}
+		if !strings.HasSuffix(s, d.LastError) {
+			t.Fatalf("parseAttempts(%q): last error %q is not the tail", s, d.LastError)
 		}
 	})
 }

@@ -425,6 +425,11 @@ func Migrate(ctx context.Context, conn *sql.Conn, d *Dialect, begin []string, lo
 		if _, err := conn.ExecContext(ctx, text); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
+		if fill := backfills[version]; fill != nil {
+			if err := fill(ctx, conn, d); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+		}
 		if _, err := conn.ExecContext(ctx, d.spell(`INSERT INTO schema_migrations (version, name) VALUES (?, ?)`),
 			version, name); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
@@ -435,6 +440,51 @@ func Migrate(ctx context.Context, conn *sql.Conn, d *Dialect, begin []string, lo
 		return fmt.Errorf("migrating: committing: %w", err)
 	}
 	return nil
+}
+
+// backfills are the steps of migrations written in Go, by version: each
+// runs after its migration's SQL, in the same transaction.
+var backfills = map[int]func(ctx context.Context, conn *sql.Conn, d *Dialect) error{
+	5: backfillFacts,
+}
+
+// backfillFacts writes the message_facts row of every envelope stored
+// before the table was made, a thousand at a time.
+func backfillFacts(ctx context.Context, conn *sql.Conn, d *Dialect) error {
+	const page = 1000
+	var after int64
+	for {
+		// The bodies of the kinds that carry a challenge code only; raw
+		// never.
+		rows, err := conn.QueryContext(ctx, d.spell(`SELECT `+envCols+`, NULL, CASE WHEN kind IN (`+
+			challengeKindList+`) THEN body END FROM envelopes WHERE seq > ? ORDER BY seq LIMIT ?`), after, page)
+		if err != nil {
+			return fmt.Errorf("reading envelopes: %w", err)
+		}
+		var args []any
+		for rows.Next() {
+			r, err := scanEnvelope(rows, true)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			args = append(args, r.seq, r.v.Kind, encodeFacts(new(envelopeFacts(r.v.Direction, &r.v))))
+			after = r.seq
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("reading envelopes: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading envelopes: %w", err)
+		}
+		if len(args) == 0 {
+			return nil
+		}
+		q := `INSERT INTO message_facts (seq, kind, facts) VALUES (?, ?, ?)` + strings.Repeat(`, (?, ?, ?)`, len(args)/3-1)
+		if _, err := conn.ExecContext(ctx, d.spell(q), args...); err != nil {
+			return fmt.Errorf("writing facts: %w", err)
+		}
+	}
 }
 
 func conflict(format string, args ...any) error {

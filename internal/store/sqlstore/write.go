@@ -27,34 +27,50 @@ const highWater = `(SELECT coalesce(max(i), -1) + 1 FROM (
 	UNION ALL SELECT max(rleaf_idx) FROM outbox WHERE rleaf_idx IS NOT NULL) m)`
 
 // envelopeArgs returns the arguments of insertEnvelope, the last one left
-// for the writer. It runs on the caller's goroutine, to keep encoding off
-// the writer's.
-func envelopeArgs(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte) []any {
+// for the writer, and the envelope's facts (encodeFacts). It runs on the
+// caller's goroutine, to keep encoding off the writer's.
+func envelopeArgs(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte) envelopeRow {
 	thread := e.ThreadID()
-	return []any{int64(dir), e.ID[:], e.From, encodeParties(e.To), e.Group,
+	return envelopeRow{[]any{int64(dir), e.ID[:], e.From, encodeParties(e.To), e.Group,
 		nanos(e.Created), e.AgreementHash[:], e.Exercise, e.Kind, string(e.Severity),
 		string(e.Marking), thread[:], encodeIDs(e.Refs), int64(e.PairSeq), e.PairPrev[:],
-		nanos(e.At), entry[:], e.Raw, nonNil(e.Body), nil}
+		nanos(e.At), entry[:], e.Raw, nonNil(e.Body), nil}, encodeFacts(new(envelopeFacts(dir, e)))}
+}
+
+// envelopeRow is what envelopeArgs returns.
+type envelopeRow struct {
+	args  []any
+	facts []byte
 }
 
 const insertEnvelope = `INSERT INTO envelopes (dir, id, from_party, recipients, group_label, created, agreement,
 	exercise, kind, severity, marking, thread, refs, pair_seq, pair_prev, at, entry, raw, body, leaf_after)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `
 
-// insertEnvelope inserts an envelope and its pending leaf, given
-// envelopeArgs, and returns the leaf and whether the envelope was new. An
-// envelope already there with the same bytes is not new; with other bytes
-// it is ErrConflict.
-func (t *wtx) insertEnvelope(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte, args []any) (store.Leaf, bool, error) {
-	var after, n int64
+// insertEnvelope inserts an envelope, its facts and its pending leaf,
+// given envelopeArgs, and returns the leaf and whether the envelope was
+// new. An envelope already there with the same bytes is not new; with
+// other bytes it is ErrConflict.
+func (t *wtx) insertEnvelope(dir hotline.Direction, e *store.Envelope, entry [hotline.EntrySize]byte, row envelopeRow) (store.Leaf, bool, error) {
+	var after, seq int64
 	var err error
+	args := row.args
 	if !t.s.d.OneWriter {
-		err = t.queryRow(insertEnvelope+highWater+`) ON CONFLICT (id, dir) DO NOTHING RETURNING leaf_after`,
-			args[:len(args)-1]...).Scan(&after)
+		// Several writers (PostgreSQL): the envelope and its facts in one
+		// statement, a data-modifying WITH, so that the accept path pays
+		// no second round trip.
+		err = t.queryRow(`WITH e AS (`+insertEnvelope+highWater+`) ON CONFLICT (id, dir) DO NOTHING
+			RETURNING leaf_after, seq), f AS (INSERT INTO message_facts (seq, kind, facts) SELECT seq, ?, ? FROM e)
+			SELECT leaf_after FROM e`, append(args[:len(args)-1:len(args)-1], e.Kind, row.facts)...).Scan(&after)
 	} else if after, err = t.highWater(); err == nil {
+		// One writer (SQLite, which has no data-modifying WITH): a second
+		// statement, prepared, on the same connection.
 		args[len(args)-1] = after
-		if n, err = t.exec(insertEnvelope+`?) ON CONFLICT (id, dir) DO NOTHING`, args...); err == nil && n == 0 {
-			err = sql.ErrNoRows
+		err = t.queryRow(insertEnvelope+`?) ON CONFLICT (id, dir) DO NOTHING RETURNING seq`, args...).Scan(&seq)
+		if err == nil {
+			if _, err := t.exec(`INSERT INTO message_facts (seq, kind, facts) VALUES (?, ?, ?)`, seq, e.Kind, row.facts); err != nil {
+				return store.Leaf{}, false, fmt.Errorf("inserting the facts of envelope %v: %w", e.ID, err)
+			}
 		}
 	}
 	switch {

@@ -61,6 +61,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"Inbound", testInbound},
 		{"Messages", testMessages},
 		{"Thread", testThread},
+		{"Evidence", testEvidence},
 		{"PaginationWhileRowsArrive", testPaginationWhileRowsArrive},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"FailingWriteInBatch", testFailingWriteInBatch},

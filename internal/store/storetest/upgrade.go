@@ -27,12 +27,43 @@ var (
 	}
 )
 
+// UpgradeEnvelope is the envelope [CheckUpgrade] expects a backend's test
+// to have written with its first schema too: a ping received, sequenced,
+// whose body carries a challenge code.
+var UpgradeEnvelope = store.Envelope{
+	Direction: hotline.Received, ID: ID("ping before the upgrade"), From: "PAR", To: []string{Self},
+	Created: base, AgreementHash: ID("agreement 1"), Kind: "ping", Severity: hotline.SeverityLow,
+	Marking: hotline.TLPAmber, Raw: []byte("ping"), Body: []byte(`{"challenge":"4711-OLD"}`),
+	At: base.Add(time.Second),
+}
+
+// UpgradeEnvelopeColumns names the first schema's envelope columns
+// UpgradeEnvelopeArgs fills.
+const UpgradeEnvelopeColumns = `dir, id, from_party, recipients, group_label, created, agreement, exercise, kind,
+	severity, marking, thread, refs, pair_seq, pair_prev, at, entry, leaf_idx, leaf_after, raw, body`
+
+// UpgradeEnvelopeArgs returns the column values of UpgradeEnvelope for the
+// first schema's envelopes table, in the order of UpgradeEnvelopeColumns.
+func UpgradeEnvelopeArgs() []any {
+	e := UpgradeEnvelope
+	entry := hotline.LeafEntry(Self, hotline.Received, e.ID)
+	var none hotline.ID
+	return []any{int64(e.Direction), e.ID[:], e.From, `["` + Self + `"]`, "", e.Created.UnixNano(), e.AgreementHash[:],
+		false, e.Kind, string(e.Severity), string(e.Marking), e.ID[:], []byte{}, int64(1), none[:], e.At.UnixNano(),
+		entry[:], int64(UpgradeIndex - 1), int64(0), e.Raw, e.Body}
+}
+
 // CheckUpgrade checks a store opened over a database that held UpgradeRow
-// under the first schema: the row reads back the same, with nothing proven
-// or relayed, is listed as unproven, and takes the writes of the later
-// schema.
+// and UpgradeEnvelope under the first schema: the row reads back the same,
+// with nothing proven or relayed, is listed as unproven, and takes the
+// writes of the later schema; the envelope's facts, challenge code
+// included, were filled in.
 func CheckUpgrade(t *testing.T, s store.Store) {
 	ctx := context.Background()
+	facts := []store.MessageFacts{factsOf(&UpgradeEnvelope, "4711-OLD")}
+	if diff := cmp.Diff(facts, messageEvidence(t, s, store.EvidenceQuery{}), cmpOpts...); diff != "" {
+		t.Errorf("MessageEvidence after the upgrade (-want +got):\n%s", diff)
+	}
 	row, err := s.OutboxEntry(ctx, UpgradeID, "PAR")
 	mustNoErr(t, err, "OutboxEntry")
 	if diff := cmp.Diff(UpgradeRow, row); diff != "" {
