@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +17,7 @@ const (
 	ReceiptTag      = "hotline-receipt/v1"
 	HeartbeatTag    = "hotline-heartbeat/v1"
 	RatificationTag = "hotline-ratification/v1"
-	RequestTag      = "hotline-request/v1"
+	RequestTag      = "hotline-request/v2"
 	RelayReceiptTag = "hotline-relay-receipt/v1"
 )
 
@@ -313,16 +314,18 @@ func OpenRatification(msg []byte, v note.Verifier) (*Ratification, error) {
 }
 
 // Request authenticates one HTTP request from a peer node: the sender signs
-// the method, the path (with the query), the time, the SHA-256 of the body
-// and the party the request is for, with its message key. The receiving
-// node rebuilds the text from the request it got and checks the signature,
-// so nobody signs bytes a peer supplied.
+// the method, the path (with the query), the time, the body's length and
+// SHA-256, and the party the request is for, with its message key. The
+// receiving node rebuilds the text from the request's headers and checks
+// the signature before it reads a byte of the body, then reads exactly
+// Length bytes and checks their hash; nobody signs bytes a peer supplied.
 type Request struct {
 	From     string
 	To       string
 	Time     time.Time
 	Method   string
 	Path     string
+	Length   uint64 // at most MaxNumber
 	BodyHash [32]byte
 }
 
@@ -337,6 +340,7 @@ func (r *Request) Text() []byte {
 		"time", FormatTime(r.Time),
 		"method", r.Method,
 		"path", r.Path,
+		"length", strconv.FormatUint(r.Length, 10),
 		"body", b64(r.BodyHash[:]))
 }
 
@@ -352,6 +356,7 @@ func ParseRequest(t []byte) (*Request, error) {
 	r.Time = l.time("time")
 	r.Method = l.token("method", validMethod)
 	r.Path = l.token("path", validPath)
+	r.Length = l.number("length")
 	r.BodyHash = l.hash("body")
 	if err := finish(l, r, t); err != nil {
 		return nil, err

@@ -46,7 +46,7 @@ func testStatements(tb testing.TB, keys map[string]*KeySet) []struct {
 		{"ratification", &Ratification{Party: "DOR", Agreement: id, Version: 2, Time: testTime}, keys["DOR"].Root,
 			func(b []byte, v note.Verifier) (Statement, error) { return OpenRatification(b, v) },
 			func(b []byte) (Statement, error) { return ParseRatification(b) }},
-		{"request", &Request{From: "BER", To: "CRI", Time: testTime, Method: "POST", Path: "/v1/envelopes?x=1", BodyHash: sha256.Sum256([]byte("body"))}, keys["BER"].Message,
+		{"request", &Request{From: "BER", To: "CRI", Time: testTime, Method: "POST", Path: "/v1/envelopes?x=1", Length: 4, BodyHash: sha256.Sum256([]byte("body"))}, keys["BER"].Message,
 			func(b []byte, v note.Verifier) (Statement, error) { return OpenRequest(b, v) },
 			func(b []byte) (Statement, error) { return ParseRequest(b) }},
 		{"relay receipt", &RelayReceipt{Message: id, From: "BER", To: "CRI", Relay: "DEP", Received: testTime}, keys["DEP"].Message,

@@ -132,13 +132,24 @@ func (l *lines) parseTime(key, v string) time.Time {
 	return t
 }
 
+// MaxNumber bounds every number of a signed text (sequence numbers, sizes,
+// log indexes, counters, versions): 2^63−1, so that a signed 64-bit
+// integer — every SQL engine's BIGINT — holds each of them. A larger one is
+// malformed.
+const MaxNumber = 1<<63 - 1
+
 func (l *lines) uint(key, v string) uint64 {
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
 		l.fail("%s: %q is not a decimal number", key, truncate(v))
+	} else if n > MaxNumber {
+		l.fail("%s: %s is over 2^63-1, the largest number allowed", key, v)
 	}
 	return n
 }
+
+// number parses the next line's value as a number.
+func (l *lines) number(key string) uint64 { return l.uint(key, l.next(key)) }
 
 func (l *lines) b64(key, v string, size int) []byte {
 	b, err := base64.StdEncoding.Strict().DecodeString(v)

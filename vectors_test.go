@@ -89,7 +89,7 @@ func buildVectors(t *testing.T) map[string][]byte {
 	}{
 		"heartbeat.note":     {&Heartbeat{From: "BER", To: "CRI", Time: testTime, Counter: 1, Sent: 2, Received: 0}, keys["BER"].Message},
 		"ratification.note":  {&Ratification{Party: "DOR", Agreement: one.Agreement, Version: 1, Time: testTime}, keys["DOR"].Root},
-		"request.note":       {&Request{From: "BER", To: "CRI", Time: testTime, Method: "POST", Path: "/v1/envelopes", BodyHash: sha256.Sum256(out["envelope-1.view-CRI.bin"])}, keys["BER"].Message},
+		"request.note":       {&Request{From: "BER", To: "CRI", Time: testTime, Method: "POST", Path: "/v1/envelopes", Length: uint64(len(out["envelope-1.view-CRI.bin"])), BodyHash: sha256.Sum256(out["envelope-1.view-CRI.bin"])}, keys["BER"].Message},
 		"relay-receipt.note": {&RelayReceipt{Message: e1.ID(), From: "BER", To: "CRI", Relay: "ELM", Received: testTime}, keys["ELM"].Message},
 	} {
 		b, err := Sign(st.st, st.k)

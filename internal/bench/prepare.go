@@ -18,10 +18,8 @@ type envelope struct {
 	id       hotline.ID
 	view     []byte
 	bodySize int
-	signed   time.Time // when the request signature was made
-	from     string
-	time     string
-	sig      string
+	signed   time.Time   // when the request signature was made
+	headers  http.Header // the request's signature headers
 }
 
 // notification returns the body of the i-th of n benchmark notifications:
@@ -140,8 +138,9 @@ func (e *envelope) sign(c *Config, req *http.Request) error {
 		return fmt.Errorf("bench: signing the request of %s: %w", e.id, err)
 	}
 	e.signed = now
-	e.from = req.Header.Get(fedapi.HeaderFrom)
-	e.time = req.Header.Get(fedapi.HeaderTime)
-	e.sig = req.Header.Get(fedapi.HeaderSignature)
+	e.headers = http.Header{}
+	for _, h := range []string{fedapi.HeaderVersion, fedapi.HeaderFrom, fedapi.HeaderTime, fedapi.HeaderBody, fedapi.HeaderSignature} {
+		e.headers.Set(h, req.Header.Get(h))
+	}
 	return nil
 }

@@ -16,10 +16,11 @@
 //
 // # Authentication
 //
-// Every request to /v1/ carries a hotline-request/v1 signature by the
-// sending party's message key in three headers (see [SignRequest]); the
-// receiver rebuilds the signed text from the request it got and verifies it
-// against the agreement's directory. Each authenticated peer then has a
+// Every request to /v1/ carries a hotline-request/v2 signature by the
+// sending party's message key in headers (see [SignRequest]) that cover the
+// body's length and hash; the receiver rebuilds the signed text from the
+// request's headers and verifies it against the agreement's directory
+// before it reads the body, then reads exactly the signed length. Each authenticated peer then has a
 // token bucket of its own ([RateLimit], on golang.org/x/time/rate).
 //
 // # Errors
@@ -168,24 +169,32 @@ type response struct {
 	body        []byte
 }
 
-// handle adapts an endpoint whose bodies are at most limit bytes: it checks
-// the signature's headers, admits the request (see [Admission]), reads the
-// body, authenticates the request, calls fn, and writes the response or
-// the refusal — the only place that writes.
+// handle adapts an endpoint whose bodies are at most limit bytes: it
+// authenticates the request from its headers alone (the signature covers
+// the body's length and hash), checks the peer's rate and the declared
+// length, admits the request (see [Admission]), reads exactly the signed
+// length, checks the body's hash, calls fn, and writes the response or
+// the refusal — the only place that writes. A request that is not
+// authenticated costs the node no byte of its body.
 func (a *api) handle(limit int64, fn func(r *http.Request, from string, body []byte) (response, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, _, _, _, err := checkHeaders(r, a.keyLookup, a.node.Clock().Now()); err != nil {
+		signed, err := Authenticate(r, a.node.Party(), a.keyLookup, a.node.Clock().Now())
+		if err != nil {
 			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
 			a.writeError(w, r, err)
 			return
 		}
-		if r.ContentLength > limit {
-			a.writeError(w, r, hotline.Errorf(ErrTooLarge, "request body of %d bytes, over %d", r.ContentLength, limit))
+		from := signed.From
+		if ok, wait := a.limit.allow(from); !ok {
+			a.node.Metrics().Refused.WithLabelValues(ErrRateLimited.Code).Inc()
+			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+			a.writeError(w, r, hotline.Errorf(ErrRateLimited, "%s sent more than its rate allows; retry in %v", from, wait.Round(time.Millisecond)))
 			return
 		}
-		n := r.ContentLength
-		if n < 0 {
-			n = limit
+		n := r.ContentLength // the signed length, never negative here
+		if n > limit {
+			a.writeError(w, r, hotline.Errorf(ErrTooLarge, "request body of %d bytes, over %d", n, limit))
+			return
 		}
 		release, retry, err := a.admit.admit(r, n)
 		if err != nil {
@@ -195,25 +204,14 @@ func (a *api) handle(limit int64, fn func(r *http.Request, from string, body []b
 			return
 		}
 		defer release()
-		body, err := a.admit.readBody(w, r, limit)
-		if hotline.ErrorCode(err) != "" {
-			a.writeError(w, r, err)
-			return
-		}
+		body, err := a.admit.readBody(w, r, n)
 		if err != nil {
 			a.writeError(w, r, hotline.Errorf(hotline.ErrMalformed, "reading request body: %v", err))
 			return
 		}
-		from, err := Authenticate(r, body, a.node.Party(), a.keyLookup, a.node.Clock().Now())
-		if err != nil {
+		if err := signed.CheckBody(body); err != nil {
 			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
 			a.writeError(w, r, err)
-			return
-		}
-		if ok, wait := a.limit.allow(from); !ok {
-			a.node.Metrics().Refused.WithLabelValues(ErrRateLimited.Code).Inc()
-			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
-			a.writeError(w, r, hotline.Errorf(ErrRateLimited, "%s sent more than its rate allows; retry in %v", from, wait.Round(time.Millisecond)))
 			return
 		}
 		resp, err := fn(r, from, body)

@@ -17,7 +17,7 @@ import (
 // the relay and heartbeats declare is in it; a test keeps it so.
 var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 	http.StatusBadRequest: {hotline.ErrMalformed, hotline.ErrWrongTag, hotline.ErrTrailingData,
-		node.ErrInvalidRequest, refusal.ErrInvalid},
+		node.ErrInvalidRequest, refusal.ErrInvalid, ErrUnsupportedVersion},
 	http.StatusUnauthorized: {ErrUnauthenticated, ErrStaleRequest},
 	http.StatusForbidden: {hotline.ErrBadSignature, node.ErrUnknownSender, node.ErrKeyNotValid, node.ErrNotRatified,
 		agreement.ErrNoValidKey, relay.ErrNotRelay, relay.ErrRelayForbidden},

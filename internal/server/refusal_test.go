@@ -209,8 +209,21 @@ func TestRefusals(t *testing.T) {
 			fedapi.SignRequest(r, b, "CRI", other, time.Now())
 		}, "unauthenticated", 401},
 		{"request for another body", "BER", good, func(r *http.Request) {
-			fedapi.SignRequest(r, []byte("other body"), "CRI", rn.keys["BER"].Message, time.Now())
+			// Of the same length: the signature verifies, the body read
+			// does not match its signed hash.
+			b, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			fedapi.SignRequest(r, bytes.Repeat([]byte("x"), len(b)), "CRI", rn.keys["BER"].Message, time.Now())
 		}, "unauthenticated", 401},
+		{"request for another length", "BER", good, func(r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			fedapi.SignRequest(r, b[:10], "CRI", rn.keys["BER"].Message, time.Now())
+			r.ContentLength = int64(len(b))
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}, "unauthenticated", 401},
+		{"request of protocol version 1", "BER", good, func(r *http.Request) {
+			r.Header.Del(fedapi.HeaderVersion)
+		}, "unsupported_version", 400},
 		{"stale request", "BER", good, func(r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(b))
