@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
 )
 
 // The load generator shares the machine with the node it measures, so it
