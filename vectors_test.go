@@ -100,6 +100,15 @@ func buildVectors(t *testing.T) map[string][]byte {
 	}
 
 	out["leaves.txt"] = []byte(leafVectors(e1.ID(), e3.ID(), NoteID(rc.Text())))
+
+	// BER signs a second envelope to CRI at seq 1: the proof of it.
+	// (Sealed last, so that the draws above stay as they were.)
+	again := mustSeal(t, keys, newTestDraft(keys, "BER", "CRI"))
+	sc, err := NewSequenceConflict("CRI", e1, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["sequence-conflict.txt"] = sc.Marshal()
 	return out
 }
 
@@ -277,6 +286,11 @@ func TestVectorsCheck(t *testing.T) {
 		t.Error(err)
 	}
 	if _, err := OpenRequest(readVector(t, "request.note"), verifier("BER")); err != nil {
+		t.Error(err)
+	}
+	if sc, err := ParseSequenceConflict(readVector(t, "sequence-conflict.txt")); err != nil {
+		t.Error(err)
+	} else if err := sc.Verify(verifier("BER")); err != nil {
 		t.Error(err)
 	}
 	if _, err := OpenRelayReceipt(readVector(t, "relay-receipt.note"), verifier("ELM")); err != nil {

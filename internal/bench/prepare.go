@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"sync"
@@ -95,7 +96,12 @@ func prepare(ctx context.Context, c *Config, t *target, prog *progress) ([]envel
 			}
 		})
 	}
-	var prev hotline.ID
+	// Each run numbers its envelopes from the clock's nanoseconds on, so
+	// that no two runs (and no real envelope, numbered from 1) give the
+	// target the same number twice, which the target refuses as a
+	// sequence_conflict; the first names an id nobody sent as previous.
+	first := uint64(now.UnixNano())
+	prev := hotline.ID(sha256.Sum256(fmt.Appendf(nil, "hotline bench run %d", first)))
 	for i := range envs {
 		if ctx.Err() != nil {
 			break
@@ -110,11 +116,9 @@ func prepare(ctx context.Context, c *Config, t *target, prog *progress) ([]envel
 			From:      c.Key.Name(),
 			Created:   now,
 			Exercise:  true, // a benchmark is not an incident
-			// Sequence numbers start at 1 in every run: the node does not
-			// check that they continue what it has seen.
-			To:    []hotline.Addressee{{Party: c.Target, Key: t.enc, Seq: uint64(i + 1), Prev: prev}},
-			Inner: hotline.Inner{Kind: "notification", Severity: hotline.SeverityHigh, Marking: hotline.TLPAmber},
-			Body:  raw,
+			To:        []hotline.Addressee{{Party: c.Target, Key: t.enc, Seq: first + uint64(i), Prev: prev}},
+			Inner:     hotline.Inner{Kind: "notification", Severity: hotline.SeverityHigh, Marking: hotline.TLPAmber},
+			Body:      raw,
 		}, c.Key)
 		if err != nil {
 			cancel(fmt.Errorf("bench: sealing envelope %d: %w", i+1, err))

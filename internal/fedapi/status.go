@@ -22,7 +22,7 @@ var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 	http.StatusForbidden: {hotline.ErrBadSignature, node.ErrUnknownSender, node.ErrKeyNotValid, node.ErrNotRatified,
 		agreement.ErrNoValidKey, relay.ErrNotRelay, relay.ErrRelayForbidden},
 	http.StatusNotFound:              {node.ErrNotFound, refusal.ErrNotFound, chain.ErrUnknownDocument},
-	http.StatusConflict:              {gossip.ErrHeartbeatReplay, refusal.ErrConflict, agreement.ErrFork},
+	http.StatusConflict:              {gossip.ErrHeartbeatReplay, refusal.ErrConflict, agreement.ErrFork, node.ErrSequenceConflict},
 	http.StatusMisdirectedRequest:    {hotline.ErrNotRecipient},
 	http.StatusRequestEntityTooLarge: {ErrTooLarge, hotline.ErrHeaderTooLarge, hotline.ErrEnvelopeTooLarge, hotline.ErrTooManyRecipients},
 	http.StatusTooManyRequests:       {ErrRateLimited},

@@ -159,6 +159,10 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 		Entry: entry,
 	}
 	ins, err := n.store.InsertReceived(ctx, rec)
+	var sc *store.SequenceConflictError
+	if errors.As(err, &sc) {
+		return nil, false, n.sequenceConflict(ctx, e, sc)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("storing envelope %s: %w", id, err)
 	}
@@ -285,4 +289,47 @@ func recipients(h *hotline.Header) []string {
 		to[i] = r.Party
 	}
 	return to
+}
+
+// sequenceConflict keeps the proof that e and the envelope the store holds
+// break the sender's sequence towards this node, raises the alarm once per
+// proof, and returns the refusal. The same envelope again makes the same
+// proof (its two headers in a fixed order), so it is refused the same way
+// and stored once.
+func (n *Node) sequenceConflict(ctx context.Context, e *hotline.Envelope, sc *store.SequenceConflictError) error {
+	h := &e.Header
+	self := h.Recipients[h.Index(n.party)]
+	refuse := hotline.Errorf(ErrSequenceConflict, "envelope %d from %s to %s (previous %s) conflicts with envelope %s received before",
+		self.Seq, h.From, n.party, prevString(self.Prev), sc.StoredID)
+	stored, err := hotline.Parse(sc.Stored)
+	if err != nil {
+		return fmt.Errorf("parsing stored envelope %s: %w", sc.StoredID, err)
+	}
+	proof, err := hotline.NewSequenceConflict(n.party, e, stored)
+	if err != nil {
+		return fmt.Errorf("making the sequence-conflict proof of %s and %s: %w", e.ID(), sc.StoredID, err)
+	}
+	existed, err := n.store.AddEquivocation(ctx, &store.EquivocationRecord{Origin: SequenceOrigin(h.From), Proof: proof.Marshal(), At: n.clock.Now()})
+	if err != nil {
+		return fmt.Errorf("storing the sequence-conflict proof of %s: %w", e.ID(), err)
+	}
+	if !existed {
+		n.logger.Error("SEQUENCE CONFLICT: a sender signed two envelopes that break its sequence to this node",
+			"from", h.From, "seq", self.Seq, "id", e.ID(), "stored", sc.StoredID)
+		if n.onSeq != nil {
+			n.onSeq(proof)
+		}
+	}
+	return refuse
+}
+
+// SequenceOrigin is the origin under which a sender's sequence-conflict
+// proofs are kept among the equivocation proofs.
+func SequenceOrigin(sender string) string { return "sequence:" + sender }
+
+func prevString(id hotline.ID) string {
+	if id.IsZero() {
+		return "-"
+	}
+	return id.String()
 }

@@ -96,6 +96,9 @@ type Config struct {
 	// stored and before its entry is appended to the log: a fault-injection
 	// point for crash tests, nil in production.
 	BeforeAppend func(dir hotline.Direction, id hotline.ID)
+	// OnSequenceConflict, if set, is called once for each new proof that
+	// a sender broke the sequence rule (after it is stored): the alarm.
+	OnSequenceConflict func(*hotline.SequenceConflict)
 }
 
 // Node is one party's node. It is safe for concurrent use.
@@ -112,6 +115,7 @@ type Node struct {
 	limits  hotline.Limits
 	metrics *Metrics
 	before  func(hotline.Direction, hotline.ID)
+	onSeq   func(*hotline.SequenceConflict)
 
 	locks keyedMutex
 	// seqMu makes this node's sends take sequence numbers one at a time.
@@ -149,6 +153,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		limits:  cfg.Limits,
 		metrics: cfg.Metrics,
 		before:  cfg.BeforeAppend,
+		onSeq:   cfg.OnSequenceConflict,
 	}
 	n.clock = clock.Or(n.clock)
 	if n.logger == nil {

@@ -166,3 +166,80 @@ func TestForgedRequestBodiesNotRead(t *testing.T) {
 		t.Errorf("the node read %d bytes from the connections, more than the %d bytes of the requests' headers", got, max)
 	}
 }
+
+// TestSequenceConflict (issue 16 finding 1): per (sender, recipient), a
+// second envelope with a sequence number another envelope already took, or
+// whose previous id is not the id of the known envelope before it (or
+// after it, not the id the known next one names), is refused
+// sequence_conflict over HTTP, again the same way when sent again, and
+// leaves a proof — both signed headers — that verifies with the sender's
+// key alone. A number beyond 2^63−1 is malformed, never a 500.
+func TestSequenceConflict(t *testing.T) {
+	rn := newRefusalNet(t)
+	toCRI := []string{"CRI"}
+	at := func(seq uint64, prev hotline.ID) func(*hotline.Draft) {
+		return func(d *hotline.Draft) { d.To[0].Seq, d.To[0].Prev = seq, prev }
+	}
+	var other hotline.ID
+	other[0] = 7
+	a := rn.seal(t, "BER", toCRI, at(1, hotline.ID{}))
+	b := rn.seal(t, "BER", toCRI, at(1, hotline.ID{}))
+	c := rn.seal(t, "BER", toCRI, at(2, a.ID()))
+	d := rn.seal(t, "BER", toCRI, at(3, other))
+	e := rn.seal(t, "BER", toCRI, at(5, other))
+	f := rn.seal(t, "BER", toCRI, at(4, c.ID()))
+	g := rn.seal(t, "BER", toCRI, at(1<<64-1, other))
+	h := rn.seal(t, "BER", toCRI, at(1<<63, other))
+	i := rn.seal(t, "BER", toCRI, at(1<<63-1, other))
+	for _, tt := range []struct {
+		name   string
+		env    *hotline.Envelope
+		status int
+		code   string
+	}{
+		{"seq 1", a, 200, ""},
+		{"another envelope at seq 1", b, 409, "sequence_conflict"},
+		{"the same again: the same refusal", b, 409, "sequence_conflict"},
+		{"the first again: its receipt", a, 200, ""},
+		{"seq 2 after seq 1", c, 200, ""},
+		{"seq 3 naming another envelope than seq 2", d, 409, "sequence_conflict"},
+		{"seq 5 after a gap", e, 200, ""},
+		{"seq 4, not the envelope seq 5 names", f, 409, "sequence_conflict"},
+		{"seq 2^64-1", g, 400, "malformed"},
+		{"seq 2^63", h, 400, "malformed"},
+		{"seq 2^63-1", i, 200, ""},
+	} {
+		status, ref, body := rn.post(t, "BER", rn.view(t, tt.env, "CRI"), nil)
+		if status != tt.status || ref.Code != tt.code {
+			t.Errorf("%s: %d %s, want %d %s", tt.name, status, body, tt.status, tt.code)
+		}
+	}
+
+	// Three proofs kept, each verifying with BER's message key alone.
+	ctx := t.Context()
+	recs, err := rn.tn.Servers["CRI"].Node().Equivocations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proofs []*hotline.SequenceConflict
+	for _, r := range recs {
+		if r.Origin != "sequence:BER" {
+			continue
+		}
+		p, err := hotline.ParseSequenceConflict(r.Proof)
+		if err != nil {
+			t.Fatalf("stored proof: %v\n%s", err, r.Proof)
+		}
+		v, err := rn.keys["BER"].Message.Verifier()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Verify(v); err != nil {
+			t.Errorf("stored proof does not verify: %v", err)
+		}
+		proofs = append(proofs, p)
+	}
+	if len(proofs) != 3 {
+		t.Errorf("%d sequence-conflict proofs stored, want 3 (one per conflicting envelope, once each)", len(proofs))
+	}
+}

@@ -319,15 +319,21 @@ func TestRefusals(t *testing.T) {
 
 	// The hand-built envelope, with the right commitment, is accepted: the
 	// format of docs/PROTOCOL.md is the one the node speaks.
-	status, ref, raw := rn.post(t, "BER", rn.handBuilt(t, "BER", "CRI", false), nil)
+	hand := rn.handBuilt(t, "BER", "CRI", false)
+	status, ref, raw := rn.post(t, "BER", hand, nil)
 	if status != 200 {
 		t.Fatalf("a hand-built envelope following docs/PROTOCOL.md was refused: %d %s", status, ref.Code)
 	}
 	if _, _, err := hotline.OpenReceipt(raw, mustVerifier(t, rn.keys["CRI"].Message)); err != nil {
 		t.Errorf("receipt: %v", err)
 	}
-	// The same envelope again: the same receipt, 200.
-	b := rn.view(t, rn.seal(t, "BER", toCRI, nil), "CRI")
+	// The same envelope again: the same receipt, 200. (The next in BER's
+	// sequence after the hand-built one.)
+	handEnv, err := hotline.Parse(hand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := rn.view(t, rn.seal(t, "BER", toCRI, func(d *hotline.Draft) { d.To[0].Seq, d.To[0].Prev = 2, handEnv.ID() }), "CRI")
 	_, _, first := rn.post(t, "BER", b, nil)
 	status, _, again := rn.post(t, "BER", b, nil)
 	if status != 200 || !bytes.Equal(first, again) {

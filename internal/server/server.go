@@ -243,6 +243,9 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 		Limits:       hotline.Limits{MaxEnvelope: cfg.MaxEnvelope},
 		Metrics:      node.NewMetrics(s.registry),
 		BeforeAppend: opts.BeforeAppend,
+		// Counted with the equivocations (s.alarms is set before the
+		// node serves anyone).
+		OnSequenceConflict: func(*hotline.SequenceConflict) { s.alarms.Inc() },
 	})
 	if err != nil {
 		return nil, err
@@ -686,7 +689,7 @@ func (s *Server) startPeers() error {
 	s.client = &fedapi.Client{Key: s.keys.Message, Now: s.node.Clock().Now, ConnsPerPeer: workers + 8}
 	s.remotes = map[string]*tlog.Remote{}
 	s.alarms = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "hotline_equivocations_total", Help: "Equivocation proofs found (a log showed two histories).",
+		Name: "hotline_equivocations_total", Help: "Equivocation proofs found (a log showed two histories, a party signed two agreement documents for one place, or a sender broke its sequence).",
 	})
 	s.registry.MustRegister(s.alarms)
 	agr := s.node.Agreement

@@ -156,7 +156,13 @@ type Store interface {
 	// InsertReceived stores an envelope this node received and opened,
 	// pending, together with its pending leaf row, in one transaction. If
 	// the envelope is already stored with the same bytes it writes nothing
-	// and reports Existed; with other bytes it returns ErrConflict.
+	// and reports Existed; with other bytes it returns ErrConflict. A new
+	// envelope that breaks the sequence rule against one received from the
+	// same sender (see [SequenceConflictError]) is not stored: it returns a
+	// *SequenceConflictError. The check is atomic within one process (its
+	// writes run one after the other); processes sharing one PostgreSQL
+	// database could each store one of two conflicting envelopes that
+	// arrive at the same moment.
 	InsertReceived(ctx context.Context, r *Received) (Inserted, error)
 
 	// NextSequences returns, for each party in order, the sequence number
