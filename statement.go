@@ -18,6 +18,7 @@ const (
 	HeartbeatTag    = "hotline-heartbeat/v1"
 	RatificationTag = "hotline-ratification/v1"
 	RequestTag      = "hotline-request/v2"
+	RequestV1Tag    = "hotline-request/v1"
 	RelayReceiptTag = "hotline-relay-receipt/v1"
 )
 
@@ -319,7 +320,13 @@ func OpenRatification(msg []byte, v note.Verifier) (*Ratification, error) {
 // receiving node rebuilds the text from the request's headers and checks
 // the signature before it reads a byte of the body, then reads exactly
 // Length bytes and checks their hash; nobody signs bytes a peer supplied.
+//
+// V1 marks a hotline-request/v1, the version 1 statement: without the
+// length, its body hash computed by the receiver from the body read. A
+// node verifies one only from a party whose directory entry does not list
+// protocol 2.
 type Request struct {
+	V1       bool
 	From     string
 	To       string
 	Time     time.Time
@@ -330,10 +337,24 @@ type Request struct {
 }
 
 // Tag implements [Statement].
-func (r *Request) Tag() string { return RequestTag }
+func (r *Request) Tag() string {
+	if r.V1 {
+		return RequestV1Tag
+	}
+	return RequestTag
+}
 
 // Text implements [Statement].
 func (r *Request) Text() []byte {
+	if r.V1 {
+		return text(RequestV1Tag,
+			"from", r.From,
+			"to", r.To,
+			"time", FormatTime(r.Time),
+			"method", r.Method,
+			"path", r.Path,
+			"body", b64(r.BodyHash[:]))
+	}
 	return text(RequestTag,
 		"from", r.From,
 		"to", r.To,
@@ -346,17 +367,19 @@ func (r *Request) Text() []byte {
 
 // ParseRequest parses a request's note text.
 func ParseRequest(t []byte) (*Request, error) {
-	l, err := splitText(t, RequestTag)
+	r := &Request{V1: bytes.HasPrefix(t, []byte(RequestV1Tag+"\n"))}
+	l, err := splitText(t, r.Tag())
 	if err != nil {
 		return nil, err
 	}
-	r := &Request{}
 	r.From = l.party("from")
 	r.To = l.party("to")
 	r.Time = l.time("time")
 	r.Method = l.token("method", validMethod)
 	r.Path = l.token("path", validPath)
-	r.Length = l.number("length")
+	if !r.V1 {
+		r.Length = l.number("length")
+	}
 	r.BodyHash = l.hash("body")
 	if err := finish(l, r, t); err != nil {
 		return nil, err
@@ -367,7 +390,11 @@ func ParseRequest(t []byte) (*Request, error) {
 // OpenRequest verifies a signed request against the sending party's message
 // key and parses it.
 func OpenRequest(msg []byte, v note.Verifier) (*Request, error) {
-	n, err := openNote(msg, RequestTag, note.VerifierList(v))
+	tag := RequestTag
+	if bytes.HasPrefix(msg, []byte(RequestV1Tag+"\n")) {
+		tag = RequestV1Tag
+	}
+	n, err := openNote(msg, tag, note.VerifierList(v))
 	if err != nil {
 		return nil, err
 	}

@@ -132,6 +132,13 @@ func (l *lines) parseTime(key, v string) time.Time {
 	return t
 }
 
+// Protocols lists the versions of the protocol this implementation speaks,
+// ascending: 1 (peer requests signed by hotline-request/v1, over the body
+// read first) and 2 (hotline-request/v2, over the signed length and hash of
+// the body, checked before it is read). A party's directory entry lists the
+// versions its node speaks; a sender uses the highest both speak.
+var Protocols = []uint64{1, 2}
+
 // MaxNumber bounds every number of a signed text (sequence numbers, sizes,
 // log indexes, counters, versions): 2^63−1, so that a signed 64-bit
 // integer — every SQL engine's BIGINT — holds each of them. A larger one is

@@ -26,8 +26,9 @@ const (
 	HeaderSignature = "Hotline-Signature"
 )
 
-// ProtocolVersion is the version of the peer protocol this node speaks,
-// sent in every request's Hotline-Version header.
+// ProtocolVersion is the version of the peer protocol whose requests carry
+// a Hotline-Version header (this value). A request without one is of
+// version 1.
 const ProtocolVersion = "2"
 
 // MaxSkew is how far a signed request's time may be from the receiver's
@@ -77,6 +78,66 @@ func SignRequest(req *http.Request, body []byte, to string, signer *hotline.Sign
 	return nil
 }
 
+// SignRequestV1 adds the headers of a version 1 request (hotline-request/v1,
+// no Hotline-Version or Hotline-Body: the receiver hashes the body it
+// reads). A node sends one only to a party whose directory entry does not
+// list protocol 2.
+func SignRequestV1(req *http.Request, body []byte, to string, signer *hotline.SigningKey, now time.Time) error {
+	st := &hotline.Request{V1: true, From: signer.Name(), To: to, Time: now, Method: req.Method,
+		Path: req.URL.RequestURI(), BodyHash: sha256.Sum256(body)}
+	signed, err := hotline.Sign(st, signer)
+	if err != nil {
+		return err
+	}
+	line := strings.TrimSuffix(string(signed[len(st.Text())+1:]), "\n")
+	req.ContentLength = int64(len(body))
+	req.Header.Set(HeaderFrom, st.From)
+	req.Header.Set(HeaderTime, hotline.FormatTime(now))
+	req.Header.Set(HeaderSignature, line[strings.LastIndexByte(line, ' ')+1:])
+	return nil
+}
+
+// RequestVersion returns the protocol version of r: 2 with Hotline-Version
+// 2, 1 without one but with a signature (a version 1 node's request), 2
+// without either (refused as unauthenticated), and unsupported_version for
+// any other Hotline-Version.
+func RequestVersion(r *http.Request) (int, error) {
+	switch v := r.Header.Get(HeaderVersion); {
+	case v == ProtocolVersion:
+		return 2, nil
+	case v == "" && r.Header.Get(HeaderSignature) != "":
+		return 1, nil
+	case v == "":
+		return 2, nil
+	default:
+		return 0, hotline.Errorf(ErrUnsupportedVersion, "request of protocol version %.16q; this node speaks 1 and 2", v)
+	}
+}
+
+// AuthenticateV1 checks the hotline-request/v1 signature of r, whose body
+// (already read) is body, addressed to party self, and returns the sending
+// party. Its caller has checked that the sender's directory entry does not
+// list protocol 2: a version 1 request costs the receiver its body before
+// the signature can be checked.
+func AuthenticateV1(r *http.Request, body []byte, self string, keys KeyLookup, now time.Time) (string, error) {
+	from, t, sig, key, err := checkHeaders(r, keys, now)
+	if err != nil {
+		return "", err
+	}
+	target := r.RequestURI
+	if target == "" {
+		target = r.URL.RequestURI()
+	}
+	st := &hotline.Request{V1: true, From: from, To: self, Time: t, Method: r.Method, Path: target, BodyHash: sha256.Sum256(body)}
+	var msg bytes.Buffer
+	msg.Write(st.Text())
+	msg.WriteString("\n— " + from + " " + sig + "\n")
+	if _, err := hotline.OpenRequest(msg.Bytes(), key); err != nil {
+		return "", hotline.Errorf(ErrUnauthenticated, "version 1 request signature by %s does not verify", from)
+	}
+	return from, nil
+}
+
 // KeyLookup returns the message key a party's requests must be signed with
 // at time t, or a refusal (unknown_sender, key_not_valid).
 type KeyLookup func(party string, t time.Time) (note.Verifier, error)
@@ -103,6 +164,11 @@ func (s *Signed) CheckBody(body []byte) error {
 // caller then reads exactly the signed length (r.ContentLength) and checks
 // it with [Signed.CheckBody].
 func Authenticate(r *http.Request, self string, keys KeyLookup, now time.Time) (*Signed, error) {
+	if v, err := RequestVersion(r); err != nil {
+		return nil, err
+	} else if v != 2 {
+		return nil, hotline.Errorf(ErrUnsupportedVersion, "a version 1 request from %.16q, whose directory entry says it speaks protocol 2, or who is no party", r.Header.Get(HeaderFrom))
+	}
 	from, t, sig, key, err := checkHeaders(r, keys, now)
 	if err != nil {
 		return nil, err
@@ -146,18 +212,10 @@ func Authenticate(r *http.Request, self string, keys KeyLookup, now time.Time) (
 	return &Signed{Request: got}, nil
 }
 
-// checkHeaders checks the signature headers that need no key: the version,
-// the headers are there and well-formed, the time is within MaxSkew; then
-// looks up the sender's message key valid now.
+// checkHeaders checks the signature headers that need no key: they are
+// there and well-formed, the time is within MaxSkew; then looks up the
+// sender's message key valid now.
 func checkHeaders(r *http.Request, keys KeyLookup, now time.Time) (from string, t time.Time, sig string, key note.Verifier, err error) {
-	// A request signed by a version 1 node has no Hotline-Version; one
-	// with no signature at all is not a peer's request.
-	if v := r.Header.Get(HeaderVersion); v != ProtocolVersion && (v != "" || r.Header.Get(HeaderSignature) != "") {
-		if v == "" {
-			v = "1"
-		}
-		return "", t, "", nil, hotline.Errorf(ErrUnsupportedVersion, "request of protocol version %.16q; this node speaks %s", v, ProtocolVersion)
-	}
 	from = r.Header.Get(HeaderFrom)
 	ts := r.Header.Get(HeaderTime)
 	sig = r.Header.Get(HeaderSignature)

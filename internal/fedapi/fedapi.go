@@ -40,6 +40,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -178,6 +179,10 @@ type response struct {
 // authenticated costs the node no byte of its body.
 func (a *api) handle(limit int64, fn func(r *http.Request, from string, body []byte) (response, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if v, _ := RequestVersion(r); v == 1 && (a.speaksOnlyV1(r.Header.Get(HeaderFrom)) || a.speaksOnlyV1(a.node.Party())) {
+			a.handleV1(w, r, limit, fn)
+			return
+		}
 		signed, err := Authenticate(r, a.node.Party(), a.keyLookup, a.node.Clock().Now())
 		if err != nil {
 			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
@@ -223,6 +228,70 @@ func (a *api) handle(limit int64, fn func(r *http.Request, from string, body []b
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(resp.body)
 	}
+}
+
+// speaksOnlyV1 reports whether party's directory entry lists protocol
+// version 1 and not 2. A node takes version 1 requests from a party that
+// lists only 1 (a node not yet upgraded), and from anyone while it lists
+// only 1 itself (senders speak version 1 to it): rolling upgrades. Once
+// both list 2, requests in the sender's name must be of version 2, and a
+// request that does not authenticate costs no body.
+func (a *api) speaksOnlyV1(party string) bool {
+	ps, err := a.node.Agreement().Protocols(party)
+	return err == nil && slices.Contains(ps, 1) && !slices.Contains(ps, 2)
+}
+
+// handleV1 is handle for a version 1 request: its signature covers the
+// hash of the body the receiver reads, so the body is read (within the
+// admission budgets) before the signature is checked.
+func (a *api) handleV1(w http.ResponseWriter, r *http.Request, limit int64, fn func(r *http.Request, from string, body []byte) (response, error)) {
+	refuse := func(err error) {
+		a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
+		a.writeError(w, r, err)
+	}
+	if _, _, _, _, err := checkHeaders(r, a.keyLookup, a.node.Clock().Now()); err != nil {
+		refuse(err)
+		return
+	}
+	n := r.ContentLength
+	if n < 0 {
+		refuse(hotline.Errorf(ErrUnauthenticated, "request without a Content-Length"))
+		return
+	}
+	if n > limit {
+		a.writeError(w, r, hotline.Errorf(ErrTooLarge, "request body of %d bytes, over %d", n, limit))
+		return
+	}
+	release, retry, err := a.admit.admit(r, n)
+	if err != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(retry.Seconds()))))
+		refuse(err)
+		return
+	}
+	defer release()
+	body, err := a.admit.readBody(w, r, n)
+	if err != nil {
+		a.writeError(w, r, hotline.Errorf(hotline.ErrMalformed, "reading request body: %v", err))
+		return
+	}
+	from, err := AuthenticateV1(r, body, a.node.Party(), a.keyLookup, a.node.Clock().Now())
+	if err != nil {
+		refuse(err)
+		return
+	}
+	if ok, wait := a.limit.allow(from); !ok {
+		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+		refuse(hotline.Errorf(ErrRateLimited, "%s sent more than its rate allows; retry in %v", from, wait.Round(time.Millisecond)))
+		return
+	}
+	resp, err := fn(r, from, body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", resp.contentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(resp.body)
 }
 
 // keyLookup finds a peer's message key in the agreement.

@@ -3,8 +3,10 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,8 +19,11 @@ import (
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/fedapi"
+	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/poll"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
+	"github.com/hotline-net/hotline/internal/store"
 )
 
 // countingListener counts the bytes the server reads from each
@@ -241,5 +246,87 @@ func TestSequenceConflict(t *testing.T) {
 	}
 	if len(proofs) != 3 {
 		t.Errorf("%d sequence-conflict proofs stored, want 3 (one per conflicting envelope, once each)", len(proofs))
+	}
+}
+
+// TestRollingUpgrade (issue 16, versions): DOR's directory entry lists
+// protocol 1 only — a node not yet upgraded. BER's messages reach DOR and
+// CRI (to DOR in version 1, to CRI in version 2, the highest each speaks),
+// and back. CRI takes a version 1 request from DOR, refuses one in BER's
+// name (BER lists 2) as unsupported_version without reading its body, and
+// refuses a version it does not know.
+func TestRollingUpgrade(t *testing.T) {
+	tn := newTestNetWith(t, sim.TestnetConfig{
+		Parties:   []string{"BER", "CRI", "DOR"},
+		Protocols: map[string][]uint64{"DOR": {1}},
+	}, nil, nil)
+	ctx := context.Background()
+	ber := tn.Servers["BER"].Node()
+	id, err := ber.Send(ctx, node.Draft{
+		To: []string{"CRI", "DOR"}, Kind: "clarification_request",
+		Severity: hotline.SeverityCritical, Marking: hotline.TLPAmber,
+		Body: []byte(clarificationBody),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"CRI", "DOR"} {
+		poll.Must(t, "delivery to "+p, func() (bool, error) {
+			row, err := ber.Store().OutboxEntry(ctx, id, p)
+			return row.State == store.OutboxDelivered, err
+		})
+	}
+	ackID, err := tn.Servers["DOR"].Node().Reply(ctx, id, "ack", []byte(`{"language":"en","acknowledged_by":"Duty officer"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Must(t, "DOR's ack at BER", func() (bool, error) {
+		_, err := ber.Store().Envelope(ctx, hotline.Received, ackID)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+
+	post := func(as string, v1 bool, change func(*http.Request)) (int, string) {
+		body := []byte("not an envelope")
+		req, _ := http.NewRequest(http.MethodPost, tn.Servers["CRI"].URL()+"/v1/heartbeats", bytes.NewReader(body))
+		sign := fedapi.SignRequest
+		if v1 {
+			sign = fedapi.SignRequestV1
+		}
+		if err := sign(req, body, "CRI", keysOf(t, tn, as).Message, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if change != nil {
+			change(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ref fedapi.Refusal
+		json.NewDecoder(resp.Body).Decode(&ref)
+		return resp.StatusCode, ref.Code
+	}
+	for _, tt := range []struct {
+		name   string
+		as     string
+		v1     bool
+		change func(*http.Request)
+		status int
+		code   string
+	}{
+		// Authenticated, then refused as a heartbeat: the request got in.
+		{"version 1 from DOR, which lists 1 only", "DOR", true, nil, 400, "wrong_tag"},
+		{"version 2 from DOR", "DOR", false, nil, 400, "wrong_tag"},
+		{"version 1 from BER, which lists 2", "BER", true, nil, 400, "unsupported_version"},
+		{"version 3", "BER", false, func(r *http.Request) { r.Header.Set(fedapi.HeaderVersion, "3") }, 400, "unsupported_version"},
+	} {
+		status, code := post(tt.as, tt.v1, tt.change)
+		if status != tt.status || code != tt.code {
+			t.Errorf("%s: %d %s, want %d %s", tt.name, status, code, tt.status, tt.code)
+		}
 	}
 }
