@@ -122,6 +122,8 @@ func FuzzParseRatification(f *testing.F) {
 
 func FuzzParseRequest(f *testing.F) { fuzzStatement(f, "request.note", ParseRequest) }
 
+func FuzzParseRefusal(f *testing.F) { fuzzStatement(f, "refusal.note", ParseRefusal) }
+
 func FuzzParseSequenceConflict(f *testing.F) {
 	b, err := os.ReadFile(filepath.Join("testdata", "vectors", "sequence-conflict.txt"))
 	if err != nil {

@@ -109,6 +109,17 @@ func buildVectors(t *testing.T) map[string][]byte {
 		t.Fatal(err)
 	}
 	out["sequence-conflict.txt"] = sc.Marshal()
+
+	// CRI refuses envelope-3's view as invalid_body (a refusal's format;
+	// the vector envelope is valid).
+	v3, err := e3.View("CRI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := &Refusal{Message: e3.ID(), Party: "CRI", Header: sha256.Sum256(v3.SignedHeader()), Code: "invalid_body", Time: testTime}
+	if out["refusal.note"], err = Sign(ref, keys["CRI"].Message); err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 
@@ -287,6 +298,11 @@ func TestVectorsCheck(t *testing.T) {
 	}
 	if _, err := OpenRequest(readVector(t, "request.note"), verifier("BER")); err != nil {
 		t.Error(err)
+	}
+	if ref, rid, err := OpenRefusal(readVector(t, "refusal.note"), verifier("CRI")); err != nil {
+		t.Error(err)
+	} else if e3, _ := Parse(readVector(t, "envelope-3.bin")); ref.Message != e3.ID() || ref.Header != sha256.Sum256(e3.SignedHeader()) || rid != NoteID(ref.Text()) {
+		t.Error("refusal.note does not name envelope-3 and its signed header")
 	}
 	if sc, err := ParseSequenceConflict(readVector(t, "sequence-conflict.txt")); err != nil {
 		t.Error(err)

@@ -139,7 +139,7 @@ func (c *Client) do(ctx context.Context, to, base, method, path string, body []b
 		pe := &PeerError{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode), Message: http.StatusText(resp.StatusCode)}
 		var ref Refusal
 		if json.Unmarshal(b, &ref) == nil && ref.Code != "" {
-			pe.Code, pe.Message = ref.Code, ref.Message
+			pe.Code, pe.Message, pe.Statement = ref.Code, ref.Message, ref.Statement
 		}
 		return nil, pe
 	}

@@ -341,11 +341,17 @@ type PeerError struct {
 	Status  int
 	Code    string
 	Message string
+	// Statement is the peer's signed refusal (hotline-refusal/v1), when it
+	// signed one; unverified.
+	Statement []byte
 }
 
 func (e *PeerError) Error() string {
 	return fmt.Sprintf("peer refused (%d %s): %s", e.Status, e.Code, e.Message)
 }
+
+// RefusalStatement returns the peer's signed refusal, if any.
+func (e *PeerError) RefusalStatement() []byte { return e.Statement }
 
 // ErrorCode returns the peer's refusal code.
 func (e *PeerError) ErrorCode() string { return e.Code }

@@ -28,7 +28,7 @@ var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 	http.StatusTooManyRequests:       {ErrRateLimited},
 	http.StatusUnprocessableEntity: {hotline.ErrBadStanza, hotline.ErrBadPayload, hotline.ErrBadCommitment, hotline.ErrDecrypt,
 		hotline.ErrNoKey, hotline.ErrFutureCreated, node.ErrUnknownAgreement, node.ErrUnknownKind, node.ErrInvalidBody,
-		node.ErrUnknownRecipient, node.ErrWrongReceipt, node.ErrReceiptTime, agreement.ErrUnknownParty,
+		node.ErrUnknownRecipient, node.ErrWrongReceipt, node.ErrWrongRefusal, node.ErrReceiptTime, agreement.ErrUnknownParty,
 		gossip.ErrHeartbeatStale, gossip.ErrHeartbeatPeer, relay.ErrRelaySender, relay.ErrRelayNoView,
 		// An agreement document that does not extend the chain (POST /v1/agreement).
 		agreement.ErrUnknownField, agreement.ErrDuplicateKey, agreement.ErrNotCanonical, agreement.ErrMissing,

@@ -96,6 +96,9 @@ type Config struct {
 	// stored and before its entry is appended to the log: a fault-injection
 	// point for crash tests, nil in production.
 	BeforeAppend func(dir hotline.Direction, id hotline.ID)
+	// MaxRefusals bounds the signed refusals kept per sender; zero means
+	// DefaultMaxRefusals.
+	MaxRefusals int
 	// OnSequenceConflict, if set, is called once for each new proof that
 	// a sender broke the sequence rule (after it is stored): the alarm.
 	OnSequenceConflict func(*hotline.SequenceConflict)
@@ -116,6 +119,8 @@ type Node struct {
 	metrics *Metrics
 	before  func(hotline.Direction, hotline.ID)
 	onSeq   func(*hotline.SequenceConflict)
+
+	maxRefusals int
 
 	locks keyedMutex
 	// seqMu makes this node's sends take sequence numbers one at a time.
@@ -154,6 +159,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		metrics: cfg.Metrics,
 		before:  cfg.BeforeAppend,
 		onSeq:   cfg.OnSequenceConflict,
+
+		maxRefusals: cfg.MaxRefusals,
 	}
 	n.clock = clock.Or(n.clock)
 	if n.logger == nil {

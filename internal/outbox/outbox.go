@@ -53,6 +53,9 @@ type Recorder interface {
 	// RecordRelayed records a relay's receipt: the relay holds the view
 	// for the recipient; delivery is not done.
 	RecordRelayed(ctx context.Context, id hotline.ID, recipient, relay string, note []byte) error
+	// RecordRefusal records the recipient's signed refusal: delivery is
+	// over, refused.
+	RecordRefusal(ctx context.Context, id hotline.ID, recipient string, note []byte) error
 }
 
 // Transport posts a recipient's view to one of its endpoints and returns
@@ -336,6 +339,14 @@ func (d *Deliverer) deliver(ctx context.Context, row store.OutboxRow) {
 		}
 		if ctx.Err() != nil {
 			return // shutting down: the row stays due
+		}
+		var signed interface{ RefusalStatement() []byte }
+		if errors.As(err, &signed) && signed.RefusalStatement() != nil {
+			rerr := d.cfg.Recorder.RecordRefusal(ctx, row.ID, row.Recipient, signed.RefusalStatement())
+			if rerr == nil {
+				return // refused, signed: the row is failed
+			}
+			d.logger.Error("a recipient's signed refusal does not hold", "id", row.ID, "to", row.Recipient, "err", rerr)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", ep, err))
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -328,5 +329,119 @@ func TestRollingUpgrade(t *testing.T) {
 		if status != tt.status || code != tt.code {
 			t.Errorf("%s: %d %s, want %d %s", tt.name, status, code, tt.status, tt.code)
 		}
+	}
+}
+
+// TestSignedRefusals (issue 16 finding 3): CRI refuses BER's envelope
+// whose body breaks its template with a signed hotline-refusal/v1 naming
+// the envelope, the hash of its signed header and the code; the same
+// envelope again gets the same bytes; the refusal is stored and its id
+// logged under direction 0x05. A refusal the sender did not cause (an
+// unparseable envelope) is not signed.
+func TestSignedRefusals(t *testing.T) {
+	rn := newRefusalNet(t)
+	e := rn.seal(t, "BER", []string{"CRI"}, func(d *hotline.Draft) { d.Body = []byte(`{"language":"en"}`) })
+	view := rn.view(t, e, "CRI")
+	status, ref, raw := rn.post(t, "BER", view, nil)
+	if status != 422 || ref.Code != "invalid_body" || ref.Statement == nil {
+		t.Fatalf("%d %s, want 422 invalid_body with a statement", status, raw)
+	}
+	v, err := rn.keys["CRI"].Message.Verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, rid, err := hotline.OpenRefusal(ref.Statement, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Message != e.ID() || st.Header != sha256.Sum256(e.SignedHeader()) || st.Code != "invalid_body" || st.Party != "CRI" {
+		t.Errorf("the refusal says %+v", st)
+	}
+	_, again, _ := rn.post(t, "BER", view, nil)
+	if !bytes.Equal(again.Statement, ref.Statement) {
+		t.Error("the same envelope again got another refusal")
+	}
+	ctx := t.Context()
+	cri := rn.tn.Servers["CRI"].Node()
+	rs, err := cri.Store().Refusals(ctx, hotline.RefusalIssued, "BER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].ID != rid || !bytes.Equal(rs[0].Note, ref.Statement) || !rs[0].Sequenced {
+		t.Fatalf("stored refusals: %+v", rs)
+	}
+	origin, err := rn.agr.LogOrigin("CRI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs[0].Entry != hotline.LeafEntry(origin, hotline.RefusalIssued, rid) {
+		t.Error("the logged entry is not the refusal's (direction 0x05)")
+	}
+	if _, ref, _ := rn.post(t, "BER", []byte("hotline-envelope/v1\nnonsense\n"), nil); ref.Code != "malformed" || ref.Statement != nil {
+		t.Errorf("a malformed envelope: %s with statement %v, want an unsigned malformed", ref.Code, ref.Statement != nil)
+	}
+}
+
+// strictBodies refuses every body: a recipient whose templates are
+// stricter than the sender's.
+type strictBodies struct{}
+
+func (strictBodies) CheckBody(kind string, _ hotline.Marking, _ []byte) error {
+	return fmt.Errorf("this node takes no %s", kind)
+}
+
+// TestSignedRefusalReachesSender (issue 16 finding 3): CRI refuses BER's
+// envelope as invalid_body; BER's node gets CRI's signed refusal over
+// HTTP, verifies it, stores it, logs its id under direction 0x06 and stops
+// retrying — it holds the evidence of the refusal, with the same bytes
+// CRI keeps and logged under 0x05.
+func TestSignedRefusalReachesSender(t *testing.T) {
+	tn := newTestNetWith(t, sim.TestnetConfig{
+		Parties: []string{"BER", "CRI"},
+		Node:    func(_ string, c *server.Config) { c.HeartbeatInterval = server.Duration(time.Hour) },
+	}, nil, func(p string, o *server.Options) {
+		if p == "CRI" {
+			o.Bodies = strictBodies{}
+		}
+	})
+	ctx := context.Background()
+	ber, cri := tn.Servers["BER"].Node(), tn.Servers["CRI"].Node()
+	id, err := ber.Send(ctx, node.Draft{
+		To: []string{"CRI"}, Kind: "clarification_request",
+		Severity: hotline.SeverityCritical, Marking: hotline.TLPAmber,
+		Body: []byte(clarificationBody),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Must(t, "BER's row failed, refused", func() (bool, error) {
+		row, err := ber.Store().OutboxEntry(ctx, id, "CRI")
+		return row.State == store.OutboxFailed, err
+	})
+	got, err := ber.Store().Refusals(ctx, hotline.RefusalReceived, "CRI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := cri.Store().Refusals(ctx, hotline.RefusalIssued, "BER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(issued) != 1 || !bytes.Equal(got[0].Note, issued[0].Note) || got[0].Message != id || !got[0].Sequenced || !issued[0].Sequenced {
+		t.Fatalf("BER holds %+v, CRI %+v: want the one same refusal, logged on both sides", got, issued)
+	}
+	v, err := keysOf(t, tn, "CRI").Message.Verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, rid, err := hotline.OpenRefusal(got[0].Note, v)
+	if err != nil || ref.Code != "invalid_body" {
+		t.Fatalf("BER's refusal: %+v, %v", ref, err)
+	}
+	origin, err := tn.Servers["BER"].Node().Agreement().LogOrigin("BER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Entry != hotline.LeafEntry(origin, hotline.RefusalReceived, rid) {
+		t.Error("BER's logged entry is not the refusal's (direction 0x06)")
 	}
 }

@@ -141,6 +141,9 @@ var (
 	// ErrInvalid means an argument is malformed: a missing field, a value
 	// out of range, a cursor this store did not issue. Nothing was written.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrFull means a bounded collection holds its quota (a peer's signed
+	// refusals). Nothing was written.
+	ErrFull = errors.New("quota full")
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("store closed")
 )
@@ -355,6 +358,21 @@ type Store interface {
 	// on before handedOnBefore, and returns how many. Pending envelopes
 	// are never deleted.
 	RelayPurge(ctx context.Context, handedOnBefore time.Time) (int, error)
+
+	// AddRefusal stores a signed refusal, unless one is stored for the same
+	// direction, message and peer: then it writes nothing and returns the
+	// stored one with existed true. A peer holding max refusals in that
+	// direction already is ErrFull.
+	AddRefusal(ctx context.Context, r *Refusal, max int) (stored Refusal, existed bool, err error)
+
+	// RefusalSequenced records the log index of a stored refusal's entry.
+	// Recording the same index again is a no-op; another one is
+	// ErrConflict; an unknown refusal ErrNotFound.
+	RefusalSequenced(ctx context.Context, dir hotline.Direction, id hotline.ID, index uint64) error
+
+	// Refusals lists the refusals stored in direction dir for peer, oldest
+	// first.
+	Refusals(ctx context.Context, dir hotline.Direction, peer string) ([]Refusal, error)
 
 	// AddEquivocation records an equivocation proof. A proof is identified
 	// by the SHA-256 of its bytes: the same proof again writes nothing and

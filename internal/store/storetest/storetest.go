@@ -72,6 +72,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"RelayQueue", testRelayQueue},
 		{"ConcurrentRelayPut", testConcurrentRelayPut},
 		{"Equivocations", testEquivocations},
+		{"Refusals", testRefusals},
 		{"Witnessed", testWitnessed},
 		{"PeerHealth", testPeerHealth},
 		{"ConcurrentProbes", testConcurrentProbes},
