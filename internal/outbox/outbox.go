@@ -392,6 +392,13 @@ func (d *Deliverer) viaRelay(ctx context.Context, row store.OutboxRow, view []by
 				continue
 			}
 			route := "relay " + via
+			if ans.RecipientRefusal != nil {
+				if err := d.cfg.Recorder.RecordRefusal(ctx, row.ID, row.Recipient, ans.RecipientRefusal); err != nil {
+					errs = append(errs, fmt.Errorf("refusal through relay %s: %w", via, err))
+					continue
+				}
+				return true, route, nil
+			}
 			if ans.RecipientReceipt != nil {
 				if _, err := d.cfg.Recorder.RecordReceipt(ctx, row.ID, row.Recipient, ans.RecipientReceipt, route); err != nil {
 					errs = append(errs, fmt.Errorf("receipt through relay %s: %w", via, err))

@@ -345,7 +345,8 @@ type Store interface {
 	RelayList(ctx context.Context, q RelayQuery) (RelayPage, error)
 
 	// RelayHandedOn records that the recipient took a relayed envelope, at
-	// time at, keeping the recipient's receipt (its note bytes, required).
+	// time at, keeping the recipient's answer (its note bytes, required):
+	// its receipt, or its signed refusal.
 	// The same receipt again is a no-op (the first time is kept); another
 	// receipt is ErrConflict; no envelope is ErrNotFound.
 	RelayHandedOn(ctx context.Context, id hotline.ID, to string, at time.Time, recipientReceipt []byte) error
