@@ -484,3 +484,15 @@ func (s *memStore) RefusalSequenced(_ context.Context, dir hotline.Direction, id
 	}
 	return store.ErrNotFound
 }
+
+func (s *memStore) Refusals(_ context.Context, dir hotline.Direction, peer string) ([]store.Refusal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Refusal
+	for _, x := range s.refusals {
+		if x.Direction == dir && x.Peer == peer {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}

@@ -181,6 +181,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err := n.reconcile(ctx); err != nil {
 		return nil, fmt.Errorf("node: resolving pending log entries: %w", err)
 	}
+	if err := n.logRefusals(ctx); err != nil {
+		return nil, fmt.Errorf("node: logging stored refusals: %w", err)
+	}
 	return n, nil
 }
 

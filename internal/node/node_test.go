@@ -273,6 +273,28 @@ func TestSignedRefusalQuota(t *testing.T) {
 	}
 }
 
+// TestRefusalLoggedAfterCrash: a signed refusal stored before a crash
+// took its log entry is logged when the node starts again.
+func TestRefusalLoggedAfterCrash(t *testing.T) {
+	w := mustWorld(t)
+	tn := newTestNode(t, "CRI", nil)
+	bad := mustView(t, w.seal(t, "BER", []string{"CRI"}, w.at.Add(time.Minute), func(d *hotline.Draft) { d.Body = []byte("bad") }), "CRI")
+	tn.log.fail(errors.New("log down"), false)
+	if _, err := tn.Accept(context.Background(), bad); Code(err) != "invalid_body" {
+		t.Fatalf("Accept: %v, want invalid_body", err)
+	}
+	if len(tn.st.refusals) != 1 || tn.st.refusals[0].Sequenced || len(tn.log.entries) != 0 {
+		t.Fatalf("before the restart: %d refusals, sequenced %v, %d entries", len(tn.st.refusals), tn.st.refusals[0].Sequenced, len(tn.log.entries))
+	}
+	tn.log.fail(nil, false)
+	if _, err := tn.restart(t); err != nil {
+		t.Fatal(err)
+	}
+	if !tn.st.refusals[0].Sequenced || len(tn.log.entries) != 1 || tn.log.entries[0] != tn.st.refusals[0].Entry {
+		t.Errorf("after the restart: sequenced %v, %d entries", tn.st.refusals[0].Sequenced, len(tn.log.entries))
+	}
+}
+
 // TestAcceptReceipt: an envelope accepted is stored, logged and answered
 // with a receipt that names its log entry; the same envelope again gets
 // the stored receipt, byte for byte, without a second log entry.
