@@ -494,15 +494,19 @@ func (e *Envelope) Verify(v note.Verifier) error {
 	if _, err := note.Open(e.SignedHeader(), note.VerifierList(v)); err != nil {
 		return errorf(ErrBadSignature, "header signature does not verify with %s's message key", e.Header.From)
 	}
-	if err := e.checkPayload(); err != nil {
-		return err
-	}
+	return e.checkContent()
+}
+
+// checkContent checks every stanza present, then the ciphertext, against
+// the header: the order of PROTOCOL.md §11.2 step 7, the same in Verify and
+// Open.
+func (e *Envelope) checkContent() error {
 	for _, r := range e.Header.Recipients {
 		if s := e.Stanza(r.Party); s != nil && sha256.Sum256(s) != r.StanzaHash {
 			return errorf(ErrBadStanza, "key stanza for %s does not match the header", r.Party)
 		}
 	}
-	return nil
+	return e.checkPayload()
 }
 
 func (e *Envelope) checkPayload() error {

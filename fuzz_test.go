@@ -122,6 +122,28 @@ func FuzzParseRatification(f *testing.F) {
 
 func FuzzParseRequest(f *testing.F) { fuzzStatement(f, "request.note", ParseRequest) }
 
+func FuzzParseRefusal(f *testing.F) { fuzzStatement(f, "refusal.note", ParseRefusal) }
+
+func FuzzParseSequenceConflict(f *testing.F) {
+	b, err := os.ReadFile(filepath.Join("testdata", "vectors", "sequence-conflict.txt"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseSequenceConflict(b)
+		if err != nil {
+			if ErrorCode(err) == "" {
+				t.Fatalf("refusal without a code: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(c.Marshal(), b) {
+			t.Fatalf("round trip changed %q into %q", b, c.Marshal())
+		}
+	})
+}
+
 func FuzzParseRelayReceipt(f *testing.F) {
 	fuzzStatement(f, "relay-receipt.note", ParseRelayReceipt)
 }

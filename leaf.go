@@ -21,6 +21,12 @@ const (
 	// depositary's node holds; the id is [NoteID] of the document's note
 	// text. Only the depositary's node logs these.
 	AgreementDocument Direction = 0x04
+	// RefusalIssued marks a signed refusal this node issued for a peer's
+	// envelope; the id is [NoteID] of the refusal's note text.
+	RefusalIssued Direction = 0x05
+	// RefusalReceived marks a signed refusal this node received for an
+	// envelope it sent; the id is [NoteID] of the refusal's note text.
+	RefusalReceived Direction = 0x06
 )
 
 func (d Direction) String() string {
@@ -33,6 +39,10 @@ func (d Direction) String() string {
 		return "receipt"
 	case AgreementDocument:
 		return "agreement"
+	case RefusalIssued:
+		return "refusal issued"
+	case RefusalReceived:
+		return "refusal received"
 	}
 	return fmt.Sprintf("Direction(%#02x)", byte(d))
 }

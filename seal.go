@@ -204,19 +204,17 @@ type Message struct {
 // against its commitment. It does not check the signature: call
 // [Envelope.Verify] first.
 func (e *Envelope) Open(party string, keys ...*EncryptionKey) (*Message, error) {
-	i := e.Header.Index(party)
-	if i < 0 {
+	// The stanzas present and the ciphertext first, as Verify checks them
+	// (one order of checks, PROTOCOL.md §11.2).
+	if err := e.checkContent(); err != nil {
+		return nil, err
+	}
+	if e.Header.Index(party) < 0 {
 		return nil, errorf(ErrNotRecipient, "%s is not a recipient of this envelope", truncate(party))
 	}
 	stanza := e.Stanza(party)
 	if stanza == nil {
 		return nil, errorf(ErrNotRecipient, "this is %s's view of the envelope, not %s's", e.view, party)
-	}
-	if sha256.Sum256(stanza) != e.Header.Recipients[i].StanzaHash {
-		return nil, errorf(ErrBadStanza, "key stanza for %s does not match the header", party)
-	}
-	if err := e.checkPayload(); err != nil {
-		return nil, err
 	}
 	var key *EncryptionKey
 	for _, k := range keys {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,8 +17,10 @@ const (
 	ReceiptTag      = "hotline-receipt/v1"
 	HeartbeatTag    = "hotline-heartbeat/v1"
 	RatificationTag = "hotline-ratification/v1"
-	RequestTag      = "hotline-request/v1"
+	RequestTag      = "hotline-request/v2"
+	RequestV1Tag    = "hotline-request/v1"
 	RelayReceiptTag = "hotline-relay-receipt/v1"
+	RefusalTag      = "hotline-refusal/v1"
 )
 
 // MaxStatementSize bounds a signed statement, signatures included: a
@@ -55,6 +58,11 @@ func openNote(msg []byte, tag string, known note.Verifiers) (*note.Note, error) 
 		return nil, errorf(ErrWrongTag, "first line is %q, want %q", truncate(string(first)), tag)
 	}
 	n, err := note.Open(msg, known)
+	if err == nil && len(n.Sigs)+len(n.UnverifiedSigs) != 1 {
+		// A statement has one signer; a signature line appended by anyone
+		// else would make its bytes, and what it seems to attest, vary.
+		return nil, errorf(ErrBadSignature, "%s: %d signature lines, want exactly one", tag, len(n.Sigs)+len(n.UnverifiedSigs))
+	}
 	if err != nil {
 		var unverified *note.UnverifiedNoteError
 		var invalid *note.InvalidSignatureError
@@ -313,45 +321,71 @@ func OpenRatification(msg []byte, v note.Verifier) (*Ratification, error) {
 }
 
 // Request authenticates one HTTP request from a peer node: the sender signs
-// the method, the path (with the query), the time, the SHA-256 of the body
-// and the party the request is for, with its message key. The receiving
-// node rebuilds the text from the request it got and checks the signature,
-// so nobody signs bytes a peer supplied.
+// the method, the path (with the query), the time, the body's length and
+// SHA-256, and the party the request is for, with its message key. The
+// receiving node rebuilds the text from the request's headers and checks
+// the signature before it reads a byte of the body, then reads exactly
+// Length bytes and checks their hash; nobody signs bytes a peer supplied.
+//
+// V1 marks a hotline-request/v1, the version 1 statement: without the
+// length, its body hash computed by the receiver from the body read. A
+// node verifies one only from a party whose directory entry does not list
+// protocol 2.
 type Request struct {
+	V1       bool
 	From     string
 	To       string
 	Time     time.Time
 	Method   string
 	Path     string
+	Length   uint64 // at most MaxNumber
 	BodyHash [32]byte
 }
 
 // Tag implements [Statement].
-func (r *Request) Tag() string { return RequestTag }
+func (r *Request) Tag() string {
+	if r.V1 {
+		return RequestV1Tag
+	}
+	return RequestTag
+}
 
 // Text implements [Statement].
 func (r *Request) Text() []byte {
+	if r.V1 {
+		return text(RequestV1Tag,
+			"from", r.From,
+			"to", r.To,
+			"time", FormatTime(r.Time),
+			"method", r.Method,
+			"path", r.Path,
+			"body", b64(r.BodyHash[:]))
+	}
 	return text(RequestTag,
 		"from", r.From,
 		"to", r.To,
 		"time", FormatTime(r.Time),
 		"method", r.Method,
 		"path", r.Path,
+		"length", strconv.FormatUint(r.Length, 10),
 		"body", b64(r.BodyHash[:]))
 }
 
 // ParseRequest parses a request's note text.
 func ParseRequest(t []byte) (*Request, error) {
-	l, err := splitText(t, RequestTag)
+	r := &Request{V1: bytes.HasPrefix(t, []byte(RequestV1Tag+"\n"))}
+	l, err := splitText(t, r.Tag())
 	if err != nil {
 		return nil, err
 	}
-	r := &Request{}
 	r.From = l.party("from")
 	r.To = l.party("to")
 	r.Time = l.time("time")
 	r.Method = l.token("method", validMethod)
 	r.Path = l.token("path", validPath)
+	if !r.V1 {
+		r.Length = l.number("length")
+	}
 	r.BodyHash = l.hash("body")
 	if err := finish(l, r, t); err != nil {
 		return nil, err
@@ -362,7 +396,11 @@ func ParseRequest(t []byte) (*Request, error) {
 // OpenRequest verifies a signed request against the sending party's message
 // key and parses it.
 func OpenRequest(msg []byte, v note.Verifier) (*Request, error) {
-	n, err := openNote(msg, RequestTag, note.VerifierList(v))
+	tag := RequestTag
+	if bytes.HasPrefix(msg, []byte(RequestV1Tag+"\n")) {
+		tag = RequestV1Tag
+	}
+	n, err := openNote(msg, tag, note.VerifierList(v))
 	if err != nil {
 		return nil, err
 	}
@@ -453,4 +491,83 @@ func OpenRelayReceipt(msg []byte, v note.Verifier) (*RelayReceipt, error) {
 		return nil, errorf(ErrBadSignature, "relay receipt by %s is signed by %s's key", r.Relay, truncate(v.Name()))
 	}
 	return r, nil
+}
+
+// Refusal is a node's signed statement that it refused a peer's envelope
+// for a reason the sender caused (a bad stanza or payload, a commitment
+// that does not hold, a stanza that does not open, an invalid body, an
+// unknown kind, a sequence conflict). Header is the SHA-256 of the
+// envelope's signed header ([Envelope.SignedHeader]), so the refusal names
+// the very header the sender signed. Signed with the refusing party's
+// message key. A node answers the same envelope with the same refusal.
+type Refusal struct {
+	Message ID
+	Party   string // the refusing party, a recipient
+	Header  [32]byte
+	Code    string
+	Time    time.Time
+}
+
+// Tag implements [Statement].
+func (r *Refusal) Tag() string { return RefusalTag }
+
+// Text implements [Statement].
+func (r *Refusal) Text() []byte {
+	return text(RefusalTag,
+		"message", r.Message.String(),
+		"party", r.Party,
+		"header", b64(r.Header[:]),
+		"code", r.Code,
+		"time", FormatTime(r.Time))
+}
+
+// ParseRefusal parses a refusal's note text.
+func ParseRefusal(t []byte) (*Refusal, error) {
+	l, err := splitText(t, RefusalTag)
+	if err != nil {
+		return nil, err
+	}
+	r := &Refusal{}
+	r.Message = l.id("message")
+	r.Party = l.party("party")
+	r.Header = l.hash("header")
+	r.Code = l.token("code", validCode)
+	r.Time = l.time("time")
+	if err := finish(l, r, t); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// OpenRefusal verifies a signed refusal against the refusing party's
+// message key and parses it. It also returns the refusal's id, [NoteID] of
+// its text: what both sides log ([RefusalIssued], [RefusalReceived]).
+func OpenRefusal(msg []byte, v note.Verifier) (*Refusal, ID, error) {
+	n, err := openNote(msg, RefusalTag, note.VerifierList(v))
+	if err != nil {
+		return nil, ID{}, err
+	}
+	r, err := ParseRefusal([]byte(n.Text))
+	if err != nil {
+		return nil, ID{}, err
+	}
+	if r.Party != v.Name() {
+		return nil, ID{}, errorf(ErrBadSignature, "refusal by %s is signed by %s's key", r.Party, truncate(v.Name()))
+	}
+	return r, NoteID([]byte(n.Text)), nil
+}
+
+// validCode accepts a refusal code: 1 to 64 of a–z, 0–9 and _, a letter
+// first.
+func validCode(s string) bool {
+	if s == "" || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -46,9 +46,12 @@ func testStatements(tb testing.TB, keys map[string]*KeySet) []struct {
 		{"ratification", &Ratification{Party: "DOR", Agreement: id, Version: 2, Time: testTime}, keys["DOR"].Root,
 			func(b []byte, v note.Verifier) (Statement, error) { return OpenRatification(b, v) },
 			func(b []byte) (Statement, error) { return ParseRatification(b) }},
-		{"request", &Request{From: "BER", To: "CRI", Time: testTime, Method: "POST", Path: "/v1/envelopes?x=1", BodyHash: sha256.Sum256([]byte("body"))}, keys["BER"].Message,
+		{"request", &Request{From: "BER", To: "CRI", Time: testTime, Method: "POST", Path: "/v1/envelopes?x=1", Length: 4, BodyHash: sha256.Sum256([]byte("body"))}, keys["BER"].Message,
 			func(b []byte, v note.Verifier) (Statement, error) { return OpenRequest(b, v) },
 			func(b []byte) (Statement, error) { return ParseRequest(b) }},
+		{"refusal", &Refusal{Message: id, Party: "CRI", Header: sha256.Sum256([]byte("header")), Code: "invalid_body", Time: testTime}, keys["CRI"].Message,
+			func(b []byte, v note.Verifier) (Statement, error) { r, _, err := OpenRefusal(b, v); return r, err },
+			func(b []byte) (Statement, error) { return ParseRefusal(b) }},
 		{"relay receipt", &RelayReceipt{Message: id, From: "BER", To: "CRI", Relay: "DEP", Received: testTime}, keys["DEP"].Message,
 			func(b []byte, v note.Verifier) (Statement, error) { return OpenRelayReceipt(b, v) },
 			func(b []byte) (Statement, error) { return ParseRelayReceipt(b) }},
@@ -135,6 +138,8 @@ func TestStatementSignedByWrongParty(t *testing.T) {
 	}
 }
 
+// TestReceiptID: a receipt's id is SHA-256 of its text; a receipt with a
+// second signature line is refused.
 func TestReceiptID(t *testing.T) {
 	keys := newTestKeySets(t, "CRI")
 	r := &Receipt{Message: NoteID([]byte("m")), Party: "CRI", Received: testTime, LogOrigin: "hotline/CRI", LogIndex: 3}
@@ -146,7 +151,11 @@ func TestReceiptID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The id is over the text only: adding a cosignature line keeps it.
+	if id != ID(sha256.Sum256(r.Text())) {
+		t.Error("receipt id is not SHA-256 of the text")
+	}
+	// A signature line appended by anyone else (issue 16): refused, so a
+	// statement has one form.
 	extra, _ := GenerateSigningKey("someone", false)
 	n, err := note.Open(signed, note.VerifierList(mustVerifier(t, keys["CRI"].Message)))
 	if err != nil {
@@ -156,11 +165,7 @@ func TestReceiptID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, id2, err := OpenReceipt(twice, mustVerifier(t, keys["CRI"].Message))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if id != id2 || id != ID(sha256.Sum256(r.Text())) {
-		t.Errorf("receipt id changed with an extra signature line, or is not SHA-256 of the text")
+	if _, _, err := OpenReceipt(twice, mustVerifier(t, keys["CRI"].Message)); ErrorCode(err) != ErrBadSignature.Code {
+		t.Errorf("a receipt with a foreign signature line appended: %v, want bad_signature", err)
 	}
 }

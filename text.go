@@ -132,13 +132,31 @@ func (l *lines) parseTime(key, v string) time.Time {
 	return t
 }
 
+// Protocols lists the versions of the protocol this implementation speaks,
+// ascending: 1 (peer requests signed by hotline-request/v1, over the body
+// read first) and 2 (hotline-request/v2, over the signed length and hash of
+// the body, checked before it is read). A party's directory entry lists the
+// versions its node speaks; a sender uses the highest both speak.
+var Protocols = []uint64{1, 2}
+
+// MaxNumber bounds every number of a signed text (sequence numbers, sizes,
+// log indexes, counters, versions): 2^63−1, so that a signed 64-bit
+// integer — every SQL engine's BIGINT — holds each of them. A larger one is
+// malformed.
+const MaxNumber = 1<<63 - 1
+
 func (l *lines) uint(key, v string) uint64 {
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
 		l.fail("%s: %q is not a decimal number", key, truncate(v))
+	} else if n > MaxNumber {
+		l.fail("%s: %s is over 2^63-1, the largest number allowed", key, v)
 	}
 	return n
 }
+
+// number parses the next line's value as a number.
+func (l *lines) number(key string) uint64 { return l.uint(key, l.next(key)) }
 
 func (l *lines) b64(key, v string, size int) []byte {
 	b, err := base64.StdEncoding.Strict().DecodeString(v)

@@ -89,7 +89,7 @@ func buildVectors(t *testing.T) map[string][]byte {
 	}{
 		"heartbeat.note":     {&Heartbeat{From: "BER", To: "CRI", Time: testTime, Counter: 1, Sent: 2, Received: 0}, keys["BER"].Message},
 		"ratification.note":  {&Ratification{Party: "DOR", Agreement: one.Agreement, Version: 1, Time: testTime}, keys["DOR"].Root},
-		"request.note":       {&Request{From: "BER", To: "CRI", Time: testTime, Method: "POST", Path: "/v1/envelopes", BodyHash: sha256.Sum256(out["envelope-1.view-CRI.bin"])}, keys["BER"].Message},
+		"request.note":       {&Request{From: "BER", To: "CRI", Time: testTime, Method: "POST", Path: "/v1/envelopes", Length: uint64(len(out["envelope-1.view-CRI.bin"])), BodyHash: sha256.Sum256(out["envelope-1.view-CRI.bin"])}, keys["BER"].Message},
 		"relay-receipt.note": {&RelayReceipt{Message: e1.ID(), From: "BER", To: "CRI", Relay: "ELM", Received: testTime}, keys["ELM"].Message},
 	} {
 		b, err := Sign(st.st, st.k)
@@ -100,6 +100,26 @@ func buildVectors(t *testing.T) map[string][]byte {
 	}
 
 	out["leaves.txt"] = []byte(leafVectors(e1.ID(), e3.ID(), NoteID(rc.Text())))
+
+	// BER signs a second envelope to CRI at seq 1: the proof of it.
+	// (Sealed last, so that the draws above stay as they were.)
+	again := mustSeal(t, keys, newTestDraft(keys, "BER", "CRI"))
+	sc, err := NewSequenceConflict("CRI", e1, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["sequence-conflict.txt"] = sc.Marshal()
+
+	// CRI refuses envelope-3's view as invalid_body (a refusal's format;
+	// the vector envelope is valid).
+	v3, err := e3.View("CRI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := &Refusal{Message: e3.ID(), Party: "CRI", Header: sha256.Sum256(v3.SignedHeader()), Code: "invalid_body", Time: testTime}
+	if out["refusal.note"], err = Sign(ref, keys["CRI"].Message); err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 
@@ -277,6 +297,16 @@ func TestVectorsCheck(t *testing.T) {
 		t.Error(err)
 	}
 	if _, err := OpenRequest(readVector(t, "request.note"), verifier("BER")); err != nil {
+		t.Error(err)
+	}
+	if ref, rid, err := OpenRefusal(readVector(t, "refusal.note"), verifier("CRI")); err != nil {
+		t.Error(err)
+	} else if e3, _ := Parse(readVector(t, "envelope-3.bin")); ref.Message != e3.ID() || ref.Header != sha256.Sum256(e3.SignedHeader()) || rid != NoteID(ref.Text()) {
+		t.Error("refusal.note does not name envelope-3 and its signed header")
+	}
+	if sc, err := ParseSequenceConflict(readVector(t, "sequence-conflict.txt")); err != nil {
+		t.Error(err)
+	} else if err := sc.Verify(verifier("BER")); err != nil {
 		t.Error(err)
 	}
 	if _, err := OpenRelayReceipt(readVector(t, "relay-receipt.note"), verifier("ELM")); err != nil {

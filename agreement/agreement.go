@@ -1071,6 +1071,20 @@ func (a *Agreement) Endpoints(party string) ([]string, error) {
 	return slices.Clone(es[len(es)-1].Endpoints), nil
 }
 
+// Protocols returns the versions of the peer protocol party's node speaks,
+// ascending, from its latest directory entry: version 1 alone when the
+// entry lists none.
+func (a *Agreement) Protocols(party string) ([]uint64, error) {
+	es, err := a.partyEntries(party)
+	if err != nil {
+		return nil, err
+	}
+	if ps := es[len(es)-1].Protocols; len(ps) > 0 {
+		return slices.Clone(ps), nil
+	}
+	return []uint64{1}, nil
+}
+
 // LogOrigin returns the origin of party's log.
 func (a *Agreement) LogOrigin(party string) (string, error) {
 	es, err := a.partyEntries(party)

@@ -64,6 +64,9 @@ type EntryUpdate struct {
 	// first entry needs both.
 	Endpoints []string
 	Contacts  []Contact
+	// Protocols replaces the previous entry's protocol versions when
+	// non-nil (see [Entry.Protocols]).
+	Protocols []uint64
 	// Reconfirm sets every contact's Reconfirmed to Issued: the party has
 	// just checked that they answer. Contacts given without a reconfirmation
 	// time get Issued as well.
@@ -103,11 +106,15 @@ func NextEntry(prev *SignedEntry, u EntryUpdate) (*Entry, error) {
 		e.Sequence = prev.Sequence + 1
 		e.Previous = prev.Hash
 		e.Endpoints = c.Endpoints
+		e.Protocols = c.Protocols
 		e.Contacts = c.Contacts
 		e.Keys = c.Keys
 	}
 	if u.Endpoints != nil {
 		e.Endpoints = slices.Clone(u.Endpoints)
+	}
+	if u.Protocols != nil {
+		e.Protocols = slices.Clone(u.Protocols)
 	}
 	if u.Contacts != nil {
 		e.Contacts = slices.Clone(u.Contacts)

@@ -2,6 +2,7 @@ package agreement
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -230,5 +231,38 @@ func TestVkeyPublic(t *testing.T) {
 	}
 	if vkeyPublic("X/root+0123abcd+AX/+abc+def") != vkeyPublic(a) {
 		t.Error("one key under two names is not recognised")
+	}
+}
+
+// TestProtocols: an entry lists the protocol versions its party's node
+// speaks, carried over to the next entry unless replaced; a list that is
+// not strictly ascending within 1..1000 is refused; an entry without one
+// means version 1.
+func TestProtocols(t *testing.T) {
+	n := newTestNet(t)
+	pub := n.keys["BER"].Public()
+	got, err := n.a.Protocols("BER")
+	if err != nil || !slices.Equal(got, hotline.Protocols) {
+		t.Errorf("Protocols of a sample entry: %v, %v; want %v", got, err, hotline.Protocols)
+	}
+	a := rotate(t, n, n.a, "BER", EntryUpdate{Keys: pub, Issued: t0.Add(time.Hour), Protocols: []uint64{1}})
+	if got, _ := a.Protocols("BER"); !slices.Equal(got, []uint64{1}) {
+		t.Errorf("Protocols after an entry listing 1: %v", got)
+	}
+	a = rotate(t, n, a, "BER", EntryUpdate{Keys: pub, Issued: t0.Add(2 * time.Hour)})
+	if got, _ := a.Protocols("BER"); !slices.Equal(got, []uint64{1}) {
+		t.Errorf("Protocols not carried over: %v", got)
+	}
+	prev, err := a.Entry("BER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]uint64{{2, 1}, {1, 1}, {0, 1}, {1, 1001}} {
+		if _, err := NextEntry(prev, EntryUpdate{Keys: pub, Issued: t0.Add(3 * time.Hour), Protocols: bad}); ErrorCode(err) != ErrInvalid.Code {
+			t.Errorf("protocols %v: %v, want %s", bad, err, ErrInvalid.Code)
+		}
+	}
+	if _, err := a.Protocols("ZZZ"); err == nil {
+		t.Error("Protocols of no party")
 	}
 }

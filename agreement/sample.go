@@ -42,6 +42,9 @@ type SampleParty struct {
 	Endpoints []string
 	// Contacts default to [SampleContacts].
 	Contacts []Contact
+	// Protocols are the protocol versions the party's node speaks; nil
+	// means [hotline.Protocols].
+	Protocols []uint64
 }
 
 // SampleConfig configures [Sample].
@@ -138,7 +141,11 @@ func Sample(cfg SampleConfig) (*Agreement, error) {
 		if contacts == nil {
 			contacts = SampleContacts(p.Keys.Party, now)
 		}
-		e, err := NextEntry(nil, EntryUpdate{Keys: p.Keys.Public(), Issued: now, Endpoints: p.Endpoints, Contacts: contacts})
+		protocols := p.Protocols
+		if protocols == nil {
+			protocols = hotline.Protocols
+		}
+		e, err := NextEntry(nil, EntryUpdate{Keys: p.Keys.Public(), Issued: now, Endpoints: p.Endpoints, Contacts: contacts, Protocols: protocols})
 		if err != nil {
 			return nil, fmt.Errorf("sample agreement: %s: %w", p.Keys.Party, err)
 		}

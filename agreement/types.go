@@ -239,7 +239,11 @@ type Entry struct {
 	LogOrigin string `json:"log_origin"`
 	// Endpoints are the base URLs of the party's node, in order of
 	// preference.
-	Endpoints []string  `json:"endpoints"`
+	Endpoints []string `json:"endpoints"`
+	// Protocols are the versions of the peer protocol the party's node
+	// speaks, ascending; absent means version 1 only (entries written
+	// before versions were listed).
+	Protocols []uint64  `json:"protocols,omitempty"`
 	Keys      []Key     `json:"keys"`
 	Contacts  []Contact `json:"contacts"`
 }

@@ -23,9 +23,13 @@ const (
 	maxKeys      = 256
 	maxContacts  = 64
 	maxEndpoints = 16
-	maxLanguages = 16
-	maxNameLen   = 256
-	maxDescLen   = 2048
+	// maxProtocols and maxProtocolVersion bound an entry's protocol
+	// versions.
+	maxProtocols       = 16
+	maxProtocolVersion = 1000
+	maxLanguages       = 16
+	maxNameLen         = 256
+	maxDescLen         = 2048
 )
 
 // checker collects the first error of a validation pass, with the path of
@@ -401,6 +405,15 @@ func validateEntry(e *Entry) error {
 			c.fail(ErrDuplicateID, path, "%s is listed twice", truncate(ep))
 		}
 		seen[ep] = true
+	}
+
+	if len(e.Protocols) > maxProtocols {
+		c.fail(ErrInvalid, "protocols", "more than %d", maxProtocols)
+	}
+	for i, v := range e.Protocols {
+		if v == 0 || v > maxProtocolVersion || (i > 0 && v <= e.Protocols[i-1]) {
+			c.fail(ErrInvalid, fmt.Sprintf("protocols[%d]", i), "%d: want versions from 1 to %d, strictly ascending", v, maxProtocolVersion)
+		}
 	}
 
 	// Keys, one by one.

@@ -7,7 +7,7 @@
 //  1. Prepare, before the clock starts: seal, sign and cut the recipient's
 //     view of every envelope (exercise notifications with a realistic body
 //     of a few hundred bytes), and sign every HTTP request
-//     (hotline-request/v1).
+//     (hotline-request/v2).
 //  2. Send, on the clock: Concurrency senders post the views and keep each
 //     answer and how long it took.
 //  3. Verify, after the clock stops: every receipt must verify against the

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"sync"
@@ -18,10 +19,8 @@ type envelope struct {
 	id       hotline.ID
 	view     []byte
 	bodySize int
-	signed   time.Time // when the request signature was made
-	from     string
-	time     string
-	sig      string
+	signed   time.Time   // when the request signature was made
+	headers  http.Header // the request's signature headers
 }
 
 // notification returns the body of the i-th of n benchmark notifications:
@@ -97,7 +96,12 @@ func prepare(ctx context.Context, c *Config, t *target, prog *progress) ([]envel
 			}
 		})
 	}
-	var prev hotline.ID
+	// Each run numbers its envelopes from the clock's nanoseconds on, so
+	// that no two runs (and no real envelope, numbered from 1) give the
+	// target the same number twice, which the target refuses as a
+	// sequence_conflict; the first names an id nobody sent as previous.
+	first := uint64(now.UnixNano())
+	prev := hotline.ID(sha256.Sum256(fmt.Appendf(nil, "hotline bench run %d", first)))
 	for i := range envs {
 		if ctx.Err() != nil {
 			break
@@ -112,11 +116,9 @@ func prepare(ctx context.Context, c *Config, t *target, prog *progress) ([]envel
 			From:      c.Key.Name(),
 			Created:   now,
 			Exercise:  true, // a benchmark is not an incident
-			// Sequence numbers start at 1 in every run: the node does not
-			// check that they continue what it has seen.
-			To:    []hotline.Addressee{{Party: c.Target, Key: t.enc, Seq: uint64(i + 1), Prev: prev}},
-			Inner: hotline.Inner{Kind: "notification", Severity: hotline.SeverityHigh, Marking: hotline.TLPAmber},
-			Body:  raw,
+			To:        []hotline.Addressee{{Party: c.Target, Key: t.enc, Seq: first + uint64(i), Prev: prev}},
+			Inner:     hotline.Inner{Kind: "notification", Severity: hotline.SeverityHigh, Marking: hotline.TLPAmber},
+			Body:      raw,
 		}, c.Key)
 		if err != nil {
 			cancel(fmt.Errorf("bench: sealing envelope %d: %w", i+1, err))
@@ -140,8 +142,9 @@ func (e *envelope) sign(c *Config, req *http.Request) error {
 		return fmt.Errorf("bench: signing the request of %s: %w", e.id, err)
 	}
 	e.signed = now
-	e.from = req.Header.Get(fedapi.HeaderFrom)
-	e.time = req.Header.Get(fedapi.HeaderTime)
-	e.sig = req.Header.Get(fedapi.HeaderSignature)
+	e.headers = http.Header{}
+	for _, h := range []string{fedapi.HeaderVersion, fedapi.HeaderFrom, fedapi.HeaderTime, fedapi.HeaderBody, fedapi.HeaderSignature} {
+		e.headers.Set(h, req.Header.Get(h))
+	}
 	return nil
 }

@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
-	"github.com/hotline-net/hotline/internal/fedapi"
 )
 
 // The load generator shares the machine with the node it measures, so it
@@ -87,9 +85,9 @@ func (w *wire) request(e *envelope) ([]byte, error) {
 }
 
 func setHeaders(req *http.Request, e *envelope) {
-	req.Header.Set(fedapi.HeaderFrom, e.from)
-	req.Header.Set(fedapi.HeaderTime, e.time)
-	req.Header.Set(fedapi.HeaderSignature, e.sig)
+	for h, v := range e.headers {
+		req.Header[h] = v
+	}
 	req.Header.Set("Content-Type", "application/octet-stream")
 }
 

@@ -20,14 +20,19 @@ func newAgreementSignEntryCmd() *cobra.Command {
 	var keys, out, at, revokedAt string
 	var endpoints, revoke []string
 	var reconfirm bool
+	var protocols []uint
 	var cf contactFlags
 	cmd := &cobra.Command{
 		Use:   "sign-entry --keys DIR [--endpoint URL]... [--contact SPEC]... [--out FILE]",
 		Short: "Sign the party's next directory entry with its root key",
 		Long: `sign-entry builds the party's next directory entry from the keys in --keys and
 signs it with the party's root key. The entry carries over the history of the
-party's keys, its endpoints and its contacts from its latest entry in the
-agreement file (if there is one); --endpoint and --contact replace them.
+party's keys, its endpoints, its protocol versions and its contacts from its
+latest entry in the agreement file (if there is one); --endpoint, --protocols
+and --contact replace them. A first entry lists the protocol versions this
+hotline speaks; after upgrading the party's node, --protocols 1,2 announces
+version 2, so that peers sign their requests to it in version 2 and it stops
+taking version 1 requests in the name of parties that list 2.
 
 A key in --keys that differs from the one its role has replaces it: the old
 key ends at --at (default now) and the new one starts then. With --revoke
@@ -84,8 +89,16 @@ party's consent is needed, nor the depositary's.`,
 			if prev == nil && (len(endpoints) == 0 || len(contacts) == 0) {
 				return usageError{fmt.Errorf("a party's first entry needs --endpoint and --contact (or --contacts)")}
 			}
+			var ps []uint64
+			for _, v := range protocols {
+				ps = append(ps, uint64(v))
+			}
+			if ps == nil && prev == nil {
+				ps = hotline.Protocols
+			}
 			e, err := agreement.NextEntry(prev, agreement.EntryUpdate{
-				Keys: ks.Public(), Issued: issued, At: atT, Revoke: roles, RevokedAt: revokedT,
+				Protocols: ps,
+				Keys:      ks.Public(), Issued: issued, At: atT, Revoke: roles, RevokedAt: revokedT,
 				Endpoints: endpoints, Contacts: contacts, Reconfirm: reconfirm,
 			})
 			if err != nil {
@@ -122,6 +135,7 @@ party's consent is needed, nor the depositary's.`,
 	cmd.Flags().StringArrayVar(&revoke, "revoke", nil, "revoke the replaced key of this role as compromised (repeatable)")
 	cmd.Flags().StringVar(&revokedAt, "revoked-at", "", "from when the revoked keys are invalid (default --at; may be in the past)")
 	cmd.Flags().BoolVar(&reconfirm, "reconfirm", false, "mark every contact as reconfirmed now")
+	cmd.Flags().UintSliceVar(&protocols, "protocols", nil, "the protocol versions the party's node speaks, ascending (default: the latest entry's; a first entry's: this hotline's, 1,2)")
 	cf.register(cmd)
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
 )
 
@@ -78,7 +79,7 @@ sign" issues the version.`,
 			if err != nil {
 				return coded(err)
 			}
-			e, err := agreement.NextEntry(nil, agreement.EntryUpdate{Keys: ks.Public(), Issued: issued, Endpoints: endpoints, Contacts: contacts})
+			e, err := agreement.NextEntry(nil, agreement.EntryUpdate{Keys: ks.Public(), Issued: issued, Endpoints: endpoints, Contacts: contacts, Protocols: hotline.Protocols})
 			if err != nil {
 				return coded(err)
 			}

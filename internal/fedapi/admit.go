@@ -1,7 +1,6 @@
 package fedapi
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -21,13 +20,14 @@ var ErrBusy = hotline.NewError("busy", "the node is busy; retry later")
 // ordinary envelopes.
 const SmallBody = 1 << 20
 
-// Admission bounds what the peer API's requests can make the node hold
-// before they are authenticated (a request's signature covers its body's
-// hash, so the body is read first). Zero fields are the defaults.
+// Admission bounds what the peer API's authenticated requests can make the
+// node hold at once (a request's signature covers its body's length and
+// hash, and is checked before the body is read). Zero fields are the
+// defaults.
 //
-// A request is refused before its body is read when its signature headers
-// are missing or cannot be right (401), when its Content-Length is over
-// its endpoint's cap (413), when its remote address already has PerAddr
+// A request is refused before its body is read when its signature does
+// not verify (401), when its peer is over its rate (429), when its
+// Content-Length is over its endpoint's cap (413), when its remote address already has PerAddr
 // requests in flight (429), or when the bodies in flight would pass the
 // budget (503); the last two carry Retry-After. A body must then arrive at
 // MinRate at least, after a grace of 10 s, or the connection is cut.
@@ -106,29 +106,17 @@ func (a *admitter) admit(r *http.Request, n int64) (release func(), retry time.D
 	}, 0, nil
 }
 
-// readBody reads r's body, at most limit bytes, into one buffer of its
-// announced length, with a read deadline that MinRate allows.
-func (a *admitter) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	n := r.ContentLength
-	if n < 0 {
-		n = limit
-	}
+// readBody reads exactly n bytes of r's body (its signed length) into one
+// buffer, with a read deadline that MinRate allows.
+func (a *admitter) readBody(w http.ResponseWriter, r *http.Request, n int64) ([]byte, error) {
 	deadline := 10*time.Second + time.Duration(n/a.cfg.MinRate)*time.Second
 	// Not every ResponseWriter has a connection (tests call handlers
 	// directly); the server's own read timeout still bounds those.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(deadline))
 	defer http.NewResponseController(w).SetReadDeadline(time.Time{})
-	if r.ContentLength >= 0 {
-		buf := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, buf); err != nil {
-			return nil, fmt.Errorf("reading request body: %w", err)
-		}
-		return buf, nil
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r.Body, buf); err != nil {
+		return nil, fmt.Errorf("reading request body: %w", err)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, hotline.Errorf(ErrTooLarge, "request body over %d bytes", mbe.Limit)
-	}
-	return body, err
+	return buf, nil
 }

@@ -1,6 +1,7 @@
 package fedapi_test
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -43,11 +44,14 @@ func TestAuthenticateTargetAsReceived(t *testing.T) {
 			if err := fedapi.SignRequest(out, body, "CRI", ks.Message, now); err != nil {
 				t.Fatal(err)
 			}
-			in := httptest.NewRequest(http.MethodPost, "/v1/relay/envelopes{x}?after=a%2Fb", nil)
+			in := httptest.NewRequest(http.MethodPost, "/v1/relay/envelopes{x}?after=a%2Fb", bytes.NewReader(body))
 			in.Header = out.Header
-			from, err := fedapi.Authenticate(in, body, "CRI", keys, now)
-			if tt.ok && (err != nil || from != "BER") {
-				t.Errorf("Authenticate: %q, %v; want BER", from, err)
+			signed, err := fedapi.Authenticate(in, "CRI", keys, now)
+			if err == nil {
+				err = signed.CheckBody(body)
+			}
+			if tt.ok && (err != nil || signed.From != "BER") {
+				t.Errorf("Authenticate: %v, %v; want BER", signed, err)
 			}
 			if !tt.ok && err == nil {
 				t.Error("a signature over another target authenticated")

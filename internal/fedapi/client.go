@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,10 @@ type Client struct {
 	ConnsPerPeer int
 	// Now tells the time for signatures. Nil means time.Now.
 	Now func() time.Time
+	// Protocols returns the protocol versions a party's node speaks (its
+	// directory entry's); the client signs a request to it in the highest
+	// version both speak. Nil, or nil for a party, means version 2.
+	Protocols func(party string) []uint64
 
 	once sync.Once
 	def  *http.Client
@@ -57,6 +62,22 @@ func NewTransport(perPeer int) *http.Transport {
 		ResponseHeaderTimeout: time.Minute, // a receipt takes a store and a log append
 		ExpectContinueTimeout: time.Second,
 	}
+}
+
+// Sign signs req, whose body is body, for party to, in the highest
+// protocol version both this node and to speak.
+func (c *Client) Sign(req *http.Request, body []byte, to string) error {
+	if c.Protocols != nil {
+		switch ps := c.Protocols(to); {
+		case ps == nil: // unknown: the current version
+		case slices.Contains(ps, 2):
+		case slices.Contains(ps, 1):
+			return SignRequestV1(req, body, to, c.Key, c.now())
+		default:
+			return hotline.Errorf(ErrUnsupportedVersion, "%s speaks protocol versions %v, none of this node's (1, 2)", to, ps)
+		}
+	}
+	return SignRequest(req, body, to, c.Key, c.now())
 }
 
 // CloseIdleConnections closes the client's idle keep-alive connections.
@@ -96,7 +117,7 @@ func (c *Client) do(ctx context.Context, to, base, method, path string, body []b
 	if err != nil {
 		return nil, err
 	}
-	if err := SignRequest(req, body, to, c.Key, c.now()); err != nil {
+	if err := c.Sign(req, body, to); err != nil {
 		return nil, err
 	}
 	if body != nil {
@@ -118,7 +139,7 @@ func (c *Client) do(ctx context.Context, to, base, method, path string, body []b
 		pe := &PeerError{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode), Message: http.StatusText(resp.StatusCode)}
 		var ref Refusal
 		if json.Unmarshal(b, &ref) == nil && ref.Code != "" {
-			pe.Code, pe.Message = ref.Code, ref.Message
+			pe.Code, pe.Message, pe.Statement = ref.Code, ref.Message, ref.Statement
 		}
 		return nil, pe
 	}

@@ -71,3 +71,41 @@ func TestClientKeepsConnections(t *testing.T) {
 		t.Errorf("the second burst of %d opened %d new connections (the first opened %d)", workers, again, first)
 	}
 }
+
+// TestClientSignsHighestCommonVersion: the client signs in the highest
+// protocol version both it and the peer's directory entry list.
+func TestClientSignsHighestCommonVersion(t *testing.T) {
+	ks, err := hotline.GenerateKeySet("BER", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		lists   []uint64
+		version string // "" for version 1; "-" for none
+	}{
+		{"lists 1 and 2", []uint64{1, 2}, "2"},
+		{"lists 1 only", []uint64{1}, ""},
+		{"lists 2 and 3", []uint64{2, 3}, "2"},
+		{"unknown", nil, "2"},
+		{"lists 3 only", []uint64{3}, "-"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &fedapi.Client{Key: ks.Message, Protocols: func(string) []uint64 { return tt.lists }}
+			req, _ := http.NewRequest(http.MethodPost, "http://cri.example/v1/envelopes", nil)
+			err := c.Sign(req, []byte("body"), "CRI")
+			if tt.version == "-" {
+				if hotline.ErrorCode(err) != "unsupported_version" {
+					t.Errorf("Sign: %v, want unsupported_version", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := req.Header.Get(fedapi.HeaderVersion); got != tt.version || req.Header.Get(fedapi.HeaderSignature) == "" {
+				t.Errorf("Hotline-Version %q, want %q", got, tt.version)
+			}
+		})
+	}
+}

@@ -16,10 +16,11 @@
 //
 // # Authentication
 //
-// Every request to /v1/ carries a hotline-request/v1 signature by the
-// sending party's message key in three headers (see [SignRequest]); the
-// receiver rebuilds the signed text from the request it got and verifies it
-// against the agreement's directory. Each authenticated peer then has a
+// Every request to /v1/ carries a hotline-request/v2 signature by the
+// sending party's message key in headers (see [SignRequest]) that cover the
+// body's length and hash; the receiver rebuilds the signed text from the
+// request's headers and verifies it against the agreement's directory
+// before it reads the body, then reads exactly the signed length. Each authenticated peer then has a
 // token bucket of its own ([RateLimit], on golang.org/x/time/rate).
 //
 // # Errors
@@ -39,6 +40,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -168,24 +170,36 @@ type response struct {
 	body        []byte
 }
 
-// handle adapts an endpoint whose bodies are at most limit bytes: it checks
-// the signature's headers, admits the request (see [Admission]), reads the
-// body, authenticates the request, calls fn, and writes the response or
-// the refusal — the only place that writes.
+// handle adapts an endpoint whose bodies are at most limit bytes: it
+// authenticates the request from its headers alone (the signature covers
+// the body's length and hash), checks the peer's rate and the declared
+// length, admits the request (see [Admission]), reads exactly the signed
+// length, checks the body's hash, calls fn, and writes the response or
+// the refusal — the only place that writes. A request that is not
+// authenticated costs the node no byte of its body.
 func (a *api) handle(limit int64, fn func(r *http.Request, from string, body []byte) (response, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, _, _, _, err := checkHeaders(r, a.keyLookup, a.node.Clock().Now()); err != nil {
+		if v, _ := RequestVersion(r); v == 1 && (a.speaksOnlyV1(r.Header.Get(HeaderFrom)) || a.speaksOnlyV1(a.node.Party())) {
+			a.handleV1(w, r, limit, fn)
+			return
+		}
+		signed, err := Authenticate(r, a.node.Party(), a.keyLookup, a.node.Clock().Now())
+		if err != nil {
 			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
 			a.writeError(w, r, err)
 			return
 		}
-		if r.ContentLength > limit {
-			a.writeError(w, r, hotline.Errorf(ErrTooLarge, "request body of %d bytes, over %d", r.ContentLength, limit))
+		from := signed.From
+		if ok, wait := a.limit.allow(from); !ok {
+			a.node.Metrics().Refused.WithLabelValues(ErrRateLimited.Code).Inc()
+			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+			a.writeError(w, r, hotline.Errorf(ErrRateLimited, "%s sent more than its rate allows; retry in %v", from, wait.Round(time.Millisecond)))
 			return
 		}
-		n := r.ContentLength
-		if n < 0 {
-			n = limit
+		n := r.ContentLength // the signed length, never negative here
+		if n > limit {
+			a.writeError(w, r, hotline.Errorf(ErrTooLarge, "request body of %d bytes, over %d", n, limit))
+			return
 		}
 		release, retry, err := a.admit.admit(r, n)
 		if err != nil {
@@ -195,25 +209,14 @@ func (a *api) handle(limit int64, fn func(r *http.Request, from string, body []b
 			return
 		}
 		defer release()
-		body, err := a.admit.readBody(w, r, limit)
-		if hotline.ErrorCode(err) != "" {
-			a.writeError(w, r, err)
-			return
-		}
+		body, err := a.admit.readBody(w, r, n)
 		if err != nil {
 			a.writeError(w, r, hotline.Errorf(hotline.ErrMalformed, "reading request body: %v", err))
 			return
 		}
-		from, err := Authenticate(r, body, a.node.Party(), a.keyLookup, a.node.Clock().Now())
-		if err != nil {
+		if err := signed.CheckBody(body); err != nil {
 			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
 			a.writeError(w, r, err)
-			return
-		}
-		if ok, wait := a.limit.allow(from); !ok {
-			a.node.Metrics().Refused.WithLabelValues(ErrRateLimited.Code).Inc()
-			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
-			a.writeError(w, r, hotline.Errorf(ErrRateLimited, "%s sent more than its rate allows; retry in %v", from, wait.Round(time.Millisecond)))
 			return
 		}
 		resp, err := fn(r, from, body)
@@ -225,6 +228,70 @@ func (a *api) handle(limit int64, fn func(r *http.Request, from string, body []b
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(resp.body)
 	}
+}
+
+// speaksOnlyV1 reports whether party's directory entry lists protocol
+// version 1 and not 2. A node takes version 1 requests from a party that
+// lists only 1 (a node not yet upgraded), and from anyone while it lists
+// only 1 itself (senders speak version 1 to it): rolling upgrades. Once
+// both list 2, requests in the sender's name must be of version 2, and a
+// request that does not authenticate costs no body.
+func (a *api) speaksOnlyV1(party string) bool {
+	ps, err := a.node.Agreement().Protocols(party)
+	return err == nil && slices.Contains(ps, 1) && !slices.Contains(ps, 2)
+}
+
+// handleV1 is handle for a version 1 request: its signature covers the
+// hash of the body the receiver reads, so the body is read (within the
+// admission budgets) before the signature is checked.
+func (a *api) handleV1(w http.ResponseWriter, r *http.Request, limit int64, fn func(r *http.Request, from string, body []byte) (response, error)) {
+	refuse := func(err error) {
+		a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
+		a.writeError(w, r, err)
+	}
+	if _, _, _, _, err := checkHeaders(r, a.keyLookup, a.node.Clock().Now()); err != nil {
+		refuse(err)
+		return
+	}
+	n := r.ContentLength
+	if n < 0 {
+		refuse(hotline.Errorf(ErrUnauthenticated, "request without a Content-Length"))
+		return
+	}
+	if n > limit {
+		a.writeError(w, r, hotline.Errorf(ErrTooLarge, "request body of %d bytes, over %d", n, limit))
+		return
+	}
+	release, retry, err := a.admit.admit(r, n)
+	if err != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(retry.Seconds()))))
+		refuse(err)
+		return
+	}
+	defer release()
+	body, err := a.admit.readBody(w, r, n)
+	if err != nil {
+		a.writeError(w, r, hotline.Errorf(hotline.ErrMalformed, "reading request body: %v", err))
+		return
+	}
+	from, err := AuthenticateV1(r, body, a.node.Party(), a.keyLookup, a.node.Clock().Now())
+	if err != nil {
+		refuse(err)
+		return
+	}
+	if ok, wait := a.limit.allow(from); !ok {
+		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+		refuse(hotline.Errorf(ErrRateLimited, "%s sent more than its rate allows; retry in %v", from, wait.Round(time.Millisecond)))
+		return
+	}
+	resp, err := fn(r, from, body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", resp.contentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(resp.body)
 }
 
 // keyLookup finds a peer's message key in the agreement.
@@ -274,11 +341,17 @@ type PeerError struct {
 	Status  int
 	Code    string
 	Message string
+	// Statement is the peer's signed refusal (hotline-refusal/v1), when it
+	// signed one; unverified.
+	Statement []byte
 }
 
 func (e *PeerError) Error() string {
 	return fmt.Sprintf("peer refused (%d %s): %s", e.Status, e.Code, e.Message)
 }
+
+// RefusalStatement returns the peer's signed refusal, if any.
+func (e *PeerError) RefusalStatement() []byte { return e.Statement }
 
 // ErrorCode returns the peer's refusal code.
 func (e *PeerError) ErrorCode() string { return e.Code }

@@ -17,18 +17,18 @@ import (
 // the relay and heartbeats declare is in it; a test keeps it so.
 var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 	http.StatusBadRequest: {hotline.ErrMalformed, hotline.ErrWrongTag, hotline.ErrTrailingData,
-		node.ErrInvalidRequest, refusal.ErrInvalid},
+		node.ErrInvalidRequest, refusal.ErrInvalid, ErrUnsupportedVersion},
 	http.StatusUnauthorized: {ErrUnauthenticated, ErrStaleRequest},
 	http.StatusForbidden: {hotline.ErrBadSignature, node.ErrUnknownSender, node.ErrKeyNotValid, node.ErrNotRatified,
 		agreement.ErrNoValidKey, relay.ErrNotRelay, relay.ErrRelayForbidden},
 	http.StatusNotFound:              {node.ErrNotFound, refusal.ErrNotFound, chain.ErrUnknownDocument},
-	http.StatusConflict:              {gossip.ErrHeartbeatReplay, refusal.ErrConflict, agreement.ErrFork},
+	http.StatusConflict:              {gossip.ErrHeartbeatReplay, refusal.ErrConflict, agreement.ErrFork, node.ErrSequenceConflict},
 	http.StatusMisdirectedRequest:    {hotline.ErrNotRecipient},
 	http.StatusRequestEntityTooLarge: {ErrTooLarge, hotline.ErrHeaderTooLarge, hotline.ErrEnvelopeTooLarge, hotline.ErrTooManyRecipients},
 	http.StatusTooManyRequests:       {ErrRateLimited},
 	http.StatusUnprocessableEntity: {hotline.ErrBadStanza, hotline.ErrBadPayload, hotline.ErrBadCommitment, hotline.ErrDecrypt,
 		hotline.ErrNoKey, hotline.ErrFutureCreated, node.ErrUnknownAgreement, node.ErrUnknownKind, node.ErrInvalidBody,
-		node.ErrUnknownRecipient, node.ErrWrongReceipt, node.ErrReceiptTime, agreement.ErrUnknownParty,
+		node.ErrUnknownRecipient, node.ErrWrongReceipt, node.ErrWrongRefusal, node.ErrReceiptTime, agreement.ErrUnknownParty,
 		gossip.ErrHeartbeatStale, gossip.ErrHeartbeatPeer, relay.ErrRelaySender, relay.ErrRelayNoView,
 		// An agreement document that does not extend the chain (POST /v1/agreement).
 		agreement.ErrUnknownField, agreement.ErrDuplicateKey, agreement.ErrNotCanonical, agreement.ErrMissing,

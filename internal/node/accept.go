@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -27,12 +28,19 @@ import (
 // log and issues the same bytes again; see reconcile.
 //
 // A refusal is a [*hotline.Error] with a stable code; it changes nothing
-// and is counted. Other errors (the store or the log failing) leave at most
+// but a refusal's record, and is counted. A refusal for a reason the
+// sender caused, once the envelope's header verified (see signedCodes),
+// comes as a [*RefusedError] carrying this node's signed refusal,
+// hotline-refusal/v1: stored, logged (direction 0x05) and the same for the
+// same envelope, at most MaxRefusals per sender. Other errors (the store or the log failing) leave at most
 // a pending row, which a retry or the next start-up completes, at the log
 // index its entry already has if it has one.
 func (n *Node) Accept(ctx context.Context, raw []byte) ([]byte, error) {
 	start := time.Now()
 	receipt, dup, err := n.accept(ctx, raw)
+	if err != nil && signedCodes[Code(err)] {
+		err = n.signRefusal(ctx, raw, err)
+	}
 	switch {
 	case err != nil:
 		n.metrics.Refused.WithLabelValues(Code(err)).Inc()
@@ -159,6 +167,10 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 		Entry: entry,
 	}
 	ins, err := n.store.InsertReceived(ctx, rec)
+	var sc *store.SequenceConflictError
+	if errors.As(err, &sc) {
+		return nil, false, n.sequenceConflict(ctx, e, sc)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("storing envelope %s: %w", id, err)
 	}
@@ -285,4 +297,130 @@ func recipients(h *hotline.Header) []string {
 		to[i] = r.Party
 	}
 	return to
+}
+
+// sequenceConflict keeps the proof that e and the envelope the store holds
+// break the sender's sequence towards this node, raises the alarm once per
+// proof, and returns the refusal. The same envelope again makes the same
+// proof (its two headers in a fixed order), so it is refused the same way
+// and stored once.
+func (n *Node) sequenceConflict(ctx context.Context, e *hotline.Envelope, sc *store.SequenceConflictError) error {
+	h := &e.Header
+	self := h.Recipients[h.Index(n.party)]
+	refuse := hotline.Errorf(ErrSequenceConflict, "envelope %d from %s to %s (previous %s) conflicts with envelope %s received before",
+		self.Seq, h.From, n.party, prevString(self.Prev), sc.StoredID)
+	stored, err := hotline.Parse(sc.Stored)
+	if err != nil {
+		return fmt.Errorf("parsing stored envelope %s: %w", sc.StoredID, err)
+	}
+	proof, err := hotline.NewSequenceConflict(n.party, e, stored)
+	if err != nil {
+		return fmt.Errorf("making the sequence-conflict proof of %s and %s: %w", e.ID(), sc.StoredID, err)
+	}
+	existed, err := n.store.AddEquivocation(ctx, &store.EquivocationRecord{Origin: SequenceOrigin(h.From), Proof: proof.Marshal(), At: n.clock.Now()})
+	if err != nil {
+		return fmt.Errorf("storing the sequence-conflict proof of %s: %w", e.ID(), err)
+	}
+	if !existed {
+		n.logger.Error("SEQUENCE CONFLICT: a sender signed two envelopes that break its sequence to this node",
+			"from", h.From, "seq", self.Seq, "id", e.ID(), "stored", sc.StoredID)
+		if n.onSeq != nil {
+			n.onSeq(proof)
+		}
+	}
+	return refuse
+}
+
+// SequenceOrigin is the origin under which a sender's sequence-conflict
+// proofs are kept among the equivocation proofs.
+func SequenceOrigin(sender string) string { return "sequence:" + sender }
+
+func prevString(id hotline.ID) string {
+	if id.IsZero() {
+		return "-"
+	}
+	return id.String()
+}
+
+// signedCodes are the refusals a node signs: the sender caused them, and
+// each is checked only once the envelope's header signature verified, so
+// the refusal names a header the sender signed. Of these, a third party
+// can check invalid_body and unknown_kind given the content key (which
+// opens the payload), bad_stanza and bad_payload with the view alone, and
+// sequence_conflict from its proof; bad_commitment and decrypt_failed are
+// the recipient's word (PROTOCOL.md §6, Refusal).
+var signedCodes = map[string]bool{
+	hotline.ErrBadStanza.Code:     true,
+	hotline.ErrBadPayload.Code:    true,
+	hotline.ErrBadCommitment.Code: true,
+	hotline.ErrDecrypt.Code:       true,
+	ErrInvalidBody.Code:           true,
+	ErrUnknownKind.Code:           true,
+	ErrSequenceConflict.Code:      true,
+}
+
+// DefaultMaxRefusals is how many signed refusals a node keeps per sender
+// when Config.MaxRefusals is zero; over it, refusals go unsigned.
+const DefaultMaxRefusals = 1000
+
+// RefusedError is a refusal with this node's signed statement of it.
+type RefusedError struct {
+	Err error
+	// Statement is the signed hotline-refusal/v1 note.
+	Statement []byte
+}
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the refusal.
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// RefusalStatement returns the signed refusal (package refusal sends it).
+func (e *RefusedError) RefusalStatement() []byte { return e.Statement }
+
+// signRefusal signs, stores and logs this node's refusal of the envelope
+// raw for cause, or returns the one stored for it before; it returns cause
+// unchanged when it cannot (the sender's quota is full, or the store or
+// the log fails: the refusal still goes out, unsigned).
+func (n *Node) signRefusal(ctx context.Context, raw []byte, cause error) error {
+	e, err := hotline.Read(bytes.NewReader(raw), n.limits)
+	if err != nil {
+		return cause
+	}
+	id := e.ID()
+	st := &hotline.Refusal{Message: id, Party: n.party, Header: sha256.Sum256(e.SignedHeader()), Code: Code(cause), Time: n.clock.Now()}
+	note, err := hotline.Sign(st, n.keys.Message)
+	if err != nil {
+		n.logger.Error("signing a refusal", "id", id, "err", err)
+		return cause
+	}
+	rid := hotline.NoteID(st.Text())
+	max := n.maxRefusals
+	if max <= 0 {
+		max = DefaultMaxRefusals
+	}
+	rec, existed, err := n.store.AddRefusal(ctx, &store.Refusal{Direction: hotline.RefusalIssued, Message: id, Peer: e.Header.From,
+		Code: st.Code, At: st.Time, Note: note, ID: rid, Entry: hotline.LeafEntry(n.log.Origin(), hotline.RefusalIssued, rid)}, max)
+	if errors.Is(err, store.ErrFull) {
+		n.logger.Warn("refusing unsigned: the sender's signed refusals fill their quota", "from", e.Header.From, "max", max)
+		return cause
+	}
+	if err != nil {
+		n.logger.Error("storing a refusal", "id", id, "err", err)
+		return cause
+	}
+	if existed {
+		// The same envelope gets the same refusal.
+		cause = hotline.Errorf(hotline.NewError(rec.Code, rec.Code), "refused before, at %s: %v", hotline.FormatTime(rec.At), cause)
+	}
+	if !rec.Sequenced {
+		index, err := n.log.Append(ctx, rec.Entry)
+		if err == nil {
+			err = n.store.RefusalSequenced(ctx, hotline.RefusalIssued, rec.ID, index)
+		}
+		if err != nil {
+			n.logger.Error("logging a refusal", "id", id, "err", err)
+		}
+	}
+	return &RefusedError{Err: cause, Statement: rec.Note}
 }

@@ -26,6 +26,12 @@ var (
 	// ErrUnknownRecipient: a send names a party that is not in the
 	// agreement, or a group that does not exist.
 	ErrUnknownRecipient = hotline.NewError("unknown_recipient", "unknown recipient")
+	// ErrSequenceConflict: the envelope breaks the sequence rule against one
+	// this node received from the same sender before: the same sequence
+	// number with another id, or a previous id that is not the known
+	// predecessor (PROTOCOL §3.1). The node keeps both signed headers as a
+	// proof ([hotline.SequenceConflict]) and raises an alarm.
+	ErrSequenceConflict = hotline.NewError("sequence_conflict", "the envelope breaks the sender's sequence")
 	// ErrNotFound: no such message.
 	ErrNotFound = hotline.NewError("not_found", "not found")
 	// ErrInvalidRequest: an operator request that cannot be carried out as

@@ -49,6 +49,7 @@ type memStore struct {
 	last      map[string]store.PairSeq // per peer: the last sequence number taken
 	highWater uint64
 	values    map[string][]byte
+	refusals  []store.Refusal
 	// fail, if set, is asked before each call whether it fails.
 	fail func(op string) error
 }
@@ -470,4 +471,53 @@ func mustWorld(tb testing.TB) *world {
 		tb.Fatal(worldErr)
 	}
 	return theWorld
+}
+
+func (s *memStore) AddRefusal(_ context.Context, r *store.Refusal, max int) (store.Refusal, bool, error) {
+	if err := r.Check(); err != nil {
+		return store.Refusal{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, x := range s.refusals {
+		if x.Direction == r.Direction && x.Peer == r.Peer {
+			if x.Message == r.Message {
+				return x, true, nil
+			}
+			n++
+		}
+	}
+	if n >= max {
+		return store.Refusal{}, false, store.ErrFull
+	}
+	s.refusals = append(s.refusals, *r)
+	return *r, false, nil
+}
+
+func (s *memStore) RefusalSequenced(_ context.Context, dir hotline.Direction, id hotline.ID, index uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.refusals {
+		if x.Direction == dir && x.ID == id {
+			if x.Sequenced && x.Index != index {
+				return store.ErrConflict
+			}
+			s.refusals[i].Index, s.refusals[i].Sequenced = index, true
+			return nil
+		}
+	}
+	return store.ErrNotFound
+}
+
+func (s *memStore) Refusals(_ context.Context, dir hotline.Direction, peer string) ([]store.Refusal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Refusal
+	for _, x := range s.refusals {
+		if x.Direction == dir && x.Peer == peer {
+			out = append(out, x)
+		}
+	}
+	return out, nil
 }

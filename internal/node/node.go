@@ -96,6 +96,12 @@ type Config struct {
 	// stored and before its entry is appended to the log: a fault-injection
 	// point for crash tests, nil in production.
 	BeforeAppend func(dir hotline.Direction, id hotline.ID)
+	// MaxRefusals bounds the signed refusals kept per sender; zero means
+	// DefaultMaxRefusals.
+	MaxRefusals int
+	// OnSequenceConflict, if set, is called once for each new proof that
+	// a sender broke the sequence rule (after it is stored): the alarm.
+	OnSequenceConflict func(*hotline.SequenceConflict)
 }
 
 // Node is one party's node. It is safe for concurrent use.
@@ -112,6 +118,9 @@ type Node struct {
 	limits  hotline.Limits
 	metrics *Metrics
 	before  func(hotline.Direction, hotline.ID)
+	onSeq   func(*hotline.SequenceConflict)
+
+	maxRefusals int
 
 	locks keyedMutex
 	// seqMu makes this node's sends take sequence numbers one at a time.
@@ -149,6 +158,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		limits:  cfg.Limits,
 		metrics: cfg.Metrics,
 		before:  cfg.BeforeAppend,
+		onSeq:   cfg.OnSequenceConflict,
+
+		maxRefusals: cfg.MaxRefusals,
 	}
 	n.clock = clock.Or(n.clock)
 	if n.logger == nil {
@@ -168,6 +180,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.agr.Store(cfg.Agreement)
 	if err := n.reconcile(ctx); err != nil {
 		return nil, fmt.Errorf("node: resolving pending log entries: %w", err)
+	}
+	if err := n.logRefusals(ctx); err != nil {
+		return nil, fmt.Errorf("node: logging stored refusals: %w", err)
 	}
 	return n, nil
 }

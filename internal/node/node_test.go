@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -213,13 +214,84 @@ func TestAcceptRefusals(t *testing.T) {
 			if receipt != nil {
 				t.Error("a refusal returned a receipt")
 			}
-			if len(tn.st.envs) != 0 || len(tn.st.leaves) != 0 || len(tn.log.entries) != 0 {
-				t.Errorf("the refusal changed something: %d envelopes, %d leaves, %d log entries", len(tn.st.envs), len(tn.st.leaves), len(tn.log.entries))
+			// Nothing changes but a signed refusal's record and its log
+			// entry (issue 16), for the codes the node signs.
+			signed := 0
+			if signedCodes[tt.code] {
+				signed = 1
+				var re *RefusedError
+				if !errors.As(err, &re) {
+					t.Fatalf("a %s refusal without a signed statement", tt.code)
+				}
+				ref, rid, err := hotline.OpenRefusal(re.Statement, mustVerifier(t, tn.keys.Message))
+				if err != nil {
+					t.Fatal(err)
+				}
+				e, _ := hotline.Parse(raw)
+				if ref.Code != tt.code || ref.Message != e.ID() || ref.Header != sha256.Sum256(e.SignedHeader()) {
+					t.Errorf("the refusal says %+v", ref)
+				}
+				if len(tn.log.entries) != 1 || tn.log.entries[0] != hotline.LeafEntry(tn.log.Origin(), hotline.RefusalIssued, rid) {
+					t.Error("the refusal's id is not the one logged entry")
+				}
+				// The same envelope again: the same refusal, logged once.
+				_, err = tn.Accept(context.Background(), raw)
+				var again *RefusedError
+				if !errors.As(err, &again) || !bytes.Equal(again.Statement, re.Statement) || len(tn.log.entries) != 1 {
+					t.Errorf("the same envelope again: %v, not the same refusal logged once", err)
+				}
 			}
-			if n := counted(t, tn.Metrics().Refused.WithLabelValues(tt.code)); n != 1 {
-				t.Errorf("counted %v refusals under %q, want 1", n, tt.code)
+			if len(tn.st.envs) != 0 || len(tn.st.leaves) != 0 || len(tn.log.entries) != signed || len(tn.st.refusals) != signed {
+				t.Errorf("the refusal changed something: %d envelopes, %d leaves, %d log entries, %d refusals", len(tn.st.envs), len(tn.st.leaves), len(tn.log.entries), len(tn.st.refusals))
+			}
+			if n := counted(t, tn.Metrics().Refused.WithLabelValues(tt.code)); n != float64(1+signed) {
+				t.Errorf("counted %v refusals under %q, want %d", n, tt.code, 1+signed)
 			}
 		})
+	}
+}
+
+// TestSignedRefusalQuota: a node signs at most MaxRefusals refusals per
+// sender; over the quota, refusals go out unsigned and change nothing.
+func TestSignedRefusalQuota(t *testing.T) {
+	w := mustWorld(t)
+	now := w.at.Add(time.Minute)
+	tn := newTestNode(t, "CRI", func(c *Config) { c.MaxRefusals = 1 })
+	bad := func() []byte {
+		return mustView(t, w.seal(t, "BER", []string{"CRI"}, now, func(d *hotline.Draft) { d.Body = []byte("bad") }), "CRI")
+	}
+	var re *RefusedError
+	if _, err := tn.Accept(context.Background(), bad()); !errors.As(err, &re) {
+		t.Fatalf("the first refusal: %v, want a signed one", err)
+	}
+	_, err := tn.Accept(context.Background(), bad())
+	if Code(err) != "invalid_body" || errors.As(err, &re) {
+		t.Errorf("over the quota: %v, want an unsigned invalid_body", err)
+	}
+	if len(tn.st.refusals) != 1 || len(tn.log.entries) != 1 {
+		t.Errorf("%d refusals stored, %d log entries; want 1 and 1", len(tn.st.refusals), len(tn.log.entries))
+	}
+}
+
+// TestRefusalLoggedAfterCrash: a signed refusal stored before a crash
+// took its log entry is logged when the node starts again.
+func TestRefusalLoggedAfterCrash(t *testing.T) {
+	w := mustWorld(t)
+	tn := newTestNode(t, "CRI", nil)
+	bad := mustView(t, w.seal(t, "BER", []string{"CRI"}, w.at.Add(time.Minute), func(d *hotline.Draft) { d.Body = []byte("bad") }), "CRI")
+	tn.log.fail(errors.New("log down"), false)
+	if _, err := tn.Accept(context.Background(), bad); Code(err) != "invalid_body" {
+		t.Fatalf("Accept: %v, want invalid_body", err)
+	}
+	if len(tn.st.refusals) != 1 || tn.st.refusals[0].Sequenced || len(tn.log.entries) != 0 {
+		t.Fatalf("before the restart: %d refusals, sequenced %v, %d entries", len(tn.st.refusals), tn.st.refusals[0].Sequenced, len(tn.log.entries))
+	}
+	tn.log.fail(nil, false)
+	if _, err := tn.restart(t); err != nil {
+		t.Fatal(err)
+	}
+	if !tn.st.refusals[0].Sequenced || len(tn.log.entries) != 1 || tn.log.entries[0] != tn.st.refusals[0].Entry {
+		t.Errorf("after the restart: sequenced %v, %d entries", tn.st.refusals[0].Sequenced, len(tn.log.entries))
 	}
 }
 

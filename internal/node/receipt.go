@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -115,4 +116,59 @@ func (n *Node) RecordRelayed(ctx context.Context, id hotline.ID, recipient, rela
 		return hotline.Errorf(ErrWrongReceipt, "relay receipt names %s from %s to %s, not %s from %s to %s", rr.Message, rr.From, rr.To, id, n.party, recipient)
 	}
 	return n.store.MarkRelayed(ctx, &store.RelayedDelivery{ID: id, Recipient: recipient, Relay: relay, At: now, Receipt: note})
+}
+
+// ErrWrongRefusal: a signed refusal that verifies but is not for the
+// envelope it was returned for.
+var ErrWrongRefusal = hotline.NewError("wrong_refusal", "refusal does not match the delivery")
+
+// RecordRefusal verifies the signed refusal a recipient returned for
+// envelope id and records it: the refusal stored (at most MaxRefusals per
+// recipient), its id logged under direction 0x06, and the outbox row
+// failed — the recipient answers the same envelope with the same refusal,
+// so sending it again is pointless. The same refusal again is a no-op.
+func (n *Node) RecordRefusal(ctx context.Context, id hotline.ID, recipient string, note []byte) error {
+	now := n.clock.Now()
+	key, err := n.agr.Load().MessageKey(recipient, now)
+	if err != nil {
+		return hotline.Errorf(ErrKeyNotValid, "%s has no message key valid now: %v", recipient, err)
+	}
+	r, rid, err := hotline.OpenRefusal(note, key)
+	if err != nil {
+		return err
+	}
+	env, err := n.store.Envelope(ctx, hotline.Sent, id)
+	if err != nil {
+		return fmt.Errorf("reading the sent envelope %s: %w", id, err)
+	}
+	e, err := hotline.Parse(env.Raw)
+	if err != nil {
+		return fmt.Errorf("parsing the sent envelope %s: %w", id, err)
+	}
+	if r.Message != id || r.Header != sha256.Sum256(e.SignedHeader()) {
+		return hotline.Errorf(ErrWrongRefusal, "refusal from %s names message %s, not %s, or another header", recipient, r.Message, id)
+	}
+	max := n.maxRefusals
+	if max <= 0 {
+		max = DefaultMaxRefusals
+	}
+	rec, _, err := n.store.AddRefusal(ctx, &store.Refusal{Direction: hotline.RefusalReceived, Message: id, Peer: recipient,
+		Code: r.Code, At: now, Note: note, ID: rid, Entry: hotline.LeafEntry(n.log.Origin(), hotline.RefusalReceived, rid)}, max)
+	if err != nil {
+		return fmt.Errorf("storing %s's refusal of %s: %w", recipient, id, err)
+	}
+	if !rec.Sequenced {
+		index, err := n.log.Append(ctx, rec.Entry)
+		if err != nil {
+			return fmt.Errorf("logging %s's refusal of %s: %w", recipient, id, err)
+		}
+		if err := n.store.RefusalSequenced(ctx, hotline.RefusalReceived, rec.ID, index); err != nil {
+			return err
+		}
+	}
+	n.logger.Error("ALERT: a recipient refused an envelope, signed", "party", recipient, "id", id, "code", r.Code)
+	if err := n.store.MarkFailed(ctx, id, recipient, now, "refused by "+recipient+", signed: "+r.Code); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	return nil
 }

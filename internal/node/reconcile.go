@@ -79,3 +79,31 @@ func (n *Node) sequenced(ctx context.Context, l store.Leaf, index uint64) error 
 	}
 	return nil
 }
+
+// logRefusals appends the log entries of the signed refusals stored without
+// one — a crash between storing a refusal and logging it leaves such a row
+// — and records their indexes. An entry may so appear twice in the log
+// (a crash after the append, before the record), never not at all.
+func (n *Node) logRefusals(ctx context.Context) error {
+	for _, p := range n.agr.Load().Parties() {
+		for _, dir := range []hotline.Direction{hotline.RefusalIssued, hotline.RefusalReceived} {
+			rs, err := n.store.Refusals(ctx, dir, p.ID)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if r.Sequenced {
+					continue
+				}
+				index, err := n.log.Append(ctx, r.Entry)
+				if err != nil {
+					return err
+				}
+				if err := n.store.RefusalSequenced(ctx, dir, r.ID, index); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

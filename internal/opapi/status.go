@@ -17,9 +17,9 @@ var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 	http.StatusUnauthorized: {ErrUnauthorized},
 	http.StatusForbidden:    {ErrForbidden},
 	http.StatusNotFound:     {node.ErrNotFound, refusal.ErrNotFound},
-	http.StatusConflict:     {refusal.ErrConflict, obligations.ErrNothingOwed},
+	http.StatusConflict:     {refusal.ErrConflict, obligations.ErrNothingOwed, node.ErrSequenceConflict},
 	http.StatusUnprocessableEntity: {node.ErrInvalidBody, node.ErrUnknownKind, node.ErrUnknownRecipient, node.ErrKeyNotValid,
-		node.ErrUnknownAgreement, node.ErrUnknownSender, node.ErrNotRatified, node.ErrWrongReceipt, node.ErrReceiptTime},
+		node.ErrUnknownAgreement, node.ErrUnknownSender, node.ErrNotRatified, node.ErrWrongReceipt, node.ErrWrongRefusal, node.ErrReceiptTime},
 	http.StatusServiceUnavailable: {refusal.ErrUnavailable},
 })
 

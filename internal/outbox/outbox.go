@@ -53,6 +53,9 @@ type Recorder interface {
 	// RecordRelayed records a relay's receipt: the relay holds the view
 	// for the recipient; delivery is not done.
 	RecordRelayed(ctx context.Context, id hotline.ID, recipient, relay string, note []byte) error
+	// RecordRefusal records the recipient's signed refusal: delivery is
+	// over, refused.
+	RecordRefusal(ctx context.Context, id hotline.ID, recipient string, note []byte) error
 }
 
 // Transport posts a recipient's view to one of its endpoints and returns
@@ -337,6 +340,14 @@ func (d *Deliverer) deliver(ctx context.Context, row store.OutboxRow) {
 		if ctx.Err() != nil {
 			return // shutting down: the row stays due
 		}
+		var signed interface{ RefusalStatement() []byte }
+		if errors.As(err, &signed) && signed.RefusalStatement() != nil {
+			rerr := d.cfg.Recorder.RecordRefusal(ctx, row.ID, row.Recipient, signed.RefusalStatement())
+			if rerr == nil {
+				return // refused, signed: the row is failed
+			}
+			d.logger.Error("a recipient's signed refusal does not hold", "id", row.ID, "to", row.Recipient, "err", rerr)
+		}
 		errs = append(errs, fmt.Errorf("%s: %w", ep, err))
 	}
 	if d.cfg.RelayClient != nil && d.cfg.Relays != nil && d.clock.Now().Sub(row.Queued) >= d.cfg.RelayAfter {
@@ -381,6 +392,13 @@ func (d *Deliverer) viaRelay(ctx context.Context, row store.OutboxRow, view []by
 				continue
 			}
 			route := "relay " + via
+			if ans.RecipientRefusal != nil {
+				if err := d.cfg.Recorder.RecordRefusal(ctx, row.ID, row.Recipient, ans.RecipientRefusal); err != nil {
+					errs = append(errs, fmt.Errorf("refusal through relay %s: %w", via, err))
+					continue
+				}
+				return true, route, nil
+			}
 			if ans.RecipientReceipt != nil {
 				if _, err := d.cfg.Recorder.RecordReceipt(ctx, row.ID, row.Recipient, ans.RecipientReceipt, route); err != nil {
 					errs = append(errs, fmt.Errorf("receipt through relay %s: %w", via, err))

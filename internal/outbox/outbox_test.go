@@ -69,6 +69,10 @@ func (r *storeRecorder) RecordRelayed(ctx context.Context, id hotline.ID, recipi
 	return r.st.MarkRelayed(ctx, &store.RelayedDelivery{ID: id, Recipient: recipient, Relay: relay, At: r.clk.Now(), Receipt: note})
 }
 
+func (r *storeRecorder) RecordRefusal(ctx context.Context, id hotline.ID, recipient string, note []byte) error {
+	return r.st.MarkFailed(ctx, id, recipient, r.clk.Now(), "refused, signed")
+}
+
 type harness struct {
 	st   store.Store
 	clk  *clock.Fake

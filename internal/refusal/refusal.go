@@ -103,6 +103,9 @@ type Refusal struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Request string `json:"request,omitempty"` // the request id of an internal error
+	// Statement is the refusing node's signed hotline-refusal/v1, when it
+	// signs this refusal (base64 in JSON).
+	Statement []byte `json:"statement,omitempty"`
 }
 
 // Write answers r with err as a refusal. status maps the refusal's code to
@@ -111,6 +114,10 @@ type Refusal struct {
 func Write(w http.ResponseWriter, r *http.Request, err error, status func(code string) int, logger *slog.Logger, what string) {
 	code := Code(err)
 	ref := Refusal{Code: code, Message: err.Error()}
+	var signed interface{ RefusalStatement() []byte }
+	if errors.As(err, &signed) {
+		ref.Statement = signed.RefusalStatement()
+	}
 	st := status(code)
 	if st == http.StatusInternalServerError {
 		var id [8]byte

@@ -37,6 +37,7 @@ package relay
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,10 +76,12 @@ var (
 )
 
 // Answer is what a relay answers a sender: its own relay receipt, and the
-// recipient's receipt once the view was handed on.
+// recipient's answer once the view was handed on — its receipt, or its
+// signed refusal (hotline-refusal/v1).
 type Answer struct {
 	RelayReceipt     []byte `json:"relay_receipt"`
 	RecipientReceipt []byte `json:"recipient_receipt,omitempty"`
+	RecipientRefusal []byte `json:"recipient_refusal,omitempty"`
 }
 
 // Item is one view a recipient pulls.
@@ -94,11 +97,12 @@ type Page struct {
 	Next  string `json:"next,omitempty"`
 }
 
-// HandedOn is what a recipient posts to the relay after accepting a view
-// it pulled: its receipt.
+// HandedOn is what a recipient posts to the relay after taking a view it
+// pulled: its receipt, or its signed refusal (one of the two).
 type HandedOn struct {
 	ID      string `json:"id"`
-	Receipt []byte `json:"receipt"`
+	Receipt []byte `json:"receipt,omitempty"`
+	Refusal []byte `json:"refusal,omitempty"`
 }
 
 // Transport pushes a recipient's view to one of its endpoints and returns
@@ -235,7 +239,13 @@ func (r *Relay) Put(ctx context.Context, from string, raw []byte) ([]byte, error
 	} else if err != nil {
 		return nil, err
 	}
-	return json.Marshal(Answer{RelayReceipt: item.Receipt, RecipientReceipt: item.RecipientReceipt})
+	ans := Answer{RelayReceipt: item.Receipt, RecipientReceipt: item.RecipientReceipt}
+	// The recipient's answer is kept in one place: a receipt, or a signed
+	// refusal (recordRefused).
+	if bytes.HasPrefix(ans.RecipientReceipt, []byte(hotline.RefusalTag+"\n")) {
+		ans.RecipientReceipt, ans.RecipientRefusal = nil, ans.RecipientReceipt
+	}
+	return json.Marshal(ans)
 }
 
 // List answers a recipient's pull: the views held for it after cursor.
@@ -262,7 +272,36 @@ func (r *Relay) Handed(ctx context.Context, to string, body []byte) error {
 	if err != nil {
 		return hotline.Errorf(hotline.ErrMalformed, "handed-on notice: %v", err)
 	}
+	if h.Refusal != nil {
+		return r.recordRefused(ctx, id, to, h.Refusal)
+	}
 	return r.recordHanded(ctx, id, to, h.Receipt)
+}
+
+// recordRefused keeps the recipient's signed refusal of a relayed view as
+// its answer, once it verifies and names the view and its header; the
+// sender gets it at its next attempt.
+func (r *Relay) recordRefused(ctx context.Context, id hotline.ID, to string, note []byte) error {
+	key, err := r.cfg.Agreement().MessageKey(to, r.clock.Now())
+	if err != nil {
+		return err
+	}
+	ref, _, err := hotline.OpenRefusal(note, key)
+	if err != nil {
+		return err
+	}
+	item, err := r.cfg.Store.RelayGet(ctx, id, to)
+	if err != nil {
+		return err
+	}
+	e, err := hotline.Parse(item.Raw)
+	if err != nil {
+		return err
+	}
+	if ref.Message != id || ref.Header != sha256.Sum256(e.SignedHeader()) {
+		return hotline.Errorf(hotline.ErrBadSignature, "refusal names %s or another header, not %s's", ref.Message, id)
+	}
+	return r.cfg.Store.RelayHandedOn(ctx, id, to, r.clock.Now(), note)
 }
 
 func (r *Relay) recordHanded(ctx context.Context, id hotline.ID, to string, receipt []byte) error {
@@ -337,6 +376,12 @@ func (r *Relay) push(ctx context.Context) {
 			}
 			if refused(err) {
 				r.logger.Warn("recipient refused a relayed envelope", "id", it.ID, "to", p.ID, "err", err)
+				var signed interface{ RefusalStatement() []byte }
+				if errors.As(err, &signed) && signed.RefusalStatement() != nil {
+					if err := r.recordRefused(ctx, it.ID, p.ID, signed.RefusalStatement()); err != nil {
+						r.logger.Warn("recipient's signed refusal of a relayed envelope", "id", it.ID, "to", p.ID, "err", err)
+					}
+				}
 				continue
 			}
 			if err != nil {
@@ -462,11 +507,18 @@ func (p *Puller) pullFrom(ctx context.Context, relay string) error {
 				// cursor stays before this view, which is pulled again.
 				return fmt.Errorf("accepting relayed envelope %s: %w", it.ID, err)
 			}
+			h := HandedOn{ID: it.ID, Receipt: receipt}
 			if err != nil {
 				p.logger.Warn("refused a relayed envelope", "relay", relay, "id", it.ID, "from", it.From, "err", err)
-				continue
+				var signed interface{ RefusalStatement() []byte }
+				if !errors.As(err, &signed) || signed.RefusalStatement() == nil {
+					continue
+				}
+				// The signed refusal goes back to the sender through
+				// the relay.
+				h = HandedOn{ID: it.ID, Refusal: signed.RefusalStatement()}
 			}
-			b, _ := json.Marshal(HandedOn{ID: it.ID, Receipt: receipt})
+			b, _ := json.Marshal(h)
 			if err := p.cfg.Client.PostHanded(ctx, relay, ep, b); err != nil {
 				p.logger.Info("returning a receipt to the relay", "relay", relay, "id", it.ID, "err", err)
 			}

@@ -365,3 +365,57 @@ func TestSequenceGap(t *testing.T) {
 		t.Errorf("CRI's view of BER: they sent %d, received %d, missing %v; want 3, 1, [2-2]", p.TheySent, p.Received, p.Missing)
 	}
 }
+
+// TestSignedRefusalThroughRelay (issue 16 finding 3): CRI, cut off behind
+// a proxy, pulls BER's envelope from the depositary's relay and refuses it
+// as invalid_body; its signed refusal goes back through the relay, and BER
+// verifies, stores and logs it and stops retrying — the same bytes CRI
+// keeps.
+func TestSignedRefusalThroughRelay(t *testing.T) {
+	px := newProxy(t)
+	cfg := sim.TestnetConfig{
+		Parties: []string{"BER", "CRI"},
+		Endpoint: func(p, listen string) string {
+			if p == "CRI" {
+				px.target = listen
+				return "http://" + px.addr
+			}
+			return "http://" + listen
+		},
+		Node: func(_ string, c *server.Config) {
+			c.Delivery.RelayAfter = server.Duration(200 * time.Millisecond)
+			c.Delivery.RelayPull = server.Duration(100 * time.Millisecond)
+			c.Delivery.RelayPush = server.Duration(100 * time.Millisecond)
+			c.HeartbeatInterval = server.Duration(time.Hour)
+		},
+	}
+	tn := newTestNetWith(t, cfg, nil, func(p string, o *server.Options) {
+		if p == "CRI" {
+			o.Bodies = strictBodies{}
+		}
+	})
+	ber, cri := tn.Servers["BER"].Node(), tn.Servers["CRI"].Node()
+	ctx := context.Background()
+	id, err := ber.Send(ctx, node.Draft{To: []string{"CRI"}, Kind: "clarification_request",
+		Severity: hotline.SeverityCritical, Marking: hotline.TLPAmber, Body: []byte(clarificationBody)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Must(t, "BER's row failed, refused through the relay", func() (bool, error) {
+		return outboxRow(t, tn.Servers["BER"], id, "CRI").State == store.OutboxFailed, nil
+	})
+	got, err := ber.Store().Refusals(ctx, hotline.RefusalReceived, "CRI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := cri.Store().Refusals(ctx, hotline.RefusalIssued, "BER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(issued) != 1 || !bytes.Equal(got[0].Note, issued[0].Note) || got[0].Message != id || !got[0].Sequenced {
+		t.Fatalf("BER holds %+v, CRI %+v: want the one same refusal", got, issued)
+	}
+	if r := outboxRow(t, tn.Servers["BER"], id, "CRI"); r.RelayedVia != "DEP" {
+		t.Errorf("relayed via %q, want DEP", r.RelayedVia)
+	}
+}

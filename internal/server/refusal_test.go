@@ -209,8 +209,21 @@ func TestRefusals(t *testing.T) {
 			fedapi.SignRequest(r, b, "CRI", other, time.Now())
 		}, "unauthenticated", 401},
 		{"request for another body", "BER", good, func(r *http.Request) {
-			fedapi.SignRequest(r, []byte("other body"), "CRI", rn.keys["BER"].Message, time.Now())
+			// Of the same length: the signature verifies, the body read
+			// does not match its signed hash.
+			b, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			fedapi.SignRequest(r, bytes.Repeat([]byte("x"), len(b)), "CRI", rn.keys["BER"].Message, time.Now())
 		}, "unauthenticated", 401},
+		{"request for another length", "BER", good, func(r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			fedapi.SignRequest(r, b[:10], "CRI", rn.keys["BER"].Message, time.Now())
+			r.ContentLength = int64(len(b))
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}, "unauthenticated", 401},
+		{"request of protocol version 1", "BER", good, func(r *http.Request) {
+			r.Header.Del(fedapi.HeaderVersion)
+		}, "unsupported_version", 400},
 		{"stale request", "BER", good, func(r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(b))
@@ -306,15 +319,21 @@ func TestRefusals(t *testing.T) {
 
 	// The hand-built envelope, with the right commitment, is accepted: the
 	// format of docs/PROTOCOL.md is the one the node speaks.
-	status, ref, raw := rn.post(t, "BER", rn.handBuilt(t, "BER", "CRI", false), nil)
+	hand := rn.handBuilt(t, "BER", "CRI", false)
+	status, ref, raw := rn.post(t, "BER", hand, nil)
 	if status != 200 {
 		t.Fatalf("a hand-built envelope following docs/PROTOCOL.md was refused: %d %s", status, ref.Code)
 	}
 	if _, _, err := hotline.OpenReceipt(raw, mustVerifier(t, rn.keys["CRI"].Message)); err != nil {
 		t.Errorf("receipt: %v", err)
 	}
-	// The same envelope again: the same receipt, 200.
-	b := rn.view(t, rn.seal(t, "BER", toCRI, nil), "CRI")
+	// The same envelope again: the same receipt, 200. (The next in BER's
+	// sequence after the hand-built one.)
+	handEnv, err := hotline.Parse(hand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := rn.view(t, rn.seal(t, "BER", toCRI, func(d *hotline.Draft) { d.To[0].Seq, d.To[0].Prev = 2, handEnv.ID() }), "CRI")
 	_, _, first := rn.post(t, "BER", b, nil)
 	status, _, again := rn.post(t, "BER", b, nil)
 	if status != 200 || !bytes.Equal(first, again) {

@@ -36,6 +36,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -243,6 +244,9 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 		Limits:       hotline.Limits{MaxEnvelope: cfg.MaxEnvelope},
 		Metrics:      node.NewMetrics(s.registry),
 		BeforeAppend: opts.BeforeAppend,
+		// Counted with the equivocations (s.alarms is set before the
+		// node serves anyone).
+		OnSequenceConflict: func(*hotline.SequenceConflict) { s.alarms.Inc() },
 	})
 	if err != nil {
 		return nil, err
@@ -645,11 +649,28 @@ func (s *Server) authorizeLogReader(w http.ResponseWriter, r *http.Request) bool
 	keys := func(party string, t time.Time) (note.Verifier, error) {
 		return s.agr.MessageKey(party, t)
 	}
-	if _, err := fedapi.Authenticate(r, nil, s.cfg.Party, keys, s.now()); err != nil {
+	var err error
+	if v, _ := fedapi.RequestVersion(r); v == 1 && (speaksOnlyV1(s.node.Agreement(), r.Header.Get(fedapi.HeaderFrom)) || speaksOnlyV1(s.node.Agreement(), s.cfg.Party)) {
+		_, err = fedapi.AuthenticateV1(r, nil, s.cfg.Party, keys, s.now())
+	} else {
+		var signed *fedapi.Signed
+		signed, err = fedapi.Authenticate(r, s.cfg.Party, keys, s.now())
+		if err == nil {
+			err = signed.CheckBody(nil) // a log read has no body
+		}
+	}
+	if err != nil {
 		http.Error(w, "the log is served to the agreement's parties only: "+err.Error(), http.StatusUnauthorized)
 		return false
 	}
 	return true
+}
+
+// speaksOnlyV1 reports whether party's directory entry lists protocol
+// version 1 and not 2 (a node not yet upgraded).
+func speaksOnlyV1(agr *agreement.Agreement, party string) bool {
+	ps, err := agr.Protocols(party)
+	return err == nil && slices.Contains(ps, 1) && !slices.Contains(ps, 2)
 }
 
 // CloseIdleConnections closes the idle keep-alive connections of the
@@ -679,10 +700,19 @@ func (s *Server) startPeers() error {
 	}
 	// Room for every delivery worker, the relay's push and heartbeats to
 	// one peer at once.
-	s.client = &fedapi.Client{Key: s.keys.Message, Now: s.node.Clock().Now, ConnsPerPeer: workers + 8}
+	s.client = &fedapi.Client{Key: s.keys.Message, Now: s.node.Clock().Now, ConnsPerPeer: workers + 8,
+		// The highest version both speak, from the peer's directory
+		// entry as the node holds it now.
+		Protocols: func(party string) []uint64 {
+			ps, err := s.node.Agreement().Protocols(party)
+			if err != nil {
+				return nil
+			}
+			return ps
+		}}
 	s.remotes = map[string]*tlog.Remote{}
 	s.alarms = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "hotline_equivocations_total", Help: "Equivocation proofs found (a log showed two histories).",
+		Name: "hotline_equivocations_total", Help: "Equivocation proofs found (a log showed two histories, a party signed two agreement documents for one place, or a sender broke its sequence).",
 	})
 	s.registry.MustRegister(s.alarms)
 	agr := s.node.Agreement
@@ -811,7 +841,7 @@ func (s *Server) remote(party string) (*tlog.Remote, error) {
 		Verifier: v,
 		Prepare: func(req *http.Request) error {
 			// A log that is not public serves parties' signed requests.
-			return fedapi.SignRequest(req, nil, party, s.keys.Message, s.node.Clock().Now())
+			return s.client.Sign(req, nil, party)
 		},
 	})
 	if err != nil {

@@ -28,6 +28,10 @@ type TestnetConfig struct {
 	Parties []string
 	// Names optionally gives parties' display names.
 	Names map[string]string
+	// Protocols optionally gives the protocol versions a party's directory
+	// entry lists (tests of rolling upgrades); by default every version
+	// this software speaks.
+	Protocols map[string][]uint64
 	// BasePort is the depositary's port; the parties follow in order.
 	// Zero picks free ports.
 	BasePort int
@@ -135,7 +139,7 @@ func testnet(cfg TestnetConfig) (nw *Network, err error) {
 			ni.URL = cfg.Endpoint(p, listen)
 		}
 		nw.Nodes = append(nw.Nodes, ni)
-		sp := agreement.SampleParty{Keys: ks, Name: cfg.Names[p], Endpoints: []string{ni.URL}}
+		sp := agreement.SampleParty{Keys: ks, Name: cfg.Names[p], Endpoints: []string{ni.URL}, Protocols: cfg.Protocols[p]}
 		if i == 0 {
 			sc.Depositary = sp
 		} else {

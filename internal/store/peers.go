@@ -3,6 +3,8 @@ package store
 import (
 	"time"
 	"unicode/utf8"
+
+	"github.com/hotline-net/hotline"
 )
 
 // EquivocationRecord is a proof that a log showed two inconsistent
@@ -30,6 +32,42 @@ func (e *EquivocationRecord) Check() error {
 		return invalid("equivocation: empty proof")
 	}
 	return CheckTime("equivocation at", e.At)
+}
+
+// Refusal is a signed refusal (hotline-refusal/v1) this node issued
+// (Direction hotline.RefusalIssued; Peer the envelope's sender) or
+// received (hotline.RefusalReceived; Peer the refusing recipient).
+type Refusal struct {
+	Direction hotline.Direction
+	Message   hotline.ID // the refused envelope
+	Peer      string
+	Code      string
+	At        time.Time
+	Note      []byte     // the signed note
+	ID        hotline.ID // hotline.NoteID of the note's text
+	// Entry is the refusal's log entry:
+	// hotline.LeafEntry(origin, Direction, ID).
+	Entry [hotline.EntrySize]byte
+	// Index is the entry's log index once Sequenced.
+	Index     uint64
+	Sequenced bool
+}
+
+// Check returns ErrInvalid unless r can be stored.
+func (r *Refusal) Check() error {
+	if r.Direction != hotline.RefusalIssued && r.Direction != hotline.RefusalReceived {
+		return invalid("refusal: direction %v", r.Direction)
+	}
+	if err := CheckParty("refusal peer", r.Peer); err != nil {
+		return err
+	}
+	if err := checkText("refusal code", r.Code, MaxShortText); err != nil {
+		return err
+	}
+	if r.Code == "" || len(r.Note) == 0 || r.ID.IsZero() || r.Message.IsZero() || r.Entry == ([hotline.EntrySize]byte{}) {
+		return invalid("refusal: empty code, note, id, message or entry")
+	}
+	return CheckTime("refusal at", r.At)
 }
 
 // ProbeBucket is the width of the time buckets a store counts probes in.

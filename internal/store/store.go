@@ -141,6 +141,9 @@ var (
 	// ErrInvalid means an argument is malformed: a missing field, a value
 	// out of range, a cursor this store did not issue. Nothing was written.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrFull means a bounded collection holds its quota (a peer's signed
+	// refusals). Nothing was written.
+	ErrFull = errors.New("quota full")
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("store closed")
 )
@@ -156,7 +159,13 @@ type Store interface {
 	// InsertReceived stores an envelope this node received and opened,
 	// pending, together with its pending leaf row, in one transaction. If
 	// the envelope is already stored with the same bytes it writes nothing
-	// and reports Existed; with other bytes it returns ErrConflict.
+	// and reports Existed; with other bytes it returns ErrConflict. A new
+	// envelope that breaks the sequence rule against one received from the
+	// same sender (see [SequenceConflictError]) is not stored: it returns a
+	// *SequenceConflictError. The check is atomic within one process (its
+	// writes run one after the other); processes sharing one PostgreSQL
+	// database could each store one of two conflicting envelopes that
+	// arrive at the same moment.
 	InsertReceived(ctx context.Context, r *Received) (Inserted, error)
 
 	// NextSequences returns, for each party in order, the sequence number
@@ -352,7 +361,8 @@ type Store interface {
 	RelayList(ctx context.Context, q RelayQuery) (RelayPage, error)
 
 	// RelayHandedOn records that the recipient took a relayed envelope, at
-	// time at, keeping the recipient's receipt (its note bytes, required).
+	// time at, keeping the recipient's answer (its note bytes, required):
+	// its receipt, or its signed refusal.
 	// The same receipt again is a no-op (the first time is kept); another
 	// receipt is ErrConflict; no envelope is ErrNotFound.
 	RelayHandedOn(ctx context.Context, id hotline.ID, to string, at time.Time, recipientReceipt []byte) error
@@ -365,6 +375,21 @@ type Store interface {
 	// on before handedOnBefore, and returns how many. Pending envelopes
 	// are never deleted.
 	RelayPurge(ctx context.Context, handedOnBefore time.Time) (int, error)
+
+	// AddRefusal stores a signed refusal, unless one is stored for the same
+	// direction, message and peer: then it writes nothing and returns the
+	// stored one with existed true. A peer holding max refusals in that
+	// direction already is ErrFull.
+	AddRefusal(ctx context.Context, r *Refusal, max int) (stored Refusal, existed bool, err error)
+
+	// RefusalSequenced records the log index of a stored refusal's entry.
+	// Recording the same index again is a no-op; another one is
+	// ErrConflict; an unknown refusal ErrNotFound.
+	RefusalSequenced(ctx context.Context, dir hotline.Direction, id hotline.ID, index uint64) error
+
+	// Refusals lists the refusals stored in direction dir for peer, oldest
+	// first.
+	Refusals(ctx context.Context, dir hotline.Direction, peer string) ([]Refusal, error)
 
 	// AddEquivocation records an equivocation proof. A proof is identified
 	// by the SHA-256 of its bytes: the same proof again writes nothing and

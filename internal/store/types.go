@@ -80,6 +80,24 @@ type Received struct {
 	Entry [hotline.EntrySize]byte
 }
 
+// SequenceConflictError is [Store.InsertReceived]'s refusal of an envelope
+// that breaks the sequence rule against one already received from the same
+// sender: the stored one has the same sequence number, or is the one before
+// it and is not the envelope it names as previous, or is the one after it
+// and names another envelope as previous. Stored is that envelope's raw
+// bytes, from which the caller makes the proof. It matches ErrConflict.
+type SequenceConflictError struct {
+	StoredID hotline.ID
+	Stored   []byte
+}
+
+func (e *SequenceConflictError) Error() string {
+	return fmt.Sprintf("conflict: envelope %v already received breaks the sequence rule with this one", e.StoredID)
+}
+
+// Is reports whether target is ErrConflict.
+func (e *SequenceConflictError) Is(target error) bool { return target == ErrConflict }
+
 // Sent is what [Store.InsertSent] stores.
 type Sent struct {
 	// Envelope is the whole envelope as sent; its Direction must be

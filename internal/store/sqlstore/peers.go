@@ -3,11 +3,14 @@ package sqlstore
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/store"
 )
 
@@ -184,4 +187,101 @@ func (s *Store) PurgeProbes(ctx context.Context, before time.Time) (int, error) 
 		return 0, err
 	}
 	return int(n), nil
+}
+
+// AddRefusal implements [store.Store].
+func (s *Store) AddRefusal(ctx context.Context, r *store.Refusal, max int) (store.Refusal, bool, error) {
+	if err := r.Check(); err != nil {
+		return store.Refusal{}, false, err
+	}
+	var out store.Refusal
+	var existed bool
+	err := s.write(ctx, func(t *wtx) error {
+		existed = false
+		got, err := scanRefusal(t.queryRow(`SELECT `+refusalCols+` FROM refusals WHERE dir = ? AND message = ? AND peer = ?`,
+			int(r.Direction), r.Message[:], r.Peer))
+		if err == nil {
+			out, existed = got, true
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		var n int64
+		if err := t.queryRow(`SELECT count(*) FROM refusals WHERE dir = ? AND peer = ?`, int(r.Direction), r.Peer).Scan(&n); err != nil {
+			return fmt.Errorf("counting refusals: %w", err)
+		}
+		if n >= int64(max) {
+			return fmt.Errorf("%w: %d refusals %v for %s", store.ErrFull, n, r.Direction, r.Peer)
+		}
+		if _, err := t.exec(`INSERT INTO refusals (dir, message, peer, code, at, note, refusal_id, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			int(r.Direction), r.Message[:], r.Peer, r.Code, nanos(r.At), r.Note, r.ID[:], r.Entry[:]); err != nil {
+			if t.s.d.Unique(err) {
+				return conflict("a refusal of %v by %s was stored meanwhile", r.Message, r.Peer)
+			}
+			return fmt.Errorf("storing refusal: %w", err)
+		}
+		out = *r
+		out.Index, out.Sequenced = 0, false
+		return nil
+	})
+	return out, existed, err
+}
+
+// RefusalSequenced implements [store.Store].
+func (s *Store) RefusalSequenced(ctx context.Context, dir hotline.Direction, id hotline.ID, index uint64) error {
+	if dir != hotline.RefusalIssued && dir != hotline.RefusalReceived {
+		return fmt.Errorf("%w: refusal direction %v", store.ErrInvalid, dir)
+	}
+	if err := store.CheckUint("refusal index", index); err != nil {
+		return err
+	}
+	return s.write(ctx, func(t *wtx) error {
+		if done, err := t.changed("recording refusal index", `UPDATE refusals SET leaf_idx = ? WHERE dir = ? AND refusal_id = ? AND leaf_idx IS NULL`,
+			int64(index), int(dir), id[:]); done || err != nil {
+			return err
+		}
+		var idx sql.NullInt64
+		err := t.queryRow(`SELECT leaf_idx FROM refusals WHERE dir = ? AND refusal_id = ?`, int(dir), id[:]).Scan(&idx)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("refusal %v: %w", id, store.ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("reading refusal index: %w", err)
+		case idx.Int64 != int64(index):
+			return conflict("refusal %v already at index %d, not %d", id, idx.Int64, index)
+		}
+		return nil
+	})
+}
+
+// Refusals implements [store.Store].
+func (s *Store) Refusals(ctx context.Context, dir hotline.Direction, peer string) ([]store.Refusal, error) {
+	if err := store.CheckParty("peer", peer); err != nil {
+		return nil, err
+	}
+	return collect(ctx, s, "listing refusals", func(r row) (store.Refusal, error) {
+		return scanRefusal(r)
+	}, `SELECT `+refusalCols+` FROM refusals WHERE dir = ? AND peer = ? ORDER BY seq`, int(dir), peer)
+}
+
+const refusalCols = `dir, message, peer, code, at, note, refusal_id, entry, leaf_idx`
+
+func scanRefusal(r row) (store.Refusal, error) {
+	var (
+		out                store.Refusal
+		dir                int
+		at                 int64
+		message, id, entry []byte
+		idx                sql.NullInt64
+	)
+	if err := scanned("refusal", r.Scan(&dir, &message, &out.Peer, &out.Code, &at, &out.Note, &id, &entry, &idx)); err != nil {
+		return out, err
+	}
+	out.Direction, out.At = hotline.Direction(dir), fromNanos(at)
+	copy(out.Message[:], message)
+	copy(out.ID[:], id)
+	copy(out.Entry[:], entry)
+	out.Index, out.Sequenced = uint64(idx.Int64), idx.Valid
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/hotline-net/hotline"
@@ -93,11 +94,32 @@ func (s *Store) InsertReceived(ctx context.Context, r *store.Received) (store.In
 		return store.Inserted{}, err
 	}
 	var res store.Inserted
-	args := envelopeArgs(hotline.Received, &r.Envelope, r.Entry)
+	e := &r.Envelope
+	args := envelopeArgs(hotline.Received, e, r.Entry)
+	// The envelope after this one in the sender's sequence, if any can be.
+	next := int64(-1)
+	if e.PairSeq < math.MaxInt64 {
+		next = int64(e.PairSeq + 1)
+	}
 	err := s.write(ctx, func(t *wtx) error {
-		leaf, fresh, err := t.insertEnvelope(hotline.Received, &r.Envelope, r.Entry, args)
+		leaf, fresh, err := t.insertEnvelope(hotline.Received, e, r.Entry, args)
 		res = store.Inserted{Existed: !fresh, Leaf: leaf}
-		return err
+		if err != nil || !fresh {
+			return err
+		}
+		// The sequence rule, checked after the insert so that an envelope
+		// stored before stays idempotent; a conflict undoes the insert.
+		var id, raw []byte
+		err = t.queryRow(`SELECT id, raw FROM envelopes WHERE dir = 2 AND from_party = ? AND id <> ?
+			AND (pair_seq = ? OR (pair_seq = ? AND id <> ?) OR (pair_seq = ? AND pair_prev <> ?))
+			ORDER BY seq LIMIT 1`, e.From, e.ID[:], int64(e.PairSeq), int64(e.PairSeq)-1, e.PairPrev[:], next, e.ID[:]).Scan(&id, &raw)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil
+		case err != nil:
+			return fmt.Errorf("checking the sequence of %v: %w", e.ID, err)
+		}
+		return &store.SequenceConflictError{StoredID: hotline.ID(id), Stored: raw}
 	})
 	return res, err
 }

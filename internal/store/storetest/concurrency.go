@@ -264,6 +264,9 @@ func testFailingWriteInBatch(t *testing.T, open Opener) {
 	var bad []*store.Received
 	for i := range 32 {
 		r := ReceivedEnvelope(fmt.Sprint("bad ", i), "PAR", uint64(i+1), 100)
+		if i > 0 {
+			Chain(bad[i-1], r)
+		}
 		if _, err := Accept(ctx, s, &log, r); err != nil {
 			t.Fatal(err)
 		}
@@ -274,6 +277,7 @@ func testFailingWriteInBatch(t *testing.T, open Opener) {
 	for i := range 32 {
 		good = append(good, ReceivedEnvelope(fmt.Sprint("good ", i), "ROM", uint64(i+1), 100))
 	}
+	Chain(good...)
 	var g errgroup.Group
 	for i := range 32 {
 		g.Go(func() error {

@@ -123,6 +123,9 @@ func crashWorker(ctx context.Context, s store.Store, log *Log, round, w int, say
 			// The pair sequence carries the round, so that every
 			// round's numbers differ.
 			r := ReceivedEnvelope(name, party, uint64(round*1_000_000+n), 512)
+			// The envelope before it in the sequence, if this worker
+			// received it (n-1 also fell to this case).
+			r.Envelope.PairPrev = ID(fmt.Sprintf("envelope round %d worker %d envelope %d", round, w, n-1))
 			if _, err := s.InsertReceived(ctx, r); err != nil {
 				return fmt.Errorf("crash child: insert: %w", err)
 			}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -77,11 +78,11 @@ func testInbound(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 	}
-	// A second envelope carrying 5 (a sender's bug, or an attack) counts
-	// once.
+	// A second envelope carrying 5 (a sender's bug, or an attack) is
+	// refused (the sequence rule, testSequenceRule).
 	dup := ReceivedEnvelope("PAR 5 again", "PAR", 5, 64)
-	if _, err := Accept(ctx, s, &log, dup); err != nil {
-		t.Fatal(err)
+	if _, err := Accept(ctx, s, &log, dup); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a second envelope at 5: %v, want a conflict", err)
 	}
 	// Pending envelopes count: they arrived.
 	if _, err := s.InsertReceived(ctx, ReceivedEnvelope("PAR 10", "PAR", 10, 64)); err != nil {
@@ -141,6 +142,7 @@ func testMessages(t *testing.T, open Opener) {
 	mustNoErr(t, err, "Send s2")
 	// A pending one, listed only on request.
 	r3 := ReceivedEnvelope("r3", "PAR", 2, 100)
+	Chain(r1, r3)
 	_, err = s.InsertReceived(ctx, r3)
 	mustNoErr(t, err, "InsertReceived r3")
 
@@ -208,6 +210,7 @@ func testThread(t *testing.T, open Opener) {
 	_, err := Accept(ctx, s, &log, root)
 	mustNoErr(t, err, "Accept root")
 	other := ReceivedEnvelope("other", "PAR", 2, 100)
+	Chain(root, other)
 	_, err = Accept(ctx, s, &log, other)
 	mustNoErr(t, err, "Accept other")
 	var want []hotline.ID

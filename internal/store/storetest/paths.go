@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -140,6 +143,7 @@ func testSequenced(t *testing.T, open Opener) {
 	s := MustOpen(t, open)
 	a := ReceivedEnvelope("a", "PAR", 1, 100)
 	b := ReceivedEnvelope("b", "PAR", 2, 100)
+	Chain(a, b)
 	for _, r := range []*store.Received{a, b} {
 		if _, err := s.InsertReceived(ctx, r); err != nil {
 			t.Fatal(err)
@@ -196,6 +200,7 @@ func testPendingLeaves(t *testing.T, open Opener) {
 	a := ReceivedEnvelope("a", "PAR", 1, 100)
 	b := ReceivedEnvelope("b", "PAR", 2, 100)
 	c := ReceivedEnvelope("c", "PAR", 3, 100)
+	Chain(a, b, c)
 	if _, err := s.InsertReceived(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -512,4 +517,68 @@ func testUndelivered(t *testing.T, open Opener) {
 	if len(rows) != 1 || rows[0].Recipient != "ROM" || rows[0].State != store.OutboxFailed {
 		t.Errorf("Undelivered = %+v, want ROM's failed row", rows)
 	}
+}
+
+// testSequenceRule: InsertReceived refuses, with a *SequenceConflictError
+// naming the stored envelope, a new envelope whose sequence number another
+// envelope from the same sender took, whose previous id is not the stored
+// envelope before it, or whose id is not the previous id the stored
+// envelope after it names; it stores nothing for it, refuses it again the
+// same way, and still reports the stored envelopes as existing.
+func testSequenceRule(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := MustOpen(t, open)
+	p1 := ReceivedEnvelope("PAR 1", "PAR", 1, 64)
+	p2 := ReceivedEnvelope("PAR 2", "PAR", 2, 64)
+	p5 := ReceivedEnvelope("PAR 5", "PAR", 5, 64)
+	r1 := ReceivedEnvelope("ROM 1", "ROM", 1, 64) // another sender: no conflict
+	for _, r := range []*store.Received{p1, p2, p5, r1} {
+		_, err := s.InsertReceived(ctx, r)
+		mustNoErr(t, err, "InsertReceived")
+	}
+	sameSeq := ReceivedEnvelope("PAR 1 again", "PAR", 1, 64)
+	badPrev := ReceivedEnvelope("PAR 3", "PAR", 3, 64)
+	badPrev.Envelope.PairPrev = ID("envelope elsewhere")
+	notNamed := ReceivedEnvelope("PAR 4 other", "PAR", 4, 64) // PAR 5 names "PAR 4"
+	for _, tt := range []struct {
+		name   string
+		r      *store.Received
+		stored *store.Received
+	}{
+		{"the same number", sameSeq, p1},
+		{"another previous id than the stored one before", badPrev, p2},
+		{"not the previous id the stored one after names", notNamed, p5},
+	} {
+		for try := range 2 {
+			_, err := s.InsertReceived(ctx, tt.r)
+			var sc *store.SequenceConflictError
+			if !errors.As(err, &sc) || !errors.Is(err, store.ErrConflict) {
+				t.Errorf("%s (try %d): %v, want a *SequenceConflictError", tt.name, try+1, err)
+				continue
+			}
+			if sc.StoredID != tt.stored.Envelope.ID || !bytes.Equal(sc.Stored, tt.stored.Envelope.Raw) {
+				t.Errorf("%s: the error names %v, want %v with its raw bytes", tt.name, sc.StoredID, tt.stored.Envelope.ID)
+			}
+			_, err = s.Envelope(ctx, hotline.Received, tt.r.Envelope.ID)
+			mustErr(t, err, store.ErrNotFound, tt.name+": the refused envelope")
+		}
+	}
+	// The stored ones are still idempotent; a well-linked one is stored.
+	for _, r := range []*store.Received{p1, p2, p5} {
+		ins, err := s.InsertReceived(ctx, r)
+		mustNoErr(t, err, "InsertReceived again")
+		if !ins.Existed {
+			t.Errorf("%v again: not reported as existing", r.Envelope.ID)
+		}
+	}
+	p3 := ReceivedEnvelope("PAR 3", "PAR", 3, 64)
+	_, err := s.InsertReceived(ctx, p3)
+	mustNoErr(t, err, "InsertReceived PAR 3, linked")
+	// The largest number is stored and checked like any other.
+	last := ReceivedEnvelope("PAR last", "PAR", math.MaxInt64, 64)
+	_, err = s.InsertReceived(ctx, last)
+	mustNoErr(t, err, "InsertReceived at 2^63-1")
+	again := ReceivedEnvelope("PAR last again", "PAR", math.MaxInt64, 64)
+	_, err = s.InsertReceived(ctx, again)
+	mustErr(t, err, store.ErrConflict, "a second envelope at 2^63-1")
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/store"
 )
 
@@ -160,4 +162,57 @@ func testConcurrentProbes(t *testing.T, open Opener) {
 			t.Errorf("health of P%02d (-want +got):\n%s", p, diff)
 		}
 	}
+}
+
+// refusal returns a signed refusal's row standing in for a real one.
+func refusal(dir hotline.Direction, message, peer string, at time.Time) *store.Refusal {
+	note := []byte("hotline-refusal/v1\nmessage " + message + "\nparty " + peer + "\n")
+	id := hotline.NoteID(note)
+	return &store.Refusal{Direction: dir, Message: ID(message), Peer: peer, Code: "invalid_body", At: at,
+		Note: note, ID: id, Entry: hotline.LeafEntry(Self, dir, id)}
+}
+
+// testRefusals: one refusal per direction, message and peer (the same
+// envelope gets the stored one back), at most max per peer and direction,
+// each directions' own; the log index recorded once.
+func testRefusals(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := MustOpen(t, open)
+	r1 := refusal(hotline.RefusalIssued, "m1", "PAR", base)
+	got, existed, err := s.AddRefusal(ctx, r1, 2)
+	mustNoErr(t, err, "AddRefusal")
+	if existed || got.ID != r1.ID {
+		t.Errorf("AddRefusal the first time: existed %v, id %v", existed, got.ID)
+	}
+	// The same envelope again, even with another note: the stored one.
+	again := refusal(hotline.RefusalIssued, "m1", "PAR", base.Add(time.Hour))
+	again.Note = append(again.Note, "time later\n"...)
+	again.ID = hotline.NoteID(again.Note)
+	got, existed, err = s.AddRefusal(ctx, again, 2)
+	mustNoErr(t, err, "AddRefusal again")
+	if !existed || got.ID != r1.ID || !bytes.Equal(got.Note, r1.Note) || !got.At.Equal(base) {
+		t.Errorf("AddRefusal again: existed %v, got %+v; want the first", existed, got)
+	}
+	_, _, err = s.AddRefusal(ctx, refusal(hotline.RefusalIssued, "m2", "PAR", base), 2)
+	mustNoErr(t, err, "AddRefusal m2")
+	_, _, err = s.AddRefusal(ctx, refusal(hotline.RefusalIssued, "m3", "PAR", base), 2)
+	mustErr(t, err, store.ErrFull, "AddRefusal over the quota")
+	// Another peer, another direction: their own quotas.
+	_, _, err = s.AddRefusal(ctx, refusal(hotline.RefusalIssued, "m3", "ROM", base), 2)
+	mustNoErr(t, err, "AddRefusal for another peer")
+	_, _, err = s.AddRefusal(ctx, refusal(hotline.RefusalReceived, "m3", "PAR", base), 2)
+	mustNoErr(t, err, "AddRefusal received")
+
+	mustNoErr(t, s.RefusalSequenced(ctx, hotline.RefusalIssued, r1.ID, 7), "RefusalSequenced")
+	mustNoErr(t, s.RefusalSequenced(ctx, hotline.RefusalIssued, r1.ID, 7), "RefusalSequenced again")
+	mustErr(t, s.RefusalSequenced(ctx, hotline.RefusalIssued, r1.ID, 8), store.ErrConflict, "RefusalSequenced at another index")
+	mustErr(t, s.RefusalSequenced(ctx, hotline.RefusalIssued, ID("nothing"), 9), store.ErrNotFound, "RefusalSequenced of no refusal")
+
+	list, err := s.Refusals(ctx, hotline.RefusalIssued, "PAR")
+	mustNoErr(t, err, "Refusals")
+	if len(list) != 2 || list[0].ID != r1.ID || !list[0].Sequenced || list[0].Index != 7 || list[1].Sequenced {
+		t.Errorf("Refusals PAR: %+v", list)
+	}
+	_, _, err = s.AddRefusal(ctx, &store.Refusal{Direction: hotline.Sent, Peer: "PAR"}, 2)
+	mustErr(t, err, store.ErrInvalid, "AddRefusal of another direction")
 }

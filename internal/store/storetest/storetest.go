@@ -52,6 +52,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"IdempotentInsert", testIdempotentInsert},
 		{"ConcurrentIdempotentInsert", testConcurrentIdempotentInsert},
 		{"Sequenced", testSequenced},
+		{"SequenceRule", testSequenceRule},
 		{"PendingLeaves", testPendingLeaves},
 		{"SendPath", testSendPath},
 		{"ConcurrentSenders", testConcurrentSenders},
@@ -72,6 +73,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"RelayQueue", testRelayQueue},
 		{"ConcurrentRelayPut", testConcurrentRelayPut},
 		{"Equivocations", testEquivocations},
+		{"Refusals", testRefusals},
 		{"Witnessed", testWitnessed},
 		{"PeerHealth", testPeerHealth},
 		{"ConcurrentProbes", testConcurrentProbes},
@@ -116,7 +118,9 @@ func Raw(s string, n int) []byte {
 }
 
 // ReceivedEnvelope returns a received envelope named name from party from,
-// carrying pair sequence number seq, with raw bytes of size n.
+// carrying pair sequence number seq, with raw bytes of size n. Its previous
+// id is that of the envelope named "<from> <seq-1>", so that envelopes named
+// "<from> <seq>" keep the sequence rule ([store.SequenceConflictError]).
 func ReceivedEnvelope(name, from string, seq uint64, n int) *store.Received {
 	id := ID("envelope " + name)
 	e := store.Envelope{
@@ -136,9 +140,17 @@ func ReceivedEnvelope(name, from string, seq uint64, n int) *store.Received {
 		PairSeq:       seq,
 	}
 	if seq > 1 {
-		e.PairPrev = ID(fmt.Sprintf("previous %s %d", from, seq-1))
+		e.PairPrev = ID(fmt.Sprintf("envelope %s %d", from, seq-1))
 	}
 	return &store.Received{Envelope: e, Entry: hotline.LeafEntry(Self, hotline.Received, id)}
+}
+
+// Chain links received envelopes from one sender, in sequence order: each
+// names the one before it as its previous envelope.
+func Chain(rs ...*store.Received) {
+	for i := 1; i < len(rs); i++ {
+		rs[i].Envelope.PairPrev = rs[i-1].Envelope.ID
+	}
 }
 
 // SentEnvelope returns an envelope named name from Self to the recipients,
