@@ -69,6 +69,7 @@ func testEvidence(t *testing.T, open Opener) {
 	_, err = Accept(ctx, s, &log, note)
 	mustNoErr(t, err, "Accept note")
 	pending := ReceivedEnvelope("pending", "PAR", 2, 100)
+	pending.Envelope.PairPrev = ping.Envelope.ID // PAR's next after the ping (the sequence rule)
 	_, err = s.InsertReceived(ctx, pending)
 	mustNoErr(t, err, "InsertReceived pending")
 
