@@ -788,6 +788,30 @@ func TestVectors(t *testing.T) {
 		return nil
 	})
 
+	c.check("refusals the vectors must draw (§3, §4): trailing byte, short input, another's view, a swapped stanza", func() error {
+		full := read(t, vectors, "envelope-3.bin")
+		if _, err := parseEnvelope(append(append([]byte{}, full...), 0)); err == nil {
+			return fmt.Errorf("a trailing byte was accepted")
+		}
+		if _, err := parseEnvelope(full[:len(full)-1]); err == nil {
+			return fmt.Errorf("a short envelope was accepted")
+		}
+		if _, _, err := open(envs["envelope-3.view-CRI.bin"], "DOR", ps); err == nil {
+			return fmt.Errorf("DOR opened CRI's view")
+		}
+		// CRI's stanza put in DOR's view: the stanza no longer hashes to
+		// DOR's to line, and DOR's key id does not name it.
+		v := *envs["envelope-3.view-DOR.bin"]
+		v.stanzas = [][]byte{e3.stanzaFor("CRI")}
+		if bytes.Equal(sum(v.stanzas[0]), v.h.to[1].stanza) {
+			return fmt.Errorf("CRI's stanza hashes to DOR's to line")
+		}
+		if _, _, err := open(&v, "DOR", ps); err == nil || !strings.HasPrefix(err.Error(), "no_matching_key") {
+			return fmt.Errorf("CRI's stanza as DOR's: %v", err)
+		}
+		return nil
+	})
+
 	// Statements (§6).
 	var receiptID []byte
 	c.check("receipt.note (§6)", func() error {
@@ -811,7 +835,8 @@ func TestVectors(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if m["from"][0] != "BER" || m["to"][0] != "CRI" {
+		// BER's last envelope to CRI is envelope-3, at seq 2.
+		if m["from"][0] != "BER" || m["to"][0] != "CRI" || m["sent"][0] != "2" {
 			return fmt.Errorf("%v", m)
 		}
 		for _, k := range []string{"counter", "sent", "received"} {
@@ -1056,12 +1081,26 @@ func checkAgreement(t *testing.T, c *checker, ps map[string]*party) {
 		})
 	}
 	type keyT struct {
-		Role, Key                      string
-		ValidFrom, ValidUntil, Revoked string `json:"-"`
-		VF                             string `json:"valid_from"`
-		VU                             string `json:"valid_until"`
-		RV                             string `json:"revoked"`
+		Role, Key string
+		VF        string `json:"valid_from"`
+		VU        string `json:"valid_until"`
+		RV        string `json:"revoked"`
+}
+	ratified := map[string]bool{}
+	for _, r := range file.Ratifications {
+		if p := regexp.MustCompile(`(?m)^party (\S+)$`).FindStringSubmatch(r); p != nil {
+			ratified[p[1]] = true
+		}
 	}
+	c.check("agreement.json: every party but the depositary ratified version 1", func() error {
+		for _, p := range terms.Parties {
+			if ratified[p.ID] == (p.ID == terms.Depositary) {
+				return fmt.Errorf("party %s ratified %v", p.ID, ratified[p.ID])
+			}
+		}
+		return nil
+	})
+	lastHash := map[string]string{}
 	latest := map[string][]keyT{}
 	latestSeq := map[string]int{}
 	for i, en := range file.Entries {
@@ -1077,11 +1116,18 @@ func checkAgreement(t *testing.T, c *checker, ps map[string]*party) {
 			var e struct {
 				Party    string
 				Sequence int
+				Previous string
 				Keys     []keyT
 			}
 			if err := json.Unmarshal(body, &e); err != nil {
 				return err
 			}
+			// Entries are in the file by party then sequence; entry n
+			// names entry n-1's hash (FORMAT.md "Directory entries").
+			if e.Sequence != latestSeq[e.Party]+1 || e.Previous != lastHash[e.Party] {
+				return fmt.Errorf("entry %s %d: previous %q, want %q", e.Party, e.Sequence, e.Previous, lastHash[e.Party])
+			}
+			lastHash[e.Party] = hex.EncodeToString(sum(text))
 			if err := verifyOne(text, sigs, roots[e.Party]); err != nil {
 				return err
 			}
