@@ -1085,7 +1085,7 @@ func checkAgreement(t *testing.T, c *checker, ps map[string]*party) {
 		VF        string `json:"valid_from"`
 		VU        string `json:"valid_until"`
 		RV        string `json:"revoked"`
-}
+	}
 	ratified := map[string]bool{}
 	for _, r := range file.Ratifications {
 		if p := regexp.MustCompile(`(?m)^party (\S+)$`).FindStringSubmatch(r); p != nil {
