@@ -904,8 +904,23 @@ func TestVectors(t *testing.T) {
 		return nil
 	})
 
-	// Log entries (§7).
+	// Log entries (§7), exactly those §10 lists.
 	ids := map[string]bool{id1: true, id3: true, hex.EncodeToString(receiptID): true, hex.EncodeToString(refusalID): true}
+	zero := strings.Repeat("0", 64)
+	wantLeaves := []string{"hotline/BER 01 " + id1, "hotline/CRI 02 " + id1, "hotline/BER 03 " + hex.EncodeToString(receiptID),
+		"hotline/BER 01 " + id3, "hotline/CRI 02 " + id3, "hotline/DOR 02 " + id3, "hotline/ELM 02 " + id3, "example.org/log 02 " + zero}
+	var gotLeaves []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(read(t, vectors, "leaves.txt")), "\n"), "\n") {
+		if f := strings.Split(l, " "); !strings.HasPrefix(l, "#") && len(f) == 4 {
+			gotLeaves = append(gotLeaves, strings.Join(f[:3], " "))
+		}
+	}
+	c.check("leaves.txt holds the entries §10 lists, in that order", func() error {
+		if strings.Join(gotLeaves, "\n") != strings.Join(wantLeaves, "\n") {
+			return fmt.Errorf("entries\n%s\nwant\n%s", strings.Join(gotLeaves, "\n"), strings.Join(wantLeaves, "\n"))
+		}
+		return nil
+	})
 	for _, l := range strings.Split(strings.TrimSuffix(string(read(t, vectors, "leaves.txt")), "\n"), "\n") {
 		if strings.HasPrefix(l, "#") {
 			continue
@@ -939,7 +954,17 @@ func TestVectors(t *testing.T) {
 		return checkConflict(read(t, vectors, "sequence-conflict.txt"), msg("BER"), e1)
 	})
 
-	checkAgreement(t, c, ps)
+	v1 := checkAgreement(t, c, ps)
+	c.check("the envelopes and ratification.note name one agreement, not agreement.json's version 1 (§10)", func() error {
+		rat := regexp.MustCompile(`(?m)^agreement (\S+)$`).FindStringSubmatch(string(read(t, vectors, "ratification.note")))
+		if e3.h.agreement != e1.h.agreement || rat == nil || rat[1] != e1.h.agreement {
+			return fmt.Errorf("the vectors name different agreements")
+		}
+		if e1.h.agreement == v1 {
+			return fmt.Errorf("they name agreement.json's version 1: §10 says otherwise")
+		}
+		return nil
+	})
 	t.Logf("%d checks, %d failed", c.n, c.bad)
 }
 
@@ -1005,7 +1030,7 @@ func checkConflict(b []byte, k noteKey, e1 *envelope) error {
 }
 
 // The agreement (agreement/FORMAT.md).
-func checkAgreement(t *testing.T, c *checker, ps map[string]*party) {
+func checkAgreement(t *testing.T, c *checker, ps map[string]*party) (v1 string) {
 	var file struct {
 		Format        string   `json:"format"`
 		Terms         []string `json:"terms"`
@@ -1025,7 +1050,6 @@ func checkAgreement(t *testing.T, c *checker, ps map[string]*party) {
 		Parties    []partyT
 	}
 	roots := map[string]noteKey{}
-	var v1 string
 	c.check("agreement.json terms version 1 signed by its depositary's root", func() error {
 		text, sigs, err := splitNote([]byte(file.Terms[0]))
 		if err != nil {
@@ -1176,6 +1200,7 @@ func checkAgreement(t *testing.T, c *checker, ps map[string]*party) {
 			return nil
 		})
 	}
+	return v1
 }
 
 func mustTime(s string) time.Time {
