@@ -895,6 +895,23 @@ func TestVectors(t *testing.T) {
 		}
 		return parseTime(m["time"][0])
 	})
+	c.check("refusal.note's invalid_body is borne out by envelope-3's body (§6 table, §12 required fields)", func() error {
+		in, body, err := open(e3, "CRI", ps)
+		if err != nil {
+			return err
+		}
+		required := map[string][]string{"advisory": {"language", "title", "summary"}}[in.kind]
+		var obj map[string]any
+		if err := json.Unmarshal(body, &obj); err != nil {
+			return err
+		}
+		for _, f := range required {
+			if obj[f] == nil || obj[f] == "" {
+				return nil // missing: the body does not fit its template
+			}
+		}
+		return fmt.Errorf("kind %s body %s has every required field", in.kind, body)
+	})
 	c.check("a statement with a second signature line is refused (§1)", func() error {
 		b := read(t, vectors, "receipt.note")
 		extra := append(append([]byte{}, b...), bytes.SplitAfter(read(t, vectors, "heartbeat.note"), []byte("\n\n"))[1]...)
