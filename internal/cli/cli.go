@@ -129,6 +129,7 @@ a witnessed Merkle log, with deadlines taken from the agreement.`,
 		newBenchCmd(),
 		newCodesCmd(),
 		newWaitCmd(),
+		newLogCmd(),
 	)
 	usageArgs(root)
 	return root

@@ -683,6 +683,34 @@ func TestHostileCorpus(t *testing.T) {
 				return h.witness(t, bytes.Repeat([]byte("old 0\n"), 1<<20))
 			}},
 
+		// Redelivery (to a node restored from a backup).
+		{name: "redelivery request not JSON", target: "CRI", status: 400, code: "invalid_request",
+			do: func(t *testing.T, h *hostile) answer {
+				return h.request(t, "CRI", "POST", "/v1/redeliver", []byte("from 0"), "BER", time.Now(), nil)
+			}},
+		{name: "redelivery request with an unknown field", target: "CRI", status: 400, code: "invalid_request",
+			do: func(t *testing.T, h *hostile) answer {
+				return h.request(t, "CRI", "POST", "/v1/redeliver", []byte(`{"from_index":0,"to":"DOR"}`), "BER", time.Now(), nil)
+			}},
+		{name: "redelivery with a cursor the node did not issue", target: "CRI", status: 400, code: "invalid_request",
+			do: func(t *testing.T, h *hostile) answer {
+				return h.request(t, "CRI", "POST", "/v1/redeliver", []byte(`{"from_index":0,"after":"AAAAAAAAAAAA"}`), "BER", time.Now(), nil)
+			}},
+		{name: "redelivery request signed by another party", target: "CRI", status: 401, code: "unauthenticated", counted: true,
+			do: func(t *testing.T, h *hostile) answer {
+				b := []byte(`{"from_index":0}`)
+				return h.request(t, "CRI", "POST", "/v1/redeliver", b, "", time.Time{}, resign(b, "CRI", "BER", h.rn.keys["DOR"].Message, time.Now()))
+			}},
+		{name: "redelivery of what was never sent", target: "CRI", status: 200,
+			do: func(t *testing.T, h *hostile) answer {
+				return h.request(t, "CRI", "POST", "/v1/redeliver", []byte(`{"from_index":0}`), "BER", time.Now(), nil)
+			},
+			check: func(t *testing.T, h *hostile, a answer) {
+				if strings.TrimSpace(string(a.body)) != `{"items":[]}` {
+					t.Errorf("answer %s, want no items", a.body)
+				}
+			}},
+
 		// The agreement.
 		{name: "agreement document not a note", target: "CRI", status: 400, code: "malformed",
 			do: func(t *testing.T, h *hostile) answer {
