@@ -28,7 +28,10 @@ func newBenchFaultsCmd() *cobra.Command {
 starts every node as its own process, and runs N rounds. In each, the
 parties' operators send M/N exercise notifications between random parties,
 and meanwhile one node — a message's sender, its recipient, or the relay —
-is killed with SIGKILL and started again after a pause. Then, once no outbox
+is killed with SIGKILL and started again after a pause; or, in about one
+round in four, a party's node is backed up at the round's start, receives the
+round's messages, is killed, and is restored from the backup with hotline log
+restore before it starts again. Then, once no outbox
 holds anything undelivered, it checks that every message an operator was told
 was sent is received once with the receipt its sender holds, that every log
 is consistent with every checkpoint of it a witness holds cosigned, and that
@@ -40,7 +43,7 @@ round (--json: the report as JSON at the end) and exits 1 if an invariant did
 not hold. --dir keeps the testnet and the nodes' logs (PARTY.log) there.
 
 Not injected yet: network faults (delay, drop, reset, blackhole), clock
-skew, a store that fails writes, a restore from backup mid-run.`,
+skew, a store that fails writes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if rounds < 1 || messages < rounds {

@@ -8,8 +8,11 @@
 // messages between random parties through their nodes' operator APIs, and
 // meanwhile one node — the sender of a message in flight, a recipient, or
 // the relay — is killed with SIGKILL at a random moment and started again
-// after a random pause. When every node is back, the round waits until no
-// outbox holds anything undelivered, then checks:
+// after a random pause; or, in about one round in four, a party's node is
+// backed up (stopped, copied, started) at the round's start, receives the
+// round's messages, is killed, and is restored from the backup with hotline
+// log restore before it starts again. When every node is back, the round
+// waits until no outbox holds anything undelivered, then checks:
 //
 //   - every message an operator was told was sent is received once by each
 //     recipient, and the receipt the recipient holds is the one the sender
@@ -24,7 +27,7 @@
 //
 // Not injected yet (issue 19 asks for them): a TCP proxy between nodes that
 // delays, drops, resets and blackholes connections; clock skew between
-// nodes; a store that fails writes; a restore from backup mid-run.
+// nodes; a store that fails writes.
 package faults
 
 import (
@@ -34,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -319,6 +323,9 @@ func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc)
 		}
 		plans[i] = plan{from, to}
 	}
+	if rng.IntN(4) == 3 {
+		return restoreRound(ctx, cfg, rng, round, n, procs)
+	}
 	at := rng.IntN(n)
 	var victim, role string
 	switch rng.IntN(3) {
@@ -375,6 +382,109 @@ func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc)
 	}
 	round.Sent = len(sent)
 	return round, sent, nil
+}
+
+// restoreRound backs a party's node up (stopped, copied, started again),
+// sends n messages between random parties, the party only receiving,
+// waits until they are delivered, then kills the node, puts the backup in
+// its place, runs hotline log restore on it and starts it again: a restore
+// from backup mid-run.
+func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round, n int, procs map[string]*proc) (*Round, []sentMsg, error) {
+	victim := parties[rng.IntN(len(parties))]
+	var others []string
+	for _, p := range parties {
+		if p != victim {
+			others = append(others, p)
+		}
+	}
+	p := procs[victim]
+	backup := p.dir + fmt.Sprintf(".backup-%d", round.Round)
+	p.stop(syscall.SIGTERM)
+	if err := copyDir(p.dir, backup); err != nil {
+		return nil, nil, fmt.Errorf("backing up %s: %w", victim, err)
+	}
+	if err := p.start(); err != nil {
+		return nil, nil, err
+	}
+	var sent []sentMsg
+	for range n {
+		from := others[rng.IntN(len(others))]
+		to := parties[rng.IntN(len(parties)-1)]
+		if to == from {
+			to = parties[len(parties)-1]
+		}
+		var out opapi.SentResponse
+		if err := procs[from].call(ctx, http.MethodPost, "/api/v1/messages", opapi.SendRequest{
+			To: []string{to}, Kind: "notification", Severity: "high", Marking: "AMBER",
+			Exercise: true, Body: json.RawMessage(notice),
+		}, &out); err != nil {
+			round.Refused++
+			continue
+		}
+		sent = append(sent, sentMsg{id: out.ID, from: from, to: to})
+	}
+	round.Sent = len(sent)
+	if err := drain(ctx, procs, cfg.Drain); err != nil {
+		return nil, nil, err
+	}
+	p.stop(syscall.SIGKILL)
+	if err := os.RemoveAll(p.dir); err != nil {
+		return nil, nil, err
+	}
+	if err := copyDir(backup, p.dir); err != nil {
+		return nil, nil, fmt.Errorf("restoring %s from its backup: %w", victim, err)
+	}
+	var restored struct {
+		Before, After uint64
+		Stored        int
+	}
+	out, err := exec.CommandContext(ctx, p.bin, "log", "restore", "--dir", p.dir, "--json").Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
+		}
+		return nil, nil, fmt.Errorf("hotline log restore --dir %s: %w", p.dir, err)
+	}
+	if err := json.Unmarshal(out, &restored); err != nil {
+		return nil, nil, fmt.Errorf("hotline log restore's report: %w", err)
+	}
+	round.Faults = append(round.Faults, fmt.Sprintf("SIGKILL %s, restored from a backup of the round's start: log %d → %d entries, %d messages stored again",
+		victim, restored.Before, restored.After, restored.Stored))
+	if err := p.start(); err != nil {
+		return nil, nil, err
+	}
+	return round, sent, nil
+}
+
+// copyDir copies a node folder's regular files (not a running node's
+// operator socket).
+func copyDir(from, to string) error {
+	return filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o700)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, info.Mode().Perm())
+	})
 }
 
 // drain waits until no node has anything undelivered.
