@@ -25,9 +25,10 @@ func newBenchFaultsCmd() *cobra.Command {
 		Use:   "faults --rounds N --messages M --seed S [--dir DIR] [--json]",
 		Short: "Run a fault campaign against a testnet of node processes, checking the invariants every round",
 		Long: `Faults makes a testnet (DEP, the relay and a witness, and BER, CRI and DOR),
-starts every node as its own process, and runs N rounds. In each, the
-parties' operators send M/N exercise notifications between random parties,
-and meanwhile one node — a message's sender, its recipient, or the relay —
+starts every node as its own process behind a TCP proxy its peers reach it
+through, and runs N rounds. In each, the parties' operators send M/N exercise
+notifications between random parties; meanwhile one node's proxy delays,
+drops, resets or blackholes new connections for up to 3 s, and one node — a message's sender, its recipient, or the relay —
 is killed with SIGKILL and started again after a pause; or, in about one
 round in four, a party's node is backed up at the round's start, receives the
 round's messages, is killed, and is restored from the backup with hotline log
@@ -42,8 +43,7 @@ it stays down): the same seed runs the same campaign. It prints a line per
 round (--json: the report as JSON at the end) and exits 1 if an invariant did
 not hold. --dir keeps the testnet and the nodes' logs (PARTY.log) there.
 
-Not injected yet: network faults (delay, drop, reset, blackhole), clock
-skew, a store that fails writes.`,
+Not injected yet: clock skew, a store that fails writes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if rounds < 1 || messages < rounds {

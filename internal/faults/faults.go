@@ -3,10 +3,12 @@
 // every round (hotline bench faults).
 //
 // It makes a testnet (the depositary DEP, a relay and witness, and three
-// parties), starts every node as its own process (hotline serve), and runs
+// parties), starts every node as its own process (hotline serve) behind a
+// TCP proxy that the agreement lists as the node's endpoint, and runs
 // Rounds rounds. In each, the parties' operators send Messages/Rounds
-// messages between random parties through their nodes' operator APIs, and
-// meanwhile one node — the sender of a message in flight, a recipient, or
+// messages between random parties through their nodes' operator APIs;
+// meanwhile one node's proxy delays, drops, resets or blackholes new
+// connections for up to 3 s; and one node — the sender of a message in flight, a recipient, or
 // the relay — is killed with SIGKILL at a random moment and started again
 // after a random pause; or, in about one round in four, a party's node is
 // backed up (stopped, copied, started) at the round's start, receives the
@@ -25,9 +27,8 @@
 // the same campaign every time (the moments of the kills are real time, so
 // what is in flight when one lands varies).
 //
-// Not injected yet (issue 19 asks for them): a TCP proxy between nodes that
-// delays, drops, resets and blackholes connections; clock skew between
-// nodes; a store that fails writes.
+// Not injected yet (issue 19 asks for them): clock skew between nodes; a
+// store that fails writes.
 package faults
 
 import (
@@ -234,8 +235,26 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		}
 		defer os.RemoveAll(dir)
 	}
+	proxies := map[string]*proxy{}
+	defer func() {
+		for _, px := range proxies {
+			px.close()
+		}
+	}()
 	nw, err := sim.Testnet(sim.TestnetConfig{
 		Dir: filepath.Join(dir, "net"), Parties: parties,
+		// Peers reach each node through a proxy that injects network
+		// faults.
+		Endpoint: func(party, listen string) string {
+			px, err := newProxy()
+			if err != nil {
+				panic(err) // a loopback listener
+			}
+			px.target = listen
+			proxies[party] = px
+			go px.serve()
+			return "http://" + px.addr()
+		},
 		Node: func(_ string, c *server.Config) {
 			c.RateLimit = server.RateLimitConfig{PerSecond: -1}
 			c.CheckpointInterval = server.Duration(200 * time.Millisecond)
@@ -280,7 +299,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		if r == cfg.Rounds {
 			n = cfg.Messages - per*(cfg.Rounds-1)
 		}
-		round, sent, err := runRound(ctx, cfg, r, n, procs)
+		round, sent, err := runRound(ctx, cfg, r, n, procs, proxies)
 		if err != nil {
 			return res, fmt.Errorf("round %d: %w", r, err)
 		}
@@ -310,9 +329,40 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 
 // runRound sends n messages between random parties while one node is
 // killed and started again.
-func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc) (*Round, []sentMsg, error) {
+func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc, proxies map[string]*proxy) (*Round, []sentMsg, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(r)))
 	round := &Round{Round: r, Faults: []string{}}
+	// A network fault at one node's proxy, for a while from a message on.
+	netAt := rng.IntN(n)
+	netParty := append([]string{depositary}, parties...)[rng.IntN(len(parties)+1)]
+	netFault := []string{faultDelay, faultDrop, faultReset, faultBlackhole}[rng.IntN(4)]
+	netDelay := time.Duration(100+rng.IntN(900)) * time.Millisecond
+	netFor := time.Duration(500+rng.IntN(2500)) * time.Millisecond
+	desc := fmt.Sprintf("%s at %s's port from message %d for %v", netFault, netParty, netAt+1, netFor)
+	if netFault == faultDelay {
+		desc = fmt.Sprintf("delay of %v at %s's port from message %d for %v", netDelay, netParty, netAt+1, netFor)
+	}
+	round.Faults = append(round.Faults, desc)
+	healed := make(chan struct{})
+	var netOnce sync.Once
+	injectNet := func(i int) {
+		if i < netAt {
+			return
+		}
+		netOnce.Do(func() {
+			proxies[netParty].set(netFault, netDelay)
+			go func() {
+				time.Sleep(netFor)
+				proxies[netParty].set(faultNone, 0)
+				close(healed)
+			}()
+		})
+	}
+	waitHealed := func() {
+		injectNet(n) // if no message reached it
+		<-healed
+	}
+	defer waitHealed()
 	type plan struct{ from, to string }
 	plans := make([]plan, n)
 	for i := range plans {
@@ -324,7 +374,7 @@ func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc)
 		plans[i] = plan{from, to}
 	}
 	if rng.IntN(4) == 3 {
-		return restoreRound(ctx, cfg, rng, round, n, procs)
+		return restoreRound(ctx, cfg, rng, round, n, procs, injectNet, waitHealed)
 	}
 	at := rng.IntN(n)
 	var victim, role string
@@ -349,6 +399,7 @@ func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc)
 	for range 8 {
 		wg.Go(func() {
 			for i := range next {
+				injectNet(i)
 				if i == at {
 					go func() {
 						p := procs[victim]
@@ -389,7 +440,7 @@ func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc)
 // waits until they are delivered, then kills the node, puts the backup in
 // its place, runs hotline log restore on it and starts it again: a restore
 // from backup mid-run.
-func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round, n int, procs map[string]*proc) (*Round, []sentMsg, error) {
+func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round, n int, procs map[string]*proc, injectNet func(int), waitHealed func()) (*Round, []sentMsg, error) {
 	victim := parties[rng.IntN(len(parties))]
 	var others []string
 	for _, p := range parties {
@@ -407,7 +458,8 @@ func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round,
 		return nil, nil, err
 	}
 	var sent []sentMsg
-	for range n {
+	for i := range n {
+		injectNet(i)
 		from := others[rng.IntN(len(others))]
 		to := parties[rng.IntN(len(parties)-1)]
 		if to == from {
@@ -427,6 +479,9 @@ func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round,
 	if err := drain(ctx, procs, cfg.Drain); err != nil {
 		return nil, nil, err
 	}
+	// The restore asks every peer: it runs once the network is whole
+	// again (a peer it cannot reach stops it, as it should).
+	waitHealed()
 	p.stop(syscall.SIGKILL)
 	if err := os.RemoveAll(p.dir); err != nil {
 		return nil, nil, err
