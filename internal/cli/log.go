@@ -43,7 +43,9 @@ the envelopes the peer sent this node and holds this node's receipts for,
 beyond the restored log. It appends the log entry each receipt names, in
 order, up to the largest cosigned checkpoint; checks the log against every
 witness's checkpoint; and stores each envelope again at the index its receipt
-names, issuing the same receipt. The log folder is kept as it was in
+names, issuing the same receipt. The node's sending sequence number to each
+peer continues after the last the peer received from it. The log folder is
+kept as it was in
 DIR/log.before-restore-TIME, and put back if a check fails. An entry no peer's
 receipt names (an envelope this node sent, or a receipt it received, after the
 backup) stops the restore before the log is touched.`,
@@ -83,6 +85,14 @@ backup) stops the restore before the log is touched.`,
 			}
 			sort.Strings(peers)
 			fmt.Fprintf(w, "redelivered: %s; stored again: %d\n", strings.Join(peers, ", "), rep.Stored)
+			if len(rep.Sequences) > 0 {
+				var seqs []string
+				for p, n := range rep.Sequences {
+					seqs = append(seqs, fmt.Sprintf("%s after %d", p, n))
+				}
+				sort.Strings(seqs)
+				fmt.Fprintf(w, "sending sequence numbers continue: %s\n", strings.Join(seqs, ", "))
+			}
 			if len(rep.Unreachable) > 0 {
 				fmt.Fprintf(w, "did not answer: %s\n", strings.Join(rep.Unreachable, ", "))
 			}

@@ -27,7 +27,13 @@ type RedeliverRequest struct {
 
 // RedeliverPage is the answer to a redelivery request.
 type RedeliverPage struct {
-	Items []Redelivery `json:"items"`
+	// LastSeq is the highest sequence number this node received from the
+	// requester, and LastID the envelope that carried it (on the first
+	// page only; zero when none): the requester's counter continues from
+	// them.
+	LastSeq uint64       `json:"last_seq,omitempty"`
+	LastID  *hotline.ID  `json:"last_id,omitempty"`
+	Items   []Redelivery `json:"items"`
 	// Next continues the listing; empty on the last page.
 	Next string `json:"next,omitempty"`
 }
@@ -61,6 +67,12 @@ func (n *Node) Redeliver(ctx context.Context, to string, body []byte) ([]byte, e
 		return nil, hotline.Errorf(ErrInvalidRequest, "redelivery request: %v", err)
 	}
 	page := RedeliverPage{Items: []Redelivery{}}
+	if req.After == "" {
+		var err error
+		if page.LastSeq, page.LastID, err = n.lastFrom(ctx, to); err != nil {
+			return nil, err
+		}
+	}
 	cursor, size := store.Cursor(req.After), 0
 	for {
 		p, err := n.store.Outbox(ctx, store.OutboxQuery{
@@ -100,6 +112,34 @@ func (n *Node) Redeliver(ctx context.Context, to string, body []byte) ([]byte, e
 	}
 	page.Next = string(cursor)
 	return json.Marshal(page)
+}
+
+// lastFrom returns the highest sequence number this node received from
+// peer and the id of the envelope that carried it, looked for among the
+// newest envelopes from peer (nil if not among them).
+func (n *Node) lastFrom(ctx context.Context, peer string) (uint64, *hotline.ID, error) {
+	in, err := n.store.Inbound(ctx, peer)
+	if err != nil || in.Highest == 0 {
+		return 0, nil, err
+	}
+	q := store.MessageQuery{MessageFilter: store.MessageFilter{Direction: hotline.Received, Party: peer, IncludePending: true}, Limit: 500}
+	for range 10 {
+		p, err := n.store.Messages(ctx, q)
+		if err != nil {
+			return 0, nil, err
+		}
+		for _, e := range p.Envelopes {
+			if e.From == peer && e.PairSeq == in.Highest {
+				id := e.ID
+				return in.Highest, &id, nil
+			}
+		}
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
+	}
+	return in.Highest, nil, nil
 }
 
 // Restored stores again an envelope this node received and receipted

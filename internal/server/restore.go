@@ -37,6 +37,10 @@ type RestoreReport struct {
 	// envelopes stored again, each at the index its receipt names.
 	Redelivered map[string]int `json:"redelivered"`
 	Stored      int            `json:"stored"`
+	// Sequences holds, for each peer whose counter the backup had behind,
+	// the last sequence number the peer received from this node: the
+	// node's next envelope to it continues after it.
+	Sequences map[string]uint64 `json:"sequences"`
 	// Unreachable names the witnesses and peers that did not answer.
 	Unreachable []string `json:"unreachable,omitempty"`
 	// Saved is the copy of the log folder as it was before the restore.
@@ -105,7 +109,7 @@ func Restore(ctx context.Context, dir string, opts Options) (rep *RestoreReport,
 	}
 	client := &fedapi.Client{Key: s.keys.Message, Now: s.now}
 	defer client.CloseIdleConnections()
-	rep = &RestoreReport{Redelivered: map[string]int{}}
+	rep = &RestoreReport{Redelivered: map[string]int{}, Sequences: map[string]uint64{}}
 
 	// 1. What the witnesses cosigned.
 	pol, err := s.witnessPolicy()
@@ -173,13 +177,28 @@ func Restore(ctx context.Context, dir string, opts Options) (rep *RestoreReport,
 		if err != nil || len(eps) == 0 {
 			continue
 		}
-		n, err := redeliveries(ctx, client, p.ID, eps[0], from, s.keys, logV.Name(), items)
+		n, last, err := redeliveries(ctx, client, p.ID, eps[0], from, s.keys, logV.Name(), items)
 		if err != nil {
 			s.logger.Warn("restore: no redelivery from a peer", "peer", p.ID, "err", err)
 			rep.Unreachable = append(rep.Unreachable, "peer "+p.ID)
 			continue
 		}
 		rep.Redelivered[p.ID] = n
+		// The sequence numbers this node sent the peer after the backup:
+		// the next envelope continues after the last the peer received.
+		if last.LastSeq > 0 {
+			var prev hotline.ID
+			if last.LastID != nil {
+				prev = *last.LastID
+			}
+			raised, err := s.store.RaiseSequence(ctx, p.ID, last.LastSeq, prev)
+			if err != nil {
+				return nil, err
+			}
+			if raised {
+				rep.Sequences[p.ID] = last.LastSeq
+			}
+		}
 	}
 
 	// 3. The entries, in order, checked before the log is touched.
@@ -284,49 +303,53 @@ func Restore(ctx context.Context, dir string, opts Options) (rep *RestoreReport,
 
 // redeliveries pages through peer's redelivery of the envelopes it holds
 // this node's receipts for from index from, checks each receipt is this
-// node's for that envelope, and adds them to items by index.
-func redeliveries(ctx context.Context, c *fedapi.Client, peer, base string, from uint64, keys *hotline.KeySet, origin string, items map[uint64]node.Redelivery) (int, error) {
+// node's for that envelope, and adds them to items by index. It returns
+// how many, and the last sequence number (and envelope) peer received
+// from this node.
+func redeliveries(ctx context.Context, c *fedapi.Client, peer, base string, from uint64, keys *hotline.KeySet, origin string, items map[uint64]node.Redelivery) (n int, first node.RedeliverPage, err error) {
 	self, err := keys.Message.Verifier()
 	if err != nil {
-		return 0, err
+		return 0, first, err
 	}
-	n := 0
 	after := ""
 	for {
 		body, err := json.Marshal(node.RedeliverRequest{FromIndex: from, After: after})
 		if err != nil {
-			return n, err
+			return n, first, err
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		b, err := c.Redeliver(cctx, peer, base, body)
 		cancel()
 		if err != nil {
-			return n, err
+			return n, first, err
 		}
 		var page node.RedeliverPage
 		if err := json.Unmarshal(b, &page); err != nil {
-			return n, fmt.Errorf("redelivery page: %w", err)
+			return n, first, fmt.Errorf("redelivery page: %w", err)
+		}
+		if after == "" {
+			first.LastSeq, first.LastID = page.LastSeq, page.LastID
 		}
 		for _, it := range page.Items {
 			rc, _, err := hotline.OpenReceipt(it.Receipt, self)
 			if err != nil {
-				return n, fmt.Errorf("a redelivered receipt is not this node's: %w", err)
+				return n, first, fmt.Errorf("a redelivered receipt is not this node's: %w", err)
 			}
 			id, err := viewID(it.View)
 			if err != nil {
-				return n, fmt.Errorf("a redelivered envelope: %w", err)
+				return n, first, fmt.Errorf("a redelivered envelope: %w", err)
 			}
 			if rc.Message != id || rc.Party != keys.Party || rc.LogOrigin != origin || rc.LogIndex < from {
-				return n, fmt.Errorf("a redelivered receipt names %s at %s index %d, the envelope is %s", rc.Message, rc.LogOrigin, rc.LogIndex, id)
+				return n, first, fmt.Errorf("a redelivered receipt names %s at %s index %d, the envelope is %s", rc.Message, rc.LogOrigin, rc.LogIndex, id)
 			}
 			if old, ok := items[rc.LogIndex]; ok && string(old.Receipt) != string(it.Receipt) {
-				return n, fmt.Errorf("two receipts of this node name index %d", rc.LogIndex)
+				return n, first, fmt.Errorf("two receipts of this node name index %d", rc.LogIndex)
 			}
 			items[rc.LogIndex] = it
 			n++
 		}
 		if page.Next == "" || page.Next == after {
-			return n, nil
+			return n, first, nil
 		}
 		after = page.Next
 	}

@@ -237,3 +237,125 @@ func copyFolder(tb testing.TB, from, to string) {
 		tb.Fatal(err)
 	}
 }
+
+// TestRestoreWithNewerLog restores a node's folder from a backup and its
+// log/ from a newer copy (the log only grows, so a copy of it taken any
+// time after the rest is good): the log needs no refill, the envelopes it
+// holds entries for are stored again at their indexes, and the sequence
+// numbers the node used after the backup, learnt from its peer, are not
+// used again.
+func TestRestoreWithNewerLog(t *testing.T) {
+	cfg := sim.TestnetConfig{
+		Parties: []string{"BER", "CRI"},
+		Node: func(_ string, c *server.Config) {
+			c.HeartbeatInterval = server.Duration(time.Hour)
+			c.RateLimit = server.RateLimitConfig{PerSecond: -1}
+		},
+	}
+	tn := newTestNetWith(t, cfg, []string{"DEP", "BER"}, nil)
+	ber := tn.Servers["BER"]
+	folder := tn.Folder("CRI")
+	cri, err := openNode(t, folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var toCRI, toBER []hotline.ID
+	send := func(from *server.Server, to string, n int, ids *[]hotline.ID) {
+		t.Helper()
+		for range n {
+			id, err := from.Node().Send(ctx, node.Draft{
+				To: []string{to}, Kind: "notification", Severity: hotline.SeverityHigh,
+				Marking: hotline.TLPAmber, Body: []byte(validNotice),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			*ids = append(*ids, id)
+		}
+	}
+	delivered := func(s *server.Server, to string, n int) {
+		t.Helper()
+		poll.Must(t, "every message delivered to "+to, func() (bool, error) {
+			got, err := s.Node().Store().CountOutbox(ctx, store.OutboxFilter{Recipient: to, State: store.OutboxDelivered})
+			return got == int64(n), err
+		})
+	}
+
+	send(ber, "CRI", 10, &toCRI)
+	send(cri.s, "BER", 3, &toBER)
+	delivered(ber, "CRI", 10)
+	delivered(cri.s, "BER", 3)
+	if err := cri.s.Node().Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "CRI")
+	copyFolder(t, folder, backup)
+
+	send(ber, "CRI", 30, &toCRI)
+	send(cri.s, "BER", 5, &toBER)
+	delivered(ber, "CRI", 40)
+	delivered(cri.s, "BER", 8)
+	if err := cri.s.Node().Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// 40 received, 8 sent and 8 receipts received, each recorded.
+	const size = 56
+	poll.Must(t, "CRI's log and store at 56 entries", func() (bool, error) {
+		n, err := cri.s.Log().Size(ctx)
+		if err != nil || n != size {
+			return false, err
+		}
+		hw, err := cri.s.Node().Store().HighWater(ctx)
+		return hw == size, err
+	})
+	newerLog := filepath.Join(t.TempDir(), "log")
+	copyFolder(t, filepath.Join(folder, server.LogDir), newerLog)
+	cri.stop()
+
+	if err := os.RemoveAll(folder); err != nil {
+		t.Fatal(err)
+	}
+	copyFolder(t, backup, folder)
+	if err := os.RemoveAll(filepath.Join(folder, server.LogDir)); err != nil {
+		t.Fatal(err)
+	}
+	copyFolder(t, newerLog, filepath.Join(folder, server.LogDir))
+	rep, err := server.Restore(ctx, folder, server.Options{Bodies: testnode.Templates(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restore: %+v", rep)
+	if rep.Before != size || rep.After != size || rep.Stored != 30 || rep.Sequences["BER"] != 8 {
+		t.Errorf("restore report %+v, want the log of %d entries kept, 30 envelopes stored again, BER's counter at 8", rep, size)
+	}
+
+	cri, err = openNode(t, folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range toCRI {
+		if _, err := cri.s.Node().Store().Envelope(ctx, hotline.Received, id); err != nil {
+			t.Errorf("message %s: %v", id, err)
+		}
+	}
+	send(cri.s, "BER", 1, &toBER)
+	poll.Must(t, "the message after the restore at BER", func() (bool, error) {
+		_, err := ber.Node().Store().Envelope(ctx, hotline.Received, toBER[8])
+		return err == nil, nil
+	})
+	in, err := ber.Node().Store().Inbound(ctx, "CRI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Highest != 9 || in.Count != 9 || in.Missing != 0 {
+		t.Errorf("BER's sequence numbers from CRI: %+v, want 9 distinct, none missing", in)
+	}
+	env, err := ber.Node().Store().Envelope(ctx, hotline.Received, toBER[8])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.PairSeq != 9 || env.PairPrev != toBER[7] {
+		t.Errorf("the message after the restore carries %d after %v, want 9 after %v", env.PairSeq, env.PairPrev, toBER[7])
+	}
+}

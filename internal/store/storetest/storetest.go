@@ -55,6 +55,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"PendingLeaves", testPendingLeaves},
 		{"SendPath", testSendPath},
 		{"ConcurrentSenders", testConcurrentSenders},
+		{"RaiseSequence", testRaiseSequence},
 		{"Delivery", testDelivery},
 		{"Undelivered", testUndelivered},
 		{"OutboxListing", testOutboxListing},
