@@ -36,7 +36,7 @@ restore before it starts again. Then, once no outbox
 holds anything undelivered, it checks that every message an operator was told
 was sent is received once with the receipt its sender holds, that every log
 is consistent with every checkpoint of it a witness holds cosigned, and that
-no node counts an equivocation or an alarm.
+no node counts an equivocation or an alarm, or logs one.
 
 The seed decides every choice (which messages, which node, when, how long
 it stays down): the same seed runs the same campaign. It prints a line per

@@ -21,7 +21,8 @@
 //     holds (a receipt matches a durable envelope);
 //   - every node's log is consistent with every checkpoint of it that any
 //     witness holds cosigned;
-//   - no node counts an equivocation or an alarm (there was no cause).
+//   - no node counts an equivocation or an alarm, or logs one (there was
+//     no cause).
 //
 // The random choices come from Seed and the round's number: a campaign is
 // the same campaign every time (the moments of the kills are real time, so
@@ -651,7 +652,7 @@ func check(ctx context.Context, procs map[string]*proc, nw *sim.Network, sent []
 			checked++
 		}
 	}
-	// No alarm without cause.
+	// No alarm without cause: in the counters, and in the nodes' logs.
 	for _, party := range append([]string{depositary}, parties...) {
 		n, err := alarms(ctx, procs[party])
 		if err != nil {
@@ -662,8 +663,50 @@ func check(ctx context.Context, procs map[string]*proc, nw *sim.Network, sent []
 			fail("%s counts %d equivocations or alarms", party, n)
 		}
 		checked++
+		lines, err := alarmLines(procs[party].logFile)
+		if err != nil {
+			fail("%s's log: %v", party, err)
+			continue
+		}
+		for _, l := range lines {
+			fail("%s logged: %s", party, l)
+		}
+		checked++
 	}
 	return checked, bad
+}
+
+// alarmMessages are the messages a node logs at error level when it holds
+// something against a peer or itself (OPERATIONS.md, "What to watch").
+var alarmMessages = []string{"ALARM", "EQUIVOCATION", "equivocation", "receipt not backed", "ALERT", "log rewound"}
+
+// alarmLines returns the error-level lines of a node's log (JSON lines)
+// that raise an alarm, at most 5.
+func alarmLines(file string) ([]string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		var l struct{ Level, Msg string }
+		if json.Unmarshal([]byte(line), &l) != nil || l.Level != "ERROR" {
+			continue
+		}
+		for _, m := range alarmMessages {
+			if strings.Contains(l.Msg, m) {
+				if len(line) > 300 {
+					line = line[:300] + "…"
+				}
+				out = append(out, line)
+				break
+			}
+		}
+		if len(out) == 5 {
+			break
+		}
+	}
+	return out, nil
 }
 
 // alarms sums a node's equivocation and agreement alarm counters.
