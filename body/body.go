@@ -427,6 +427,10 @@ func (v *validator) text(field, s string, max int, multiline bool) {
 			v.fail(ErrInvalidValue, field, "contains the control character %U", r)
 			return
 		}
+		if isBidiOverride(r) {
+			v.fail(ErrInvalidValue, field, "contains the bidirectional embedding or override %U, which can make text read otherwise than it is; mark mixed-direction text with isolates (U+2066 to U+2069)", r)
+			return
+		}
 	}
 }
 

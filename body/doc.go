@@ -17,7 +17,8 @@
 // (sectors with a critical-infrastructure flag, the UN norms 13(a) to
 // 13(k), requested actions after IODEF, assistance, answers, findings,
 // ...), incident windows that end after they start, text within its
-// limits and free of control characters. Every refusal is an [*Error] with
+// limits and free of control characters and bidirectional overrides, and
+// no lone surrogate escape anywhere. Every refusal is an [*Error] with
 // a stable code; a node answers invalid_body with it.
 //
 // The STIX slot holds a STIX 2.1 bundle as raw JSON; this package checks

@@ -11,10 +11,13 @@ import (
 )
 
 // checkJSON refuses what encoding/json would let through (see package
-// strictjson); inside the STIX slot, member names and null are STIX's
-// business.
+// strictjson; inside the STIX slot, member names and null are STIX's
+// business), and lone surrogate escapes anywhere.
 func checkJSON(b []byte, maxDepth int) error {
-	return strictjson.Check(b, strictjson.Options{What: "body", MaxDepth: maxDepth, Free: "stix"})
+	if err := strictjson.Check(b, strictjson.Options{What: "body", MaxDepth: maxDepth, Free: "stix"}); err != nil {
+		return err
+	}
+	return checkSurrogates(b)
 }
 
 func decodeError(err error, b []byte) error {
@@ -68,4 +71,62 @@ func truncate(s string) string {
 		return s[:77] + "..."
 	}
 	return s
+}
+
+// isBidiOverride reports whether r is a bidirectional embedding or
+// override (U+202A to U+202E: LRE, RLE, PDF, LRO, RLO). They reorder what
+// follows them until a PDF, so a title can display otherwise than its
+// characters read ("Trojan Source"); text in a body refuses them. The
+// isolates (U+2066 to U+2069), which Unicode recommends for
+// mixed-direction text, and the marks (U+200E, U+200F, U+061C) stay
+// allowed.
+func isBidiOverride(r rune) bool { return r >= '\u202a' && r <= '\u202e' }
+
+// checkSurrogates refuses a \u escape of a UTF-16 surrogate that is not
+// one half of a pair: encoding/json decodes it silently to U+FFFD, so two
+// readers of one body could disagree on its text. b is a JSON document
+// package strictjson accepted.
+func checkSurrogates(b []byte) error {
+	in := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			in = !in
+		case in && c == '\\' && i+1 < len(b) && b[i+1] == 'u' && i+5 < len(b):
+			r := hex4(b[i+2 : i+6])
+			switch {
+			case r >= 0xd800 && r < 0xdc00:
+				if i+11 < len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
+					if lo := hex4(b[i+8 : i+12]); lo >= 0xdc00 && lo < 0xe000 {
+						i += 11
+						continue
+					}
+				}
+				return errorf(ErrInvalidValue, "body: \\u%04x at byte %d is half of a UTF-16 surrogate pair, without its other half", r, i)
+			case r >= 0xdc00 && r < 0xe000:
+				return errorf(ErrInvalidValue, "body: \\u%04x at byte %d is half of a UTF-16 surrogate pair, without its other half", r, i)
+			}
+			i += 5
+		case in && c == '\\':
+			i++ // the escaped character, a quote or a backslash among them
+		}
+	}
+	return nil
+}
+
+// hex4 decodes four hexadecimal digits (checked by package strictjson).
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			r |= rune(c-'A') + 10
+		}
+	}
+	return r
 }

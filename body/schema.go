@@ -94,7 +94,13 @@ func Schema(kind string) ([]byte, error) {
 	if err := enc.Encode(s); err != nil {
 		return nil, fmt.Errorf("encoding the schema of %s: %w", kind, err)
 	}
-	return buf.Bytes(), nil
+	// The bidirectional controls of the text patterns are written as JSON
+	// escapes: raw, they would reorder the file as it displays.
+	out := buf.Bytes()
+	for r := '\u202a'; r <= '\u202e'; r++ {
+		out = bytes.ReplaceAll(out, []byte(string(r)), fmt.Appendf(nil, `\u%04x`, r))
+	}
+	return out, nil
 }
 
 // obj is a JSON object of a schema; encoding/json writes its members
@@ -120,10 +126,11 @@ func joinFields(fs []string) string {
 // and \p{Z} (separators) are Unicode property escapes, as ECMA-262 with the
 // "u" flag and Go's regexp both read them.
 const (
-	// lineChars: no control characters, no line or paragraph separators.
-	lineChars = "^[^\\p{Cc}\u2028\u2029]*$"
+	// lineChars: no control characters, no line or paragraph separators,
+	// no bidirectional embeddings or overrides (U+202A to U+202E).
+	lineChars = "^[^\\p{Cc}\u2028\u2029\u202a-\u202e]*$"
 	// paraChars: the same, but line breaks and tabs.
-	paraChars = "^(?:[^\\p{Cc}\u2028\u2029]|[\n\t])*$"
+	paraChars = "^(?:[^\\p{Cc}\u2028\u2029\u202a-\u202e]|[\n\t])*$"
 	// notBlank: at least one character that is not white space (as Go's
 	// unicode.IsSpace has it).
 	notBlank    = "[^\t\n\v\f\r \u0085\u00a0\\p{Z}]"

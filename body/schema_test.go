@@ -55,6 +55,9 @@ var beyondSchema = map[string]string{
 	"too deep":                               parseLevel,
 	"duplicate member":                       parseLevel,
 	"null":                                   parseLevel, // its null is a member named twice
+	"lone high surrogate":                    parseLevel, // a JSON parser reads U+FFFD, or refuses the text
+	"lone low surrogate":                     parseLevel,
+	"high surrogate before another escape":   parseLevel,
 	"unknown kind":                           "no template",
 	"sector twice":                           "a sector listed twice",
 	"window ending before it starts":         "order of times",
@@ -84,6 +87,9 @@ func acceptCases() []parseCase {
 		{"meeting with only times", "response", `{"language":"en","answer":"time_proposed","meeting":{"times":["2026-12-01T09:00:00Z"]}}`, ""},
 		{"language with subtags", "retraction", `{"language":"zh-Hans-CN","reason":"duplicate"}`, ""},
 		{"line breaks in the summary", "status_update", "{\"language\":\"fr\",\"status\":\"contained\",\"summary\":\"a\\n\\tb\"}", ""},
+		{"surrogate pair", "notification", `{"language":"en","title":"Pertur\ud83d\ude00bation","summary":"s","incident":{"start":"2026-11-27T02:40:00Z"}}`, ""},
+		{"escaped backslash before u", "notification", `{"language":"en","title":"Pertur\\ud800bation","summary":"s","incident":{"start":"2026-11-27T02:40:00Z"}}`, ""},
+		{"isolates in the title", "notification", "{\"language\":\"en\",\"title\":\"Pertur\u2067bation\u2069\",\"summary\":\"s\",\"incident\":{\"start\":\"2026-11-27T02:40:00Z\"}}", ""},
 	}
 }
 

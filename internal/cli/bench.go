@@ -114,6 +114,7 @@ failed.`,
 	f.DurationVar(&limitTime, "limit-time", bench.DefaultLimitTime, "how long at least the crypto limit is measured")
 	f.DurationVar(&timeout, "timeout", bench.DefaultTimeout, "bound on one request")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.AddCommand(newBenchFaultsCmd())
 	return cmd
 }
 

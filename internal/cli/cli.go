@@ -136,6 +136,7 @@ a witnessed Merkle log, with deadlines taken from the agreement.`,
 		newBenchCmd(),
 		newCodesCmd(),
 		newWaitCmd(),
+		newLogCmd(),
 	)
 	usageArgs(root)
 	return root

@@ -112,11 +112,16 @@ func (a *admitter) readBody(w http.ResponseWriter, r *http.Request, n int64) ([]
 	deadline := 10*time.Second + time.Duration(n/a.cfg.MinRate)*time.Second
 	// Not every ResponseWriter has a connection (tests call handlers
 	// directly); the server's own read timeout still bounds those.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(deadline))
-	defer http.NewResponseController(w).SetReadDeadline(time.Time{})
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(deadline))
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r.Body, buf); err != nil {
+		// The deadline stays, and the connection closes after the
+		// refusal: otherwise net/http would wait, with no deadline, for
+		// the rest of a body that comes too slowly before answering.
+		w.Header().Set("Connection", "close")
 		return nil, fmt.Errorf("reading request body: %w", err)
 	}
+	_ = rc.SetReadDeadline(time.Time{})
 	return buf, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/relay"
 )
 
@@ -144,6 +145,13 @@ func (c *Client) do(ctx context.Context, to, base, method, path string, body []b
 		return nil, pe
 	}
 	return b, nil
+}
+
+// Redeliver asks party to at base for the envelopes it sent this party and
+// holds this party's receipts for (body: a node.RedeliverRequest) and
+// returns the node.RedeliverPage it answered.
+func (c *Client) Redeliver(ctx context.Context, to, base string, body []byte) ([]byte, error) {
+	return c.do(ctx, to, base, http.MethodPost, "/v1/redeliver", body, node.RedeliverMaxAnswer)
 }
 
 // PostEnvelope delivers a recipient's view to party to at base and returns

@@ -5,6 +5,7 @@
 //
 //	POST /v1/envelopes              a recipient's view → the receipt (signed request)
 //	POST /v1/heartbeats             a heartbeat note → this node's (package gossip)
+//	POST /v1/redeliver              the envelopes sent to the requester that this node holds its receipts for (a restore)
 //	POST /v1/relay/envelopes        a view left with a relay → its answer (package relay)
 //	GET  /v1/relay/envelopes        the views a relay holds for the requester
 //	POST /v1/relay/handed           the requester's receipt for a view it pulled
@@ -126,6 +127,10 @@ func Handler(cfg Config) http.Handler {
 	// Each endpoint's body cap: an envelope's for views, less for the
 	// rest, nothing for a pull.
 	mux.HandleFunc("POST /v1/envelopes", a.handle(a.maxBody, a.postEnvelope))
+	mux.HandleFunc("POST /v1/redeliver", a.handle(SmallBody, func(r *http.Request, from string, body []byte) (response, error) {
+		b, err := a.node.Redeliver(r.Context(), from, body)
+		return response{contentType: "application/json", body: b}, err
+	}))
 	if a.heartbeats != nil {
 		mux.HandleFunc("POST /v1/heartbeats", a.handle(SmallBody, a.postHeartbeat))
 	}

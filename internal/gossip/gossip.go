@@ -675,8 +675,11 @@ func (h *Heartbeats) compare(ctx context.Context, owner string, a, b tlog.Checkp
 	}
 }
 
-// Consistency checks that fail are tried again at each round, and raise
-// the alarm after unprovenTries failures; at most maxUnproven wait.
+// Consistency checks that fail are tried again at each round (and after
+// every probe), and raise the alarm after failures in unprovenTries
+// rounds: failures less than a round apart count once, so that a log out
+// of reach for a moment (a restart, a network fault) raises no alarm. At
+// most maxUnproven wait.
 const (
 	unprovenTries = 3
 	maxUnproven   = 1024
@@ -688,6 +691,7 @@ type unproven struct {
 	owner        string
 	older, newer tlog.Checkpoint
 	tries        int
+	counted      time.Time // when a failure was last counted in tries
 	lastErr      error
 }
 
@@ -716,7 +720,12 @@ func (h *Heartbeats) consistent(ctx context.Context, u *unproven) bool {
 	case ctx.Err() != nil:
 		return false
 	}
-	u.tries, u.lastErr = u.tries+1, err
+	u.lastErr = err
+	now := h.clock.Now()
+	if !u.counted.IsZero() && now.Sub(u.counted) < h.cfg.Interval {
+		return false
+	}
+	u.tries, u.counted = u.tries+1, now
 	h.logger.Warn("could not check the consistency of two checkpoints; trying again next round",
 		"log", u.owner, "sizes", fmt.Sprintf("%d→%d", u.older.Size, u.newer.Size), "tries", u.tries, "err", err)
 	return false

@@ -157,3 +157,95 @@ func TestFakeLogNotBelieved(t *testing.T) {
 		t.Errorf("%d equivocations raised; want the fake checkpoint caught", equivocations)
 	}
 }
+
+// TestUnreadableLogNoFailure: the recipient's log cannot be read for the
+// moment (its node restarting, a network fault): the receipt stays
+// unproven and is tried again, and no "not included" failure is raised — a
+// log out of reach shows nothing against the receipt.
+func TestUnreadableLogNoFailure(t *testing.T) {
+	ctx := context.Background()
+	tn := testnode.Start(t, testnode.Config{Testnet: sim.TestnetConfig{Parties: []string{"BER", "CRI"}}, Run: []string{}})
+	agr := tn.Agreement(t)
+	keys := map[string]*hotline.KeySet{}
+	for _, p := range []string{"BER", "CRI", "DEP"} {
+		keys[p] = tn.Keys(t, p)
+	}
+	clk := clock.NewFake(time.Now().Truncate(time.Second))
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var log storetest.Log
+	sent, err := storetest.Send(ctx, st, &log, "m", "CRI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := storetest.Deliver(ctx, st, sent, "CRI", clk.Now(), 0); err != nil {
+		t.Fatal(err)
+	}
+	cv, err := keys["CRI"].Checkpoint.Verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A log that answers nothing: its server is gone.
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close()
+	remote, err := tlog.NewRemote(tlog.RemoteConfig{URL: srv.URL + "/log", Verifier: cv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remoteOf := func(string) (*tlog.Remote, error) { return remote, nil }
+	// A witnessed checkpoint of CRI's log past the receipt's index, of two
+	// entries (a proof of one needs the other's hash, from the log).
+	origin := keys["CRI"].Origin()
+	entry := hotline.LeafEntry(origin, hotline.Received, sent.Envelope.ID)
+	other := hotline.LeafEntry(origin, hotline.Sent, storetest.ID("another"))
+	h := rfc6962.DefaultHasher
+	cp := tlog.Checkpoint{Origin: origin, Size: 2}
+	copy(cp.Hash[:], h.HashChildren(h.HashLeaf(entry[:]), h.HashLeaf(other[:])))
+	signers := []note.Signer{keys["CRI"].Checkpoint}
+	for _, w := range []string{"BER", "DEP"} {
+		s, err := tlog.NewCosigner(keys[w].Witness.String(), clk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signers = append(signers, s)
+	}
+	witnessed, err := note.Sign(&note.Note{Text: string(cp.Text())}, signers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, err := gossip.NewHeartbeats(gossip.HeartbeatConfig{
+		Key: keys["BER"].Message, Agreement: func() *agreement.Agreement { return agr }, Store: st,
+		Log: noPeers{}, Transport: noPeers{}, Clock: clk, RemoteLog: remoteOf,
+		OnEquivocation: func(*tlog.Equivocation) {},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb.Observe(ctx, witnessed)
+	var failures []error
+	c, err := inclusion.New(inclusion.Config{
+		Store: st, Agreement: func() *agreement.Agreement { return agr }, Remote: remoteOf, Clock: clk,
+		Witnessed: func(ctx context.Context, party string) (tlog.Checkpoint, bool, error) {
+			v, ok, err := hb.Witnessed(ctx, party)
+			return v.Checkpoint, ok, err
+		},
+		Observe:   hb.Observe,
+		OnFailure: func(_ store.OutboxRow, err error) { failures = append(failures, err) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Check(ctx); n != 0 {
+		t.Errorf("Check proved %d inclusions in a log it could not read", n)
+	}
+	if len(failures) != 0 {
+		t.Errorf("failures raised for a log out of reach: %v", failures)
+	}
+	rows, err := st.Unproven(ctx, store.UnprovenQuery{Limit: 10})
+	if err != nil || len(rows) != 1 {
+		t.Errorf("%d unproven rows (%v), want the message still unproven", len(rows), err)
+	}
+}

@@ -91,6 +91,9 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 	if err := e.Verify(key); err != nil {
 		return nil, false, err
 	}
+	if err := checkRecipients(agr, v, h); err != nil {
+		return nil, false, err
+	}
 	if h.Index(n.party) < 0 {
 		return nil, false, hotline.Errorf(hotline.ErrNotRecipient, "%s is not a recipient of %s", n.party, e.ID())
 	}

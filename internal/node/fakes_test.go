@@ -141,6 +141,19 @@ func (s *memStore) NextSequences(ctx context.Context, parties []string) ([]store
 	return out, nil
 }
 
+func (s *memStore) RaiseSequence(ctx context.Context, party string, seq uint64, last hotline.ID) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("RaiseSequence"); err != nil {
+		return false, err
+	}
+	if l := s.last[party]; l.Seq >= seq {
+		return false, nil
+	}
+	s.last[party] = store.PairSeq{Party: party, Seq: seq, Prev: last}
+	return true, nil
+}
+
 func (s *memStore) InsertSent(ctx context.Context, sent *store.Sent) (store.Inserted, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -174,6 +174,14 @@ type Store interface {
 	// consumed only when InsertSent stores the envelope that carries it.
 	NextSequences(ctx context.Context, parties []string) ([]PairSeq, error)
 
+	// RaiseSequence records that the envelopes this node sent party carried
+	// sequence numbers up to seq, the last of them being last — what party
+	// holds, learnt when the node was restored from a backup that lacks
+	// them — so that NextSequences then gives seq+1 with prev last. A
+	// counter already at or above seq is left as it is and RaiseSequence
+	// reports false: it never goes down. A seq of 0 is ErrInvalid.
+	RaiseSequence(ctx context.Context, party string, seq uint64, last hotline.ID) (raised bool, err error)
+
 	// InsertSent stores an envelope this node sent, pending, with its
 	// pending leaf row and one pending outbox row per recipient, and
 	// advances each recipient's sequence counter — all in one transaction.

@@ -31,6 +31,12 @@ type RemoteConfig struct {
 	Prepare func(*http.Request) error
 }
 
+// ErrUnreadable wraps the errors of [Remote.VerifyInclusion] that come from
+// reading the log's tiles (the log out of reach, a tile missing or
+// malformed), not from a proof that does not verify: they show nothing
+// against the entry.
+var ErrUnreadable = errors.New("the log's tiles could not be read")
+
 // Remote reads another node's log over C2SP tlog-tiles and verifies what it
 // reads: checkpoints against the log's key, proofs against checkpoints. It
 // is safe for concurrent use.
@@ -126,11 +132,11 @@ func (r *Remote) VerifyInclusion(ctx context.Context, cp Checkpoint, index uint6
 	}
 	pb, err := client.NewProofBuilder(ctx, cp.Size, r.readTile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the log for the inclusion proof of %d in %d: %w: %v", index, cp.Size, ErrUnreadable, err)
 	}
 	hashes, err := pb.InclusionProof(ctx, index)
 	if err != nil {
-		return nil, fmt.Errorf("fetching the inclusion proof of %d in %d: %w", index, cp.Size, err)
+		return nil, fmt.Errorf("fetching the inclusion proof of %d in %d: %w: %v", index, cp.Size, ErrUnreadable, err)
 	}
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, cp.Size, leafHash(entry[:]), hashes, cp.Hash[:]); err != nil {
 		return nil, fmt.Errorf("entry %d of %s: %w", index, r.Origin(), err)

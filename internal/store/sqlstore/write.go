@@ -168,6 +168,25 @@ func (s *Store) InsertSent(ctx context.Context, sent *store.Sent) (store.Inserte
 	return res, err
 }
 
+// RaiseSequence implements [store.Store].
+func (s *Store) RaiseSequence(ctx context.Context, party string, seq uint64, last hotline.ID) (bool, error) {
+	if err := store.CheckParty("party", party); err != nil {
+		return false, err
+	}
+	if seq == 0 || seq > math.MaxInt64 {
+		return false, fmt.Errorf("%w: sequence number %d", store.ErrInvalid, seq)
+	}
+	var raised bool
+	err := s.write(ctx, func(t *wtx) error {
+		n, err := t.exec(`INSERT INTO pair_out (party, last_seq, last_id) VALUES (?, ?, ?)
+			ON CONFLICT (party) DO UPDATE SET last_seq = excluded.last_seq, last_id = excluded.last_id
+			WHERE pair_out.last_seq < excluded.last_seq`, party, int64(seq), last[:])
+		raised = n == 1
+		return err
+	})
+	return raised, wrapf(err, "raising the sequence to %q", party)
+}
+
 // indexFree is the condition that no leaf holds the index given twice.
 const indexFree = `NOT EXISTS (SELECT 1 FROM envelopes WHERE leaf_idx = ?)
 	AND NOT EXISTS (SELECT 1 FROM outbox WHERE rleaf_idx = ?)`

@@ -56,6 +56,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"PendingLeaves", testPendingLeaves},
 		{"SendPath", testSendPath},
 		{"ConcurrentSenders", testConcurrentSenders},
+		{"RaiseSequence", testRaiseSequence},
 		{"Delivery", testDelivery},
 		{"Undelivered", testUndelivered},
 		{"OutboxListing", testOutboxListing},
