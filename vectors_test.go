@@ -104,7 +104,7 @@ func buildVectors(t *testing.T) map[string][]byte {
 	// BER signs a second envelope to CRI at seq 1: the proof of it.
 	// (Sealed last, so that the draws above stay as they were.)
 	again := mustSeal(t, keys, newTestDraft(keys, "BER", "CRI"))
-	sc, err := NewSequenceConflict("CRI", e1, again)
+	sc, err := NewSequenceConflict("CRI", e1, nil, again, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
