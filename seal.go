@@ -163,8 +163,6 @@ func (d *Draft) check(key *SigningKey) error {
 			return fmt.Errorf("to %s: no encryption key", a.Party)
 		case a.Seq == 0:
 			return fmt.Errorf("to %s: sequence numbers start at 1", a.Party)
-		case d.Version == 2 && a.Seq > MaxNumber:
-			return fmt.Errorf("to %s: sequence number %d is larger than %d", a.Party, a.Seq, uint64(MaxNumber))
 		case (a.Seq == 1) != a.Prev.IsZero():
 			return fmt.Errorf("to %s: envelope %d must name a previous id exactly when it is not the first", a.Party, a.Seq)
 		}
