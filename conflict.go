@@ -14,7 +14,8 @@ const SequenceConflictTag = "hotline-sequence-conflict/v1"
 // recipient: two envelope headers it signed, A and B, where A and B give the
 // recipient the same sequence number with different ids, or B's number is
 // A's plus one and B's previous id is not A's id. It is self-contained: the
-// two signed headers and the sender's message key suffice to check it.
+// two signed headers, with the recipient's sequence opening of each that
+// is a version 2 header, and the sender's message key suffice to check it.
 //
 // Its text form is canonical:
 //
@@ -22,7 +23,9 @@ const SequenceConflictTag = "hotline-sequence-conflict/v1"
 //	from <sender>
 //	to <recipient>
 //	a <base64 of A's signed header: header text, blank line, signature line>
+//	a-opening <base64 of the recipient's opening in A>   (only if A is hotline-envelope/v2)
 //	b <base64 of B's signed header>
+//	b-opening <base64 of the recipient's opening in B>   (only if B is hotline-envelope/v2)
 //
 // where A comes first: the lower sequence number, or at the same number the
 // lower id (byte order).
@@ -30,20 +33,28 @@ type SequenceConflict struct {
 	From, To string
 	// A and B are the signed headers ([Envelope.SignedHeader]).
 	A, B []byte
+	// AOpening and BOpening are the openings of To's sequence commitment
+	// in A and B ([Message.Opening]); nil for a version 1 header.
+	AOpening, BOpening []byte
 }
 
 // NewSequenceConflict returns the proof that envelopes x and y, both from
 // one sender to recipient to, break the sequence rule, or an error if they
-// do not.
-func NewSequenceConflict(to string, x, y *Envelope) (*SequenceConflict, error) {
-	c := &SequenceConflict{From: x.Header.From, To: to, A: x.SignedHeader(), B: y.SignedHeader()}
-	ax, ay := x.Header.Index(to), y.Header.Index(to)
-	if ax < 0 || ay < 0 {
-		return nil, errorf(ErrMalformed, "sequence conflict: %s is not a recipient of both envelopes", to)
+// do not. xOpening and yOpening are to's openings in x and y (nil for a
+// version 1 envelope).
+func NewSequenceConflict(to string, x *Envelope, xOpening []byte, y *Envelope, yOpening []byte) (*SequenceConflict, error) {
+	c := &SequenceConflict{From: x.Header.From, To: to, A: x.SignedHeader(), B: y.SignedHeader(), AOpening: xOpening, BOpening: yOpening}
+	sx, _, err := x.Header.Sequence(to, xOpening)
+	if err != nil {
+		return nil, err
 	}
-	rx, ry := x.Header.Recipients[ax], y.Header.Recipients[ay]
-	if ry.Seq < rx.Seq || (ry.Seq == rx.Seq && lessID(y.ID(), x.ID())) {
+	sy, _, err := y.Header.Sequence(to, yOpening)
+	if err != nil {
+		return nil, err
+	}
+	if sy < sx || (sy == sx && lessID(y.ID(), x.ID())) {
 		c.A, c.B = c.B, c.A
+		c.AOpening, c.BOpening = c.BOpening, c.AOpening
 	}
 	if _, _, err := c.check(); err != nil {
 		return nil, err
@@ -53,18 +64,22 @@ func NewSequenceConflict(to string, x, y *Envelope) (*SequenceConflict, error) {
 
 // Marshal returns the proof's text form.
 func (c *SequenceConflict) Marshal() []byte {
-	return text(SequenceConflictTag,
-		"from", c.From,
-		"to", c.To,
-		"a", b64(c.A),
-		"b", b64(c.B))
+	kv := []string{"from", c.From, "to", c.To, "a", b64(c.A)}
+	if c.AOpening != nil {
+		kv = append(kv, "a-opening", b64(c.AOpening))
+	}
+	kv = append(kv, "b", b64(c.B))
+	if c.BOpening != nil {
+		kv = append(kv, "b-opening", b64(c.BOpening))
+	}
+	return text(SequenceConflictTag, kv...)
 }
 
 // ParseSequenceConflict parses a proof's text form and checks everything
 // but the signatures: both headers parse, are from From to To, are in order
 // and conflict. [SequenceConflict.Verify] checks the signatures.
 func ParseSequenceConflict(t []byte) (*SequenceConflict, error) {
-	if len(t) > 2*(4*DefaultMaxHeader/3+8)+256 {
+	if len(t) > 2*(4*DefaultMaxHeader/3+8)+512 {
 		return nil, errorf(ErrMalformed, "sequence conflict: too large")
 	}
 	l, err := splitText(t, SequenceConflictTag)
@@ -75,7 +90,13 @@ func ParseSequenceConflict(t []byte) (*SequenceConflict, error) {
 	c.From = l.party("from")
 	c.To = l.party("to")
 	c.A = l.blob("a")
+	if l.peek("a-opening") {
+		c.AOpening = l.blob("a-opening")
+	}
 	c.B = l.blob("b")
+	if l.peek("b-opening") {
+		c.BOpening = l.blob("b-opening")
+	}
 	l.done()
 	if l.err != nil {
 		return nil, l.err
@@ -118,17 +139,23 @@ func (c *SequenceConflict) check() (a, b *Header, err error) {
 	if a.From != c.From || b.From != c.From {
 		return nil, nil, errorf(ErrMalformed, "sequence conflict: the headers are not both from %s", c.From)
 	}
-	ia, ib := a.Index(c.To), b.Index(c.To)
-	if ia < 0 || ib < 0 {
+	if a.Index(c.To) < 0 || b.Index(c.To) < 0 {
 		return nil, nil, errorf(ErrMalformed, "sequence conflict: %s is not a recipient of both", c.To)
 	}
-	ra, rb := a.Recipients[ia], b.Recipients[ib]
+	seqA, _, err := a.Sequence(c.To, c.AOpening)
+	if err != nil {
+		return nil, nil, err
+	}
+	seqB, prevB, err := b.Sequence(c.To, c.BOpening)
+	if err != nil {
+		return nil, nil, err
+	}
 	idA, idB := headerID(c.A), headerID(c.B)
 	switch {
-	case ra.Seq == rb.Seq && lessID(idA, idB):
-	case rb.Seq == ra.Seq+1 && rb.Prev != idA:
+	case seqA == seqB && lessID(idA, idB):
+	case seqB == seqA+1 && prevB != idA:
 	default:
-		return nil, nil, errorf(ErrMalformed, "sequence conflict: the headers (%d, %d to %s) do not conflict, or are out of order", ra.Seq, rb.Seq, c.To)
+		return nil, nil, errorf(ErrMalformed, "sequence conflict: the headers (%d, %d to %s) do not conflict, or are out of order", seqA, seqB, c.To)
 	}
 	return a, b, nil
 }

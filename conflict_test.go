@@ -40,7 +40,7 @@ func TestSequenceConflict(t *testing.T) {
 		{"far apart", a1, bad3, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewSequenceConflict("CRI", tt.x, tt.y)
+			c, err := NewSequenceConflict("CRI", tt.x, nil, tt.y, nil)
 			if !tt.ok {
 				if err == nil {
 					t.Fatal("a proof of envelopes that do not conflict")
@@ -60,14 +60,14 @@ func TestSequenceConflict(t *testing.T) {
 			if err := p.Verify(v); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
-			swapped, _ := NewSequenceConflict("CRI", tt.y, tt.x)
+			swapped, _ := NewSequenceConflict("CRI", tt.y, nil, tt.x, nil)
 			if !bytes.Equal(swapped.Marshal(), c.Marshal()) {
 				t.Error("the proof depends on the order of its envelopes")
 			}
 		})
 	}
 
-	c, err := NewSequenceConflict("CRI", a1, b1)
+	c, err := NewSequenceConflict("CRI", a1, nil, b1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,12 @@ import (
 // Tags and fixed sizes of the envelope format (docs/PROTOCOL.md).
 const (
 	EnvelopeTag = "hotline-envelope/v1"
-	innerTag    = "hotline-inner/v1"
-	idPrefix    = "hotline/v1 id\n"
+	// EnvelopeTagV2 is the tag of an envelope whose header commits to
+	// each recipient's sequence number and previous id instead of
+	// showing them (PROTOCOL.md §3.3).
+	EnvelopeTagV2 = "hotline-envelope/v2"
+	innerTag      = "hotline-inner/v1"
+	idPrefix      = "hotline/v1 id\n"
 
 	// NonceSize is the size of the random nonce in the outer header.
 	NonceSize = 16
@@ -29,6 +33,10 @@ const (
 	// 1,120-byte MLKEM768-X25519 encapsulation and the 48-byte sealed
 	// content key.
 	StanzaSize = 4 + 1120 + 32 + 16
+	// StanzaSizeV2 is the size of a key stanza of a hotline-envelope/v2:
+	// its sealed part holds the content key and the recipient's
+	// [OpeningSize]-byte sequence opening.
+	StanzaSizeV2 = 4 + 1120 + 32 + OpeningSize + 16
 	// MaxClockSkew is how far in the future created may lie.
 	MaxClockSkew = 15 * time.Minute
 
@@ -74,6 +82,11 @@ func (l Limits) withDefaults() Limits {
 // and every recipient can read. Kind, severity and marking are inside the
 // ciphertext, never here.
 type Header struct {
+	// Version is the envelope version: 1 (hotline-envelope/v1, each
+	// recipient's sequence number and previous id in the clear) or 2
+	// (hotline-envelope/v2, a salted commitment to them that only that
+	// recipient can open). Zero means 1.
+	Version   int
 	Nonce     [NonceSize]byte
 	Agreement ID     // hash of the agreement version the envelope is sent under
 	From      string // sending party
@@ -94,10 +107,29 @@ type Header struct {
 type Recipient struct {
 	Party string
 	// Seq counts the envelopes from the sender to this party, from 1; Prev
-	// is the id of the previous one (zero for the first). Gaps show.
+	// is the id of the previous one (zero for the first). Gaps show. In
+	// a version 2 header both are zero: the header carries only their
+	// Commitment, and the recipient's stanza the [Opening].
 	Seq        uint64
 	Prev       ID
+	Commitment [32]byte // version 2 only: see [Opening]
 	StanzaHash [32]byte // SHA-256 of this recipient's key stanza
+}
+
+// tag returns the header's tag line (without its newline).
+func (h *Header) tag() string {
+	if h.Version == 2 {
+		return EnvelopeTagV2
+	}
+	return EnvelopeTag
+}
+
+// stanzaSize returns the size of one key stanza of the header's version.
+func (h *Header) stanzaSize() int {
+	if h.Version == 2 {
+		return StanzaSizeV2
+	}
+	return StanzaSize
 }
 
 // Index returns the position of party among the recipients, or -1.
@@ -121,7 +153,7 @@ func (h *Header) CheckCreated(now time.Time) error {
 func (h *Header) marshal() []byte {
 	var b bytes.Buffer
 	b.Grow(256 + 128*len(h.Recipients))
-	b.WriteString(EnvelopeTag + "\n")
+	b.WriteString(h.tag() + "\n")
 	fmt.Fprintf(&b, "nonce %s\n", b64(h.Nonce[:]))
 	fmt.Fprintf(&b, "agreement %s\n", hexID(h.Agreement))
 	fmt.Fprintf(&b, "from %s\n", h.From)
@@ -134,6 +166,10 @@ func (h *Header) marshal() []byte {
 	fmt.Fprintf(&b, "key %s\n", b64(h.KeyCommitment[:]))
 	fmt.Fprintf(&b, "inner %s\n", b64(h.InnerCommitment[:]))
 	for _, r := range h.Recipients {
+		if h.Version == 2 {
+			fmt.Fprintf(&b, "to %s %s %s\n", r.Party, b64(r.Commitment[:]), b64(r.StanzaHash[:]))
+			continue
+		}
 		fmt.Fprintf(&b, "to %s %d %s %s\n", r.Party, r.Seq, optIDString(r.Prev), b64(r.StanzaHash[:]))
 	}
 	return b.Bytes()
@@ -142,11 +178,14 @@ func (h *Header) marshal() []byte {
 // parseHeader parses the signed header text, checks every field, and
 // refuses text that does not marshal back to itself.
 func parseHeader(text []byte) (*Header, error) {
-	l, err := splitText(text, EnvelopeTag)
+	h := &Header{Version: 1}
+	if bytes.HasPrefix(text, []byte(EnvelopeTagV2+"\n")) {
+		h.Version = 2
+	}
+	l, err := splitText(text, h.tag())
 	if err != nil {
 		return nil, err
 	}
-	h := &Header{}
 	h.Nonce = [NonceSize]byte(l.b64("nonce", l.next("nonce"), NonceSize))
 	h.Agreement = l.id("agreement")
 	h.From = l.party("from")
@@ -178,12 +217,19 @@ func parseHeader(text []byte) (*Header, error) {
 		if l.err != nil {
 			break
 		}
-		if len(f) != 4 {
+		var r Recipient
+		switch {
+		case h.Version == 2 && len(f) == 3:
+			r = Recipient{Party: f[0], Commitment: [32]byte(l.b64("to", f[1], 32))}
+			r.StanzaHash = [32]byte(l.b64("to", f[2], 32))
+		case h.Version == 2:
+			l.fail("to: want party, sequence commitment and stanza hash")
+		case len(f) == 4:
+			r = Recipient{Party: f[0], Seq: l.uint("to", f[1]), Prev: l.optID("to", f[2])}
+			r.StanzaHash = [32]byte(l.b64("to", f[3], 32))
+		default:
 			l.fail("to: want party, sequence number, previous id and stanza hash")
-			break
 		}
-		r := Recipient{Party: f[0], Seq: l.uint("to", f[1]), Prev: l.optID("to", f[2])}
-		r.StanzaHash = [32]byte(l.b64("to", f[3], 32))
 		if err := CheckPartyID(r.Party); err != nil {
 			l.fail("to: %v", err)
 		}
@@ -195,6 +241,7 @@ func parseHeader(text []byte) (*Header, error) {
 			l.fail("to: the sender %s cannot be a recipient", r.Party)
 		case len(h.Recipients) > 0 && r.Party <= h.Recipients[len(h.Recipients)-1].Party:
 			l.fail("to: recipients must be unique and in ascending order (%s after %s)", r.Party, h.Recipients[len(h.Recipients)-1].Party)
+		case h.Version == 2:
 		case r.Seq == 0:
 			l.fail("to %s: sequence numbers start at 1", r.Party)
 		case r.Seq == 1 && !r.Prev.IsZero():
@@ -234,6 +281,21 @@ type Envelope struct {
 	// sealedInner is the inner header, salt included, of an envelope
 	// this process sealed; nil for one parsed or read.
 	sealedInner []byte
+	// sealedOpenings are, for a version 2 envelope this process sealed,
+	// each recipient's opening in the order of the recipients.
+	sealedOpenings [][]byte
+}
+
+// SealedOpening returns, for a version 2 envelope returned by [Seal], the
+// opening of party's sequence commitment (see [Opening]); nil for a
+// version 1 envelope, one parsed or read, or a party not a recipient. The
+// sender keeps it to show a third party what it committed to.
+func (e *Envelope) SealedOpening(party string) []byte {
+	i := e.Header.Index(party)
+	if i < 0 || e.sealedOpenings == nil {
+		return nil
+	}
+	return bytes.Clone(e.sealedOpenings[i])
 }
 
 // SealedInner returns the inner header (salt included) of an envelope
@@ -311,7 +373,7 @@ func (e *Envelope) Marshal() []byte {
 		marker = markerPrefix + e.view + "\n"
 	}
 	sl := e.sigLine()
-	b := make([]byte, 0, len(e.text)+1+len(sl)+len(marker)+len(e.stanzas)*StanzaSize+len(e.ciphertext))
+	b := make([]byte, 0, len(e.text)+1+len(sl)+len(marker)+len(e.stanzas)*e.Header.stanzaSize()+len(e.ciphertext))
 	b = append(b, e.text...)
 	b = append(b, '\n')
 	b = append(b, sl...)
@@ -324,7 +386,7 @@ func (e *Envelope) Marshal() []byte {
 
 // Size returns len(e.Marshal()) without building it.
 func (e *Envelope) Size() int64 {
-	n := len(e.text) + 1 + len(e.sigLine()) + len(markerPrefix) + 1 + len(e.stanzas)*StanzaSize + len(e.ciphertext)
+	n := len(e.text) + 1 + len(e.sigLine()) + len(markerPrefix) + 1 + len(e.stanzas)*e.Header.stanzaSize() + len(e.ciphertext)
 	if e.view != "" {
 		n += len(e.view)
 	} else {
@@ -355,7 +417,7 @@ func Read(r io.Reader, lim Limits) (*Envelope, error) {
 
 	tag, err := readLine(br, len(EnvelopeTag)+1)
 	switch {
-	case err == errLineTooLong || err == nil && string(tag) != EnvelopeTag+"\n":
+	case err == errLineTooLong || err == nil && string(tag) != EnvelopeTag+"\n" && string(tag) != EnvelopeTagV2+"\n":
 		return nil, errorf(ErrWrongTag, "not a %s envelope", EnvelopeTag)
 	case err != nil:
 		return nil, readErr("envelope", err)
@@ -407,18 +469,19 @@ func Read(r io.Reader, lim Limits) (*Envelope, error) {
 		}
 		e.view, n = v, 1
 	}
-	total := int64(len(text)+1+len(sigLine)+len(marker)) + int64(n)*StanzaSize + h.PayloadSize
+	ss := h.stanzaSize()
+	total := int64(len(text)+1+len(sigLine)+len(marker)) + int64(n*ss) + h.PayloadSize
 	if total > lim.MaxEnvelope {
 		return nil, errorf(ErrEnvelopeTooLarge, "envelope of %d bytes is larger than %d", total, lim.MaxEnvelope)
 	}
-	rest := make([]byte, int64(n)*StanzaSize+h.PayloadSize)
+	rest := make([]byte, int64(n*ss)+h.PayloadSize)
 	if _, err := io.ReadFull(br, rest); err != nil {
 		return nil, readErr("envelope body", err)
 	}
 	for i := range n {
-		e.stanzas = append(e.stanzas, rest[i*StanzaSize:(i+1)*StanzaSize:(i+1)*StanzaSize])
+		e.stanzas = append(e.stanzas, rest[i*ss:(i+1)*ss:(i+1)*ss])
 	}
-	e.ciphertext = rest[n*StanzaSize:]
+	e.ciphertext = rest[n*ss:]
 	if _, err := br.ReadByte(); err != io.EOF {
 		if err == nil {
 			return nil, errorf(ErrTrailingData, "bytes follow the end of the envelope")

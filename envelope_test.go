@@ -223,7 +223,7 @@ func TestRefusals(t *testing.T) {
 		{"created more than 15 minutes ahead", func() error { return futureEnv.Header.CheckCreated(testTime) }, ErrFutureCreated},
 		{"trailing bytes", func() error { return check(append(bytes.Clone(wire), 0), "CRI") }, ErrTrailingData},
 		{"truncated", func() error { return check(wire[:len(wire)-1], "CRI") }, ErrMalformed},
-		{"wrong tag", func() error { return check(append([]byte("hotline-envelope/v2"), wire[len(EnvelopeTag):]...), "CRI") }, ErrWrongTag},
+		{"wrong tag", func() error { return check(append([]byte("hotline-envelope/v9"), wire[len(EnvelopeTag):]...), "CRI") }, ErrWrongTag},
 		{"not canonical: upper-case hex", func() error {
 			return check(bytes.Replace(wire, []byte("agreement "+e.Header.Agreement.String()), []byte("agreement "+strings.ToUpper(e.Header.Agreement.String())), 1), "CRI")
 		}, ErrMalformed},
@@ -265,7 +265,7 @@ func TestKeyCommitment(t *testing.T) {
 	bad := *e
 	bad.stanzas = [][]byte{e.stanzas[0], nil}
 	evil := bytes.Repeat([]byte{7}, 32)
-	s, err := sealStanza(keys["DOR"].Encryption.Public(), "BER", "DOR", e.Header.Nonce, evil)
+	s, err := sealStanza(&e.Header, keys["DOR"].Encryption.Public(), "DOR", evil)
 	if err != nil {
 		t.Fatal(err)
 	}

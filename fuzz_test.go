@@ -37,6 +37,7 @@ func noteText(b []byte) []byte {
 // verification and opening never panic.
 func FuzzParseEnvelope(f *testing.F) {
 	seedVectors(f, "envelope-*.bin")
+	seedVectors(f, "group-v2*.bin")
 	priv, pub := vectorKeys(f)
 	ber, err := NewVerifier(pub["BER message"])
 	if err != nil {
@@ -125,11 +126,7 @@ func FuzzParseRequest(f *testing.F) { fuzzStatement(f, "request.note", ParseRequ
 func FuzzParseRefusal(f *testing.F) { fuzzStatement(f, "refusal.note", ParseRefusal) }
 
 func FuzzParseSequenceConflict(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join("testdata", "vectors", "sequence-conflict.txt"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(b)
+	seedVectors(f, "sequence-conflict*.txt")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseSequenceConflict(b)
 		if err != nil {

@@ -24,6 +24,11 @@ const (
 
 // Draft is what [Seal] turns into an envelope.
 type Draft struct {
+	// Version is the envelope version to seal: 1 (the default) or 2, whose
+	// header hides each recipient's sequence number and previous id from
+	// the other recipients and from relays (see [Opening]). A sender
+	// seals version 2 only when every recipient's node speaks protocol 2.
+	Version   int
 	Agreement ID        // hash of the agreement version in force
 	From      string    // the sending party; must be the signing key's name
 	Group     string    // optional label of the group the recipients came from
@@ -60,6 +65,7 @@ func Seal(d *Draft, key *SigningKey) (*Envelope, error) {
 	slices.SortFunc(to, func(a, b Addressee) int { return strings.Compare(a.Party, b.Party) })
 
 	h := Header{
+		Version:   max(d.Version, 1),
 		Agreement: d.Agreement,
 		From:      d.From,
 		Group:     d.Group,
@@ -92,12 +98,22 @@ func Seal(d *Draft, key *SigningKey) (*Envelope, error) {
 
 	e := &Envelope{ciphertext: ct, sealedInner: innerText}
 	for _, a := range to {
-		s, err := sealStanza(a.Key, d.From, a.Party, h.Nonce, contentKey)
+		r := Recipient{Party: a.Party, Seq: a.Seq, Prev: a.Prev}
+		sealed := contentKey
+		if h.Version == 2 {
+			o := Opening{Seq: a.Seq, Prev: a.Prev}
+			rand.Read(o.Salt[:])
+			r = Recipient{Party: a.Party, Commitment: o.commitment(a.Party)}
+			sealed = append(slices.Clip(contentKey), o.Marshal()...)
+			e.sealedOpenings = append(e.sealedOpenings, o.Marshal())
+		}
+		s, err := sealStanza(&h, a.Key, a.Party, sealed)
 		if err != nil {
 			return nil, fmt.Errorf("sealing to %s: %w", a.Party, err)
 		}
 		e.stanzas = append(e.stanzas, s)
-		h.Recipients = append(h.Recipients, Recipient{Party: a.Party, Seq: a.Seq, Prev: a.Prev, StanzaHash: sha256.Sum256(s)})
+		r.StanzaHash = sha256.Sum256(s)
+		h.Recipients = append(h.Recipients, r)
 	}
 	e.Header = h
 	e.text = h.marshal()
@@ -127,6 +143,9 @@ func (d *Draft) check(key *SigningKey) error {
 	if d.Created.IsZero() {
 		return fmt.Errorf("created time not set")
 	}
+	if d.Version < 0 || d.Version > 2 {
+		return fmt.Errorf("envelope version %d: want 1 or 2", d.Version)
+	}
 	if len(d.To) == 0 || len(d.To) > DefaultMaxRecipients {
 		return fmt.Errorf("%d recipients: want 1 to %d", len(d.To), DefaultMaxRecipients)
 	}
@@ -152,23 +171,27 @@ func (d *Draft) check(key *SigningKey) error {
 	return d.Inner.check()
 }
 
-// stanzaInfo binds a key stanza to the tag, the sender, the recipient and
-// the envelope's nonce.
-func stanzaInfo(from, to string, nonce [NonceSize]byte) []byte {
-	b := make([]byte, 0, len(EnvelopeTag)+len(from)+len(to)+3+NonceSize)
-	b = append(b, EnvelopeTag+"\n"+from+"\n"+to+"\n"...)
-	return append(b, nonce[:]...)
+// stanzaInfo binds a key stanza to the header's tag, the sender, the
+// recipient and the envelope's nonce.
+func stanzaInfo(h *Header, to string) []byte {
+	tag := h.tag()
+	b := make([]byte, 0, len(tag)+len(h.From)+len(to)+3+NonceSize)
+	b = append(b, tag+"\n"+h.From+"\n"+to+"\n"...)
+	return append(b, h.Nonce[:]...)
 }
 
-func sealStanza(pub *EncryptionPublicKey, from, to string, nonce [NonceSize]byte, contentKey []byte) ([]byte, error) {
-	wrapped, err := hpke.Seal(pub.pub, hpke.HKDFSHA256(), hpke.ChaCha20Poly1305(), stanzaInfo(from, to, nonce), contentKey)
+// sealStanza seals, for recipient to, the content key (version 1) or the
+// content key and to's opening (version 2).
+func sealStanza(h *Header, pub *EncryptionPublicKey, to string, sealed []byte) ([]byte, error) {
+	wrapped, err := hpke.Seal(pub.pub, hpke.HKDFSHA256(), hpke.ChaCha20Poly1305(), stanzaInfo(h, to), sealed)
 	if err != nil {
 		return nil, err
 	}
-	s := make([]byte, 0, StanzaSize)
+	size := h.stanzaSize()
+	s := make([]byte, 0, size)
 	s = append(append(s, pub.id[:]...), wrapped...)
-	if len(s) != StanzaSize {
-		return nil, fmt.Errorf("key stanza of %d bytes, want %d", len(s), StanzaSize)
+	if len(s) != size {
+		return nil, fmt.Errorf("key stanza of %d bytes, want %d", len(s), size)
 	}
 	return s, nil
 }
@@ -195,6 +218,15 @@ type Message struct {
 	// to a third party without revealing the body. See [Header.CheckInner].
 	InnerHeader []byte
 	Body        []byte
+	// Seq and Prev are the sender's sequence number and previous id
+	// towards the party that opened the message: from its "to" line in a
+	// version 1 envelope, from its stanza's opening in a version 2 one.
+	Seq  uint64
+	Prev ID
+	// Opening is, in a version 2 envelope, the opening of the party's
+	// sequence commitment as its stanza carried it ([Header.Sequence]
+	// checks it); nil in version 1.
+	Opening []byte
 }
 
 // Open decrypts e as party, with whichever of keys the party's stanza was
@@ -226,9 +258,17 @@ func (e *Envelope) Open(party string, keys ...*EncryptionKey) (*Message, error) 
 	if key == nil {
 		return nil, errorf(ErrNoKey, "the stanza for %s is sealed to key id %x, which is not among the keys given", party, stanza[:4])
 	}
-	contentKey, err := hpke.Open(key.priv, hpke.HKDFSHA256(), hpke.ChaCha20Poly1305(), stanzaInfo(e.Header.From, party, e.Header.Nonce), stanza[4:])
-	if err != nil || len(contentKey) != 32 {
+	sealed, err := hpke.Open(key.priv, hpke.HKDFSHA256(), hpke.ChaCha20Poly1305(), stanzaInfo(&e.Header, party), stanza[4:])
+	want := 32
+	if e.Header.Version == 2 {
+		want += OpeningSize
+	}
+	if err != nil || len(sealed) != want {
 		return nil, errorf(ErrDecrypt, "the key stanza for %s does not open", party)
+	}
+	contentKey, opening := sealed[:32], sealed[32:]
+	if len(opening) == 0 {
+		opening = nil
 	}
 	payloadKey, commitment, err := deriveKeys(contentKey, e.Header.Nonce)
 	if err != nil {
@@ -236,6 +276,10 @@ func (e *Envelope) Open(party string, keys ...*EncryptionKey) (*Message, error) 
 	}
 	if subtle.ConstantTimeCompare(commitment[:], e.Header.KeyCommitment[:]) != 1 {
 		return nil, errorf(ErrBadCommitment, "the content key in %s's stanza does not match the header's key commitment", party)
+	}
+	seq, prev, err := e.Header.Sequence(party, opening)
+	if err != nil {
+		return nil, err
 	}
 	aead, err := chacha20poly1305.New(payloadKey)
 	if err != nil {
@@ -254,5 +298,5 @@ func (e *Envelope) Open(party string, keys ...*EncryptionKey) (*Message, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Message{Inner: *in, InnerHeader: innerText, Body: body}, nil
+	return &Message{Inner: *in, InnerHeader: innerText, Body: body, Seq: seq, Prev: prev, Opening: opening}, nil
 }

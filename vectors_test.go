@@ -3,6 +3,8 @@ package hotline
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
@@ -104,7 +106,7 @@ func buildVectors(t *testing.T) map[string][]byte {
 	// BER signs a second envelope to CRI at seq 1: the proof of it.
 	// (Sealed last, so that the draws above stay as they were.)
 	again := mustSeal(t, keys, newTestDraft(keys, "BER", "CRI"))
-	sc, err := NewSequenceConflict("CRI", e1, again)
+	sc, err := NewSequenceConflict("CRI", e1, nil, again, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +122,54 @@ func buildVectors(t *testing.T) map[string][]byte {
 	if out["refusal.note"], err = Sign(ref, keys["CRI"].Message); err != nil {
 		t.Fatal(err)
 	}
+
+	// A private group header (hotline-envelope/v2): BER → CRI, DOR in the
+	// thread of envelope-1, CRI at seq 3 and DOR at seq 2, both after
+	// envelope-3; CRI's opening; and the proof that BER signed another
+	// version 2 envelope to CRI at seq 3.
+	two := newTestDraft(keys, "BER", "CRI", "DOR")
+	two.Version = 2
+	two.Group = "all"
+	two.Inner = Inner{Kind: "advisory", Severity: SeverityHigh, Marking: TLPAmber, Thread: e1.ID(), Refs: []ID{e3.ID()}}
+	two.Body = []byte(`{"title":"Update: indicators of the campaign","stix":{"type":"bundle","id":"bundle--00000000-0000-4000-8000-000000000001","objects":[]}}`)
+	two.To[0].Seq, two.To[0].Prev = 3, e3.ID()
+	two.To[1].Seq, two.To[1].Prev = 2, e3.ID()
+	ev2 := mustSeal(t, keys, two)
+	out["group-v2.bin"] = ev2.Marshal()
+	for _, r := range ev2.Header.Recipients {
+		v, err := ev2.View(r.Party)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out["group-v2.view-"+r.Party+".bin"] = v.Marshal()
+	}
+	out["group-v2.opening-CRI.txt"] = openingVector(ev2, "CRI")
+	other := newTestDraft(keys, "BER", "CRI")
+	other.Version = 2
+	other.To[0].Seq, other.To[0].Prev = 3, e3.ID()
+	ev2b := mustSeal(t, keys, other)
+	sc2, err := NewSequenceConflict("CRI", ev2, ev2.SealedOpening("CRI"), ev2b, ev2b.SealedOpening("CRI"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["sequence-conflict-v2.txt"] = sc2.Marshal()
+
+	logVectors(t, keys, out, e1.ID(), NoteID(rc.Text()), e3.ID(), ev2.ID())
 	return out
+}
+
+// openingVector lists party's opening in e: the 72 bytes, what they say,
+// and the commitment they open.
+func openingVector(e *Envelope, party string) []byte {
+	o := e.SealedOpening(party)
+	r := e.Header.Recipients[e.Header.Index(party)]
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s's opening of its sequence commitment in group-v2.bin (docs/PROTOCOL.md §3.3):\n", party)
+	b.WriteString("# the 72 bytes sealed with the content key in its stanza, then seq, previous id and salt they hold,\n")
+	fmt.Fprintf(&b, "# and the commitment SHA-256(\"hotline-envelope/v2 sequence\\n\" ‖ \"%s\\n\" ‖ opening) on its to line\n", party)
+	fmt.Fprintf(&b, "party %s\nopening %s\n", party, b64(o))
+	fmt.Fprintf(&b, "seq %d\nprev %s\nsalt %s\ncommitment %s\n", binary.BigEndian.Uint64(o), ID(o[8:40]), b64(o[40:]), b64(r.Commitment[:]))
+	return []byte(b.String())
 }
 
 // leafVectors lists entries as "origin direction id entry", one per line.
@@ -251,6 +300,7 @@ func TestVectorsCheck(t *testing.T) {
 	}{
 		{"envelope-1", []string{"CRI"}, "clarification_request"},
 		{"envelope-3", []string{"CRI", "DOR", "ELM"}, "advisory"},
+		{"group-v2", []string{"CRI", "DOR"}, "advisory"},
 	} {
 		wire := readVector(t, c.file+".bin")
 		e, err := Parse(wire)
@@ -309,6 +359,8 @@ func TestVectorsCheck(t *testing.T) {
 	} else if err := sc.Verify(verifier("BER")); err != nil {
 		t.Error(err)
 	}
+	checkV2Vectors(t, verifier("BER"), encKey("CRI"))
+	checkLogVectors(t, pub)
 	if _, err := OpenRelayReceipt(readVector(t, "relay-receipt.note"), verifier("ELM")); err != nil {
 		t.Error(err)
 	}
@@ -345,5 +397,55 @@ func TestVectorsCheck(t *testing.T) {
 	}
 	if !strings.Contains(string(readVector(t, "leaves.txt")), "hotline/BER 03 "+rid.String()) {
 		t.Error("leaves.txt has no 0x03 entry for the receipt's id")
+	}
+}
+
+// checkV2Vectors checks the private group header's vectors: CRI's
+// opening, as the file lists it, opens the commitment on CRI's to line and
+// is what CRI's stanza seals; DOR's view holds no trace of it; the
+// version 2 sequence-conflict proof verifies with BER's key alone.
+func checkV2Vectors(t *testing.T, ber note.Verifier, cri *EncryptionKey) {
+	e, err := Parse(readVector(t, "group-v2.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(string(readVector(t, "group-v2.opening-CRI.txt")), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(line, "#") {
+			fields[k] = v
+		}
+	}
+	o, err := base64.StdEncoding.DecodeString(fields["opening"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, prev, err := e.Header.Sequence("CRI", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e3, _ := Parse(readVector(t, "envelope-3.bin"))
+	if fmt.Sprint(seq) != fields["seq"] || prev.String() != fields["prev"] || seq != 3 || prev != e3.ID() {
+		t.Errorf("CRI's opening says %d after %s; the file %s after %s; want 3 after envelope-3", seq, prev, fields["seq"], fields["prev"])
+	}
+	// The definition, spelled out.
+	c := sha256.Sum256(append([]byte("hotline-envelope/v2 sequence\nCRI\n"), o...))
+	if b64(c[:]) != fields["commitment"] || c != e.Header.Recipients[e.Header.Index("CRI")].Commitment {
+		t.Error("the commitment is not SHA-256 of the prefix, the party and the opening")
+	}
+	v, _ := Parse(readVector(t, "group-v2.view-CRI.bin"))
+	m, err := v.Open("CRI", cri)
+	if err != nil || !bytes.Equal(m.Opening, o) {
+		t.Errorf("CRI's stanza does not seal the listed opening: %v", err)
+	}
+	dor := readVector(t, "group-v2.view-DOR.bin")
+	if bytes.Contains(dor, o) || bytes.Contains(dor, []byte(prev.String())) || bytes.Contains(dor, prev[:]) {
+		t.Error("DOR's view carries CRI's opening or previous id")
+	}
+	sc, err := ParseSequenceConflict(readVector(t, "sequence-conflict-v2.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Verify(ber); err != nil || sc.AOpening == nil || sc.BOpening == nil {
+		t.Errorf("sequence-conflict-v2.txt: %v (openings %t %t)", err, sc.AOpening != nil, sc.BOpening != nil)
 	}
 }

@@ -379,6 +379,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 type target struct {
 	version    *agreement.Version
 	enc        *hotline.EncryptionPublicKey // what envelopes are sealed to
+	envelope   int                          // envelope version: 2 if the target speaks protocol 2, as a node would seal
 	origin     string                       // the target's log
 	receiptKey note.Verifier                // the target's message key
 	senderKey  note.Verifier                // the sender's, as the target sees it
@@ -405,7 +406,11 @@ func newTarget(c *Config) (*target, error) {
 	if err != nil {
 		sk = nil
 	}
-	return &target{version: c.Agreement.Latest(), enc: enc, origin: origin, receiptKey: rk, senderKey: sk}, nil
+	envelope := 1
+	if ps, err := c.Agreement.Protocols(c.Target); err == nil && slices.Contains(ps, 2) {
+		envelope = 2
+	}
+	return &target{version: c.Agreement.Latest(), enc: enc, envelope: envelope, origin: origin, receiptKey: rk, senderKey: sk}, nil
 }
 
 func (c *Config) client() (*http.Client, func()) {

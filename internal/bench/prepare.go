@@ -112,6 +112,7 @@ func prepare(ctx context.Context, c *Config, t *target, prog *progress) ([]envel
 			break
 		}
 		env, err := hotline.Seal(&hotline.Draft{
+			Version:   t.envelope,
 			Agreement: t.version.Hash(),
 			From:      c.Key.Name(),
 			Created:   now,

@@ -227,8 +227,9 @@ type envelopeSummary struct {
 
 type recipientSummary struct {
 	Party    string `json:"party"`
-	Seq      uint64 `json:"seq"`
+	Seq      uint64 `json:"seq,omitempty"` // absent in a version 2 envelope: committed, not shown
 	Prev     string `json:"prev,omitempty"`
+	Sealed   bool   `json:"seq_sealed,omitempty"` // version 2: only the recipient's stanza opens them
 	Included bool   `json:"stanza_included"`
 }
 
@@ -272,7 +273,7 @@ signature and the commitments a relay can check.`,
 				Size: e.Size(), Payload: h.PayloadSize, Signature: sig,
 			}
 			for _, r := range h.Recipients {
-				rs := recipientSummary{Party: r.Party, Seq: r.Seq, Included: e.Stanza(r.Party) != nil}
+				rs := recipientSummary{Party: r.Party, Seq: r.Seq, Included: e.Stanza(r.Party) != nil, Sealed: h.Version == 2}
 				if !r.Prev.IsZero() {
 					rs.Prev = r.Prev.String()
 				}
@@ -302,6 +303,10 @@ signature and the commitments a relay can check.`,
 			fmt.Fprintf(w, "size       %d bytes (ciphertext %d)\n", s.Size, s.Payload)
 			fmt.Fprintf(w, "signature  %s\n", s.Signature)
 			for _, r := range s.Recipients {
+				if r.Sealed {
+					fmt.Fprintf(w, "to         %-16s seq sealed (in its key stanza)\n", r.Party)
+					continue
+				}
 				prev := "first"
 				if r.Prev != "" {
 					prev = "after " + r.Prev

@@ -133,7 +133,6 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 		return nil, false, invalidBody(m.Inner.Kind, err)
 	}
 
-	self := h.Recipients[h.Index(n.party)]
 	// The bytes received are canonical (Read refuses any other); only a
 	// full envelope, sent where a view would do, is cut down to this
 	// node's view before it is stored.
@@ -164,15 +163,15 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 			Raw:           stored,
 			Body:          m.Body,
 			At:            now,
-			PairSeq:       self.Seq,
-			PairPrev:      self.Prev,
+			PairSeq:       m.Seq,
+			PairPrev:      m.Prev,
 		},
 		Entry: entry,
 	}
 	ins, err := n.store.InsertReceived(ctx, rec)
 	var sc *store.SequenceConflictError
 	if errors.As(err, &sc) {
-		return nil, false, n.sequenceConflict(ctx, e, sc)
+		return nil, false, n.sequenceConflict(ctx, e, m, sc)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("storing envelope %s: %w", id, err)
@@ -307,16 +306,28 @@ func recipients(h *hotline.Header) []string {
 // proof, and returns the refusal. The same envelope again makes the same
 // proof (its two headers in a fixed order), so it is refused the same way
 // and stored once.
-func (n *Node) sequenceConflict(ctx context.Context, e *hotline.Envelope, sc *store.SequenceConflictError) error {
+//
+// In a version 2 envelope the sequence number and previous id are this
+// node's opening of the header's commitment (m.Opening); the proof carries
+// the openings of both envelopes, the stored one's opened again from its
+// stanza, so that it stays self-contained.
+func (n *Node) sequenceConflict(ctx context.Context, e *hotline.Envelope, m *hotline.Message, sc *store.SequenceConflictError) error {
 	h := &e.Header
-	self := h.Recipients[h.Index(n.party)]
 	refuse := hotline.Errorf(ErrSequenceConflict, "envelope %d from %s to %s (previous %s) conflicts with envelope %s received before",
-		self.Seq, h.From, n.party, prevString(self.Prev), sc.StoredID)
+		m.Seq, h.From, n.party, prevString(m.Prev), sc.StoredID)
 	stored, err := hotline.Parse(sc.Stored)
 	if err != nil {
 		return fmt.Errorf("parsing stored envelope %s: %w", sc.StoredID, err)
 	}
-	proof, err := hotline.NewSequenceConflict(n.party, e, stored)
+	var storedOpening []byte
+	if stored.Header.Version == 2 {
+		sm, err := stored.Open(n.party, n.encKeys...)
+		if err != nil {
+			return fmt.Errorf("opening stored envelope %s for its sequence opening: %w", sc.StoredID, err)
+		}
+		storedOpening = sm.Opening
+	}
+	proof, err := hotline.NewSequenceConflict(n.party, e, m.Opening, stored, storedOpening)
 	if err != nil {
 		return fmt.Errorf("making the sequence-conflict proof of %s and %s: %w", e.ID(), sc.StoredID, err)
 	}
@@ -326,7 +337,7 @@ func (n *Node) sequenceConflict(ctx context.Context, e *hotline.Envelope, sc *st
 	}
 	if !existed {
 		n.logger.Error("SEQUENCE CONFLICT: a sender signed two envelopes that break its sequence to this node",
-			"from", h.From, "seq", self.Seq, "id", e.ID(), "stored", sc.StoredID)
+			"from", h.From, "seq", m.Seq, "id", e.ID(), "stored", sc.StoredID)
 		if n.onSeq != nil {
 			n.onSeq(proof)
 		}

@@ -680,12 +680,19 @@ func TestConcurrentSends(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				r := e.Header.Recipients[e.Header.Index(p)]
-				if other, dup := bySeq[r.Seq]; dup {
-					t.Fatalf("%s and %s both carry sequence number %d to %s", other, id, r.Seq, p)
+				opening, err := tn.SentOpening(ctx, id, p)
+				if err != nil {
+					t.Fatal(err)
 				}
-				bySeq[r.Seq] = id
-				prevOf[id] = r.Prev
+				seq, prev, err := e.Header.Sequence(p, opening)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if other, dup := bySeq[seq]; dup {
+					t.Fatalf("%s and %s both carry sequence number %d to %s", other, id, seq, p)
+				}
+				bySeq[seq] = id
+				prevOf[id] = prev
 			}
 			for seq := uint64(1); seq <= n; seq++ {
 				id, ok := bySeq[seq]

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -103,8 +104,9 @@ func (n *Node) send(ctx context.Context, d Draft) (hotline.ID, error) {
 		}
 	}
 
+	version := envelopeVersion(agr, to)
 	for range maxSealRetries {
-		id, entry, err := n.seal(ctx, d, v, to, keys, now)
+		id, entry, err := n.seal(ctx, d, v, version, to, keys, now)
 		if errors.Is(err, store.ErrConflict) {
 			continue // another process took a sequence number: seal again
 		}
@@ -137,12 +139,54 @@ func (n *Node) send(ctx context.Context, d Draft) (hotline.ID, error) {
 // against the header's inner commitment.
 func SentInnerKey(id hotline.ID) string { return "inner/" + id.String() }
 
+// SentOpeningsKey is the store value under which a node keeps, for a
+// version 2 envelope it sent, each recipient's sequence opening
+// ([hotline.Envelope.SealedOpening]), one "party base64" line each: with
+// it the sender can show a third party the numbers it committed to.
+func SentOpeningsKey(id hotline.ID) string { return "openings/" + id.String() }
+
+// SentOpening returns the opening of party's sequence commitment in the
+// version 2 envelope id this node sent, as [SentOpeningsKey] keeps it;
+// nil for a version 1 envelope. With it, [hotline.Header.Sequence] gives
+// the sequence number and previous id the envelope carries to party.
+func (n *Node) SentOpening(ctx context.Context, id hotline.ID, party string) ([]byte, error) {
+	v, err := n.store.Value(ctx, SentOpeningsKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the sequence openings of %s: %w", id, err)
+	}
+	for line := range strings.Lines(string(v)) {
+		if p, o, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " "); ok && p == party {
+			return base64.StdEncoding.DecodeString(o)
+		}
+	}
+	return nil, fmt.Errorf("no sequence opening of %s for %s", id, party)
+}
+
+// envelopeVersion returns the envelope version to seal to recipients to:
+// 2 (hotline-envelope/v2, whose header shows no recipient another's
+// sequence) when every recipient's directory entry lists protocol 2, and
+// 1 otherwise, since a node that speaks only protocol 1 cannot read
+// version 2. One envelope has one header, so a single recipient still on
+// version 1 makes the whole group's header version 1.
+func envelopeVersion(agr *agreement.Agreement, to []string) int {
+	for _, p := range to {
+		ps, err := agr.Protocols(p)
+		if err != nil || !slices.Contains(ps, 2) {
+			return 1
+		}
+	}
+	return 2
+}
+
 // seal takes the next sequence number to each recipient, seals d with
 // them and stores the envelope with its outbox rows. Sends of this node
 // do it one at a time: concurrent sends sealing with the same numbers
 // would all but one be refused by the store and seal again, and under
 // load could exhaust their retries (a 500 to the operator).
-func (n *Node) seal(ctx context.Context, d Draft, v *agreement.Version, to []string, keys []*hotline.EncryptionPublicKey, now time.Time) (hotline.ID, [hotline.EntrySize]byte, error) {
+func (n *Node) seal(ctx context.Context, d Draft, v *agreement.Version, version int, to []string, keys []*hotline.EncryptionPublicKey, now time.Time) (hotline.ID, [hotline.EntrySize]byte, error) {
 	n.seqMu.Lock()
 	defer n.seqMu.Unlock()
 	seqs, err := n.store.NextSequences(ctx, to)
@@ -150,6 +194,7 @@ func (n *Node) seal(ctx context.Context, d Draft, v *agreement.Version, to []str
 		return hotline.ID{}, [hotline.EntrySize]byte{}, fmt.Errorf("allocating sequence numbers: %w", err)
 	}
 	hd := &hotline.Draft{
+		Version:   version,
 		Agreement: v.Hash(),
 		From:      n.party,
 		Group:     d.Group,
@@ -174,6 +219,15 @@ func (n *Node) seal(ctx context.Context, d Draft, v *agreement.Version, to []str
 	// evidence bundle) the kind, severity and refs it committed to.
 	if err := n.store.SetValue(ctx, SentInnerKey(id), e.SealedInner()); err != nil {
 		return hotline.ID{}, [hotline.EntrySize]byte{}, fmt.Errorf("storing the inner header of %s: %w", id, err)
+	}
+	if e.Header.Version == 2 {
+		var ob strings.Builder
+		for _, p := range to {
+			fmt.Fprintf(&ob, "%s %s\n", p, base64.StdEncoding.EncodeToString(e.SealedOpening(p)))
+		}
+		if err := n.store.SetValue(ctx, SentOpeningsKey(id), []byte(ob.String())); err != nil {
+			return hotline.ID{}, [hotline.EntrySize]byte{}, fmt.Errorf("storing the sequence openings of %s: %w", id, err)
+		}
 	}
 	entry := hotline.LeafEntry(n.log.Origin(), hotline.Sent, id)
 	_, err = n.store.InsertSent(ctx, &store.Sent{

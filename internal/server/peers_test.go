@@ -11,6 +11,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,16 +296,24 @@ func TestEquivocationCaught(t *testing.T) {
 }
 
 // withholding is a fault-injecting transport: it refuses to deliver the
-// envelope carrying one sequence number.
+// envelope carrying one sequence number. The sender's node tells it the
+// number: a hotline-envelope/v2 header shows it to nobody else.
 type withholding struct {
 	outbox.Transport
-	seq uint64
+	seq    uint64
+	sender *atomic.Pointer[server.Server]
 }
 
 func (w *withholding) PostEnvelope(ctx context.Context, to, endpoint string, view []byte) ([]byte, error) {
 	e, err := hotline.Parse(view)
-	if err == nil && e.Header.Recipients[e.Header.Index(to)].Seq == w.seq {
-		return nil, errors.New("withheld by the test")
+	if err == nil {
+		opening, err := w.sender.Load().Node().SentOpening(ctx, e.ID(), to)
+		if err != nil {
+			return nil, err
+		}
+		if seq, _, err := e.Header.Sequence(to, opening); err != nil || seq == w.seq {
+			return nil, errors.Join(errors.New("withheld by the test"), err)
+		}
 	}
 	return w.Transport.PostEnvelope(ctx, to, endpoint, view)
 }
@@ -319,12 +328,16 @@ func TestSequenceGap(t *testing.T) {
 			c.Delivery.RelayAfter = server.Duration(time.Hour)
 		},
 	}
+	var sender atomic.Pointer[server.Server]
 	tn := newTestNetWith(t, cfg, []string{"BER", "CRI"}, func(p string, o *server.Options) {
 		if p == "BER" {
-			o.DeliveryTransport = func(tr outbox.Transport) outbox.Transport { return &withholding{Transport: tr, seq: 2} }
+			o.DeliveryTransport = func(tr outbox.Transport) outbox.Transport {
+				return &withholding{Transport: tr, seq: 2, sender: &sender}
+			}
 		}
 	})
 	ber, cri := tn.Servers["BER"], tn.Servers["CRI"]
+	sender.Store(ber)
 	ctx := context.Background()
 	var ids []hotline.ID
 	for range 3 {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,10 +182,18 @@ func TestForgedRequestBodiesNotRead(t *testing.T) {
 // leaves a proof — both signed headers — that verifies with the sender's
 // key alone. A number beyond 2^63−1 is malformed, never a 500.
 func TestSequenceConflict(t *testing.T) {
+	for _, version := range []int{1, 2} {
+		t.Run(fmt.Sprintf("hotline-envelope/v%d", version), func(t *testing.T) { testSequenceConflict(t, version) })
+	}
+}
+
+// testSequenceConflict runs TestSequenceConflict with envelopes of one
+// version; in version 2 the stored proofs carry CRI's openings.
+func testSequenceConflict(t *testing.T, version int) {
 	rn := newRefusalNet(t)
 	toCRI := []string{"CRI"}
 	at := func(seq uint64, prev hotline.ID) func(*hotline.Draft) {
-		return func(d *hotline.Draft) { d.To[0].Seq, d.To[0].Prev = seq, prev }
+		return func(d *hotline.Draft) { d.Version, d.To[0].Seq, d.To[0].Prev = version, seq, prev }
 	}
 	var other hotline.ID
 	other[0] = 7
@@ -242,6 +251,9 @@ func TestSequenceConflict(t *testing.T) {
 		}
 		if err := p.Verify(v); err != nil {
 			t.Errorf("stored proof does not verify: %v", err)
+		}
+		if (p.AOpening != nil) != (version == 2) || (p.BOpening != nil) != (version == 2) {
+			t.Errorf("stored proof of version %d envelopes: openings %t %t", version, p.AOpening != nil, p.BOpening != nil)
 		}
 		proofs = append(proofs, p)
 	}
@@ -443,5 +455,67 @@ func TestSignedRefusalReachesSender(t *testing.T) {
 	}
 	if got[0].Entry != hotline.LeafEntry(origin, hotline.RefusalReceived, rid) {
 		t.Error("BER's logged entry is not the refusal's (direction 0x06)")
+	}
+}
+
+// TestGroupHeaderPrivate (issue 16 finding 2): BER sends CRI two
+// messages, then one to CRI and DOR. Every node speaks protocol 2, so the
+// group message is a hotline-envelope/v2: the view DOR received over HTTP
+// shows neither CRI's sequence number (3) nor its previous id, only a
+// salted commitment; DOR's own stanza opened DOR's (1, none), and CRI,
+// opening its stanza, took the envelope as its third from BER.
+func TestGroupHeaderPrivate(t *testing.T) {
+	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI", "DOR"}}, nil, nil)
+	ctx := context.Background()
+	ber := tn.Servers["BER"].Node()
+	send := func(to ...string) hotline.ID {
+		id, err := ber.Send(ctx, node.Draft{
+			To: to, Kind: "clarification_request",
+			Severity: hotline.SeverityCritical, Marking: hotline.TLPAmber,
+			Body: []byte(clarificationBody),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range to {
+			poll.Must(t, "delivery to "+p, func() (bool, error) {
+				row, err := ber.Store().OutboxEntry(ctx, id, p)
+				return row.State == store.OutboxDelivered, err
+			})
+		}
+		return id
+	}
+	send("CRI")
+	second := send("CRI")
+	group := send("CRI", "DOR")
+
+	got, err := tn.Servers["DOR"].Node().Store().Envelope(ctx, hotline.Received, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, err := hotline.Parse(got.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := string(view.HeaderText())
+	for _, leak := range []string{second.String(), string(second[:]), base64.StdEncoding.EncodeToString(second[:])} {
+		if strings.Contains(head, leak) {
+			t.Errorf("DOR's view names CRI's previous envelope:\n%s", head)
+		}
+	}
+	for _, line := range strings.Split(head, "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[0] == "to" && f[1] == "CRI" && slices.Contains(f[2:], "3") {
+			t.Errorf("DOR's view shows CRI's sequence number: %q", line)
+		}
+	}
+	if got.PairSeq != 1 || !got.PairPrev.IsZero() {
+		t.Errorf("DOR took the group message as %d after %v, want 1, first", got.PairSeq, got.PairPrev)
+	}
+	atCRI, err := tn.Servers["CRI"].Node().Store().Envelope(ctx, hotline.Received, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if atCRI.PairSeq != 3 || atCRI.PairPrev != second {
+		t.Errorf("CRI took the group message as %d after %v, want 3 after %v", atCRI.PairSeq, atCRI.PairPrev, second)
 	}
 }
