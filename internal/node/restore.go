@@ -212,14 +212,13 @@ func (n *Node) Restored(ctx context.Context, view, receipt []byte) (bool, error)
 	if !found {
 		return false, fmt.Errorf("the log does not hold the entry of %s at index %d, as its receipt says", id, rc.LogIndex)
 	}
-	self2 := h.Recipients[i]
 	ins, err := n.store.InsertReceived(ctx, &store.Received{
 		Envelope: store.Envelope{
 			Direction: hotline.Received, ID: id, From: h.From, To: recipients(h), Group: h.Group,
 			Created: h.Created, AgreementHash: h.Agreement, Exercise: h.Exercise,
 			Kind: m.Inner.Kind, Severity: m.Inner.Severity, Marking: m.Inner.Marking,
 			Thread: m.Inner.Thread, Refs: m.Inner.Refs, Raw: view, Body: m.Body,
-			At: rc.Received, PairSeq: self2.Seq, PairPrev: self2.Prev,
+			At: rc.Received, PairSeq: m.Seq, PairPrev: m.Prev,
 		},
 		Entry: entry,
 	})
