@@ -1,0 +1,63 @@
+package watch
+
+import (
+	"context"
+	"time"
+
+	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/agreement"
+	"github.com/hotline-net/hotline/internal/node"
+	"github.com/hotline-net/hotline/internal/obligations"
+	"github.com/hotline-net/hotline/internal/store"
+)
+
+// NodeSource is the [Source] of a running node.
+type NodeSource struct {
+	Node *node.Node
+}
+
+var _ Source = NodeSource{}
+
+// Party returns the node's party.
+func (s NodeSource) Party() string { return s.Node.Party() }
+
+// Judge judges the obligations of thread (every stored message's for a
+// zero thread) on the node's evidence, as of now.
+func (s NodeSource) Judge(ctx context.Context, thread hotline.ID, now time.Time) (obligations.Result, error) {
+	e := &node.Evidence{Store: s.Node.Store(), Party: s.Node.Party(), Agreement: s.Node.Agreement(), Now: now}
+	res, _, err := e.Judge(ctx, node.ObligationScope{Thread: thread})
+	return res, err
+}
+
+// Threads returns the threads of the messages the node stored at or after
+// since, newest first: the store lists newest first, so the listing stops
+// at the first older message.
+func (s NodeSource) Threads(ctx context.Context, since time.Time) ([]hotline.ID, error) {
+	seen := map[hotline.ID]bool{}
+	var out []hotline.ID
+	q := store.MessageQuery{MessageFilter: store.MessageFilter{IncludePending: true}, Limit: 1000}
+	for {
+		page, err := s.Node.Store().Messages(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page.Envelopes {
+			if e.At.Before(since) {
+				return out, nil
+			}
+			if t := e.ThreadID(); !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
+		}
+		if page.Next == "" {
+			return out, nil
+		}
+		q.Cursor = page.Next
+	}
+}
+
+// Contacts returns party's contacts from the agreement's directory.
+func (s NodeSource) Contacts(party string) ([]agreement.Contact, error) {
+	return s.Node.Agreement().Contacts(party)
+}
