@@ -184,7 +184,7 @@ func fillFixture(ctx context.Context, st store.Store, agr hotline.ID, n int) err
 	return storetest.Parallel(len(peers), 0, uint64(len(peers)), func(w uint64) error {
 		peer := peers[w]
 		var inSeq, outSeq uint64
-		var outPrev hotline.ID
+		var outPrev, inPrev hotline.ID
 		id := func(g uint64, k byte) hotline.ID {
 			var b [9]byte
 			binary.BigEndian.PutUint64(b[:], g)
@@ -193,7 +193,8 @@ func fillFixture(ctx context.Context, st store.Store, agr hotline.ID, n int) err
 		}
 		receive := func(e store.Envelope) error {
 			inSeq++
-			e.Direction, e.PairSeq, e.To = hotline.Received, inSeq, []string{"BER"}
+			e.Direction, e.PairSeq, e.PairPrev, e.To = hotline.Received, inSeq, inPrev, []string{"BER"}
+			inPrev = e.ID
 			e.From, e.Raw, e.AgreementHash = peer, e.ID[:], agr
 			if _, err := st.InsertReceived(ctx, &store.Received{Envelope: e, Entry: hotline.LeafEntry("BER", hotline.Received, e.ID)}); err != nil {
 				return err

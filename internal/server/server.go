@@ -263,7 +263,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 		return nil, err
 	}
 	if s.watcher, err = watch.New(watch.Config{
-		Source: watch.NodeSource{Node: s.node}, Values: s.store, Interval: time.Duration(cfg.WatchInterval),
+		Source: watch.NodeSource{Store: s.store, Self: cfg.Party, Agreement: s.node.Agreement}, Values: s.store, Interval: time.Duration(cfg.WatchInterval),
 		Resend: s.deliverer.ResendViaRelay, Dir: dir, Clock: opts.Clock, Logger: s.logger, Registerer: s.registry,
 	}); err != nil {
 		return nil, err

@@ -34,7 +34,10 @@
 // judge only the threads still live — those with an obligation open, or
 // missed and not yet through its escalation — and the threads of messages
 // stored since the previous pass. A thread whose obligations are all
-// decided and escalated leaves the watch.
+// decided and escalated leaves the watch. Judging a thread reads the store
+// for it alone (about a millisecond), so with more than
+// [Config.MaxScoped] live threads a pass judges every stored message at
+// once instead, as the first does.
 package watch
 
 import (
@@ -103,6 +106,11 @@ type Config struct {
 	// returns what it did in one sentence (its route). Nil: the agreement
 	// names no relay this node can use, and the step says so.
 	Resend func(ctx context.Context, id hotline.ID, recipient string) (string, error)
+	// MaxScoped is the most live threads a pass judges one by one; with
+	// more, it judges every stored message at once, which then costs
+	// less (each thread's judging reads the store on its own, about a
+	// millisecond). Zero means 64.
+	MaxScoped int
 	// Dir is the node folder, shown in the proposed commands ("DIR" if
 	// empty).
 	Dir string
@@ -174,6 +182,9 @@ func New(cfg Config) (*Watcher, error) {
 	if cfg.Dir == "" {
 		cfg.Dir = "DIR"
 	}
+	if cfg.MaxScoped <= 0 {
+		cfg.MaxScoped = 64
+	}
 	w := &Watcher{
 		cfg: cfg, clock: clock.Or(cfg.Clock), logger: cfg.Logger,
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -231,15 +242,12 @@ func (w *Watcher) Check(ctx context.Context) ([]Action, error) {
 		w.since = since
 	}
 	var results []obligations.Result
-	if !w.primed {
+	if !w.primed || len(w.watched) > w.cfg.MaxScoped {
 		res, err := w.cfg.Source.Judge(ctx, hotline.ID{}, now)
 		if err != nil {
 			return nil, fmt.Errorf("judging every obligation: %w", err)
 		}
 		results = append(results, res)
-		for _, o := range res.Obligations {
-			w.watched[o.Thread] = true
-		}
 	} else {
 		// Messages stored since the last scan (a second's overlap: the
 		// store's times and the clock's need not agree to the nanosecond).
@@ -423,6 +431,14 @@ func (w *Watcher) recent(ctx context.Context) ([]Action, error) {
 		return nil, fmt.Errorf("reading the recent actions: %w", err)
 	}
 	return list, nil
+}
+
+// Watched returns how many threads the watch keeps judging: those with an
+// obligation open, or overdue and not yet through its escalation.
+func (w *Watcher) Watched() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.watched)
 }
 
 // Filter selects actions to list. Zero fields select everything.
