@@ -41,6 +41,8 @@
 package watch
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -282,7 +284,11 @@ func (w *Watcher) Check(ctx context.Context) ([]Action, error) {
 		}
 		evs = append(evs, res.Events...)
 	}
-	slices.SortStableFunc(evs, func(a, b obligations.Event) int { return a.At.Compare(b.At) })
+	// In time order, and in one order whatever the order of the threads.
+	slices.SortStableFunc(evs, func(a, b obligations.Event) int {
+		return cmp.Or(a.At.Compare(b.At), bytes.Compare(a.Message[:], b.Message[:]), cmp.Compare(a.To, b.To),
+			cmp.Compare(a.Type, b.Type), cmp.Compare(stepOrder[a.Kind], stepOrder[b.Kind]))
+	})
 	var done []Action
 	var errs []error
 	for _, ev := range evs {
@@ -332,6 +338,12 @@ func (w *Watcher) Check(ctx context.Context) ([]Action, error) {
 	w.watched = live
 	w.live.Set(float64(len(live)))
 	return done, errors.Join(errs...)
+}
+
+// stepOrder orders the events of one obligation due at one time.
+var stepOrder = map[obligations.EventKind]int{
+	obligations.Warning: 0, obligations.Alert: 1, obligations.ResendViaRelay: 2,
+	obligations.NotifyContact: 3, obligations.ProposeConsultation: 4,
 }
 
 // stillLive reports whether an obligation may raise events later: open,
