@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/cli"
 	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/obligations"
@@ -116,6 +118,33 @@ func TestEscalationOverRealNodes(t *testing.T) {
 		!strings.Contains(list.Proposals[0].Command, "--ref "+id.String()) {
 		t.Errorf("proposals: %+v", list.Proposals)
 	}
+	// The officer sees the proposal in the inbox of what is owed to us,
+	// and the whole escalation in hotline escalations.
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"inbox", "--dir", tn.Folder("BER"), "--sent"}, []string{
+			"consultations proposed by the watch (not sent): 1",
+			"to send it: hotline send --dir " + tn.Folder("BER") + " --to DOR --kind consultation_request",
+		}},
+		{[]string{"escalations", "--dir", tn.Folder("BER")}, []string{
+			"propose_consultation", "notify_diplomatic_contact notify DOR's diplomatic contact: DOR diplomatic point of contact",
+			"resend_via_relay", "resent through relay " + sim.Depositary, "alert", "OVERDUE: DOR has not acknowledged", "warning",
+			"consultations proposed: 1",
+		}},
+	} {
+		var out, errOut bytes.Buffer
+		if code := cli.Run(ctx, c.args, nil, &out, &errOut); code != 0 {
+			t.Fatalf("hotline %v: exit %d: %s", c.args, code, errOut.String())
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("hotline %v lacks %q:\n%s", c.args, w, out.String())
+			}
+		}
+	}
+
 	// Nothing was sent on the officer's behalf.
 	n, err := ber.Store().CountMessages(ctx, store.MessageFilter{Direction: hotline.Sent, Kind: "consultation_request"})
 	if err != nil || n != 0 {
