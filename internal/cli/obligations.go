@@ -167,6 +167,25 @@ func printDue(ctx context.Context, w io.Writer, op *operator, sent bool) error {
 	if len(open) > 0 {
 		printObligations(w, open)
 	}
+	if !sent {
+		return nil
+	}
+	// What the watch proposes for what is owed to us: the newest few, each
+	// with the command that sends it.
+	var esc opapi.EscalationList
+	if err := op.call(ctx, http.MethodGet, "/api/v1/escalations?event=propose_consultation", nil, &esc); err != nil {
+		return err
+	}
+	if len(esc.Proposals) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nconsultations proposed by the watch (not sent): %d\n", len(esc.Proposals))
+	for _, a := range esc.Proposals[:min(len(esc.Proposals), 3)] {
+		fmt.Fprintf(w, "  %s\n    to send it: %s\n", a.Summary, a.Command)
+	}
+	if len(esc.Proposals) > 3 {
+		fmt.Fprintln(w, "  (hotline escalations --event propose_consultation lists them all)")
+	}
 	return nil
 }
 

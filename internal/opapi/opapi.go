@@ -75,6 +75,9 @@ type Config struct {
 	MaxBody int64
 	// Peers reports the channels to peers; nil serves no /peers.
 	Peers PeerReporter
+	// Watch lists what the node's watch acted on; nil serves no
+	// /escalations.
+	Watch Watch
 }
 
 // PeerReporter reports the health of the channels to every peer, and
@@ -88,6 +91,7 @@ type PeerReporter interface {
 
 type api struct {
 	peers   PeerReporter
+	watch   Watch
 	node    *node.Node
 	tokens  map[string]Role
 	maxBody int64
@@ -96,7 +100,7 @@ type api struct {
 
 // Handler returns the operator API, serving absolute paths under /api/v1/.
 func Handler(cfg Config) http.Handler {
-	a := &api{node: cfg.Node, tokens: cfg.Tokens, maxBody: cfg.MaxBody, logger: cfg.Node.Logger(), peers: cfg.Peers}
+	a := &api{node: cfg.Node, tokens: cfg.Tokens, maxBody: cfg.MaxBody, logger: cfg.Node.Logger(), peers: cfg.Peers, watch: cfg.Watch}
 	if a.maxBody <= 0 {
 		a.maxBody = 17 << 20
 	}
@@ -114,6 +118,9 @@ func Handler(cfg Config) http.Handler {
 	mux.Handle("GET /api/v1/compliance", a.handle([]Role{Officer, Auditor, Admin}, a.settled(a.compliance)))
 	if a.peers != nil {
 		mux.Handle("GET /api/v1/peers", a.handle(read, a.listPeers))
+	}
+	if a.watch != nil {
+		mux.Handle("GET /api/v1/escalations", a.handle(read, a.escalations))
 	}
 	mux.Handle("/api/v1/", a.handle(read, func(*http.Request) (any, error) {
 		return nil, hotline.Errorf(node.ErrNotFound, "no such endpoint")

@@ -39,6 +39,7 @@ func newOperatorAPI(t *testing.T, maxBody int64) http.Handler {
 		Tokens:  map[string]opapi.Role{"officer-token": opapi.Officer, "auditor-token": opapi.Auditor},
 		MaxBody: maxBody,
 		Peers:   closedPeers{},
+		Watch:   tn.Servers["BER"].Watcher(),
 	})
 }
 
@@ -84,6 +85,9 @@ func TestHandlerRefusals(t *testing.T) {
 		{"bad limit", "auditor-token", "GET", "/api/v1/messages?limit=0", "", 400, "bad_request"},
 		{"no such endpoint", "auditor-token", "GET", "/api/v1/nothing", "", 404, "not_found"},
 		{"store closing", "auditor-token", "GET", "/api/v1/peers", "", 503, "unavailable"},
+		{"escalations without a token", "", "GET", "/api/v1/escalations", "", 401, "unauthorized"},
+		{"escalations of an unknown event", "auditor-token", "GET", "/api/v1/escalations?event=panic", "", 400, "bad_request"},
+		{"escalations of a bad thread id", "auditor-token", "GET", "/api/v1/escalations?thread=xyz", "", 400, "bad_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,5 +135,20 @@ func TestHandlerSendShow(t *testing.T) {
 	}
 	if rec := call(h, "auditor-token", "GET", "/api/v1/equivocations", ""); rec.Code != 200 || !bytes.Contains(rec.Body.Bytes(), []byte(`"equivocations": []`)) {
 		t.Errorf("equivocations: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestHandlerEscalations: every reading role lists what the watch acted
+// on; with nothing due, the lists are empty, not null.
+func TestHandlerEscalations(t *testing.T) {
+	h := newOperatorAPI(t, 0)
+	for _, tok := range []string{"officer-token", "auditor-token"} {
+		rec := call(h, tok, "GET", "/api/v1/escalations?event=propose_consultation", "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", tok, rec.Code, rec.Body)
+		}
+		if got := strings.Join(strings.Fields(rec.Body.String()), ""); got != `{"actions":[],"proposals":[]}` {
+			t.Errorf("%s: %s", tok, got)
+		}
 	}
 }

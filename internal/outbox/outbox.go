@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -467,4 +468,50 @@ func (d *Deliverer) alert(ctx context.Context) {
 			d.cfg.OnAlert(row)
 		}
 	}
+}
+
+// ErrNoRelay: a resend through a relay was asked for and the agreement in
+// force names no relay other than the recipient.
+var ErrNoRelay = errors.New("the agreement names no relay to resend through")
+
+// ResendViaRelay leaves the sent message id for recipient with a relay of
+// the agreement now, whatever the row's backoff (an escalation step: the
+// recipient's node may have lost the direct route). It returns what it did
+// in one sentence. A row the recipient already receipted is not sent again
+// (the recipient holds the message); a refused one neither (it would be
+// refused again).
+func (d *Deliverer) ResendViaRelay(ctx context.Context, id hotline.ID, recipient string) (string, error) {
+	row, err := d.cfg.Store.OutboxEntry(ctx, id, recipient)
+	if err != nil {
+		return "", fmt.Errorf("reading the outbox row: %w", err)
+	}
+	switch row.State {
+	case store.OutboxDelivered:
+		return "not resent: " + recipient + " receipted the message; it holds it", nil
+	case store.OutboxFailed:
+		return "not resent: " + recipient + " refused the message; it would refuse it again", nil
+	}
+	if d.cfg.RelayClient == nil || d.cfg.Relays == nil || !slices.ContainsFunc(d.cfg.Relays(), func(r string) bool { return r != recipient }) {
+		return "", ErrNoRelay
+	}
+	env, err := d.cfg.Store.Envelope(ctx, hotline.Sent, id)
+	if err != nil {
+		return "", fmt.Errorf("reading the envelope: %w", err)
+	}
+	e, err := hotline.Parse(env.Raw)
+	if err != nil {
+		return "", fmt.Errorf("parsing the stored envelope: %w", err)
+	}
+	view, err := e.View(recipient)
+	if err != nil {
+		return "", err
+	}
+	done, route, err := d.viaRelay(ctx, row, view.Marshal())
+	switch {
+	case done:
+		return "resent through " + route + ": delivered", nil
+	case route != "":
+		return "resent through " + route + ": the relay holds it for " + recipient, nil
+	}
+	return "", err
 }

@@ -79,6 +79,10 @@ type Config struct {
 	MaxEnvelope int64 `json:"max_envelope,omitempty"`
 	// Delivery tunes the outbox workers.
 	Delivery DeliveryConfig `json:"delivery,omitzero"`
+	// WatchInterval: how often the node judges the obligations it holds
+	// and acts on warnings, alerts and escalation steps (package watch).
+	// Default 1m.
+	WatchInterval Duration `json:"watch_interval,omitempty"`
 	// RateLimit bounds each peer's requests (default 100/s, bursts of
 	// 1000; per_second -1 turns it off).
 	RateLimit RateLimitConfig `json:"rate_limit,omitzero"`

@@ -61,6 +61,7 @@ import (
 	"github.com/hotline-net/hotline/internal/store/postgres"
 	"github.com/hotline-net/hotline/internal/store/sqlite"
 	"github.com/hotline-net/hotline/internal/tlog"
+	"github.com/hotline-net/hotline/internal/watch"
 )
 
 // Options are what the caller of [Open] decides beyond the folder.
@@ -142,6 +143,7 @@ type Server struct {
 	relay      *relay.Relay
 	puller     *relay.Puller
 	inclusion  *inclusion.Checker
+	watcher    *watch.Watcher
 	client     *fedapi.Client
 	cosigs     *storeCosignatures
 	remotesMu  sync.Mutex
@@ -260,6 +262,12 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 	if err := s.startPeers(); err != nil {
 		return nil, err
 	}
+	if s.watcher, err = watch.New(watch.Config{
+		Source: watch.NodeSource{Store: s.store, Self: cfg.Party, Agreement: s.node.Agreement}, Values: s.store, Interval: time.Duration(cfg.WatchInterval),
+		Resend: s.deliverer.ResendViaRelay, Dir: dir, Clock: opts.Clock, Logger: s.logger, Registerer: s.registry,
+	}); err != nil {
+		return nil, err
+	}
 
 	if err := s.startOperator(token); err != nil {
 		return nil, err
@@ -286,7 +294,7 @@ func (s *Server) startOperator(token string) error {
 	agreementAPI := adminOnly(token, s.chain.OperatorHandler())
 	mux.Handle("POST /api/v1/agreement/documents", agreementAPI)
 	mux.Handle("GET /api/v1/agreement", agreementAPI)
-	mux.Handle("/api/v1/", opapi.Handler(opapi.Config{Node: s.node, Tokens: map[string]opapi.Role{token: opapi.Admin}, Peers: s.heartbeats}))
+	mux.Handle("/api/v1/", opapi.Handler(opapi.Config{Node: s.node, Tokens: map[string]opapi.Role{token: opapi.Admin}, Peers: s.heartbeats, Watch: s.watcher}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.Handle("/debug/pprof/", adminOnly(token, http.HandlerFunc(pprof.Index)))
 	mux.Handle("/debug/pprof/profile", adminOnly(token, http.HandlerFunc(pprof.Profile)))
@@ -875,6 +883,9 @@ func (s *Server) Puller() *relay.Puller { return s.puller }
 // Inclusion returns the node's inclusion checker.
 func (s *Server) Inclusion() *inclusion.Checker { return s.inclusion }
 
+// Watcher returns what acts on the node's obligation events.
+func (s *Server) Watcher() *watch.Watcher { return s.watcher }
+
 // Chain returns what keeps the node's agreement chain.
 func (s *Server) Chain() *chain.Holder { return s.chain }
 
@@ -894,6 +905,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	dwg.Go(func() { s.relay.Run(dctx) })
 	dwg.Go(func() { s.puller.Run(dctx) })
 	dwg.Go(func() { s.inclusion.Run(dctx) })
+	dwg.Go(func() { s.watcher.Run(dctx) })
 	<-ctx.Done()
 	s.logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
