@@ -97,7 +97,7 @@ type hostileCase struct {
 	// envelope the case sent.
 	signed int
 	// proof: the refusal keeps a sequence-conflict proof (one more
-	// equivocation record, under sequence:BER).
+	// equivocation record, under sequence:BER) and raises the alarm.
 	proof bool
 	// check, if set, checks the answer further.
 	check func(t *testing.T, h *hostile, a answer)
@@ -108,6 +108,7 @@ type nodeState struct {
 	messages, outbox, relayAll, relayPending int64
 	highWater, logEntries                    uint64
 	equivocations                            int
+	alarms                                   int // hotline_equivocations_total
 	refusalsIssued, refusalsReceived         int
 	lastEntry                                [hotline.EntrySize]byte // the log's last entry
 	witnessBER                               string                  // the witness's latest cosigned checkpoint of BER's log
@@ -160,6 +161,7 @@ func (h *hostile) state(t *testing.T, party string) nodeState {
 		t.Fatal(err)
 	}
 	ns.agreement = s.Node().Agreement().Digest()
+	ns.alarms = h.metric(t, party, "hotline_equivocations_total")
 	a := h.get(t, s.URL()+"/witness/"+originHash(h.rn.keys["BER"].Origin())+"/checkpoint")
 	ns.witnessBER = fmt.Sprintf("%d %x", a.status, sha256.Sum256(a.body))
 	return ns
@@ -184,6 +186,13 @@ func (h *hostile) get(t *testing.T, url string) answer {
 // refused reads a node's refusal counter for code.
 func (h *hostile) refused(t *testing.T, party, code string) int {
 	t.Helper()
+	return h.metric(t, party, fmt.Sprintf(`hotline_envelopes_refused_total{code=%q}`, code))
+}
+
+// metric reads the value of a node's metric series (name and labels as
+// /metrics writes them), 0 if absent.
+func (h *hostile) metric(t *testing.T, party, series string) int {
+	t.Helper()
 	op := h.tn.Servers[party].Operator()
 	defer op.Client.CloseIdleConnections()
 	resp, err := op.Client.Get(op.Base + "/metrics")
@@ -192,7 +201,7 @@ func (h *hostile) refused(t *testing.T, party, code string) int {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	prefix := fmt.Sprintf(`hotline_envelopes_refused_total{code=%q} `, code)
+	prefix := series + " "
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, prefix); ok {
 			var n int
@@ -551,6 +560,18 @@ func TestHostileCorpus(t *testing.T) {
 				hd := h.signedHeaders(t, "POST", "/v1/envelopes", 1<<40, sha256.Sum256(nil))
 				return h.raw(t, "CRI", func(c net.Conn) {
 					writeHeaders(c, "POST", "/v1/envelopes", hd, fmt.Sprintf("Content-Length: %d\r\n", 1<<40))
+				})
+			}},
+		{name: "body shorter than its declared length", target: "CRI", status: 400, code: "malformed",
+			do: func(t *testing.T, h *hostile) answer {
+				// Signed for the whole body; 10 bytes short, then the
+				// sender's end of the connection closes.
+				b := h.sealed(t, nil)
+				hd := h.signedHeaders(t, "POST", "/v1/envelopes", uint64(len(b)), sha256.Sum256(b))
+				return h.raw(t, "CRI", func(c net.Conn) {
+					writeHeaders(c, "POST", "/v1/envelopes", hd, fmt.Sprintf("Content-Length: %d\r\n", len(b)))
+					c.Write(b[:len(b)-10])
+					c.(*net.TCPConn).CloseWrite()
 				})
 			}},
 		{name: "chunked body, no declared length", target: "CRI", status: 401, code: "unauthenticated", counted: true,
@@ -1184,6 +1205,7 @@ func (h *hostile) checkSigned(t *testing.T, c hostileCase, a answer, ref fedapi.
 	}
 	if c.proof {
 		want.equivocations++
+		want.alarms++
 		recs, err := h.tn.Servers["CRI"].Node().Equivocations(ctx)
 		if err != nil {
 			t.Fatal(err)
