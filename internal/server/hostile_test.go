@@ -35,7 +35,14 @@ import (
 // the node's state — its store's messages, high-water mark, outbox, relay
 // items and equivocations, its log's entries, its witness's view of
 // another log, its agreement chain — is the same after the case as
-// before. A refusal changes nothing but its counter.
+// before — but for what protocol 2 makes a refusal keep (PROTOCOL.md §6,
+// Refusal): a refusal the node signs is stored and logged (a 0x05 entry),
+// and a sequence conflict keeps its proof. A case whose refusal is signed
+// checks the statement (it verifies with the node's key and names the
+// envelope, its signed header and the code), the stored row and the log
+// entry, and that nothing else changed. Every envelope is sealed at a
+// fresh sequence number that links to the one before (hostile.seal), so
+// that only the cases that break the sequence rule do.
 
 // hostile is the net the corpus attacks: CRI, a party, and DEP, the
 // depositary (a relay), run; BER, DOR and ELM (which has not ratified)
@@ -44,14 +51,31 @@ type hostile struct {
 	rn     *refusalNet
 	tn     *testNet
 	client *http.Client
+	// chain is, per "sender>recipient", the last sequence number sealed
+	// and that envelope's id.
+	chain map[string]link
+}
+
+type link struct {
+	seq uint64
+	id  hotline.ID
 }
 
 // answer is what a case got: the status (0 when the node cut the
-// connection off) and the body.
+// connection off), the body, and the body of the request (nil for raw
+// connections).
 type answer struct {
 	status int
 	body   []byte
+	sent   []byte
 }
+
+// What a case's refusal is signed with.
+const (
+	unsigned    = iota
+	signedNew   // a new signed refusal: stored and logged
+	signedAgain // the refusal signed before, byte for byte: nothing changes
+)
 
 type hostileCase struct {
 	name   string
@@ -68,6 +92,13 @@ type hostileCase struct {
 	code string
 	// counted: the refusal is counted in hotline_envelopes_refused_total.
 	counted bool
+	// signed: whether the target signs its refusal (unsigned, signedNew,
+	// signedAgain); a signed refusal's statement is checked against the
+	// envelope the case sent.
+	signed int
+	// proof: the refusal keeps a sequence-conflict proof (one more
+	// equivocation record, under sequence:BER) and raises the alarm.
+	proof bool
 	// check, if set, checks the answer further.
 	check func(t *testing.T, h *hostile, a answer)
 }
@@ -77,7 +108,10 @@ type nodeState struct {
 	messages, outbox, relayAll, relayPending int64
 	highWater, logEntries                    uint64
 	equivocations                            int
-	witnessBER                               string // the witness's latest cosigned checkpoint of BER's log
+	alarms                                   int // hotline_equivocations_total
+	refusalsIssued, refusalsReceived         int
+	lastEntry                                [hotline.EntrySize]byte // the log's last entry
+	witnessBER                               string                  // the witness's latest cosigned checkpoint of BER's log
 	agreement                                hotline.ID
 }
 
@@ -110,14 +144,24 @@ func (h *hostile) state(t *testing.T, party string) nodeState {
 	eq, e := st.Equivocations(ctx)
 	must(e)
 	ns.equivocations = len(eq)
-	for _, e := range s.Log().EntriesFrom(ctx, 0) {
-		must(e)
+	for e, err := range s.Log().EntriesFrom(ctx, 0) {
+		must(err)
 		ns.logEntries++
+		ns.lastEntry = e.Data
+	}
+	for _, p := range []string{"BER", "CRI", "DOR", "ELM", "DEP"} {
+		in, e := st.Refusals(ctx, hotline.RefusalIssued, p)
+		must(e)
+		out, e := st.Refusals(ctx, hotline.RefusalReceived, p)
+		must(e)
+		ns.refusalsIssued += len(in)
+		ns.refusalsReceived += len(out)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	ns.agreement = s.Node().Agreement().Digest()
+	ns.alarms = h.metric(t, party, "hotline_equivocations_total")
 	a := h.get(t, s.URL()+"/witness/"+originHash(h.rn.keys["BER"].Origin())+"/checkpoint")
 	ns.witnessBER = fmt.Sprintf("%d %x", a.status, sha256.Sum256(a.body))
 	return ns
@@ -136,11 +180,18 @@ func (h *hostile) get(t *testing.T, url string) answer {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, b}
+	return answer{status: resp.StatusCode, body: b}
 }
 
 // refused reads a node's refusal counter for code.
 func (h *hostile) refused(t *testing.T, party, code string) int {
+	t.Helper()
+	return h.metric(t, party, fmt.Sprintf(`hotline_envelopes_refused_total{code=%q}`, code))
+}
+
+// metric reads the value of a node's metric series (name and labels as
+// /metrics writes them), 0 if absent.
+func (h *hostile) metric(t *testing.T, party, series string) int {
 	t.Helper()
 	op := h.tn.Servers[party].Operator()
 	defer op.Client.CloseIdleConnections()
@@ -150,7 +201,7 @@ func (h *hostile) refused(t *testing.T, party, code string) int {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	prefix := fmt.Sprintf(`hotline_envelopes_refused_total{code=%q} `, code)
+	prefix := series + " "
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, prefix); ok {
 			var n int
@@ -183,7 +234,7 @@ func (h *hostile) request(t *testing.T, party, method, path string, body []byte,
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, b}
+	return answer{status: resp.StatusCode, body: b, sent: body}
 }
 
 // envelope posts a view to CRI, signed by BER.
@@ -191,10 +242,138 @@ func (h *hostile) envelope(t *testing.T, view []byte) answer {
 	return h.request(t, "CRI", http.MethodPost, "/v1/envelopes", view, "BER", time.Now(), nil)
 }
 
-// sealed seals an envelope from BER to CRI (and to), changed by change, and
-// returns CRI's view.
+// seal seals an envelope from "from" to the parties in to, each at the
+// next sequence number from "from" to it, naming the envelope sealed
+// before as its previous one, then changed by change. The chain moves on
+// to an envelope's number when it is higher (up to 2^62, far below the
+// bound), whether or not the envelope is accepted: one refused leaves a
+// gap, which the sequence rule allows.
+func (h *hostile) seal(t *testing.T, from string, to []string, change func(*hotline.Draft)) *hotline.Envelope {
+	t.Helper()
+	e := h.rn.seal(t, from, to, func(d *hotline.Draft) {
+		for i := range d.To {
+			l := h.chain[from+">"+d.To[i].Party]
+			d.To[i].Seq, d.To[i].Prev = l.seq+1, l.id
+		}
+		if change != nil {
+			change(d)
+		}
+	})
+	for _, r := range e.Header.Recipients {
+		k := from + ">" + r.Party
+		if r.Seq > h.chain[k].seq && r.Seq <= 1<<62 {
+			h.chain[k] = link{r.Seq, e.ID()}
+		}
+	}
+	return e
+}
+
+// sealed seals an envelope from BER to CRI, changed by change, and returns
+// CRI's view.
 func (h *hostile) sealed(t *testing.T, change func(*hotline.Draft)) []byte {
-	return h.rn.view(t, h.rn.seal(t, "BER", []string{"CRI"}, change), "CRI")
+	return h.rn.view(t, h.seal(t, "BER", []string{"CRI"}, change), "CRI")
+}
+
+// at sets the sequence number and the previous id towards the first
+// recipient.
+func at(seq uint64, prev hotline.ID) func(*hotline.Draft) {
+	return func(d *hotline.Draft) { d.To[0].Seq, d.To[0].Prev = seq, prev }
+}
+
+// randomID is an id no envelope has.
+func randomID() hotline.ID {
+	var id hotline.ID
+	rand.Read(id[:])
+	return id
+}
+
+// signedHeaders returns the hotline-request/v2 headers of a request to
+// CRI's target path, by BER, declaring a body of length bytes hashing to
+// hash: what a sender signs, whatever body it then sends.
+func (h *hostile) signedHeaders(t *testing.T, method, path string, length uint64, hash [32]byte) http.Header {
+	t.Helper()
+	st := &hotline.Request{From: "BER", To: "CRI", Time: time.Now(), Method: method, Path: path, Length: length, BodyHash: hash}
+	signed, err := hotline.Sign(st, h.rn.keys["BER"].Message)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.TrimSuffix(string(signed[len(st.Text())+1:]), "\n")
+	hd := http.Header{}
+	hd.Set(fedapi.HeaderVersion, fedapi.ProtocolVersion)
+	hd.Set(fedapi.HeaderFrom, "BER")
+	hd.Set(fedapi.HeaderTime, hotline.FormatTime(st.Time))
+	hd.Set(fedapi.HeaderBody, base64.StdEncoding.EncodeToString(hash[:]))
+	hd.Set(fedapi.HeaderSignature, line[strings.LastIndexByte(line, ' ')+1:])
+	return hd
+}
+
+// writeHeaders writes a request line, Host, the extra header lines (each
+// ending in CRLF), the headers hd, and the blank line.
+func writeHeaders(c net.Conn, method, path string, hd http.Header, extra string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: x\r\n%s", method, path, extra)
+	for k, vs := range hd {
+		for _, v := range vs {
+			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+		}
+	}
+	b.WriteString("\r\n")
+	c.Write([]byte(b.String()))
+}
+
+// refusalBy signs party's refusal of the envelope id whose signed header
+// hashes to header.
+func (h *hostile) refusalBy(t *testing.T, party string, id hotline.ID, header [32]byte) []byte {
+	t.Helper()
+	b, err := hotline.Sign(&hotline.Refusal{Message: id, Party: party, Header: header, Code: "invalid_body", Time: time.Now()}, h.rn.keys[party].Message)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// handedRefusal posts BER's handed-on notice of a refusal to the relay.
+func (h *hostile) handedRefusal(t *testing.T, id hotline.ID, refusal []byte) answer {
+	t.Helper()
+	b, err := json.Marshal(relay.HandedOn{ID: id.String(), Refusal: refusal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.request(t, "DEP", "POST", "/v1/relay/handed", b, "BER", time.Now(), nil)
+}
+
+// leaveWithRelay has CRI leave its view of an envelope to BER with the
+// relay.
+func (h *hostile) leaveWithRelay(t *testing.T) *hotline.Envelope {
+	t.Helper()
+	e := h.seal(t, "CRI", []string{"BER"}, nil)
+	if a := h.request(t, "DEP", "POST", "/v1/relay/envelopes", h.rn.view(t, e, "BER"), "CRI", time.Now(), nil); a.status != 200 {
+		t.Fatalf("leaving a view with the relay: %d %s", a.status, a.body)
+	}
+	return e
+}
+
+// toLine seals an envelope from BER to CRI and returns CRI's view with
+// the sequence number and previous id of its "to CRI" line replaced by
+// seqPrev, the header signed again by BER.
+func (h *hostile) toLine(t *testing.T, seqPrev string) []byte {
+	t.Helper()
+	e := h.seal(t, "BER", []string{"CRI"}, nil)
+	r := e.Header.Recipients[0]
+	prev := "-"
+	if !r.Prev.IsZero() {
+		prev = r.Prev.String()
+	}
+	old := fmt.Sprintf("\nto CRI %d %s ", r.Seq, prev)
+	text := string(e.HeaderText())
+	if !strings.Contains(text, old) {
+		t.Fatalf("no %q in the header:\n%s", old, text)
+	}
+	signed, err := note.Sign(&note.Note{Text: strings.Replace(text, old, "\nto CRI "+seqPrev+" ", 1)}, h.rn.keys["BER"].Message)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(signed, h.rn.view(t, e, "CRI")[len(e.SignedHeader()):]...)
 }
 
 // withBody seals an envelope whose body is body.
@@ -261,7 +440,7 @@ func (h *hostile) witness(t *testing.T, body []byte) answer {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, b}
+	return answer{status: resp.StatusCode, body: b}
 }
 
 // raw writes to a fresh connection to party's node and returns the answer,
@@ -284,7 +463,7 @@ func (h *hostile) raw(t *testing.T, party string, write func(net.Conn)) answer {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, b}
+	return answer{status: resp.StatusCode, body: b}
 }
 
 // TestHostileCorpus runs the hostile-peer corpus against live nodes.
@@ -304,7 +483,8 @@ func TestHostileCorpus(t *testing.T) {
 	for _, p := range []string{"BER", "CRI", "DOR", "ELM", "DEP"} {
 		rn.keys[p] = keysOf(t, tn, p)
 	}
-	h := &hostile{rn: rn, tn: tn, client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second}}
+	h := &hostile{rn: rn, tn: tn, client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second},
+		chain: map[string]link{}}
 	t.Cleanup(h.client.CloseIdleConnections)
 
 	// CRI's witness holds a checkpoint of BER's log of size 5, so that
@@ -315,9 +495,18 @@ func TestHostileCorpus(t *testing.T) {
 
 	// One envelope accepted, replayed below.
 	var accepted, acceptedReceipt []byte
+	var acceptedEnv *hotline.Envelope
+	// An envelope that breaks the sequence rule, sent again below, and
+	// CRI's answer to it.
+	var conflicting, conflictAnswer []byte
+	// The number left free below an envelope accepted after a gap.
+	var gap uint64
 	// One view held by the relay for BER, that BER pulls and answers with
 	// receipts below.
 	var relayed *hotline.Envelope
+	// One view BER refused, and its refusal handed to the relay.
+	var refusedView *hotline.Envelope
+	var refusedNote []byte
 
 	cases := []hostileCase{
 		// Forged and replayed requests.
@@ -335,9 +524,79 @@ func TestHostileCorpus(t *testing.T) {
 				b := h.sealed(t, nil)
 				return h.request(t, "CRI", "POST", "/v1/envelopes", b, "", time.Time{}, resign(b, "CRI", "BER", h.rn.keys["DOR"].Message, time.Now()))
 			}},
+		// Version 2 signs the body's length and hash (Hotline-Body): a
+		// signature over another body of the same length is refused once
+		// the body is read, one over another length before.
 		{name: "signature over another body", target: "CRI", status: 401, code: "unauthenticated", counted: true,
 			do: func(t *testing.T, h *hostile) answer {
-				return h.request(t, "CRI", "POST", "/v1/envelopes", h.sealed(t, nil), "", time.Time{}, resign([]byte("another body"), "CRI", "BER", h.rn.keys["BER"].Message, time.Now()))
+				b := h.sealed(t, nil)
+				other := bytes.Clone(b)
+				other[len(other)-1] ^= 1
+				return h.request(t, "CRI", "POST", "/v1/envelopes", b, "", time.Time{}, resign(other, "CRI", "BER", h.rn.keys["BER"].Message, time.Now()))
+			}},
+		{name: "signed length other than the body's", target: "CRI", status: 401, code: "unauthenticated", counted: true,
+			do: func(t *testing.T, h *hostile) answer {
+				b := h.sealed(t, nil)
+				return h.request(t, "CRI", "POST", "/v1/envelopes", b, "", time.Time{}, func(r *http.Request) {
+					resign(b[:len(b)-1], "CRI", "BER", h.rn.keys["BER"].Message, time.Now())(r)
+					r.ContentLength = int64(len(b))
+				})
+			}},
+		{name: "body longer than its declared length", target: "CRI", status: 401, code: "unauthenticated", counted: true,
+			do: func(t *testing.T, h *hostile) answer {
+				// Signed for the whole body's hash, but declaring 10 bytes
+				// less: the node reads the declared length and finds
+				// another hash.
+				b := h.sealed(t, nil)
+				hd := h.signedHeaders(t, "POST", "/v1/envelopes", uint64(len(b)-10), sha256.Sum256(b))
+				return h.raw(t, "CRI", func(c net.Conn) {
+					writeHeaders(c, "POST", "/v1/envelopes", hd, fmt.Sprintf("Content-Length: %d\r\n", len(b)-10))
+					c.Write(b)
+				})
+			}},
+		{name: "declared length of a terabyte", target: "CRI", status: 413, code: "too_large",
+			do: func(t *testing.T, h *hostile) answer {
+				// Refused before a byte of the body is read: none is sent.
+				hd := h.signedHeaders(t, "POST", "/v1/envelopes", 1<<40, sha256.Sum256(nil))
+				return h.raw(t, "CRI", func(c net.Conn) {
+					writeHeaders(c, "POST", "/v1/envelopes", hd, fmt.Sprintf("Content-Length: %d\r\n", 1<<40))
+				})
+			}},
+		{name: "body shorter than its declared length", target: "CRI", status: 400, code: "malformed",
+			do: func(t *testing.T, h *hostile) answer {
+				// Signed for the whole body; 10 bytes short, then the
+				// sender's end of the connection closes.
+				b := h.sealed(t, nil)
+				hd := h.signedHeaders(t, "POST", "/v1/envelopes", uint64(len(b)), sha256.Sum256(b))
+				return h.raw(t, "CRI", func(c net.Conn) {
+					writeHeaders(c, "POST", "/v1/envelopes", hd, fmt.Sprintf("Content-Length: %d\r\n", len(b)))
+					c.Write(b[:len(b)-10])
+					c.(*net.TCPConn).CloseWrite()
+				})
+			}},
+		{name: "chunked body, no declared length", target: "CRI", status: 401, code: "unauthenticated", counted: true,
+			do: func(t *testing.T, h *hostile) answer {
+				b := h.sealed(t, nil)
+				hd := h.signedHeaders(t, "POST", "/v1/envelopes", uint64(len(b)), sha256.Sum256(b))
+				return h.raw(t, "CRI", func(c net.Conn) {
+					writeHeaders(c, "POST", "/v1/envelopes", hd, "Transfer-Encoding: chunked\r\n")
+					fmt.Fprintf(c, "%x\r\n%s\r\n0\r\n\r\n", len(b), b)
+				})
+			}},
+		{name: "version 1 request from a party whose entry lists 2", target: "CRI", status: 400, code: "unsupported_version", counted: true,
+			do: func(t *testing.T, h *hostile) answer {
+				b := h.sealed(t, nil)
+				return h.request(t, "CRI", "POST", "/v1/envelopes", b, "", time.Time{}, func(r *http.Request) {
+					if err := fedapi.SignRequestV1(r, b, "CRI", h.rn.keys["BER"].Message, time.Now()); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}},
+		{name: "protocol version 3", target: "CRI", status: 400, code: "unsupported_version", counted: true,
+			do: func(t *testing.T, h *hostile) answer {
+				return h.request(t, "CRI", "POST", "/v1/envelopes", h.sealed(t, nil), "BER", time.Now(), func(r *http.Request) {
+					r.Header.Set(fedapi.HeaderVersion, "3")
+				})
 			}},
 		{name: "request signed for another node", target: "CRI", status: 401, code: "unauthenticated", counted: true,
 			do: func(t *testing.T, h *hostile) answer {
@@ -371,7 +630,8 @@ func TestHostileCorpus(t *testing.T) {
 			}},
 		{name: "envelope replayed", target: "CRI", status: 200,
 			setup: func(t *testing.T, h *hostile) {
-				accepted = h.sealed(t, nil)
+				acceptedEnv = h.seal(t, "BER", []string{"CRI"}, nil)
+				accepted = h.rn.view(t, acceptedEnv, "CRI")
 				a := h.envelope(t, accepted)
 				if a.status != 200 {
 					t.Fatalf("the envelope to replay was refused: %d %s", a.status, a.body)
@@ -384,6 +644,59 @@ func TestHostileCorpus(t *testing.T) {
 					t.Errorf("the replay got another receipt:\n%s\nfirst:\n%s", a.body, acceptedReceipt)
 				}
 			}},
+
+		// The sequence rule (PROTOCOL.md §3.1): refused with a signed
+		// refusal, and a proof kept.
+		{name: "sequence conflict: another envelope at a number taken", target: "CRI", status: 409, code: "sequence_conflict", counted: true, signed: signedNew, proof: true,
+			do: func(t *testing.T, h *hostile) answer {
+				r := acceptedEnv.Header.Recipients[0]
+				conflicting = h.sealed(t, at(r.Seq, r.Prev))
+				a := h.envelope(t, conflicting)
+				conflictAnswer = a.body
+				return a
+			}},
+		{name: "sequence conflict sent again", target: "CRI", status: 409, code: "sequence_conflict", counted: true, signed: signedAgain,
+			do: func(t *testing.T, h *hostile) answer { return h.envelope(t, conflicting) },
+			check: func(t *testing.T, h *hostile, a answer) {
+				var first, again fedapi.Refusal
+				json.Unmarshal(conflictAnswer, &first)
+				json.Unmarshal(a.body, &again)
+				if first.Statement == nil || !bytes.Equal(again.Statement, first.Statement) {
+					t.Error("the same envelope again got another signed refusal")
+				}
+			}},
+		{name: "sequence conflict: previous id not the envelope before", target: "CRI", status: 409, code: "sequence_conflict", counted: true, signed: signedNew, proof: true,
+			setup: func(t *testing.T, h *hostile) {
+				if a := h.envelope(t, h.sealed(t, nil)); a.status != 200 {
+					t.Fatalf("the envelope before: %d %s", a.status, a.body)
+				}
+			},
+			do: func(t *testing.T, h *hostile) answer {
+				return h.envelope(t, h.sealed(t, at(h.chain["BER>CRI"].seq+1, randomID())))
+			}},
+		{name: "sequence conflict: not the envelope the next one names", target: "CRI", status: 409, code: "sequence_conflict", counted: true, signed: signedNew, proof: true,
+			setup: func(t *testing.T, h *hostile) {
+				// An envelope after a gap, naming a previous one never sent.
+				gap = h.chain["BER>CRI"].seq + 1
+				if a := h.envelope(t, h.sealed(t, at(gap+1, randomID()))); a.status != 200 {
+					t.Fatalf("the envelope after a gap: %d %s", a.status, a.body)
+				}
+			},
+			do: func(t *testing.T, h *hostile) answer {
+				return h.envelope(t, h.sealed(t, at(gap, randomID())))
+			}},
+		{name: "sequence number beyond the bound", target: "CRI", status: 400, code: "malformed", counted: true,
+			do: func(t *testing.T, h *hostile) answer { return h.envelope(t, h.sealed(t, at(1<<63, randomID()))) }},
+		{name: "sequence number 2^64-1", target: "CRI", status: 400, code: "malformed", counted: true,
+			do: func(t *testing.T, h *hostile) answer { return h.envelope(t, h.sealed(t, at(1<<64-1, randomID()))) }},
+		// hotline.Seal refuses these: the header is written by hand, and
+		// signed by BER.
+		{name: "sequence number 0", target: "CRI", status: 400, code: "malformed", counted: true,
+			do: func(t *testing.T, h *hostile) answer { return h.envelope(t, h.toLine(t, "0 -")) }},
+		{name: "sequence number 1 naming a previous envelope", target: "CRI", status: 400, code: "malformed", counted: true,
+			do: func(t *testing.T, h *hostile) answer { return h.envelope(t, h.toLine(t, "1 "+randomID().String())) }},
+		{name: "sequence number 2 naming no previous envelope", target: "CRI", status: 400, code: "malformed", counted: true,
+			do: func(t *testing.T, h *hostile) answer { return h.envelope(t, h.toLine(t, "2 -")) }},
 		{name: "envelope from a party outside the agreement", target: "CRI", status: 403, code: "unknown_sender", counted: true,
 			do: func(t *testing.T, h *hostile) answer {
 				zz, err := hotline.GenerateKeySet("ZZZ", "")
@@ -401,11 +714,11 @@ func TestHostileCorpus(t *testing.T) {
 			}},
 		{name: "envelope from a party that has not ratified", target: "CRI", status: 403, code: "not_ratified", counted: true,
 			do: func(t *testing.T, h *hostile) answer {
-				return h.envelope(t, h.rn.view(t, h.rn.seal(t, "ELM", []string{"CRI"}, nil), "CRI"))
+				return h.envelope(t, h.rn.view(t, h.seal(t, "ELM", []string{"CRI"}, nil), "CRI"))
 			}},
 		{name: "header signed by a forged key", target: "CRI", status: 403, code: "bad_signature", counted: true,
 			do: func(t *testing.T, h *hostile) answer {
-				e := h.rn.seal(t, "BER", []string{"CRI"}, nil)
+				e := h.seal(t, "BER", []string{"CRI"}, nil)
 				signed, _ := note.Sign(&note.Note{Text: string(e.HeaderText())}, forgedKey(t, "BER"))
 				b := h.rn.view(t, e, "CRI")
 				return h.envelope(t, append(signed, b[len(e.SignedHeader()):]...))
@@ -414,11 +727,11 @@ func TestHostileCorpus(t *testing.T) {
 		// Views and recipients.
 		{name: "view for another party", target: "CRI", status: 421, code: "not_a_recipient", counted: true,
 			do: func(t *testing.T, h *hostile) answer {
-				return h.envelope(t, h.rn.view(t, h.rn.seal(t, "BER", []string{"CRI", "DOR"}, nil), "DOR"))
+				return h.envelope(t, h.rn.view(t, h.seal(t, "BER", []string{"CRI", "DOR"}, nil), "DOR"))
 			}},
 		{name: "envelope not addressed to this node", target: "CRI", status: 421, code: "not_a_recipient", counted: true,
 			do: func(t *testing.T, h *hostile) answer {
-				return h.envelope(t, h.rn.view(t, h.rn.seal(t, "BER", []string{"DOR"}, nil), "DOR"))
+				return h.envelope(t, h.rn.view(t, h.seal(t, "BER", []string{"DOR"}, nil), "DOR"))
 			}},
 		{name: "10,000 recipients", target: "CRI", status: 413, code: "too_many_recipients", counted: true,
 			do: func(t *testing.T, h *hostile) answer {
@@ -488,7 +801,7 @@ func TestHostileCorpus(t *testing.T) {
 			}},
 		{name: "payload size declared over the limit", target: "CRI", status: 413, code: "envelope_too_large", counted: true,
 			do: func(t *testing.T, h *hostile) answer {
-				e := h.rn.seal(t, "BER", []string{"CRI"}, nil)
+				e := h.seal(t, "BER", []string{"CRI"}, nil)
 				b := h.rn.view(t, e, "CRI")
 				return h.envelope(t, bytes.Replace(b, fmt.Appendf(nil, "payload %d ", e.Header.PayloadSize), []byte("payload 99999999999 "), 1))
 			}},
@@ -511,14 +824,14 @@ func TestHostileCorpus(t *testing.T) {
 			do: func(t *testing.T, h *hostile) answer {
 				return h.envelope(t, h.sealed(t, func(d *hotline.Draft) { d.Created = time.Now().Add(time.Hour) }))
 			}},
-		{name: "stanza flipped", target: "CRI", status: 422, code: "bad_stanza", counted: true,
+		{name: "stanza flipped", target: "CRI", status: 422, code: "bad_stanza", counted: true, signed: signedNew,
 			do: func(t *testing.T, h *hostile) answer {
-				e := h.rn.seal(t, "BER", []string{"CRI"}, nil)
+				e := h.seal(t, "BER", []string{"CRI"}, nil)
 				b := h.rn.view(t, e, "CRI")
 				b[len(b)-len(e.Ciphertext())-100] ^= 1
 				return h.envelope(t, b)
 			}},
-		{name: "ciphertext flipped", target: "CRI", status: 422, code: "bad_payload", counted: true,
+		{name: "ciphertext flipped", target: "CRI", status: 422, code: "bad_payload", counted: true, signed: signedNew,
 			do: func(t *testing.T, h *hostile) answer {
 				b := h.sealed(t, nil)
 				b[len(b)-1] ^= 1
@@ -528,33 +841,33 @@ func TestHostileCorpus(t *testing.T) {
 			do: func(t *testing.T, h *hostile) answer {
 				return h.envelope(t, h.sealed(t, func(d *hotline.Draft) { d.To[0].Key = h.rn.keys["DOR"].Encryption.Public() }))
 			}},
-		{name: "inner header other than committed", target: "CRI", status: 422, code: "bad_commitment", counted: true,
+		{name: "inner header other than committed", target: "CRI", status: 422, code: "bad_commitment", counted: true, signed: signedNew,
 			do: func(t *testing.T, h *hostile) answer { return h.envelope(t, h.rn.handBuilt(t, "BER", "CRI", true)) }},
-		{name: "unknown kind", target: "CRI", status: 422, code: "unknown_kind", counted: true,
+		{name: "unknown kind", target: "CRI", status: 422, code: "unknown_kind", counted: true, signed: signedNew,
 			do: func(t *testing.T, h *hostile) answer {
 				return h.envelope(t, h.sealed(t, func(d *hotline.Draft) { d.Inner.Kind = "gossip" }))
 			}},
 
 		// Bodies.
-		{name: "body nested 5,000 deep", target: "CRI", status: 422, code: "invalid_body", counted: true,
+		{name: "body nested 5,000 deep", target: "CRI", status: 422, code: "invalid_body", counted: true, signed: signedNew,
 			do: withBody(`{"language":"en","title":"t","summary":"s","incident":{"start":"2026-11-26T22:00:00Z"},"text":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`)},
-		{name: "body with invalid UTF-8", target: "CRI", status: 422, code: "invalid_body", counted: true,
+		{name: "body with invalid UTF-8", target: "CRI", status: 422, code: "invalid_body", counted: true, signed: signedNew,
 			do: withBody("{\"language\":\"en\",\"title\":\"Scan\xff\xfening\",\"summary\":\"s\",\"incident\":{\"start\":\"2026-11-26T22:00:00Z\"}}")},
-		{name: "body with a lone surrogate", target: "CRI", status: 422, code: "invalid_body", counted: true,
+		{name: "body with a lone surrogate", target: "CRI", status: 422, code: "invalid_body", counted: true, signed: signedNew,
 			do: withBody(`{"language":"en","title":"Scan\ud800ning","summary":"s","incident":{"start":"2026-11-26T22:00:00Z"}}`)},
-		{name: "body with a bidirectional override", target: "CRI", status: 422, code: "invalid_body", counted: true,
+		{name: "body with a bidirectional override", target: "CRI", status: 422, code: "invalid_body", counted: true, signed: signedNew,
 			do: withBody("{\"language\":\"en\",\"title\":\"Scanning from \u202eAIVENRA\u202c\",\"summary\":\"s\",\"incident\":{\"start\":\"2026-11-26T22:00:00Z\"}}")},
-		{name: "body with an escaped bidirectional override", target: "CRI", status: 422, code: "invalid_body", counted: true,
+		{name: "body with an escaped bidirectional override", target: "CRI", status: 422, code: "invalid_body", counted: true, signed: signedNew,
 			do: withBody(`{"language":"en","title":"Scanning","summary":"from \u202eAINEVRA","incident":{"start":"2026-11-26T22:00:00Z"}}`)},
-		{name: "STIX bundle with a lone surrogate", target: "CRI", status: 422, code: "invalid_body", counted: true,
+		{name: "STIX bundle with a lone surrogate", target: "CRI", status: 422, code: "invalid_body", counted: true, signed: signedNew,
 			do: withBody(`{"language":"en","title":"t","summary":"s","incident":{"start":"2026-11-26T22:00:00Z"},"stix":` + strings.Replace(redBundle, `"name":"C2"`, `"name":"C2\udfff"`, 1) + `}`)},
-		{name: "body with a duplicate key", target: "CRI", status: 422, code: "invalid_body", counted: true,
+		{name: "body with a duplicate key", target: "CRI", status: 422, code: "invalid_body", counted: true, signed: signedNew,
 			do: withBody(`{"language":"en","title":"t","title":"u","summary":"s","incident":{"start":"2026-11-26T22:00:00Z"}}`)},
-		{name: "body not an object", target: "CRI", status: 422, code: "invalid_body", counted: true,
+		{name: "body not an object", target: "CRI", status: 422, code: "invalid_body", counted: true, signed: signedNew,
 			do: withBody(`["language","en"]`)},
-		{name: "body not in its template", target: "CRI", status: 422, code: "invalid_body", counted: true,
+		{name: "body not in its template", target: "CRI", status: 422, code: "invalid_body", counted: true, signed: signedNew,
 			do: withBody(`{"language":"en","title":"no summary"}`)},
-		{name: "STIX content marked stricter than the envelope", target: "CRI", status: 422, code: "invalid_body", counted: true,
+		{name: "STIX content marked stricter than the envelope", target: "CRI", status: 422, code: "invalid_body", counted: true, signed: signedNew,
 			do: func(t *testing.T, h *hostile) answer {
 				return h.envelope(t, h.sealed(t, func(d *hotline.Draft) {
 					d.Inner.Marking = hotline.TLPClear
@@ -579,13 +892,8 @@ func TestHostileCorpus(t *testing.T) {
 			}},
 		{name: "receipt signed by the wrong party", target: "DEP", status: 403, code: "bad_signature",
 			setup: func(t *testing.T, h *hostile) {
-				if relayed != nil {
-					return
-				}
-				relayed = h.rn.seal(t, "CRI", []string{"BER"}, nil)
-				v := h.rn.view(t, relayed, "BER")
-				if a := h.request(t, "DEP", "POST", "/v1/relay/envelopes", v, "CRI", time.Now(), nil); a.status != 200 {
-					t.Fatalf("leaving a view with the relay: %d %s", a.status, a.body)
+				if relayed == nil {
+					relayed = h.leaveWithRelay(t)
 				}
 			},
 			do: func(t *testing.T, h *hostile) answer {
@@ -597,18 +905,62 @@ func TestHostileCorpus(t *testing.T) {
 				rand.Read(other[:])
 				return h.handed(t, relayed.ID(), h.receipt(t, "BER", other))
 			}},
+		// Refusals carried back by the relay (PROTOCOL.md §11.4).
+		{name: "refusal for a message never sent", target: "DEP", status: 404, code: "not_found",
+			do: func(t *testing.T, h *hostile) answer {
+				id := randomID()
+				return h.handedRefusal(t, id, h.refusalBy(t, "BER", id, sha256.Sum256([]byte("a header"))))
+			}},
+		{name: "refusal signed by the wrong party", target: "DEP", status: 403, code: "bad_signature",
+			do: func(t *testing.T, h *hostile) answer {
+				return h.handedRefusal(t, relayed.ID(), h.refusalBy(t, "DOR", relayed.ID(), sha256.Sum256(relayed.SignedHeader())))
+			}},
+		{name: "refusal under BER's name signed by a forged key", target: "DEP", status: 403, code: "bad_signature",
+			do: func(t *testing.T, h *hostile) answer {
+				b, err := hotline.Sign(&hotline.Refusal{Message: relayed.ID(), Party: "BER", Header: sha256.Sum256(relayed.SignedHeader()), Code: "invalid_body", Time: time.Now()}, forgedKey(t, "BER"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return h.handedRefusal(t, relayed.ID(), b)
+			}},
+		{name: "refusal naming another header", target: "DEP", status: 403, code: "bad_signature",
+			do: func(t *testing.T, h *hostile) answer {
+				return h.handedRefusal(t, relayed.ID(), h.refusalBy(t, "BER", relayed.ID(), sha256.Sum256([]byte("another header"))))
+			}},
+		{name: "refusal of another message replayed for this one", target: "DEP", status: 403, code: "bad_signature",
+			do: func(t *testing.T, h *hostile) answer {
+				other := h.seal(t, "CRI", []string{"BER"}, nil)
+				return h.handedRefusal(t, relayed.ID(), h.refusalBy(t, "BER", other.ID(), sha256.Sum256(other.SignedHeader())))
+			}},
+		{name: "refusal replayed", target: "DEP", status: 200,
+			setup: func(t *testing.T, h *hostile) {
+				refusedView = h.leaveWithRelay(t)
+				refusedNote = h.refusalBy(t, "BER", refusedView.ID(), sha256.Sum256(refusedView.SignedHeader()))
+				if a := h.handedRefusal(t, refusedView.ID(), refusedNote); a.status != 200 {
+					t.Fatalf("handing a first refusal: %d %s", a.status, a.body)
+				}
+			},
+			do: func(t *testing.T, h *hostile) answer { return h.handedRefusal(t, refusedView.ID(), refusedNote) }},
+		{name: "refusal not a note", target: "DEP", status: 400, code: "malformed",
+			do: func(t *testing.T, h *hostile) answer {
+				return h.handedRefusal(t, relayed.ID(), []byte("hotline-refusal/v1\n"))
+			}},
+		{name: "receipt after a refusal", target: "DEP", status: 409, code: "conflict",
+			do: func(t *testing.T, h *hostile) answer {
+				return h.handed(t, refusedView.ID(), h.receipt(t, "BER", refusedView.ID()))
+			}},
 		{name: "handed-on notice not JSON", target: "DEP", status: 400, code: "malformed",
 			do: func(t *testing.T, h *hostile) answer {
 				return h.request(t, "DEP", "POST", "/v1/relay/handed", []byte("{\"id\":"), "BER", time.Now(), nil)
 			}},
 		{name: "relay handed an envelope from another party", target: "DEP", status: 422, code: "relay_sender",
 			do: func(t *testing.T, h *hostile) answer {
-				v := h.rn.view(t, h.rn.seal(t, "DOR", []string{"BER"}, nil), "BER")
+				v := h.rn.view(t, h.seal(t, "DOR", []string{"BER"}, nil), "BER")
 				return h.request(t, "DEP", "POST", "/v1/relay/envelopes", v, "CRI", time.Now(), nil)
 			}},
 		{name: "relay handed a full envelope", target: "DEP", status: 422, code: "relay_no_view",
 			do: func(t *testing.T, h *hostile) answer {
-				e := h.rn.seal(t, "CRI", []string{"BER", "DOR"}, nil)
+				e := h.seal(t, "CRI", []string{"BER", "DOR"}, nil)
 				return h.request(t, "DEP", "POST", "/v1/relay/envelopes", e.Marshal(), "CRI", time.Now(), nil)
 			}},
 
@@ -728,17 +1080,12 @@ func TestHostileCorpus(t *testing.T) {
 		// second per MinRate bytes (fedapi.Admission), then refuses it.
 		{name: "slowloris on the body", target: "CRI", status: 400, code: "malformed",
 			do: func(t *testing.T, h *hostile) answer {
-				// Signed headers, so that the node reads on.
-				req, _ := http.NewRequest("POST", "/v1/envelopes", nil)
-				if err := fedapi.SignRequest(req, []byte("hot"), "CRI", h.rn.keys["BER"].Message, time.Now()); err != nil {
-					t.Fatal(err)
-				}
+				// Headers signed for 1,000 bytes, so that the node reads on;
+				// then 3 of them.
+				hd := h.signedHeaders(t, "POST", "/v1/envelopes", 1000, sha256.Sum256(bytes.Repeat([]byte("hot"), 334)[:1000]))
 				return h.raw(t, "CRI", func(c net.Conn) {
-					fmt.Fprintf(c, "POST /v1/envelopes HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n")
-					for _, k := range []string{fedapi.HeaderFrom, fedapi.HeaderTime, fedapi.HeaderSignature} {
-						fmt.Fprintf(c, "%s: %s\r\n", k, req.Header.Get(k))
-					}
-					fmt.Fprintf(c, "\r\nhot")
+					writeHeaders(c, "POST", "/v1/envelopes", hd, "Content-Length: 1000\r\n")
+					fmt.Fprintf(c, "hot")
 				})
 			}},
 	}
@@ -759,8 +1106,8 @@ func TestHostileCorpus(t *testing.T) {
 			if a.status != c.status {
 				t.Errorf("status %d (%.300s), want %d", a.status, a.body, c.status)
 			}
+			var ref fedapi.Refusal
 			if c.code != "" {
-				var ref fedapi.Refusal
 				if err := json.Unmarshal(a.body, &ref); err != nil || ref.Code != c.code || ref.Message == "" {
 					t.Errorf("answer %.300s, want a refusal with code %q and a message", a.body, c.code)
 				}
@@ -768,9 +1115,19 @@ func TestHostileCorpus(t *testing.T) {
 			if c.check != nil {
 				c.check(t, h, a)
 			}
+			// What the refusal may change: a new signed refusal is stored
+			// and logged (PROTOCOL.md §6, Refusal), a sequence conflict
+			// keeps its proof; nothing else.
+			want := before
+			switch {
+			case c.signed == unsigned && ref.Statement != nil:
+				t.Errorf("the refusal is signed; want it unsigned (PROTOCOL.md §6, Refusal)")
+			case c.signed != unsigned:
+				want = map[string]nodeState{"CRI": h.checkSigned(t, c, a, ref, before["CRI"]), "DEP": before["DEP"]}
+			}
 			for _, p := range []string{"CRI", "DEP"} {
-				if after := h.state(t, p); after != before[p] {
-					t.Errorf("%s changed: %+v → %+v", p, before[p], after)
+				if after := h.state(t, p); after != want[p] {
+					t.Errorf("%s: %+v → %+v, want %+v", p, before[p], after, want[p])
 				}
 			}
 			if c.counted {
@@ -785,10 +1142,94 @@ func TestHostileCorpus(t *testing.T) {
 	if a := h.envelope(t, h.sealed(t, nil)); a.status != 200 {
 		t.Errorf("a good envelope after the corpus: %d %s", a.status, a.body)
 	}
-	group := h.rn.view(t, h.rn.seal(t, "BER", []string{"CRI", "DOR", "ELM"}, func(d *hotline.Draft) { d.Group = "all" }), "CRI")
+	group := h.rn.view(t, h.seal(t, "BER", []string{"CRI", "DOR", "ELM"}, func(d *hotline.Draft) { d.Group = "all" }), "CRI")
 	if a := h.envelope(t, group); a.status != 200 {
 		t.Errorf("an envelope to the group all: %d %s", a.status, a.body)
 	}
+}
+
+// checkSigned checks CRI's signed refusal of the envelope a case sent:
+// the statement verifies with CRI's message key and names the envelope,
+// the hash of its signed header and the case's code; it is the one CRI
+// stored, once, with its log entry (direction 0x05). It returns the state
+// CRI must be in: before, with the refusal's row and entry if new, and a
+// sequence-conflict proof that verifies with BER's key if the case keeps
+// one.
+func (h *hostile) checkSigned(t *testing.T, c hostileCase, a answer, ref fedapi.Refusal, before nodeState) nodeState {
+	t.Helper()
+	want := before
+	e, err := hotline.Parse(a.sent)
+	if err != nil {
+		t.Errorf("the envelope sent does not parse: %v", err)
+		return want
+	}
+	v, err := h.rn.keys["CRI"].Message.Verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, rid, err := hotline.OpenRefusal(ref.Statement, v)
+	if err != nil {
+		t.Errorf("the refusal's statement (%d bytes) does not verify with CRI's message key: %v", len(ref.Statement), err)
+		return want
+	}
+	if st.Message != e.ID() || st.Header != sha256.Sum256(e.SignedHeader()) || st.Code != c.code || st.Party != "CRI" {
+		t.Errorf("the signed refusal says %+v; want envelope %s, its header's hash, code %s, party CRI", st, e.ID(), c.code)
+	}
+	ctx := context.Background()
+	rs, err := h.tn.Servers["CRI"].Node().Store().Refusals(ctx, hotline.RefusalIssued, "BER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin, err := h.rn.agr.LogOrigin("CRI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := hotline.LeafEntry(origin, hotline.RefusalIssued, rid)
+	stored := 0
+	for _, r := range rs {
+		if r.Message != e.ID() {
+			continue
+		}
+		stored++
+		if r.ID != rid || !bytes.Equal(r.Note, ref.Statement) || r.Entry != entry || !r.Sequenced {
+			t.Errorf("the stored refusal is not the one answered, or not logged: %+v", r)
+		}
+	}
+	if stored != 1 {
+		t.Errorf("%d refusals of %s stored, want 1", stored, e.ID())
+	}
+	if c.signed == signedNew {
+		want.refusalsIssued++
+		want.logEntries++
+		want.lastEntry = entry
+	}
+	if c.proof {
+		want.equivocations++
+		want.alarms++
+		recs, err := h.tn.Servers["CRI"].Node().Equivocations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bv, err := h.rn.keys["BER"].Message.Verifier()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, r := range recs {
+			p, err := hotline.ParseSequenceConflict(r.Proof)
+			if r.Origin != node.SequenceOrigin("BER") || err != nil || (!bytes.Equal(p.A, e.SignedHeader()) && !bytes.Equal(p.B, e.SignedHeader())) {
+				continue
+			}
+			found = true
+			if err := p.Verify(bv); err != nil {
+				t.Errorf("the sequence-conflict proof does not verify with BER's key: %v", err)
+			}
+		}
+		if !found {
+			t.Errorf("no sequence-conflict proof holds %s's header", e.ID())
+		}
+	}
+	return want
 }
 
 // forgedKeyNamed is a fresh Ed25519 note key named name.
