@@ -29,8 +29,8 @@ import (
 )
 
 const (
-	vectors   = "../../testdata/vectors"
-	agreement = "../../agreement/testdata/vectors"
+	vectors     = "../../testdata/vectors"
+	agreement   = "../../agreement/testdata/vectors"
 	stanzaLen   = 1172
 	stanzaLenV2 = 1244 // §3.2: the sealed plaintext carries the 72-byte opening too
 )
