@@ -674,7 +674,6 @@ func open(e *envelope, r string, ps map[string]*party) (inner, []byte, error) {
 		if _, _, err := checkOpening(r, opening, to.commit); err != nil {
 			return in, nil, err
 		}
-		in.opening = opening
 	}
 	pt, err := chachaPolyOpen(pkey, make([]byte, 12), e.ciphertext, nil)
 	if err != nil {
@@ -691,6 +690,7 @@ func open(e *envelope, r string, ps map[string]*party) (inner, []byte, error) {
 	if !bytes.Equal(sum(in.salt, text), e.h.inner) {
 		return in, nil, fmt.Errorf("bad_commitment: inner")
 	}
+	in.opening = opening
 	return in, pt[i+2:], nil
 }
 
