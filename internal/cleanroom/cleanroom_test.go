@@ -553,6 +553,7 @@ type inner struct {
 	refs                            []string
 	salt                            []byte
 	opening                         []byte // v2: the recipient's opening from its stanza
+	text                            []byte // the inner header's bytes
 }
 
 func (h *hdr) toLine(r string) *toLine {
@@ -691,6 +692,7 @@ func open(e *envelope, r string, ps map[string]*party) (inner, []byte, error) {
 		return in, nil, fmt.Errorf("bad_commitment: inner")
 	}
 	in.opening = opening
+	in.text = text
 	return in, pt[i+2:], nil
 }
 

@@ -224,13 +224,13 @@ func TestVectorsV2AndLog(t *testing.T) {
 		if criOpening == nil {
 			return fmt.Errorf("no opening")
 		}
-		_, body, err := open(gd, "DOR", ps)
+		in, body, err := open(gd, "DOR", ps)
 		if err != nil {
 			return err
 		}
 		dorOpening, _ := opened(gd, "DOR", ps)
 		view := read(t, vectors, "group-v2.view-DOR.bin")
-		seen := [][]byte{view, body, dorOpening, g.header}
+		seen := [][]byte{view, in.text, body, dorOpening, g.header}
 		for _, b := range seen {
 			for _, secret := range [][]byte{criOpening, criOpening[40:], criOpening[:40]} {
 				if bytes.Contains(b, secret) {
