@@ -312,6 +312,18 @@ func TestVectorsV2AndLog(t *testing.T) {
 		if _, err := verifyConflict(proof, msg("CRI")); err == nil {
 			return fmt.Errorf("verified with CRI's key")
 		}
+		// §3.3: an opening at seq 1 with a previous id, or at seq 0, is
+		// malformed before its commitment is checked.
+		cm := g.h.toLine("CRI").commit
+		for _, seq := range []uint64{0, 1} {
+			op := append(binary.BigEndian.AppendUint64(nil, seq), criOpening[8:]...)
+			if _, _, err := checkOpening("CRI", op, cm); err == nil || !strings.HasPrefix(err.Error(), "malformed") {
+				return fmt.Errorf("opening at seq %d: %v", seq, err)
+			}
+		}
+		if _, _, err := checkOpening("DOR", criOpening, cm); err == nil || !strings.HasPrefix(err.Error(), "bad_commitment") {
+			return fmt.Errorf("CRI's opening as DOR's: %v", err)
+		}
 		return nil
 	})
 
@@ -323,6 +335,22 @@ func TestVectorsV2AndLog(t *testing.T) {
 		var err error
 		root, size, err = verifyCheckpoint(cpBytes, ps)
 		return err
+	})
+	c.check("checkpoint.note with another root hash or signed by CRI's checkpoint key is refused", func() error {
+		lines := strings.SplitAfter(string(cpBytes), "\n")
+		bad := append([]string{}, lines...)
+		bad[2] = b64.EncodeToString(make([]byte, 32)) + "\n"
+		if _, _, err := verifyCheckpoint([]byte(strings.Join(bad, "")), ps); err == nil {
+			return fmt.Errorf("another root hash accepted")
+		}
+		text, _, _ := splitNote(cpBytes)
+		k := ps["CRI"].pub["checkpoint"]
+		sig := ed25519.Sign(ed25519.NewKeyFromSeed(ps["CRI"].priv["checkpoint"]), text)
+		forged := string(text) + "\n\u2014 hotline/BER " + b64.EncodeToString(append(append([]byte{}, k.hash...), sig...)) + "\n"
+		if _, _, err := verifyCheckpoint([]byte(forged), ps); err == nil {
+			return fmt.Errorf("CRI's checkpoint key signed BER's checkpoint")
+		}
+		return nil
 	})
 	c.check("checkpoint.note: cosigned by CRI's then DOR's witness key, cosignature/v1 at 1795770000 = 2026-11-27T09:00:00Z", func() error {
 		text, sigs, err := splitNote(cpBytes)
