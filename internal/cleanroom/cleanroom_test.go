@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -28,9 +29,10 @@ import (
 )
 
 const (
-	vectors   = "../../testdata/vectors"
-	agreement = "../../agreement/testdata/vectors"
-	stanzaLen = 1172
+	vectors     = "../../testdata/vectors"
+	agreement   = "../../agreement/testdata/vectors"
+	stanzaLen   = 1172
+	stanzaLenV2 = 1244 // §3.2: the sealed plaintext carries the 72-byte opening too
 )
 
 var b64 = base64.StdEncoding
@@ -275,8 +277,9 @@ func loadKeys(t *testing.T, c *checker) map[string]*party {
 // The envelope (§3).
 type toLine struct {
 	party  string
-	seq    uint64
-	prev   string
+	seq    uint64 // v1 only
+	prev   string // v1 only
+	commit []byte // v2 only: the sequence commitment (§3.3)
 	stanza []byte
 }
 
@@ -296,6 +299,7 @@ type hdr struct {
 	group     string
 	created   string
 	exercise  string
+	v2        bool
 	size      int
 	payload   []byte
 	key       []byte
@@ -339,9 +343,11 @@ func parseID(s string, dashOK bool) error {
 func parseHeader(text []byte) (hdr, error) {
 	var h hdr
 	lines := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
-	if len(lines) == 0 || lines[0] != "hotline-envelope/v1" {
+	if len(lines) == 0 || (lines[0] != "hotline-envelope/v1" && lines[0] != "hotline-envelope/v2") {
 		return h, fmt.Errorf("wrong tag")
 	}
+	h.v2 = lines[0] == "hotline-envelope/v2"
+
 	i := 1
 	next := func(key string, optional bool) (string, bool, error) {
 		if i < len(lines) && strings.HasPrefix(lines[i], key+" ") {
@@ -419,6 +425,28 @@ func parseHeader(text []byte) (hdr, error) {
 			return h, fmt.Errorf("line %q", lines[i])
 		}
 		f := strings.Split(v, " ")
+		if h.v2 {
+			// §3.3: to <party> <commitment> <stanza hash>
+			if len(f) != 3 || !partyRE.MatchString(f[0]) {
+				return h, fmt.Errorf("v2 to %q", v)
+			}
+			cm, err := canonB64(f[1], 32)
+			if err != nil {
+				return h, err
+			}
+			st, err := canonB64(f[2], 32)
+			if err != nil {
+				return h, err
+			}
+			if len(h.to) > 0 && h.to[len(h.to)-1].party >= f[0] {
+				return h, fmt.Errorf("recipients not strictly ascending")
+			}
+			if f[0] == h.from {
+				return h, fmt.Errorf("sender is a recipient")
+			}
+			h.to = append(h.to, toLine{party: f[0], commit: cm, stanza: st})
+			continue
+		}
 		if len(f) != 4 || !partyRE.MatchString(f[0]) {
 			return h, fmt.Errorf("to %q", v)
 		}
@@ -439,7 +467,7 @@ func parseHeader(text []byte) (hdr, error) {
 		if f[0] == h.from {
 			return h, fmt.Errorf("sender is a recipient")
 		}
-		h.to = append(h.to, toLine{f[0], seq, f[2], st})
+		h.to = append(h.to, toLine{party: f[0], seq: seq, prev: f[2], stanza: st})
 	}
 	if len(h.to) == 0 {
 		return h, fmt.Errorf("no to line")
@@ -486,13 +514,17 @@ func parseEnvelope(b []byte) (*envelope, error) {
 			return nil, fmt.Errorf("marker %q names no recipient", e.marker)
 		}
 	}
-	if len(rest) != n*stanzaLen+e.h.size {
-		return nil, fmt.Errorf("%d bytes after the marker, want %d", len(rest), n*stanzaLen+e.h.size)
+	sl := stanzaLen
+	if e.h.v2 {
+		sl = stanzaLenV2
+	}
+	if len(rest) != n*sl+e.h.size {
+		return nil, fmt.Errorf("%d bytes after the marker, want %d", len(rest), n*sl+e.h.size)
 	}
 	for k := 0; k < n; k++ {
-		e.stanzas = append(e.stanzas, rest[k*stanzaLen:(k+1)*stanzaLen])
+		e.stanzas = append(e.stanzas, rest[k*sl:(k+1)*sl])
 	}
-	e.ciphertext = rest[n*stanzaLen:]
+	e.ciphertext = rest[n*sl:]
 	return e, nil
 }
 
@@ -520,6 +552,39 @@ type inner struct {
 	kind, severity, marking, thread string
 	refs                            []string
 	salt                            []byte
+	opening                         []byte // v2: the recipient's opening from its stanza
+	text                            []byte // the inner header's bytes
+}
+
+func (h *hdr) toLine(r string) *toLine {
+	for i := range h.to {
+		if h.to[i].party == r {
+			return &h.to[i]
+		}
+	}
+	return nil
+}
+
+// checkOpening checks a v2 opening against party's commitment (§3.3) and
+// returns the seq and previous id (hex, "-" for none) it holds.
+func checkOpening(party string, opening, commit []byte) (uint64, string, error) {
+	if len(opening) != 72 {
+		return 0, "", fmt.Errorf("malformed: opening of %d bytes", len(opening))
+	}
+	seq := binary.BigEndian.Uint64(opening[:8])
+	prev := opening[8:40]
+	zero := bytes.Equal(prev, make([]byte, 32))
+	if seq == 0 || seq > 1<<63-1 || zero != (seq == 1) {
+		return 0, "", fmt.Errorf("malformed: opening seq %d previous %x", seq, prev)
+	}
+	if !bytes.Equal(sum([]byte("hotline-envelope/v2 sequence\n"+party+"\n"), opening), commit) {
+		return 0, "", fmt.Errorf("bad_commitment: sequence commitment of %s", party)
+	}
+	p := "-"
+	if !zero {
+		p = hex.EncodeToString(prev)
+	}
+	return seq, p, nil
 }
 
 func parseInner(text string) (inner, error) {
@@ -586,16 +651,30 @@ func open(e *envelope, r string, ps map[string]*party) (inner, []byte, error) {
 	if err != nil {
 		return in, nil, err
 	}
-	info := []byte("hotline-envelope/v1\n" + e.h.from + "\n" + r + "\n")
+	tag, want := "hotline-envelope/v1", 32
+	if e.h.v2 {
+		tag, want = "hotline-envelope/v2", 32+72
+	}
+	info := []byte(tag + "\n" + e.h.from + "\n" + r + "\n")
 	info = append(info, e.h.nonce...)
 	k, err := hpke.Open(sk, hpke.HKDFSHA256(), hpke.ChaCha20Poly1305(), info, st[4:])
-	if err != nil || len(k) != 32 {
-		return in, nil, fmt.Errorf("decrypt_failed: hpke: %v", err)
+	if err != nil || len(k) != want {
+		return in, nil, fmt.Errorf("decrypt_failed: hpke: %v (%d bytes)", err, len(k))
+	}
+	var opening []byte
+	if e.h.v2 {
+		k, opening = k[:32], k[32:]
 	}
 	pkey, _ := hkdf.Key(sha256.New, k, e.h.nonce, "hotline-envelope/v1 payload key", 32)
 	commit, _ := hkdf.Key(sha256.New, k, e.h.nonce, "hotline-envelope/v1 key commitment", 32)
 	if subtle.ConstantTimeCompare(commit, e.h.key) != 1 {
 		return in, nil, fmt.Errorf("bad_commitment: key")
+	}
+	if e.h.v2 {
+		to := e.h.toLine(r)
+		if _, _, err := checkOpening(r, opening, to.commit); err != nil {
+			return in, nil, err
+		}
 	}
 	pt, err := chachaPolyOpen(pkey, make([]byte, 12), e.ciphertext, nil)
 	if err != nil {
@@ -612,6 +691,8 @@ func open(e *envelope, r string, ps map[string]*party) (inner, []byte, error) {
 	if !bytes.Equal(sum(in.salt, text), e.h.inner) {
 		return in, nil, fmt.Errorf("bad_commitment: inner")
 	}
+	in.opening = opening
+	in.text = text
 	return in, pt[i+2:], nil
 }
 
@@ -986,64 +1067,88 @@ func TestVectors(t *testing.T) {
 }
 
 func checkConflict(b []byte, k noteKey, e1 *envelope) error {
-	lines := strings.Split(string(b), "\n")
-	if len(lines) != 6 || lines[5] != "" || lines[0] != "hotline-sequence-conflict/v1" ||
-		!strings.HasPrefix(lines[1], "from ") || !strings.HasPrefix(lines[2], "to ") ||
-		!strings.HasPrefix(lines[3], "a ") || !strings.HasPrefix(lines[4], "b ") {
-		return fmt.Errorf("malformed proof")
-	}
-	from, to := lines[1][5:], lines[2][3:]
-	var hs [2]*envelope
-	for i, l := range lines[3:5] {
-		raw, err := canonB64(l[2:], -1)
-		if err != nil {
-			return err
-		}
-		// A signed header is a prefix of an envelope: parse it with an
-		// empty view of its own making.
-		j := bytes.Index(raw, []byte("\n\n"))
-		if j < 0 {
-			return fmt.Errorf("header %d: no blank line", i)
-		}
-		text, sigs, err := splitNote(raw)
-		if err != nil {
-			return err
-		}
-		h, err := parseHeader(text)
-		if err != nil {
-			return err
-		}
-		if h.from != from {
-			return fmt.Errorf("header %d from %s", i, h.from)
-		}
-		if err := verifyOne(text, sigs, k); err != nil {
-			return err
-		}
-		hs[i] = &envelope{header: text, signed: raw, sigs: sigs, h: h}
-	}
-	find := func(e *envelope) *toLine {
-		for i := range e.h.to {
-			if e.h.to[i].party == to {
-				return &e.h.to[i]
-			}
-		}
-		return nil
-	}
-	a, bb := find(hs[0]), find(hs[1])
-	if a == nil || bb == nil {
-		return fmt.Errorf("a header does not list %s", to)
-	}
-	idA, idB := hs[0].id(), hs[1].id()
-	switch {
-	case bb.seq == a.seq && idA < idB:
-	case bb.seq == a.seq+1 && bb.prev != idA:
-	default:
-		return fmt.Errorf("no conflict: seq %d %d", a.seq, bb.seq)
+	hs, err := verifyConflict(b, k)
+	if err != nil {
+		return err
 	}
 	if !bytes.Equal(hs[0].signed, e1.signed) && !bytes.Equal(hs[1].signed, e1.signed) {
 		return fmt.Errorf("neither header is envelope-1's")
 	}
 	return nil
+}
+
+// verifyConflict verifies a sequence-conflict proof (§3.1) with the sender's
+// message key k alone and returns its two headers, A then B.
+func verifyConflict(b []byte, k noteKey) ([2]*envelope, error) {
+	var hs [2]*envelope
+	if !bytes.HasSuffix(b, []byte("\n")) {
+		return hs, fmt.Errorf("malformed: no final newline")
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) < 5 || lines[0] != "hotline-sequence-conflict/v1" ||
+		!strings.HasPrefix(lines[1], "from ") || !strings.HasPrefix(lines[2], "to ") {
+		return hs, fmt.Errorf("malformed proof")
+	}
+	from, to := lines[1][5:], lines[2][3:]
+	rest := lines[3:]
+	var seqs [2]uint64
+	var prevs [2]string
+	for i, key := range []string{"a", "b"} {
+		if len(rest) == 0 || !strings.HasPrefix(rest[0], key+" ") {
+			return hs, fmt.Errorf("malformed: missing %s line", key)
+		}
+		raw, err := canonB64(rest[0][len(key)+1:], -1)
+		if err != nil {
+			return hs, err
+		}
+		rest = rest[1:]
+		text, sigs, err := splitNote(raw)
+		if err != nil {
+			return hs, err
+		}
+		h, err := parseHeader(text)
+		if err != nil {
+			return hs, err
+		}
+		if h.from != from {
+			return hs, fmt.Errorf("header %s from %s", key, h.from)
+		}
+		if err := verifyOne(text, sigs, k); err != nil {
+			return hs, err
+		}
+		hs[i] = &envelope{header: text, signed: raw, sigs: sigs, h: h}
+		tl := h.toLine(to)
+		if tl == nil {
+			return hs, fmt.Errorf("header %s does not list %s", key, to)
+		}
+		hasOpening := len(rest) > 0 && strings.HasPrefix(rest[0], key+"-opening ")
+		if hasOpening != h.v2 {
+			return hs, fmt.Errorf("malformed: %s-opening present %v, header v2 %v", key, hasOpening, h.v2)
+		}
+		if !h.v2 {
+			seqs[i], prevs[i] = tl.seq, tl.prev
+			continue
+		}
+		op, err := canonB64(rest[0][len(key)+len("-opening "):], 72)
+		if err != nil {
+			return hs, fmt.Errorf("malformed: %s-opening: %v", key, err)
+		}
+		rest = rest[1:]
+		if seqs[i], prevs[i], err = checkOpening(to, op, tl.commit); err != nil {
+			return hs, err
+		}
+	}
+	if len(rest) != 0 {
+		return hs, fmt.Errorf("malformed: extra line %q", rest[0])
+	}
+	idA, idB := hs[0].id(), hs[1].id()
+	switch {
+	case seqs[1] == seqs[0] && idA < idB:
+	case seqs[1] == seqs[0]+1 && prevs[1] != idA:
+	default:
+		return hs, fmt.Errorf("no conflict: seq %d %d", seqs[0], seqs[1])
+	}
+	return hs, nil
 }
 
 // The agreement (agreement/FORMAT.md).
