@@ -19,7 +19,7 @@ const EnvelopeSize = 1024
 
 // benchEnvelope returns the i-th received envelope of a benchmark run: 1
 // KiB of raw bytes and a 256-byte body, a distinct id, from one of 192
-// parties.
+// parties, each party's envelopes numbered and linked in turn.
 func benchEnvelope(run string, i uint64) *store.Received {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], i)
@@ -29,12 +29,17 @@ func benchEnvelope(run string, i uint64) *store.Received {
 		copy(raw[j:], id[:])
 	}
 	from := fmt.Sprintf("P%03d", i%192)
+	var prev hotline.ID // the sender's previous envelope, as the sequence rule wants
+	if i >= 192 {
+		binary.BigEndian.PutUint64(b[:], i-192)
+		prev = hotline.ID(sha256.Sum256(append([]byte(run), b[:]...)))
+	}
 	return &store.Received{
 		Envelope: store.Envelope{
 			Direction: hotline.Received, ID: id, From: from, To: []string{Self},
 			Created: base, AgreementHash: ID("agreement 1"), Kind: "notification",
 			Severity: hotline.SeverityHigh, Marking: hotline.TLPAmber, Raw: raw,
-			Body: raw[:256], At: base, PairSeq: i/192 + 1,
+			Body: raw[:256], At: base, PairSeq: i/192 + 1, PairPrev: prev,
 		},
 		Entry: hotline.LeafEntry(Self, hotline.Received, id),
 	}
