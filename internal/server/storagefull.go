@@ -15,7 +15,9 @@ import (
 // storage could not take (a full disk), if it counts them (the SQL store
 // does; a test's own store may not).
 func (s *Server) registerStoreMetrics() {
-	st, ok := s.store.(interface{ StorageFull() (failures int64, now bool) })
+	st, ok := s.store.(interface {
+		StorageFull() (failures int64, now bool)
+	})
 	if !ok {
 		return
 	}
