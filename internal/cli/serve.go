@@ -17,6 +17,7 @@ import (
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
+	"github.com/hotline-net/hotline/internal/store/sqlstore"
 	"github.com/hotline-net/hotline/internal/tlog"
 )
 
@@ -114,6 +115,11 @@ operator API (/api/v1/, bearer token from DIR/admin.token), /metrics and
 				}
 				opts.BeforeAppend = killBeforeAppend(n)
 			}
+			if path := os.Getenv(faultStoreFullEnv); path != "" {
+				logger.Warn("fault injection for tests: the store's writes fail as on a full disk while this file exists; never set in production",
+					"env", faultStoreFullEnv, "file", path)
+				opts.FailWrites = sqlstore.FailWhileExists(path)
+			}
 			s, err := server.Open(ctx, dir, opts)
 			if err != nil {
 				return err
@@ -154,6 +160,13 @@ func logHandler(w io.Writer, format string, level slog.Level) (slog.Handler, err
 // set to n, the process kills itself with SIGKILL at the n-th envelope,
 // after its pending row is stored and before its log entry is appended.
 const killBeforeAppendEnv = "HOTLINE_TEST_KILL_BEFORE_APPEND"
+
+// faultStoreFullEnv names the fault campaign's full-disk switch: when it
+// holds a path, every write of the node's store (SQLite or PostgreSQL)
+// fails with store.ErrStorageFull while a file exists at that path, and
+// succeeds again once it is removed; reads are untouched
+// (docs/OPERATIONS.md, "A full disk"). For tests only.
+const faultStoreFullEnv = "HOTLINE_FAULT_STORE_FULL"
 
 func killBeforeAppend(n int) func(hotline.Direction, hotline.ID) {
 	var count atomic.Int64
