@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
@@ -114,6 +116,15 @@ operator API (/api/v1/, bearer token from DIR/admin.token), /metrics and
 				}
 				opts.BeforeAppend = killBeforeAppend(n)
 			}
+			if v := os.Getenv(clockOffsetEnv); v != "" {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return fmt.Errorf("%s=%q: want a Go duration such as -2m or 6m30s", clockOffsetEnv, v)
+				}
+				opts.Clock = clock.Offset{By: d}
+				logger.Warn("FAULT INJECTION: this node's clock is the system clock moved by "+clockOffsetEnv+"; for tests only",
+					"env", clockOffsetEnv, "offset", d.String())
+			}
 			s, err := server.Open(ctx, dir, opts)
 			if err != nil {
 				return err
@@ -149,6 +160,11 @@ func logHandler(w io.Writer, format string, level slog.Level) (slog.Handler, err
 	}
 	return nil, usageError{fmt.Errorf("--log-format %q: want auto, text or json", format)}
 }
+
+// clockOffsetEnv names the fault campaign's clock skew switch: a Go
+// duration (-2m, 6m30s) by which the node's whole clock — everything it
+// signs and compares — runs from the system clock. For tests only.
+const clockOffsetEnv = "HOTLINE_FAULT_CLOCK_OFFSET"
 
 // killBeforeAppendEnv names the crash tests' fault-injection switch: when
 // set to n, the process kills itself with SIGKILL at the n-th envelope,
