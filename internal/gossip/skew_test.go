@@ -281,7 +281,9 @@ func (r *refusing) PostHeartbeat(_ context.Context, to, _ string, _ []byte) ([]b
 	return nil, &peerRefusal{statement: b}
 }
 
-func gossipBeyond(d time.Duration) bool { return d > gossip.HeartbeatWindow || d < -gossip.HeartbeatWindow }
+func gossipBeyond(d time.Duration) bool {
+	return d > gossip.HeartbeatWindow || d < -gossip.HeartbeatWindow
+}
 
 // TestClockSkewSent: CRI measures its peers' clocks from the heartbeats
 // that answer its own, and from the ones their stale_heartbeat refusals
