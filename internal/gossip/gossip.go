@@ -156,12 +156,10 @@ type peerState struct {
 
 	// offset is the peer's clock minus this node's as last measured from
 	// a heartbeat's time, at offsetAt (this node's clock; zero: never).
-	// skew is where it stands (skewOK, skewWarn, skewAlarm) and verdict
-	// whose clock the alarm blames.
+	// skew is where it stands (skewOK, skewWarn, skewAlarm).
 	offset   time.Duration
 	offsetAt time.Time
 	skew     int
-	verdict  string
 	// A heartbeat beyond the window is evidence of skew only with a
 	// counter above every counter seen from the peer (skewCounter, with
 	// lastCounter), and counts only once a second such one agrees:
@@ -1101,7 +1099,13 @@ func (h *Heartbeats) Peers(ctx context.Context) ([]PeerStatus, error) {
 		st := PeerStatus{
 			Party: p.ID, Up: ps.up, LastSeen: ps.lastSeen, LastAttempt: ps.lastAttempt, Latency: ps.latency,
 			LastError: ps.lastError, TheySent: ps.theySent, TheyReceived: ps.theyReceived,
-			ClockOffset: ps.offset, ClockMeasured: ps.offsetAt, ClockAlarm: ps.verdict,
+			ClockOffset: ps.offset, ClockMeasured: ps.offsetAt,
+		}
+		if ps.skew == skewAlarm {
+			// Judged again now: more peers may have been heard from
+			// since the alarm.
+			likely, why := h.whoseClock(p.ID, ps.offset, h.clock.Now())
+			st.ClockAlarm = likely + ": " + why
 		}
 		health, err := h.cfg.Store.PeerHealth(ctx, p.ID, h.clock.Now().Add(-24*time.Hour))
 		if err != nil {

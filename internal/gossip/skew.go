@@ -84,9 +84,6 @@ func (h *Heartbeats) measure(peer string, counter uint64, offset time.Duration, 
 	ps.offset, ps.offsetAt = offset, now
 	was, level := ps.skew, skewLevel(offset)
 	ps.skew = level
-	if level != skewAlarm {
-		ps.verdict = ""
-	}
 	h.mu.Unlock()
 	if h.cfg.OnClockOffset != nil {
 		h.cfg.OnClockOffset(peer, offset)
@@ -117,9 +114,6 @@ func absDur(d time.Duration) time.Duration {
 // this node's beyond the window.
 func (h *Heartbeats) skewAlarm(peer string, offset time.Duration, now time.Time) {
 	likely, why := h.whoseClock(peer, offset, now)
-	h.mu.Lock()
-	h.peer(peer).verdict = likely + ": " + why
-	h.mu.Unlock()
 	a := Alarm{
 		Peer: peer, Offset: offset, At: now,
 		Reason: fmt.Sprintf("clock skew: %s's clock is %s from this node's, beyond the %v request window: heartbeats and requests both ways are refused as stale; %s is likely wrong (%s)",
