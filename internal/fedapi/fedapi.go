@@ -212,7 +212,9 @@ func (a *api) handleStale(limit int64, stale StaleHeartbeatReceiver, fn func(r *
 		var staleErr error
 		if stale != nil && hotline.ErrorCode(err) == ErrStaleRequest.Code {
 			staleErr = err
-			signed, err = authenticate(r, a.node.Party(), a.keyLookup, now, true)
+			if signed, err = authenticate(r, a.node.Party(), a.keyLookup, now, true); err != nil {
+				err = staleErr // the time is checked first (§11.1): its refusal stands
+			}
 		}
 		if err != nil {
 			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
@@ -245,6 +247,9 @@ func (a *api) handleStale(limit int64, stale StaleHeartbeatReceiver, fn func(r *
 			return
 		}
 		if err := signed.CheckBody(body); err != nil {
+			if staleErr != nil {
+				err = staleErr
+			}
 			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
 			a.writeError(w, r, err)
 			return
