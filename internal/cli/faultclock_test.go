@@ -29,7 +29,7 @@ func TestFaultClock(t *testing.T) {
 		if o, ok := c.(clock.Offset); !ok || o.By != want || o.Base != nil {
 			t.Errorf("%s: clock %#v", v, c)
 		}
-		if d := c.Now().Sub(time.Now()); d < want-time.Second || d > want+time.Second {
+		if d := time.Until(c.Now()); d < want-time.Second || d > want+time.Second {
 			t.Errorf("%s: the clock is %v from the system's", v, d)
 		}
 		if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), "FAULT INJECTION") || !strings.Contains(log.String(), "offset="+want.String()) {
