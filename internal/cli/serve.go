@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
@@ -120,6 +122,9 @@ operator API (/api/v1/, bearer token from DIR/admin.token), /metrics and
 					"env", faultStoreFullEnv, "file", path)
 				opts.FailWrites = sqlstore.FailWhileExists(path)
 			}
+			if opts.Clock, err = faultClock(os.Getenv(clockOffsetEnv), logger); err != nil {
+				return err
+			}
 			s, err := server.Open(ctx, dir, opts)
 			if err != nil {
 				return err
@@ -154,6 +159,27 @@ func logHandler(w io.Writer, format string, level slog.Level) (slog.Handler, err
 		return slog.NewJSONHandler(w, opts), nil
 	}
 	return nil, usageError{fmt.Errorf("--log-format %q: want auto, text or json", format)}
+}
+
+// clockOffsetEnv names the fault campaign's clock skew switch: a Go
+// duration (-2m, 6m30s) by which the node's whole clock — everything it
+// signs and compares — runs from the system clock. For tests only.
+const clockOffsetEnv = "HOTLINE_FAULT_CLOCK_OFFSET"
+
+// faultClock returns the node's clock for the value v of clockOffsetEnv:
+// nil (the system clock) when empty, else the system clock moved by the
+// duration v, with a warning in the log.
+func faultClock(v string, logger *slog.Logger) (clock.Clock, error) {
+	if v == "" {
+		return nil, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%q: want a Go duration such as -2m or 6m30s", clockOffsetEnv, v)
+	}
+	logger.Warn("FAULT INJECTION: this node's clock is the system clock moved by "+clockOffsetEnv+"; for tests only",
+		"env", clockOffsetEnv, "offset", d.String())
+	return clock.Offset{By: d}, nil
 }
 
 // killBeforeAppendEnv names the crash tests' fault-injection switch: when

@@ -786,6 +786,15 @@ func (s *Server) startPeers() error {
 	if err != nil {
 		return err
 	}
+	clockOffset := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "hotline_peer_clock_offset_seconds",
+		Help: "Each peer's clock minus this node's, as last measured from heartbeat times (within half the round trip).",
+	}, []string{"peer"})
+	skewAlarms := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hotline_clock_skew_alarms_total",
+		Help: "Clock skew alarms: a peer's clock measured beyond the 5 min request window from this node's, once per episode per peer.",
+	}, []string{"peer"})
+	s.registry.MustRegister(clockOffset, skewAlarms)
 	s.heartbeats, err = gossip.NewHeartbeats(gossip.HeartbeatConfig{
 		Key: s.keys.Message, Agreement: agr, Store: s.store, Log: s.log, Transport: s.client,
 		RemoteLog: s.remote, Clock: opts.Clock, Logger: s.logger, Interval: heartbeat,
@@ -804,6 +813,8 @@ func (s *Server) startPeers() error {
 				s.logger.Error("making a returning peer's backlog due", "peer", peer, "err", err)
 			}
 		},
+		OnClockOffset: func(peer string, offset time.Duration) { clockOffset.WithLabelValues(peer).Set(offset.Seconds()) },
+		OnClockSkew:   func(a gossip.Alarm) { skewAlarms.WithLabelValues(a.Peer).Inc() },
 	})
 	if err != nil {
 		return err

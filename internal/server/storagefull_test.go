@@ -143,10 +143,10 @@ func TestStorageFull(t *testing.T) {
 	}
 	metrics := fetch(t, op.Client, op.Base+"/metrics")
 	if metric(metrics, `hotline_store_storage_full`) != 1 || metric(metrics, `hotline_store_write_failures_total{reason="storage_full"}`) < 3 {
-		t.Errorf("CRI's metrics while full:\n%s", grepLines(metrics, "hotline_store_"))
+		t.Errorf("CRI's metrics while full:\n%s", linesWithPrefix(metrics, "hotline_store_"))
 	}
 	if metric(metrics, "hotline_envelopes_accepted_total") != 1 {
-		t.Errorf("accepted while full:\n%s", grepLines(metrics, "hotline_envelopes_"))
+		t.Errorf("accepted while full:\n%s", linesWithPrefix(metrics, "hotline_envelopes_"))
 	}
 
 	// Room again: the message arrives by itself, once.
@@ -160,7 +160,7 @@ func TestStorageFull(t *testing.T) {
 	}
 	metrics = fetch(t, op.Client, op.Base+"/metrics")
 	if metric(metrics, "hotline_envelopes_accepted_total") != 2 || metric(metrics, "hotline_store_storage_full") != 0 {
-		t.Errorf("CRI's metrics after recovery:\n%s", grepLines(metrics, "hotline_"))
+		t.Errorf("CRI's metrics after recovery:\n%s", linesWithPrefix(metrics, "hotline_"))
 	}
 	page, err := cri.Store().Messages(ctx, store.MessageQuery{MessageFilter: store.MessageFilter{Direction: hotline.Received, IncludePending: true}, Limit: 100})
 	if err != nil {
@@ -263,7 +263,7 @@ func metric(page, series string) float64 {
 	return v
 }
 
-func grepLines(page, prefix string) string {
+func linesWithPrefix(page, prefix string) string {
 	var b strings.Builder
 	for l := range strings.SplitSeq(page, "\n") {
 		if strings.HasPrefix(l, prefix) {
