@@ -51,6 +51,9 @@ var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 		agreement.ErrUnknownGroup, agreement.ErrZeroDeadline, agreement.ErrBadKey, agreement.ErrKeyOverlap, agreement.ErrNoValidKey,
 		agreement.ErrKeyHistory, agreement.ErrBadChain, agreement.ErrBadPolicy, agreement.ErrBadSignature,
 		agreement.ErrBadRatification, agreement.ErrRootChanged, agreement.ErrBadRotation},
+	// The node's storage cannot take the document now (a full disk),
+	// with Retry-After.
+	http.StatusServiceUnavailable: {refusal.ErrStorageFull},
 })
 
 // OperatorHandler serves the operator's agreement endpoints (the caller

@@ -28,7 +28,9 @@ the last 24 hours, and the sequence numbers each side has seen from the other
 log that the agreement's witness quorum vouched for (a checkpoint only the
 peer signed does not count), how long ago and by whom. Alarms about a log
 (equivocations, consistency that cannot be proven, a witness whose
-timestamps go back) are listed last.
+timestamps go back) are listed last. CLOCK is the peer's clock minus this
+node's, measured from heartbeat times; a peer beyond the 5 min request window
+raises the clock skew alarm, listed last too (check NTP).
 
 It first exchanges heartbeats with every peer (up to 5 s each), so it shows
 the channels as they are now; --no-probe shows what the last scheduled round
@@ -59,7 +61,7 @@ found instead. LAST SEEN is how long ago the peer's last heartbeat arrived.`,
 				}{list, eq})
 			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tCHANNEL\tLATENCY\tUP 24H\tLAST SEEN\tSENT→THEM\tTHEY HAVE\tTHEY SENT\tWE HAVE\tLOG WITNESSED\tGAPS")
+			fmt.Fprintln(tw, "PEER\tCHANNEL\tLATENCY\tUP 24H\tLAST SEEN\tCLOCK\tSENT→THEM\tTHEY HAVE\tTHEY SENT\tWE HAVE\tLOG WITNESSED\tGAPS")
 			for _, p := range list.Peers {
 				state := "down"
 				if p.Up {
@@ -86,13 +88,19 @@ found instead. LAST SEEN is how long ago the peer's last heartbeat arrived.`,
 				if p.Log.AgeSeconds != nil {
 					witnessed = fmt.Sprintf("%d, %s ago, by %s", p.Log.WitnessedSize, time.Duration(*p.Log.AgeSeconds)*time.Second, strings.Join(p.Log.Cosigners, " "))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Party, state, p.LatencyMS, uptime,
-					seenAgo(p.SeenAgoMS), p.Sent, p.TheyReceived, p.TheySent, p.Received, witnessed, strings.Join(gaps, ", "))
+				fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Party, state, p.LatencyMS, uptime,
+					seenAgo(p.SeenAgoMS), clockOffset(p.ClockOffsetMS), p.Sent, p.TheyReceived, p.TheySent, p.Received, witnessed, strings.Join(gaps, ", "))
 			}
 			tw.Flush()
 			for _, p := range list.Peers {
 				for _, a := range p.Log.Alarms {
 					fmt.Fprintf(w, "ALARM about %s's log %s: %s\n", p.Party, p.Log.Origin, a)
+				}
+			}
+			for _, p := range list.Peers {
+				if p.ClockAlarm != "" {
+					fmt.Fprintf(w, "ALARM: clock skew with %s: its clock is %s from this node's, beyond the request window; %s (check NTP)\n",
+						p.Party, clockOffset(p.ClockOffsetMS), p.ClockAlarm)
 				}
 			}
 			for _, e := range eq.Equivocations {
@@ -113,4 +121,17 @@ func seenAgo(ms *int64) string {
 		return "never"
 	}
 	return (time.Duration(*ms) * time.Millisecond).Round(time.Second).String() + " ago"
+}
+
+// clockOffset shows a peer's clock offset with its sign, or "-" when not
+// measured.
+func clockOffset(ms *int64) string {
+	if ms == nil {
+		return "-"
+	}
+	d := (time.Duration(*ms) * time.Millisecond).Round(time.Second)
+	if d >= 0 {
+		return "+" + d.String()
+	}
+	return d.String()
 }

@@ -10,13 +10,16 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hotline-net/hotline"
+	"github.com/hotline-net/hotline/internal/clock"
 	"github.com/hotline-net/hotline/internal/node"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
+	"github.com/hotline-net/hotline/internal/store/sqlstore"
 	"github.com/hotline-net/hotline/internal/tlog"
 )
 
@@ -114,6 +117,14 @@ operator API (/api/v1/, bearer token from DIR/admin.token), /metrics and
 				}
 				opts.BeforeAppend = killBeforeAppend(n)
 			}
+			if path := os.Getenv(faultStoreFullEnv); path != "" {
+				logger.Warn("fault injection for tests: the store's writes fail as on a full disk while this file exists; never set in production",
+					"env", faultStoreFullEnv, "file", path)
+				opts.FailWrites = sqlstore.FailWhileExists(path)
+			}
+			if opts.Clock, err = faultClock(os.Getenv(clockOffsetEnv), logger); err != nil {
+				return err
+			}
 			s, err := server.Open(ctx, dir, opts)
 			if err != nil {
 				return err
@@ -150,10 +161,38 @@ func logHandler(w io.Writer, format string, level slog.Level) (slog.Handler, err
 	return nil, usageError{fmt.Errorf("--log-format %q: want auto, text or json", format)}
 }
 
+// clockOffsetEnv names the fault campaign's clock skew switch: a Go
+// duration (-2m, 6m30s) by which the node's whole clock — everything it
+// signs and compares — runs from the system clock. For tests only.
+const clockOffsetEnv = "HOTLINE_FAULT_CLOCK_OFFSET"
+
+// faultClock returns the node's clock for the value v of clockOffsetEnv:
+// nil (the system clock) when empty, else the system clock moved by the
+// duration v, with a warning in the log.
+func faultClock(v string, logger *slog.Logger) (clock.Clock, error) {
+	if v == "" {
+		return nil, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%q: want a Go duration such as -2m or 6m30s", clockOffsetEnv, v)
+	}
+	logger.Warn("FAULT INJECTION: this node's clock is the system clock moved by "+clockOffsetEnv+"; for tests only",
+		"env", clockOffsetEnv, "offset", d.String())
+	return clock.Offset{By: d}, nil
+}
+
 // killBeforeAppendEnv names the crash tests' fault-injection switch: when
 // set to n, the process kills itself with SIGKILL at the n-th envelope,
 // after its pending row is stored and before its log entry is appended.
 const killBeforeAppendEnv = "HOTLINE_TEST_KILL_BEFORE_APPEND"
+
+// faultStoreFullEnv names the fault campaign's full-disk switch: when it
+// holds a path, every write of the node's store (SQLite or PostgreSQL)
+// fails with store.ErrStorageFull while a file exists at that path, and
+// succeeds again once it is removed; reads are untouched
+// (docs/OPERATIONS.md, "A full disk"). For tests only.
+const faultStoreFullEnv = "HOTLINE_FAULT_STORE_FULL"
 
 func killBeforeAppend(n int) func(hotline.Direction, hotline.ID) {
 	var count atomic.Int64

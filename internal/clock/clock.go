@@ -59,3 +59,14 @@ func (f *Fake) Advance(d time.Duration) {
 	defer f.mu.Unlock()
 	f.now = f.now.Add(d)
 }
+
+// Offset is a clock that runs a fixed duration By away from Base (the
+// system clock if nil): a node whose clock is wrong by By, for fault
+// injection (HOTLINE_FAULT_CLOCK_OFFSET) and for tests of clock skew.
+type Offset struct {
+	Base Clock
+	By   time.Duration
+}
+
+// Now returns Base's time moved by By.
+func (o Offset) Now() time.Time { return Or(o.Base).Now().Add(o.By) }

@@ -103,6 +103,16 @@ type HeartbeatReceiver interface {
 	Receive(ctx context.Context, peer string, note []byte) ([]byte, error)
 }
 
+// StaleHeartbeatReceiver is a HeartbeatReceiver that also measures the
+// sender's clock from a heartbeat whose request is stale (PROTOCOL §11.3,
+// "Clock skew"): the request's signature, parties and body verified, only
+// its time beyond MaxSkew. ReceiveStale never accepts the heartbeat: it
+// returns its refusal, or nil when the heartbeat's own time is within the
+// window (the request is then refused stale_request).
+type StaleHeartbeatReceiver interface {
+	ReceiveStale(ctx context.Context, peer string, note []byte) error
+}
+
 type api struct {
 	node       *node.Node
 	maxBody    int64
@@ -132,7 +142,8 @@ func Handler(cfg Config) http.Handler {
 		return response{contentType: "application/json", body: b}, err
 	}))
 	if a.heartbeats != nil {
-		mux.HandleFunc("POST /v1/heartbeats", a.handle(SmallBody, a.postHeartbeat))
+		stale, _ := a.heartbeats.(StaleHeartbeatReceiver)
+		mux.HandleFunc("POST /v1/heartbeats", a.handleStale(SmallBody, stale, a.postHeartbeat))
 	}
 	if a.relay != nil {
 		mux.HandleFunc("POST /v1/relay/envelopes", a.handle(a.maxBody, func(r *http.Request, from string, body []byte) (response, error) {
@@ -183,12 +194,28 @@ type response struct {
 // the refusal — the only place that writes. A request that is not
 // authenticated costs the node no byte of its body.
 func (a *api) handle(limit int64, fn func(r *http.Request, from string, body []byte) (response, error)) http.HandlerFunc {
+	return a.handleStale(limit, nil, fn)
+}
+
+// handleStale is handle for POST /v1/heartbeats: a request whose only
+// fault is its time (stale_request) is authenticated all the same, its
+// body read and checked, and handed to stale, which measures the sender's
+// clock and refuses it (PROTOCOL §11.3, "Clock skew"). Nil stale: handle.
+func (a *api) handleStale(limit int64, stale StaleHeartbeatReceiver, fn func(r *http.Request, from string, body []byte) (response, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if v, _ := RequestVersion(r); v == 1 && (a.speaksOnlyV1(r.Header.Get(HeaderFrom)) || a.speaksOnlyV1(a.node.Party())) {
 			a.handleV1(w, r, limit, fn)
 			return
 		}
-		signed, err := Authenticate(r, a.node.Party(), a.keyLookup, a.node.Clock().Now())
+		now := a.node.Clock().Now()
+		signed, err := Authenticate(r, a.node.Party(), a.keyLookup, now)
+		var staleErr error
+		if stale != nil && hotline.ErrorCode(err) == ErrStaleRequest.Code {
+			staleErr = err
+			if signed, err = authenticate(r, a.node.Party(), a.keyLookup, now, true); err != nil {
+				err = staleErr // the time is checked first (§11.1): its refusal stands
+			}
+		}
 		if err != nil {
 			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
 			a.writeError(w, r, err)
@@ -220,8 +247,19 @@ func (a *api) handle(limit int64, fn func(r *http.Request, from string, body []b
 			return
 		}
 		if err := signed.CheckBody(body); err != nil {
+			if staleErr != nil {
+				err = staleErr
+			}
 			a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
 			a.writeError(w, r, err)
+			return
+		}
+		if staleErr != nil {
+			if err := stale.ReceiveStale(r.Context(), from, body); err != nil {
+				staleErr = err
+			}
+			a.node.Metrics().Refused.WithLabelValues(refusal.Code(staleErr)).Inc()
+			a.writeError(w, r, staleErr)
 			return
 		}
 		resp, err := fn(r, from, body)
@@ -254,7 +292,7 @@ func (a *api) handleV1(w http.ResponseWriter, r *http.Request, limit int64, fn f
 		a.node.Metrics().Refused.WithLabelValues(refusal.Code(err)).Inc()
 		a.writeError(w, r, err)
 	}
-	if _, _, _, _, err := checkHeaders(r, a.keyLookup, a.node.Clock().Now()); err != nil {
+	if _, _, _, _, err := checkHeaders(r, a.keyLookup, a.node.Clock().Now(), false); err != nil {
 		refuse(err)
 		return
 	}

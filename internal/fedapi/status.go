@@ -36,7 +36,7 @@ var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 		agreement.ErrZeroDeadline, agreement.ErrBadKey, agreement.ErrKeyOverlap, agreement.ErrKeyHistory,
 		agreement.ErrBadChain, agreement.ErrBadPolicy, agreement.ErrBadRatification, agreement.ErrRootChanged,
 		agreement.ErrBadRotation, agreement.ErrNoVersion},
-	http.StatusServiceUnavailable:  {refusal.ErrUnavailable, ErrBusy},
+	http.StatusServiceUnavailable:  {refusal.ErrUnavailable, ErrBusy, refusal.ErrStorageFull},
 	http.StatusInsufficientStorage: {relay.ErrRelayFull},
 })
 

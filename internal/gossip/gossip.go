@@ -104,6 +104,13 @@ type HeartbeatConfig struct {
 	// peer's backlog due then ([outbox.Deliverer.Heard]). It is called
 	// before Receive returns.
 	OnHeard func(ctx context.Context, peer string)
+	// OnClockOffset, if set, is called with each peer's clock offset
+	// (the peer's clock minus this node's) as it is measured from
+	// heartbeat times ([PeerStatus.ClockOffset]).
+	OnClockOffset func(peer string, offset time.Duration)
+	// OnClockSkew, if set, is called once per episode of a peer's clock
+	// offset beyond [HeartbeatWindow]: the skew alarm.
+	OnClockSkew func(Alarm)
 }
 
 // Heartbeats sends and answers heartbeats and keeps each peer's channel
@@ -127,6 +134,8 @@ type Heartbeats struct {
 	// pending holds the consistency checks to try again.
 	pending map[string]*unproven
 	alarms  []Alarm
+	// counter is the last heartbeat counter this node used.
+	counter uint64
 }
 
 type peerState struct {
@@ -144,6 +153,24 @@ type peerState struct {
 	lastError   string
 	// theySent and theyReceived are what the peer's last heartbeat said.
 	theySent, theyReceived uint64
+
+	// offset is the peer's clock minus this node's as last measured from
+	// a heartbeat's time, at offsetAt (this node's clock; zero: never).
+	// skew is where it stands (skewOK, skewWarn, skewAlarm).
+	offset   time.Duration
+	offsetAt time.Time
+	skew     int
+	// A heartbeat beyond the window is evidence of skew only with a
+	// counter above every counter seen from the peer (skewCounter, with
+	// lastCounter), and counts only once a second such one agrees:
+	// pendingAt is the time of a first one (zero: none), pending its
+	// offset. seen and seenAt are the last offset measured, confirmed or
+	// not, which tells whose clock is wrong.
+	skewCounter uint64
+	pending     time.Duration
+	pendingAt   time.Time
+	seenOffset  time.Duration
+	seenAt      time.Time
 }
 
 // NewHeartbeats returns the heartbeats of a node.
@@ -239,9 +266,13 @@ func (h *Heartbeats) exchange(ctx context.Context, peer string, gossip [][]byte,
 		return
 	}
 	var answer []byte
+	var sent time.Time
 	start := time.Now()
 	for _, ep := range eps {
 		actx, cancel := context.WithTimeout(ctx, timeout)
+		// The answer's time is compared with the middle of the attempt
+		// that brought it, by this node's clock.
+		sent = h.clock.Now()
 		answer, err = h.cfg.Transport.PostHeartbeat(actx, peer, ep, msg)
 		cancel()
 		if err == nil {
@@ -254,12 +285,39 @@ func (h *Heartbeats) exchange(ctx context.Context, peer string, gossip [][]byte,
 	}
 	var hb *hotline.Heartbeat
 	if err == nil {
-		hb, _, err = h.receive(ctx, peer, answer)
+		hb, _, err = h.receive(ctx, peer, answer, sent)
+	} else {
+		h.refusedStale(peer, err, sent)
 	}
 	h.recordProbe(ctx, peer, now, err == nil, rtt, err)
 	if err == nil && h.cfg.SyncAgreement != nil && !hb.Agreement.IsZero() && hb.Agreement != h.cfg.Agreement().Digest() {
 		h.cfg.SyncAgreement(ctx, peer)
 	}
+}
+
+// refusedStale measures the peer's clock from a stale_heartbeat refusal of
+// a heartbeat this node sent at sent: the refusal carries the peer's own
+// heartbeat to this node as its statement (PROTOCOL §11.3), whose time is
+// the peer's clock.
+func (h *Heartbeats) refusedStale(peer string, err error, sent time.Time) {
+	var pe interface {
+		ErrorCode() string
+		RefusalStatement() []byte
+	}
+	if !errors.As(err, &pe) || pe.ErrorCode() != ErrHeartbeatStale.Code || len(pe.RefusalStatement()) == 0 {
+		return
+	}
+	now := h.clock.Now()
+	hb, err := h.open(peer, pe.RefusalStatement(), now)
+	if err != nil {
+		h.logger.Info("a stale_heartbeat refusal carries no valid heartbeat of the peer's", "peer", peer, "err", err)
+		return
+	}
+	offset := hb.Time.Sub(sent.Add(now.Sub(sent) / 2))
+	if !beyond(offset) {
+		return // the peer refused this node's time, and its own agrees: nothing to measure
+	}
+	h.measure(peer, hb.Counter, offset, false)
 }
 
 func (h *Heartbeats) recordProbe(ctx context.Context, peer string, at time.Time, ok bool, rtt time.Duration, cause error) {
@@ -286,9 +344,24 @@ func (h *Heartbeats) recordProbe(ctx context.Context, peer string, at time.Time,
 	}
 }
 
-// heartbeatSkew is how far a heartbeat's time may be from this node's
-// clock.
-const heartbeatSkew = 5 * time.Minute
+// HeartbeatWindow is how far a heartbeat's time may be from this node's
+// clock: the request window (fedapi.MaxSkew).
+const HeartbeatWindow = 5 * time.Minute
+
+// heartbeatSkew is HeartbeatWindow.
+const heartbeatSkew = HeartbeatWindow
+
+// SkewWarn is the clock offset from a peer above which a node warns
+// (within the window: no alarm, heartbeats still accepted).
+const SkewWarn = time.Minute
+
+// skewAgree is how close two measurements of a peer's clock beyond the
+// window must be for the second to confirm the first, and how close the
+// offsets of every peer must be for this node's clock to be the one blamed.
+const skewAgree = time.Minute
+
+// beyond reports whether a clock offset is beyond the window.
+func beyond(offset time.Duration) bool { return offset > heartbeatSkew || offset < -heartbeatSkew }
 
 func (h *Heartbeats) peer(p string) *peerState {
 	ps := h.peers[p]
@@ -302,8 +375,7 @@ func (h *Heartbeats) peer(p string) *peerState {
 // build signs this node's heartbeat to peer, carrying gossip.
 func (h *Heartbeats) build(ctx context.Context, peer string, now time.Time, gossip [][]byte) ([]byte, error) {
 	hb := &hotline.Heartbeat{From: h.self, To: peer, Time: now}
-	// A counter that needs no state to stay increasing across restarts.
-	hb.Counter = uint64(time.Now().UnixNano())
+	hb.Counter = h.nextCounter()
 	seqs, err := h.cfg.Store.NextSequences(ctx, []string{peer})
 	if err != nil {
 		return nil, err
@@ -324,6 +396,23 @@ func (h *Heartbeats) build(ctx context.Context, peer string, now time.Time, goss
 	return hotline.Sign(hb, h.cfg.Key)
 }
 
+// nextCounter returns a heartbeat counter above every one this node used:
+// the system clock in nanoseconds, which needs no state to stay increasing
+// across restarts. It is the system clock, not the node's: the node's
+// clock may be moved (a fault injected, a clock set right), and a counter
+// that went down would make the peers ignore this node's heartbeats as
+// evidence of skew.
+func (h *Heartbeats) nextCounter() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := uint64(time.Now().UnixNano())
+	if c <= h.counter {
+		c = h.counter + 1
+	}
+	h.counter = c
+	return c
+}
+
 // contiguous returns the highest sequence number received with no gap
 // below it.
 func contiguous(in store.InboundSeqs) uint64 {
@@ -342,29 +431,99 @@ var (
 
 // Receive processes a heartbeat note from peer (already authenticated as
 // the sender of the request that carried it) and returns this node's own
-// heartbeat to peer, the answer.
+// heartbeat to peer, the answer. A heartbeat whose only fault is its time
+// is refused stale_heartbeat, the refusal carrying this node's heartbeat
+// to peer ([StaleError]), and measures the peer's clock.
 func (h *Heartbeats) Receive(ctx context.Context, peer string, msg []byte) ([]byte, error) {
-	_, answer, err := h.receive(ctx, peer, msg)
+	_, answer, err := h.receive(ctx, peer, msg, time.Time{})
 	return answer, err
 }
 
-// receive is Receive, returning the peer's heartbeat too.
-func (h *Heartbeats) receive(ctx context.Context, peer string, msg []byte) (*hotline.Heartbeat, []byte, error) {
+// ReceiveStale processes a heartbeat note from peer carried by a request
+// whose signature verified but whose time is beyond the request window
+// (fedapi). It never accepts one: it returns the stale_heartbeat refusal
+// of a heartbeat beyond the window too, having measured the peer's clock
+// from it as Receive does, or nil when the heartbeat's time is within the
+// window (the request alone is stale: refuse it as such).
+func (h *Heartbeats) ReceiveStale(ctx context.Context, peer string, msg []byte) error {
 	now := h.clock.Now()
-	agr := h.cfg.Agreement()
-	key, err := agr.MessageKey(peer, now)
+	hb, err := h.open(peer, msg, now)
 	if err != nil {
-		return nil, nil, err
+		return err
+	}
+	if !beyond(hb.Time.Sub(now)) {
+		return nil
+	}
+	return h.stale(ctx, peer, hb, now, time.Time{})
+}
+
+// StaleError is the stale_heartbeat refusal of a heartbeat whose only
+// fault is its time. Answer is this node's own heartbeat to the sender,
+// which the refusal carries as its statement so that the sender can
+// measure this node's clock; nil for a heartbeat that is no evidence of
+// skew (a replay).
+type StaleError struct {
+	Err    error
+	Answer []byte
+}
+
+func (e *StaleError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the refusal.
+func (e *StaleError) Unwrap() error { return e.Err }
+
+// RefusalStatement returns this node's heartbeat to the sender.
+func (e *StaleError) RefusalStatement() []byte { return e.Answer }
+
+// open verifies a heartbeat note of peer's with its message key valid at
+// now and checks that it is from peer to this node.
+func (h *Heartbeats) open(peer string, msg []byte, now time.Time) (*hotline.Heartbeat, error) {
+	key, err := h.cfg.Agreement().MessageKey(peer, now)
+	if err != nil {
+		return nil, err
 	}
 	hb, err := hotline.OpenHeartbeat(msg, key)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if hb.From != peer || hb.To != h.self {
-		return nil, nil, hotline.Errorf(ErrHeartbeatPeer, "heartbeat from %s to %s, exchanged between %s and %s", hb.From, hb.To, peer, h.self)
+		return nil, hotline.Errorf(ErrHeartbeatPeer, "heartbeat from %s to %s, exchanged between %s and %s", hb.From, hb.To, peer, h.self)
+	}
+	return hb, nil
+}
+
+// stale refuses a verified heartbeat beyond the window, having measured
+// the peer's clock from it. sent is when this node sent the heartbeat the
+// note answers (zero: the note came in a peer's request, and the refusal
+// carries this node's heartbeat to the peer).
+func (h *Heartbeats) stale(ctx context.Context, peer string, hb *hotline.Heartbeat, now, sent time.Time) error {
+	offset := hb.Time.Sub(now)
+	if !sent.IsZero() {
+		offset = hb.Time.Sub(sent.Add(now.Sub(sent) / 2))
+	}
+	fresh := h.measure(peer, hb.Counter, offset, false)
+	err := &StaleError{Err: hotline.Errorf(ErrHeartbeatStale, "heartbeat time %s is %v from this node's clock (at most %v)",
+		hotline.FormatTime(hb.Time), now.Sub(hb.Time).Round(time.Second), heartbeatSkew)}
+	if fresh && sent.IsZero() {
+		answer, berr := h.build(ctx, peer, now, nil)
+		if berr != nil {
+			h.logger.Error("building heartbeat", "peer", peer, "err", berr)
+		}
+		err.Answer = answer
+	}
+	return err
+}
+
+// receive is Receive, returning the peer's heartbeat too; sent is as for
+// stale.
+func (h *Heartbeats) receive(ctx context.Context, peer string, msg []byte, sent time.Time) (*hotline.Heartbeat, []byte, error) {
+	now := h.clock.Now()
+	hb, err := h.open(peer, msg, now)
+	if err != nil {
+		return nil, nil, err
 	}
 	if d := now.Sub(hb.Time); d > heartbeatSkew || d < -heartbeatSkew {
-		return nil, nil, hotline.Errorf(ErrHeartbeatStale, "heartbeat time %s is %v from this node's clock", hotline.FormatTime(hb.Time), d.Round(time.Second))
+		return nil, nil, h.stale(ctx, peer, hb, now, sent)
 	}
 	h.mu.Lock()
 	ps := h.peer(peer)
@@ -389,6 +548,11 @@ func (h *Heartbeats) receive(ctx context.Context, peer string, msg []byte) (*hot
 		ps.theySent, ps.theyReceived = hb.Sent, hb.Received
 	}
 	h.mu.Unlock()
+	offset := hb.Time.Sub(now)
+	if !sent.IsZero() {
+		offset = hb.Time.Sub(sent.Add(now.Sub(sent) / 2))
+	}
+	h.measure(peer, hb.Counter, offset, true)
 	if again && h.cfg.OnHeard != nil {
 		h.cfg.OnHeard(ctx, peer)
 	}
@@ -761,13 +925,19 @@ func (h *Heartbeats) Recheck(ctx context.Context) {
 
 // Alarm is what this node knows of a log that showed two checkpoints that
 // cannot both be shown true: an equivocation proof, or two checkpoints
-// whose consistency could not be proven.
+// whose consistency could not be proven; or of a witness whose timestamps
+// go back; or of a peer whose clock is beyond the window (Peer).
 type Alarm struct {
 	// Origin is the log, Owner its party.
 	Origin, Owner string
 	// Witness is set when the alarm is about a witness, not the log: its
 	// cosignature timestamps go down as the log grows.
 	Witness string
+	// Peer is set when the alarm is about clock skew, not a log: the
+	// peer's clock is Offset from this node's (the peer's minus this
+	// node's), beyond the window.
+	Peer   string
+	Offset time.Duration
 	// At is when this node raised it.
 	At time.Time
 	// Proof is the equivocation proof; nil when consistency could only not
@@ -854,6 +1024,13 @@ type PeerStatus struct {
 	Missing                                []store.SeqRange
 	// Log is what this node believes of the peer's log.
 	Log LogStatus
+	// ClockOffset is the peer's clock minus this node's as last measured
+	// from heartbeat times, at ClockMeasured by this node's clock (zero:
+	// never measured). ClockAlarm is set while the offset is beyond the
+	// window (the skew alarm): whose clock is likely wrong, and why.
+	ClockOffset   time.Duration
+	ClockMeasured time.Time
+	ClockAlarm    string
 }
 
 // LogStatus is what a node believes of one party's log.
@@ -922,6 +1099,13 @@ func (h *Heartbeats) Peers(ctx context.Context) ([]PeerStatus, error) {
 		st := PeerStatus{
 			Party: p.ID, Up: ps.up, LastSeen: ps.lastSeen, LastAttempt: ps.lastAttempt, Latency: ps.latency,
 			LastError: ps.lastError, TheySent: ps.theySent, TheyReceived: ps.theyReceived,
+			ClockOffset: ps.offset, ClockMeasured: ps.offsetAt,
+		}
+		if ps.skew == skewAlarm {
+			// Judged again now: more peers may have been heard from
+			// since the alarm.
+			likely, why := h.whoseClock(p.ID, ps.offset, h.clock.Now())
+			st.ClockAlarm = likely + ": " + why
 		}
 		health, err := h.cfg.Store.PeerHealth(ctx, p.ID, h.clock.Now().Add(-24*time.Hour))
 		if err != nil {

@@ -35,6 +35,14 @@ type Peer struct {
 	Missing      [][2]uint64 `json:"missing,omitempty"`
 	// Log is what this node believes of the peer's log.
 	Log PeerLog `json:"log"`
+	// ClockOffsetMS is the peer's clock minus this node's, as last
+	// measured from heartbeat times (positive: the peer's is ahead), at
+	// ClockMeasured; absent before the first measurement. ClockAlarm is
+	// set while the offset is beyond the 5 min request window (the clock
+	// skew alarm): whose clock is likely wrong, and why.
+	ClockOffsetMS *int64 `json:"clock_offset_ms,omitempty"`
+	ClockMeasured string `json:"clock_measured,omitempty"`
+	ClockAlarm    string `json:"clock_alarm,omitempty"`
 }
 
 // PeerLog is what a node believes of a peer's log: only checkpoints that
@@ -86,6 +94,10 @@ func (a *api) listPeers(r *http.Request) (any, error) {
 		if !p.LastSeen.IsZero() {
 			ago := now.Sub(p.LastSeen).Milliseconds()
 			q.SeenAgoMS = &ago
+		}
+		if !p.ClockMeasured.IsZero() {
+			off := p.ClockOffset.Milliseconds()
+			q.ClockOffsetMS, q.ClockMeasured, q.ClockAlarm = &off, fmtTime(p.ClockMeasured), p.ClockAlarm
 		}
 		for _, m := range p.Missing {
 			q.Missing = append(q.Missing, [2]uint64{m.From, m.To})

@@ -20,7 +20,7 @@ var statuses = refusal.NewStatuses(map[int][]*hotline.Error{
 	http.StatusConflict:     {refusal.ErrConflict, obligations.ErrNothingOwed, node.ErrSequenceConflict},
 	http.StatusUnprocessableEntity: {node.ErrInvalidBody, node.ErrUnknownKind, node.ErrUnknownRecipient, node.ErrKeyNotValid,
 		node.ErrUnknownAgreement, node.ErrUnknownSender, node.ErrNotRatified, node.ErrWrongReceipt, node.ErrWrongRefusal, node.ErrReceiptTime},
-	http.StatusServiceUnavailable: {refusal.ErrUnavailable},
+	http.StatusServiceUnavailable: {refusal.ErrUnavailable, refusal.ErrStorageFull},
 })
 
 // Status returns the HTTP status for a refusal code: the one place where

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/internal/store"
@@ -34,7 +36,21 @@ var (
 	ErrInvalid = hotline.NewError("invalid_request", "invalid request")
 	// ErrUnavailable: the store is closed (the node is shutting down).
 	ErrUnavailable = hotline.NewError("unavailable", "the node is shutting down")
+	// ErrStorageFull: the node's storage cannot take writes now (its disk
+	// is full); nothing was written. Reads are still served, and the
+	// same request succeeds once the node can write again: both APIs
+	// answer 503 with Retry-After ([StorageFullRetryAfter]).
+	ErrStorageFull = hotline.NewError("storage_full", "the node's storage is full: retry later")
 )
+
+// StorageFullRetryAfter is the Retry-After of a storage_full refusal. A
+// full disk is freed by an operator, or by whatever filled it, in
+// minutes rather than seconds; meanwhile each envelope a peer sends again
+// costs this node its verification and decryption before the write
+// fails. Half a minute keeps that cost low and still takes the backlog
+// soon after the disk has room. (hotline's own outbox retries with its
+// exponential backoff, 1 s doubling to 5 min, whatever Retry-After says.)
+const StorageFullRetryAfter = 30 * time.Second
 
 // storeCodes maps each store sentinel to its refusal, in the order Code
 // tries them.
@@ -42,6 +58,7 @@ var storeCodes = []struct {
 	sentinel error
 	refusal  *hotline.Error
 }{
+	{store.ErrStorageFull, ErrStorageFull},
 	{store.ErrNotFound, ErrNotFound},
 	{store.ErrConflict, ErrConflict},
 	{store.ErrInvalid, ErrInvalid},
@@ -119,6 +136,9 @@ func Write(w http.ResponseWriter, r *http.Request, err error, status func(code s
 		ref.Statement = signed.RefusalStatement()
 	}
 	st := status(code)
+	if code == ErrStorageFull.Code {
+		w.Header().Set("Retry-After", strconv.Itoa(int(StorageFullRetryAfter/time.Second)))
+	}
 	if st == http.StatusInternalServerError {
 		var id [8]byte
 		rand.Read(id[:])

@@ -29,6 +29,7 @@ func TestCode(t *testing.T) {
 		{fmt.Errorf("writing: %w", store.ErrConflict), "conflict"},
 		{fmt.Errorf("listing: %w", store.ErrInvalid), "invalid_request"},
 		{fmt.Errorf("writing: %w", store.ErrClosed), "unavailable"},
+		{fmt.Errorf("storing envelope: %w", fmt.Errorf("%w: committing: disk I/O", store.ErrStorageFull)), "storage_full"},
 		// A refusal wrapping a store error keeps its own code.
 		{fmt.Errorf("listing: %w", errors.Join(hotline.Errorf(hotline.ErrMalformed, "cursor"), store.ErrInvalid)), "malformed"},
 		{errors.New("disk on fire"), Internal},
@@ -73,5 +74,27 @@ func TestWrite(t *testing.T) {
 		if (tt.status == 500) != (ref.Request != "") {
 			t.Errorf("%v: request id %q", tt.err, ref.Request)
 		}
+	}
+}
+
+// TestWriteStorageFull: a write the storage could not take is answered
+// 503 with Retry-After and the code storage_full, in the usual body; no
+// other refusal carries Retry-After from here.
+func TestWriteStorageFull(t *testing.T) {
+	st := NewStatuses(map[int][]*hotline.Error{http.StatusServiceUnavailable: {ErrStorageFull}, http.StatusNotFound: {ErrNotFound}})
+	rec := httptest.NewRecorder()
+	err := fmt.Errorf("storing envelope: %w", fmt.Errorf("%w: beginning transaction: no space left on device", store.ErrStorageFull))
+	Write(rec, httptest.NewRequest("POST", "/v1/envelopes", nil), err, st.Status, slog.New(slog.DiscardHandler), "peer")
+	var ref Refusal
+	if err := json.Unmarshal(rec.Body.Bytes(), &ref); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusServiceUnavailable || ref.Code != "storage_full" || rec.Header().Get("Retry-After") != "30" {
+		t.Errorf("%d %q Retry-After %q, want 503 storage_full 30", rec.Code, ref.Code, rec.Header().Get("Retry-After"))
+	}
+	rec = httptest.NewRecorder()
+	Write(rec, httptest.NewRequest("GET", "/x", nil), store.ErrNotFound, st.Status, slog.New(slog.DiscardHandler), "peer")
+	if rec.Header().Get("Retry-After") != "" {
+		t.Errorf("not_found carries Retry-After %q", rec.Header().Get("Retry-After"))
 	}
 }

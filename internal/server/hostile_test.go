@@ -75,6 +75,10 @@ const (
 	unsigned    = iota
 	signedNew   // a new signed refusal: stored and logged
 	signedAgain // the refusal signed before, byte for byte: nothing changes
+	// heartbeatStatement: a stale_heartbeat refusal carries the target's
+	// own heartbeat to the sender (PROTOCOL.md §11.3, "Clock skew"):
+	// nothing is stored.
+	heartbeatStatement
 )
 
 type hostileCase struct {
@@ -979,7 +983,7 @@ func TestHostileCorpus(t *testing.T) {
 				hb := h.heartbeat(t, 1<<41, func(hb *hotline.Heartbeat) { hb.To = "DOR" })
 				return h.request(t, "CRI", "POST", "/v1/heartbeats", hb, "BER", time.Now(), nil)
 			}},
-		{name: "heartbeat dated ten minutes ago", target: "CRI", status: 422, code: "stale_heartbeat",
+		{name: "heartbeat dated ten minutes ago", target: "CRI", status: 422, code: "stale_heartbeat", signed: heartbeatStatement,
 			do: func(t *testing.T, h *hostile) answer {
 				hb := h.heartbeat(t, 1<<41, func(hb *hotline.Heartbeat) { hb.Time = time.Now().Add(-10 * time.Minute) })
 				return h.request(t, "CRI", "POST", "/v1/heartbeats", hb, "BER", time.Now(), nil)
@@ -1122,6 +1126,14 @@ func TestHostileCorpus(t *testing.T) {
 			switch {
 			case c.signed == unsigned && ref.Statement != nil:
 				t.Errorf("the refusal is signed; want it unsigned (PROTOCOL.md §6, Refusal)")
+			case c.signed == heartbeatStatement:
+				v, err := keysOf(t, h.tn, c.target).Message.Verifier()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if hb, err := hotline.OpenHeartbeat(ref.Statement, v); err != nil || hb.From != c.target || hb.To != "BER" {
+					t.Errorf("the refusal's statement is not %s's heartbeat to BER: %+v, %v", c.target, hb, err)
+				}
 			case c.signed != unsigned:
 				want = map[string]nodeState{"CRI": h.checkSigned(t, c, a, ref, before["CRI"]), "DEP": before["DEP"]}
 			}

@@ -86,6 +86,13 @@ type Options struct {
 	// BeforeAppend is the node's fault-injection point for crash tests
 	// (see node.Config); nil in production.
 	BeforeAppend func(dir hotline.Direction, id hotline.ID)
+	// FailWrites, if set, is the store's fault-injection hook
+	// (sqlstore.Config.FailWrites): while it returns an error wrapping
+	// ENOSPC, every write of the store fails as on a full disk
+	// (store.ErrStorageFull); reads go on. hotline serve sets it from
+	// HOTLINE_FAULT_STORE_FULL; nil in production. Not used with
+	// OpenStore.
+	FailWrites func() error
 	// DeliveryTransport, if set, wraps the transport delivery posts
 	// envelopes with: a fault-injection point for tests, nil in
 	// production.
@@ -188,7 +195,8 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 	if opts.Database != "" {
 		cfg.Database = opts.Database
 	}
-	s := &Server{dir: dir, cfg: cfg, opts: opts, logger: opts.Logger.With("party", cfg.Party), kick: make(chan struct{}, 1)}
+	s := &Server{dir: dir, cfg: cfg, opts: opts, logger: slog.New(storageFullWarns{opts.Logger.Handler()}).With("party", cfg.Party),
+		kick: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -229,6 +237,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 	if s.store, err = s.openStore(ctx); err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
+	s.registerStoreMetrics()
 	if err := s.recordAgreement(ctx); err != nil {
 		return nil, err
 	}
@@ -397,7 +406,11 @@ func (s *Server) startHTTP() {
 }
 
 // readyz answers 200 only while the node is ready and its store and log
-// answer.
+// answer. A node whose store cannot take writes (a full disk) stays
+// ready: it still serves its log, its witness, heartbeats' reads and its
+// operators' reads, which taking it out of a load balancer would hide
+// too, and it refuses each write itself with 503 storage_full and
+// Retry-After (hotline_store_storage_full says so).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !s.ready.Load() {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
@@ -466,13 +479,14 @@ func (s *Server) openStore(ctx context.Context) (store.Store, error) {
 	}
 	if s.cfg.Database != "" {
 		// One schema per party, so that several nodes may share a server.
-		return postgres.Open(ctx, postgres.Config{URL: s.cfg.Database, Schema: "hotline_" + strings.ToLower(strings.ReplaceAll(s.cfg.Party, "-", "_")), Logger: s.logger})
+		return postgres.Open(ctx, postgres.Config{URL: s.cfg.Database, Schema: "hotline_" + strings.ToLower(strings.ReplaceAll(s.cfg.Party, "-", "_")),
+			Logger: s.logger, FailWrites: s.opts.FailWrites})
 	}
 	name := filepath.Join(s.dir, DatabaseFile)
 	if err := privateFiles(name, name+"-wal", name+"-shm"); err != nil {
 		return nil, err
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: name, Logger: s.logger})
+	return sqlite.Open(ctx, sqlite.Config{Path: name, Logger: s.logger, FailWrites: s.opts.FailWrites})
 }
 
 // privateFiles makes the first file exist with mode 0600, and the others,
@@ -772,6 +786,15 @@ func (s *Server) startPeers() error {
 	if err != nil {
 		return err
 	}
+	clockOffset := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "hotline_peer_clock_offset_seconds",
+		Help: "Each peer's clock minus this node's, as last measured from heartbeat times (within half the round trip).",
+	}, []string{"peer"})
+	skewAlarms := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hotline_clock_skew_alarms_total",
+		Help: "Clock skew alarms: a peer's clock measured beyond the 5 min request window from this node's, once per episode per peer.",
+	}, []string{"peer"})
+	s.registry.MustRegister(clockOffset, skewAlarms)
 	s.heartbeats, err = gossip.NewHeartbeats(gossip.HeartbeatConfig{
 		Key: s.keys.Message, Agreement: agr, Store: s.store, Log: s.log, Transport: s.client,
 		RemoteLog: s.remote, Clock: opts.Clock, Logger: s.logger, Interval: heartbeat,
@@ -790,6 +813,8 @@ func (s *Server) startPeers() error {
 				s.logger.Error("making a returning peer's backlog due", "peer", peer, "err", err)
 			}
 		},
+		OnClockOffset: func(peer string, offset time.Duration) { clockOffset.WithLabelValues(peer).Set(offset.Seconds()) },
+		OnClockSkew:   func(a gossip.Alarm) { skewAlarms.WithLabelValues(a.Peer).Inc() },
 	})
 	if err != nil {
 		return err

@@ -78,7 +78,9 @@
 //
 // Methods return [ErrNotFound], [ErrConflict], [ErrInvalid] or [ErrClosed]
 // (wrapped, test with [errors.Is]) where callers branch on the outcome, and
-// the context's error when it ends first. Inserting what is already there is
+// the context's error when it ends first. A write the storage cannot take
+// now (a full disk) returns [ErrStorageFull], wrapping the engine's own
+// error; reads go on being served. Inserting what is already there is
 // not an error: [Inserted.Existed] says so.
 //
 // # Durability
@@ -146,6 +148,14 @@ var (
 	ErrFull = errors.New("quota full")
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrStorageFull means the storage cannot take writes now: the disk
+	// or the database's volume is full (SQLite's SQLITE_FULL,
+	// PostgreSQL's disk_full, ENOSPC, EDQUOT), or the fault-injection
+	// hook says so. Nothing was written. Unlike [ErrFull] (one
+	// collection's quota) it concerns every write, and clears by itself
+	// once space is freed: the same write, retried later, may succeed.
+	// Reads still work.
+	ErrStorageFull = errors.New("storage full")
 )
 
 // Store is everything a node keeps. The package documentation states the

@@ -40,7 +40,7 @@ func CheckEveryCode(tb testing.TB, status func(code string) int, atLeast int, di
 
 // CheckStoreSentinels fails tb unless each store sentinel, wrapped as the
 // node wraps it, has its own status in status, an API's map: not found
-// 404, conflict 409, invalid 400, closed 503.
+// 404, conflict 409, invalid 400, closed 503, storage full 503.
 func CheckStoreSentinels(tb testing.TB, status func(code string) int) {
 	tb.Helper()
 	for _, tt := range []struct {
@@ -51,6 +51,7 @@ func CheckStoreSentinels(tb testing.TB, status func(code string) int) {
 		{store.ErrConflict, http.StatusConflict},
 		{store.ErrInvalid, http.StatusBadRequest},
 		{store.ErrClosed, http.StatusServiceUnavailable},
+		{store.ErrStorageFull, http.StatusServiceUnavailable},
 	} {
 		err := fmt.Errorf("reading message: %w", tt.err)
 		if got := status(refusal.Code(err)); got != tt.want {

@@ -66,6 +66,9 @@ type Config struct {
 	// MaxConns is the most connections open at once, the writers'
 	// included. Zero means Writers + 4.
 	MaxConns int
+	// FailWrites is the fault-injection hook of [sqlstore.Config]: nil
+	// in production.
+	FailWrites func() error
 }
 
 // DB is a [store.Store] in one PostgreSQL schema. Its methods are safe for
@@ -85,6 +88,7 @@ var dialect = sqlstore.Dialect{
 	BeginWith: beginWith,
 	Retry:     func(err error) bool { return hasCode(err, "40001", "40P01") },
 	Unique:    func(err error) bool { return hasCode(err, "23505") },
+	Full:      full,
 	Schema: map[string]string{
 		"$BIGINT": "bigint", "$INTEGER": "integer", "$SMALLINT": "smallint", "$BOOLEAN": "boolean", "$FALSE": "false",
 		"$BYTES": "bytea", "$SEQ": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
@@ -117,6 +121,14 @@ func beginWith(ctx context.Context, conn *sql.Conn, q string, args, dest []any) 
 	})
 	return n, err
 }
+
+// full reports whether err is PostgreSQL's disk_full (SQLSTATE 53100):
+// the server could not extend a file or write its WAL. The other codes
+// of class 53, insufficient resources — out_of_memory (53200),
+// too_many_connections (53300), configuration_limit_exceeded (53400) —
+// are not the storage: they would send an operator looking for disk
+// space that is there, and stay internal errors (which peers retry).
+func full(err error) bool { return hasCode(err, "53100") }
 
 // hasCode reports whether err is a PostgreSQL error with one of codes.
 func hasCode(err error, codes ...string) bool {
@@ -166,7 +178,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("opening store in schema %q: %w", schema, err)
 	}
 	return &DB{sqlstore.New(sqlstore.Config{Dialect: &dialect, DB: pool, Writers: writers, MaxBatch: cfg.MaxBatch,
-		Logger: log, Close: pool.Close})}, nil
+		Logger: log, Close: pool.Close, FailWrites: cfg.FailWrites})}, nil
 }
 
 // parseURL parses a connection string, for what.

@@ -53,6 +53,9 @@ type Config struct {
 	MaxBatch int
 	// Readers is the most read connections open at once. Zero means 4.
 	Readers int
+	// FailWrites is the fault-injection hook of [sqlstore.Config]: nil
+	// in production.
+	FailWrites func() error
 }
 
 // DB is a [store.Store] in one SQLite database. Its methods are safe for
@@ -85,6 +88,7 @@ var dialect = sqlstore.Dialect{
 		var e *modernc.Error
 		return errors.As(err, &e) && e.Code() == 2067 // SQLITE_CONSTRAINT_UNIQUE
 	},
+	Full: full,
 	Schema: map[string]string{
 		"$BIGINT": "INTEGER", "$INTEGER": "INTEGER", "$SMALLINT": "INTEGER", "$BOOLEAN": "INTEGER", "$FALSE": "0",
 		"$BYTES": "BLOB", "$SEQ": "INTEGER PRIMARY KEY", "$UNIQUE_SEQ": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -95,6 +99,17 @@ var dialect = sqlstore.Dialect{
 		);
 		INSERT INTO log_state (id, high_water) VALUES (1, 0);`,
 	},
+}
+
+// sqliteFull is SQLITE_FULL, the primary result code of a write that
+// found the disk full (or the database at its max_page_count); extended
+// codes keep it in their low byte.
+const sqliteFull = 13
+
+// full reports whether err is SQLITE_FULL or an extended code of it.
+func full(err error) bool {
+	var e *modernc.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqliteFull
 }
 
 // Open opens (creating if needed) the database at cfg.Path, runs the
@@ -124,7 +139,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	db.checkpointed = make(chan struct{})
 	go db.checkpointer()
 	db.Store = sqlstore.New(sqlstore.Config{Dialect: &dialect, DB: db.rdb, Conn: db.conn, MaxBatch: cfg.MaxBatch,
-		Logger: log, Committed: db.committed, Close: db.close})
+		Logger: log, Committed: db.committed, Close: db.close, FailWrites: cfg.FailWrites})
 	return db, nil
 }
 

@@ -22,10 +22,15 @@ import (
 // forEngines runs test against a fresh store of each engine: SQLite, and
 // PostgreSQL if HOTLINE_TEST_POSTGRES names one.
 func forEngines(t *testing.T, test func(t *testing.T, s store.Store)) {
+	forEnginesWith(t, nil, test)
+}
+
+// forEnginesWith is forEngines with the stores' FailWrites hook.
+func forEnginesWith(t *testing.T, failWrites func() error, test func(t *testing.T, s store.Store)) {
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "hotline.db")
 		test(t, storetest.MustOpen(t, func(ctx context.Context) (store.Store, error) {
-			return sqlite.Open(ctx, sqlite.Config{Path: path})
+			return sqlite.Open(ctx, sqlite.Config{Path: path, FailWrites: failWrites})
 		}))
 	})
 	t.Run("postgres", func(t *testing.T) {
@@ -46,7 +51,7 @@ func forEngines(t *testing.T, test func(t *testing.T, s store.Store)) {
 			conn.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 		})
 		test(t, storetest.MustOpen(t, func(ctx context.Context) (store.Store, error) {
-			return postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
+			return postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, FailWrites: failWrites})
 		}))
 	})
 }

@@ -32,6 +32,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -39,6 +40,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/hotline-net/hotline/internal/store"
 )
@@ -71,6 +73,11 @@ type Dialect struct {
 	// Unique reports whether err is the violation of a unique constraint.
 	// Required.
 	Unique func(err error) bool
+	// Full reports whether err is the engine's "the storage is full"
+	// (SQLite's SQLITE_FULL, PostgreSQL's disk_full): a write fails with
+	// [store.ErrStorageFull] wrapping it. ENOSPC and EDQUOT from the
+	// operating system are recognised without it. Nil: only those.
+	Full func(err error) bool
 	// Schema spells the words of the migrations (migrations/*.sql, shared
 	// by the engines) in the engine's SQL: $BIGINT, $INTEGER, $SMALLINT,
 	// $BOOLEAN and $FALSE, $BYTES, $SEQ (an insertion sequence, the primary
@@ -145,6 +152,13 @@ type Config struct {
 	// Committed, if set, is called on the writer's goroutine after each
 	// commit with the number of writes it held.
 	Committed func(ops int)
+	// FailWrites, if set, is asked as each write transaction begins (on
+	// every engine, by every writer); an error from it fails the whole
+	// transaction as a failing disk would, and reaches the writes as
+	// [store.ErrStorageFull] if it wraps ENOSPC (see [FailWhileExists]).
+	// Reads never ask it. A fault-injection hook for tests: nil in
+	// production.
+	FailWrites func() error
 	// Close releases the engine's resources, after the writer stopped.
 	// Required.
 	Close func() error
@@ -159,6 +173,10 @@ type Store struct {
 	close  func() error
 	closed atomic.Bool
 	bound  sync.Map // query -> its spelling, see bind
+
+	failWrites func() error
+	fullWrites atomic.Int64 // writes failed with store.ErrStorageFull
+	full       atomic.Bool  // the last write failed with it
 }
 
 var _ store.Store = (*Store)(nil)
@@ -166,7 +184,7 @@ var _ store.Store = (*Store)(nil)
 // New starts the writers of a store whose schema is migrated. Close stops
 // them and calls cfg.Close.
 func New(cfg Config) *Store {
-	s := &Store{d: cfg.Dialect, db: cfg.DB, close: cfg.Close}
+	s := &Store{d: cfg.Dialect, db: cfg.DB, close: cfg.Close, failWrites: cfg.FailWrites}
 	txs := []batchTx[*wtx]{&wtx{s: s, conn: cfg.Conn, stmts: map[string]*sql.Stmt{}, hw: -1}}
 	if cfg.Conn == nil {
 		txs = nil
@@ -200,12 +218,41 @@ func (s *Store) Batches() (batches, writes int64) {
 	return s.w.Batches.Load(), s.w.Ops.Load()
 }
 
-// write runs fn as one operation of the writer's next transaction.
+// write runs fn as one operation of the writer's next transaction. Every
+// write of the store comes through here: a failure the storage being full
+// caused, wherever in the transaction it arose, is returned as
+// store.ErrStorageFull (wrapping the engine's error) and counted.
 func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	return s.w.Do(ctx, fn)
+	err := s.w.Do(ctx, fn)
+	switch {
+	case err == nil:
+		s.full.Store(false)
+	case s.storageFull(err):
+		s.fullWrites.Add(1)
+		s.full.Store(true)
+		if !errors.Is(err, store.ErrStorageFull) {
+			err = fmt.Errorf("%w: %w", store.ErrStorageFull, err)
+		}
+	}
+	return err
+}
+
+// storageFull reports whether err says the storage cannot take writes:
+// the engine's own code for it, or ENOSPC or EDQUOT from the operating
+// system.
+func (s *Store) storageFull(err error) bool {
+	return errors.Is(err, store.ErrStorageFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		(s.d.Full != nil && s.d.Full(err))
+}
+
+// StorageFull returns how many writes failed with [store.ErrStorageFull]
+// since the store opened, and whether the latest write that finished
+// did (it clears with the first write that succeeds).
+func (s *Store) StorageFull() (failures int64, now bool) {
+	return s.fullWrites.Load(), s.full.Load()
 }
 
 // query runs a read on the pool.
@@ -314,6 +361,11 @@ func (t *wtx) stmt(q string) (*sql.Stmt, error) {
 
 func (t *wtx) Begin(ctx context.Context) (*wtx, error) {
 	t.ctx, t.begun = ctx, false
+	if t.s.failWrites != nil {
+		if err := t.s.failWrites(); err != nil {
+			return t, err
+		}
+	}
 	if t.stmts == nil {
 		conn, err := t.s.db.Conn(ctx)
 		if err != nil {
