@@ -11,7 +11,7 @@ type Metrics struct {
 	Receipts  prometheus.Counter
 	AcceptDur prometheus.Histogram
 	// RecordFailed counts receipts issued whose record in the store
-	// failed after the response (a retry or the next start-up records
+	// failed after the response (the node tries again, and start-up records
 	// them).
 	RecordFailed prometheus.Counter
 	// ReceiptsRefused counts recipients' receipts refused, by code (an

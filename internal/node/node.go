@@ -255,7 +255,22 @@ func (n *Node) Settle(ctx context.Context) error { return n.records.settle(ctx) 
 type background struct {
 	mu      sync.Mutex
 	closing bool
+	stop    chan struct{}              // closed when closing starts
 	running map[chan struct{}]struct{} // closed when its goroutine ends
+}
+
+// stopping returns a channel closed once the node starts closing: a
+// goroutine that would wait (a retry) ends instead.
+func (b *background) stopping() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stop == nil {
+		b.stop = make(chan struct{})
+		if b.closing {
+			close(b.stop)
+		}
+	}
+	return b.stop
 }
 
 // start reports whether a goroutine may start; if so, it must call done
@@ -301,7 +316,12 @@ func (b *background) settle(ctx context.Context) error {
 // close lets no goroutine start and waits for those running.
 func (b *background) close() {
 	b.mu.Lock()
-	b.closing = true
+	if !b.closing {
+		b.closing = true
+		if b.stop != nil {
+			close(b.stop)
+		}
+	}
 	b.mu.Unlock()
 	b.settle(context.Background())
 }

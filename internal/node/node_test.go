@@ -969,3 +969,49 @@ type checkerFunc func(kind string, marking hotline.Marking, body []byte) error
 func (f checkerFunc) CheckBody(kind string, marking hotline.Marking, body []byte) error {
 	return f(kind, marking, body)
 }
+
+// TestReceiptRecordRetried (issue 19, found by the fault campaign): a
+// receipt issued while the store could not record it (a full disk filling
+// between the envelope's row and the receipt's record) is recorded by the
+// node itself once the store takes writes again — the same bytes the
+// sender holds — not only by the next start-up; and a node closing with
+// the store still failing does not wait for it (start-up records it).
+func TestReceiptRecordRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tn := newTestNode(t, "CRI", nil)
+		ctx := context.Background()
+		e := tn.w.seal(t, "BER", []string{"CRI"}, tn.clk.Now(), nil)
+		tn.st.failing("Sequenced", store.ErrStorageFull)
+		receipt, err := tn.Accept(ctx, mustView(t, e, "CRI"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if _, err := tn.st.Receipt(ctx, e.ID(), "CRI"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a receipt recorded while the store fails: %v", err)
+		}
+		tn.st.failing("Sequenced", nil)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		rc, err := tn.st.Receipt(ctx, e.ID(), "CRI")
+		if err != nil || !bytes.Equal(rc.Note, receipt) {
+			t.Fatalf("once the store takes writes again: %v, the receipt the sender holds: %v", err, err == nil && bytes.Equal(rc.Note, receipt))
+		}
+		if tn.st.pending() != 0 {
+			t.Errorf("%d pending leaves", tn.st.pending())
+		}
+
+		// Closing while the store still fails: Close returns.
+		e2 := tn.w.seal(t, "BER", []string{"CRI"}, tn.clk.Now(), nil)
+		tn.st.failing("Sequenced", store.ErrStorageFull)
+		if _, err := tn.Accept(ctx, mustView(t, e2, "CRI")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		tn.Close()
+		if tn.st.pending() != 1 {
+			t.Errorf("%d pending leaves after closing, want 1 (start-up records it)", tn.st.pending())
+		}
+	})
+}
