@@ -21,8 +21,9 @@ import (
 //
 // The receipt is recorded in the store after it is returned, in the
 // background, with the envelope's lock held until then (so a duplicate
-// waits for it), tried again while the store fails (recordUntilDone);
-// [Node.Settle] waits for the records in flight. That costs no durability: the row and the log entry are
+// waits for it), tried again while the store fails (recordAgain);
+// [Node.Settle] waits for the records in flight, not for those tried
+// again. That costs no durability: the row and the log entry are
 // durable before the receipt is signed, and the receipt is a function of
 // them (Ed25519 signatures are deterministic), so if the process dies
 // before the record commits, start-up finds the pending row's entry in the
@@ -231,39 +232,51 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 	held := unlock
 	unlock = nil
 	go func() {
-		defer recorded()
-		defer held()
 		// The caller has its receipt: the record is not cut short by its
 		// context.
-		n.recordUntilDone(context.WithoutCancel(ctx), leaf, issued)
+		ctx := context.WithoutCancel(ctx)
+		err := n.recordReceipt(ctx, leaf, issued)
+		if err == nil {
+			held()
+			recorded()
+			return
+		}
+		n.metrics.RecordFailed.Inc()
+		n.logger.Error("recording a receipt issued (tried again until the store takes it, or at the next start-up)",
+			"message", id.String(), "index", leaf.Index, "err", err)
+		// Tried again apart from the records in flight: operator reads
+		// (Settle) do not wait for a store that cannot write.
+		retried, ok := n.retries.start()
+		recorded()
+		if !ok {
+			held() // closing: start-up records it
+			return
+		}
+		defer retried()
+		defer held()
+		n.recordAgain(ctx, leaf, issued)
 	}()
 	return note, false, nil
 }
 
-// recordUntilDone records a receipt issued, trying again while the store
-// fails (a full disk, a database away): the receipt is a function of the
-// durable row and entry, so the node records the very bytes the sender
-// holds as soon as the store takes writes again, with no peer's retry and
-// no restart needed. It gives up when the node closes; start-up then finds
-// the pending row and issues the same bytes (reconcile).
-func (n *Node) recordUntilDone(ctx context.Context, leaf store.Leaf, issued *store.Receipt) {
-	err := n.recordReceipt(ctx, leaf, issued)
-	if err == nil {
-		return
-	}
-	n.metrics.RecordFailed.Inc()
-	n.logger.Error("recording a receipt issued (tried again until the store takes it, or at the next start-up)",
-		"message", leaf.Object.String(), "index", leaf.Index, "err", err)
+// recordAgain records a receipt issued whose record failed, trying again
+// while the store fails (a full disk, a database away): the receipt is a
+// function of the durable row and entry, so the node records the very
+// bytes the sender holds as soon as the store takes writes again, with no
+// peer's retry and no restart needed. It gives up when the node closes;
+// start-up then finds the pending row and issues the same bytes
+// (reconcile).
+func (n *Node) recordAgain(ctx context.Context, leaf store.Leaf, issued *store.Receipt) {
 	wait := recordRetryMin
 	for tries := 2; ; tries++ {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-n.records.stopping():
+		case <-n.retries.stopping():
 			t.Stop()
 			return
 		}
-		if err = n.recordReceipt(ctx, leaf, issued); err == nil {
+		if err := n.recordReceipt(ctx, leaf, issued); err == nil {
 			n.logger.Info("recorded a receipt issued, the store taking writes again", "message", leaf.Object.String(), "index", leaf.Index, "tries", tries)
 			return
 		}

@@ -125,8 +125,10 @@ type Node struct {
 	locks keyedMutex
 	// seqMu makes this node's sends take sequence numbers one at a time.
 	seqMu sync.Mutex
-	// records tracks the receipts being recorded in the background.
-	records background
+	// records tracks the receipts being recorded in the background;
+	// retries, those whose record failed, tried again until the store
+	// takes them.
+	records, retries background
 
 	// kick wakes delivery when a sent envelope is stored.
 	kickMu sync.Mutex
@@ -239,15 +241,21 @@ func (n *Node) kick() {
 	}
 }
 
-// Close waits for the receipts being recorded in the background and makes
-// later ones be recorded before Accept returns. Call it before closing the
-// store; the node keeps working otherwise.
-func (n *Node) Close() { n.records.close() }
+// Close waits for the receipts being recorded in the background, stops
+// trying again those whose record failed (start-up records them), and
+// makes later ones be recorded before Accept returns. Call it before
+// closing the store; the node keeps working otherwise.
+func (n *Node) Close() {
+	n.records.close()
+	n.retries.close()
+}
 
 // Settle waits until every receipt Accept returned before the call is
 // recorded in the store (a few milliseconds at most), so that a read after
 // it lists every envelope a sender holds a receipt for. Readers that show
-// the store to operators call it first.
+// the store to operators call it first. A receipt whose record failed (the
+// store cannot write) is not waited for: it is tried again apart, and
+// reads go on meanwhile.
 func (n *Node) Settle(ctx context.Context) error { return n.records.settle(ctx) }
 
 // background tracks the goroutines recording receipts: the store must not

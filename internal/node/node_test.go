@@ -974,8 +974,9 @@ func (f checkerFunc) CheckBody(kind string, marking hotline.Marking, body []byte
 // receipt issued while the store could not record it (a full disk filling
 // between the envelope's row and the receipt's record) is recorded by the
 // node itself once the store takes writes again — the same bytes the
-// sender holds — not only by the next start-up; and a node closing with
-// the store still failing does not wait for it (start-up records it).
+// sender holds — not only by the next start-up; operator reads (Settle)
+// do not wait for it meanwhile; and a node closing with the store still
+// failing does not wait for it (start-up records it).
 func TestReceiptRecordRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tn := newTestNode(t, "CRI", nil)
@@ -986,6 +987,12 @@ func TestReceiptRecordRetried(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Operator reads do not wait for a store that cannot write.
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		if err := tn.Settle(sctx); err != nil {
+			t.Errorf("Settle while the store fails: %v", err)
+		}
+		cancel()
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		if _, err := tn.st.Receipt(ctx, e.ID(), "CRI"); !errors.Is(err, store.ErrNotFound) {
