@@ -267,6 +267,13 @@ func (n *Node) accept(ctx context.Context, raw []byte) (receipt []byte, dup bool
 // start-up then finds the pending row and issues the same bytes
 // (reconcile).
 func (n *Node) recordAgain(ctx context.Context, leaf store.Leaf, issued *store.Receipt) {
+	n.tryAgain(func() error { return n.recordReceipt(ctx, leaf, issued) },
+		"recorded a receipt issued, the store taking writes again", "message", leaf.Object.String(), "index", leaf.Index)
+}
+
+// tryAgain calls f, waiting longer between tries, until it succeeds (then
+// logs done with attrs) or the node closes.
+func (n *Node) tryAgain(f func() error, done string, attrs ...any) {
 	wait := recordRetryMin
 	for tries := 2; ; tries++ {
 		t := time.NewTimer(wait)
@@ -276,8 +283,8 @@ func (n *Node) recordAgain(ctx context.Context, leaf store.Leaf, issued *store.R
 			t.Stop()
 			return
 		}
-		if err := n.recordReceipt(ctx, leaf, issued); err == nil {
-			n.logger.Info("recorded a receipt issued, the store taking writes again", "message", leaf.Object.String(), "index", leaf.Index, "tries", tries)
+		if err := f(); err == nil {
+			n.logger.Info(done, append(attrs, "tries", tries)...)
 			return
 		}
 		wait = min(2*wait, recordRetryMax)

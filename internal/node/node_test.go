@@ -1022,3 +1022,33 @@ func TestReceiptRecordRetried(t *testing.T) {
 		}
 	})
 }
+
+// TestSendSequencedLater (issue 19, found by the fault campaign): a
+// message whose envelope and log entry are durable but whose log index the
+// store failed to record (a full disk) is sent: its outbox rows become due
+// once the store takes writes again, without a restart — left pending, its
+// sequence number would hold back every later message to the recipient.
+func TestSendSequencedLater(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ber := newTestNode(t, "BER", nil)
+		ctx := context.Background()
+		ber.st.failing("Sequenced", store.ErrStorageFull)
+		id, err := ber.Send(ctx, Draft{To: []string{"CRI"}, Kind: "notification", Severity: hotline.SeverityLow, Marking: hotline.TLPClear, Body: []byte(`{}`)})
+		if err != nil {
+			t.Fatalf("Send with the index not recorded: %v", err)
+		}
+		if ber.st.pending() != 1 {
+			t.Fatalf("%d pending leaves while the store fails, want 1", ber.st.pending())
+		}
+		ber.st.failing("Sequenced", nil)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if ber.st.pending() != 0 {
+			t.Fatalf("%d pending leaves once the store takes writes again", ber.st.pending())
+		}
+		if env, err := ber.st.Envelope(ctx, hotline.Sent, id); err != nil || !env.Stored {
+			t.Errorf("the envelope once its index is recorded: %v, stored (its rows due) %v", err, env.Stored)
+		}
+		ber.Close()
+	})
+}

@@ -40,7 +40,8 @@ const maxSealRetries = 16
 // Send checks d, seals it to each recipient, and stores the envelope, its
 // log entry and one outbox row per recipient before anything leaves the
 // node. It returns the message id once the entry is sequenced in the log;
-// delivery starts then.
+// delivery starts once its index is recorded (at once; or, if the store
+// fails to record it, as soon as the store takes writes again).
 func (n *Node) Send(ctx context.Context, d Draft) (hotline.ID, error) {
 	id, err := n.send(ctx, d)
 	if err != nil {
@@ -125,7 +126,27 @@ func (n *Node) send(ctx context.Context, d Draft) (hotline.ID, error) {
 			return hotline.ID{}, fmt.Errorf("appending %s to the log: %w", id, err)
 		}
 		if err := n.store.Sequenced(ctx, hotline.Sent, id, index, nil); err != nil {
-			return hotline.ID{}, fmt.Errorf("recording log index of %s: %w", id, err)
+			// The envelope and its entry are durable: the message is
+			// sent, its outbox rows due once the index is recorded —
+			// tried again until the store takes it (a full disk), or at
+			// the next start-up. Left as it is, its sequence number
+			// would hold every later message to its recipients back.
+			done, ok := n.retries.start()
+			if !ok {
+				return hotline.ID{}, fmt.Errorf("recording log index of %s: %w", id, err)
+			}
+			n.logger.Error("recording the log index of a message sent (tried again until the store takes it, or at the next start-up)",
+				"message", id.String(), "index", index, "err", err)
+			go func() {
+				defer done()
+				n.tryAgain(func() error {
+					if err := n.store.Sequenced(ctx, hotline.Sent, id, index, nil); err != nil {
+						return err
+					}
+					n.kick()
+					return nil
+				}, "recorded the log index of a message sent, the store taking writes again", "message", id.String(), "index", index)
+			}()
 		}
 		return id, nil
 	}
