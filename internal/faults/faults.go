@@ -40,9 +40,9 @@
 //   - every node's log is consistent with every checkpoint of it that any
 //     witness holds cosigned;
 //   - no node counts an equivocation or an alarm, or logs one, but those
-//     the round caused: the clock-skew alarm of a skewed-clock round and,
-//     when the skewed node's clock is set back, a witness's cosignature
-//     timestamps going down (that node's, as a witness).
+//     the round caused: the clock-skew alarm of a skewed-clock round and
+//     the skewed node's cosignature timestamps going down as logs grow, as
+//     a witness (its clock is set back at the round's start or end).
 //
 // The random choices come from Seed and the round's number: a campaign is
 // the same campaign every time (the moments of the kills are real time, so
@@ -317,6 +317,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}()
 	nw, err := sim.Testnet(sim.TestnetConfig{
 		Dir: filepath.Join(dir, "net"), Parties: parties,
+		// In force from before the earliest clock the campaign gives a
+		// node (its own offset, or a skewed-clock round's).
+		Time: time.Now().Add(-maxOffset - beyondWindow - time.Minute),
 		// Peers reach each node through a proxy that injects network
 		// faults.
 		Endpoint: func(party, listen string) string {
@@ -618,14 +621,19 @@ func checkFull(ctx context.Context, p *proc, logBase string, until time.Time) (i
 		bad = append(bad, fmt.Sprintf("%s, its disk full, answered a new message with %d, Retry-After %q, code %q (want 503, a Retry-After, storage_full)", p.party, status, retry, code))
 	}
 	var st opapi.StatusResponse
-	if err := p.call(ctx, http.MethodGet, "/api/v1/status", nil, &st); err != nil {
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := p.call(sctx, http.MethodGet, "/api/v1/status", nil, &st); err != nil {
 		bad = append(bad, fmt.Sprintf("%s, its disk full, did not serve its status: %v", p.party, err))
 	}
-	resp, err := p.op.Client.Get("http://" + logBase + "/log/checkpoint")
+	// The operator client dials the operator socket whatever the URL: the
+	// log is read over the node's own port.
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + logBase + "/log/checkpoint")
 	if err == nil {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("status %d", resp.StatusCode)
+			err = fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(b))
 		}
 	}
 	if err != nil {
@@ -734,12 +742,11 @@ func skewRound(ctx context.Context, rng *rand.Rand, round *Round, plans []plan, 
 		round.violations = append(round.violations, fmt.Sprintf("no peer of %s, its clock %s, raised a clock-skew alarm within a minute", victim, signed(skewed)))
 	}
 	round.Faults[len(round.Faults)-1] += fmt.Sprintf("; alarm raised by %s and by %s", victim, strings.Join(peers, ", "))
-	// The alarms it caused, and, its clock set back if it was ahead, its
-	// cosignatures' timestamps going down as logs grow.
-	round.caused = append(round.caused, []string{"ALARM: clock skew"})
-	if wk, err := witnessName(procs, victim); err == nil && skewed > own {
-		round.caused = append(round.caused, []string{"cosignature timestamps go down", wk})
-	}
+	// The alarms it caused: the skew, and its cosignatures' timestamps
+	// going down as logs grow — its clock was set back, at the round's
+	// start (skewed behind) or at its end (set right after ahead).
+	round.caused = append(round.caused, []string{"ALARM: clock skew"},
+		[]string{"cosignature timestamps go down", `"witness":"` + victim + `"`})
 	if err := p.restart(own); err != nil {
 		return nil, nil, err
 	}
@@ -1081,20 +1088,6 @@ func offsets(m map[string]string) string {
 		parts = append(parts, party+" "+m[party])
 	}
 	return strings.Join(parts, ", ")
-}
-
-// witnessName is the name of party's witness key, as its cosignatures and
-// the alarms about them name it.
-func witnessName(procs map[string]*proc, party string) (string, error) {
-	agr, err := agreement.Load(filepath.Join(procs[party].dir, "..", "agreement.json"))
-	if err != nil {
-		return "", err
-	}
-	k, err := agr.WitnessKey(party, time.Now())
-	if err != nil {
-		return "", err
-	}
-	return k.Name(), nil
 }
 
 // alarms sums a node's equivocation and agreement alarm counters.
