@@ -26,24 +26,36 @@ func newBenchFaultsCmd() *cobra.Command {
 		Short: "Run a fault campaign against a testnet of node processes, checking the invariants every round",
 		Long: `Faults makes a testnet (DEP, the relay and a witness, and BER, CRI and DOR),
 starts every node as its own process behind a TCP proxy its peers reach it
-through, and runs N rounds. In each, the parties' operators send M/N exercise
-notifications between random parties; meanwhile one node's proxy delays,
-drops, resets or blackholes new connections for up to 3 s, and one node — a message's sender, its recipient, or the relay —
-is killed with SIGKILL and started again after a pause; or, in about one
-round in four, a party's node is backed up at the round's start, receives the
-round's messages, is killed, and is restored from the backup with hotline log
-restore before it starts again. Then, once no outbox
-holds anything undelivered, it checks that every message an operator was told
-was sent is received once with the receipt its sender holds, that every log
-is consistent with every checkpoint of it a witness holds cosigned, and that
-no node counts an equivocation or an alarm, or logs one.
+through, each with its own clock offset within ±2 minutes (any two clocks up
+to 4 minutes apart), and runs N rounds. In each, the parties' operators send
+M/N exercise notifications between random parties; meanwhile one node's proxy
+delays, drops, resets or blackholes new connections for up to 3 s, and, in
+turn by the round's number:
 
-The seed decides every choice (which messages, which node, when, how long
-it stays down): the same seed runs the same campaign. It prints a line per
-round (--json: the report as JSON at the end) and exits 1 if an invariant did
-not hold. --dir keeps the testnet and the nodes' logs (PARTY.log) there.
+  kill        one node — a message's sender, its recipient, or the relay — is
+              killed with SIGKILL and started again after a pause;
+  restore     a party's node is backed up at the round's start, receives the
+              round's messages, is killed, and is restored from the backup
+              with hotline log restore before it starts again;
+  disk_full   a party's store fails every write for a few seconds, as a full
+              disk would: the node must refuse new messages with 503,
+              Retry-After and storage_full, still serve its status and its
+              log, and take writes again by itself;
+  clock_skew  a node's clock is set 6 minutes past every other's, beyond the
+              request window: it and a peer must raise the clock-skew alarm;
+              then its clock is set right.
 
-Not injected yet: clock skew, a store that fails writes.`,
+Then, once no outbox holds anything undelivered, it checks that every message
+an operator was told was sent is received once with the receipt its sender
+holds, that every log is consistent with every checkpoint of it a witness
+holds cosigned, and that no node counts an equivocation or an alarm, or logs
+one, but those the round's faults cause.
+
+The seed decides every choice (which messages, which node, when, how long,
+the clock offsets): the same seed runs the same campaign. It prints a line
+per round (--json: the report as JSON at the end) and exits 1 if an
+invariant did not hold. --dir keeps the testnet and the nodes' logs
+(PARTY.log) there.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if rounds < 1 || messages < rounds {
@@ -84,8 +96,8 @@ Not injected yet: clock skew, a store that fails writes.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&rounds, "rounds", 3, "rounds")
-	f.IntVar(&messages, "messages", 300, "messages in all, spread over the rounds")
+	f.IntVar(&rounds, "rounds", 4, "rounds")
+	f.IntVar(&messages, "messages", 400, "messages in all, spread over the rounds")
 	f.Uint64Var(&seed, "seed", 1, "the seed of every random choice")
 	f.StringVar(&dir, "dir", "", "keep the testnet and the nodes' logs in this folder (default: a temporary one, removed)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON (progress on standard error)")

@@ -4,32 +4,49 @@
 //
 // It makes a testnet (the depositary DEP, a relay and witness, and three
 // parties), starts every node as its own process (hotline serve) behind a
-// TCP proxy that the agreement lists as the node's endpoint, and runs
-// Rounds rounds. In each, the parties' operators send Messages/Rounds
-// messages between random parties through their nodes' operator APIs;
-// meanwhile one node's proxy delays, drops, resets or blackholes new
-// connections for up to 3 s; and one node — the sender of a message in flight, a recipient, or
-// the relay — is killed with SIGKILL at a random moment and started again
-// after a random pause; or, in about one round in four, a party's node is
-// backed up (stopped, copied, started) at the round's start, receives the
-// round's messages, is killed, and is restored from the backup with hotline
-// log restore before it starts again. When every node is back, the round
-// waits until no outbox holds anything undelivered, then checks:
+// TCP proxy that the agreement lists as the node's endpoint, each with its
+// own clock offset (HOTLINE_FAULT_CLOCK_OFFSET, drawn within ±2 minutes, so
+// that any two nodes' clocks differ by up to 4 minutes, inside the
+// 5-minute window of a signed request), and runs Rounds rounds. In each,
+// the parties' operators send Messages/Rounds messages between random
+// parties through their nodes' operator APIs; meanwhile one node's proxy
+// delays, drops, resets or blackholes new connections for up to 3 s; and,
+// by the round's number, in turn:
+//
+//   - a kill: one node — the sender of a message in flight, a recipient, or
+//     the relay — is killed with SIGKILL at a random moment and started
+//     again after a random pause;
+//   - a restore: a party's node is backed up (stopped, copied, started) at
+//     the round's start, receives the round's messages, is killed, and is
+//     restored from the backup with hotline log restore before it starts
+//     again;
+//   - a full disk: from a random message on, for a few seconds, a party's
+//     store fails every write as a full disk would
+//     (HOTLINE_FAULT_STORE_FULL); meanwhile the campaign checks that the
+//     node refuses a new message with 503, Retry-After and storage_full,
+//     and still serves its status and its log;
+//   - a skewed clock: a node is started again with its clock 6 minutes
+//     beyond every other node's, past the request window; the campaign
+//     waits until that node and at least one peer raise the clock-skew
+//     alarm from heartbeat times, then starts it again with its own
+//     offset.
+//
+// When every node is back, the round waits until no outbox holds anything
+// undelivered, then checks:
 //
 //   - every message an operator was told was sent is received once by each
 //     recipient, and the receipt the recipient holds is the one the sender
 //     holds (a receipt matches a durable envelope);
 //   - every node's log is consistent with every checkpoint of it that any
 //     witness holds cosigned;
-//   - no node counts an equivocation or an alarm, or logs one (there was
-//     no cause).
+//   - no node counts an equivocation or an alarm, or logs one, but those
+//     the round caused: the clock-skew alarm of a skewed-clock round and
+//     the skewed node's cosignature timestamps going down as logs grow, as
+//     a witness (its clock is set back at the round's start or end).
 //
 // The random choices come from Seed and the round's number: a campaign is
 // the same campaign every time (the moments of the kills are real time, so
 // what is in flight when one lands varies).
-//
-// Not injected yet (issue 19 asks for them): clock skew between nodes; a
-// store that fails writes.
 package faults
 
 import (
@@ -77,23 +94,34 @@ type Config struct {
 // Round is what one round did.
 type Round struct {
 	Round      int      `json:"round"`
+	Kind       string   `json:"kind"` // kill, restore, disk_full or clock_skew
 	Sent       int      `json:"sent"`
 	Refused    int      `json:"refused"` // sends an operator was told failed (its node was down)
 	Faults     []string `json:"faults"`
 	Invariants int      `json:"invariants_checked"`
 	Seconds    float64  `json:"seconds"`
+
+	// checked and violations are the round's own checks (a full disk's
+	// answers, a skew's alarms), made while its faults were on.
+	checked    int
+	violations []string
+	// caused lists the alarms the round's faults cause: a node's alarm
+	// line holding every string of one of them is not a violation.
+	caused [][]string
 }
 
 // Result is a campaign's outcome. Violations lists the invariants that did
 // not hold; a campaign passes when it is empty.
 type Result struct {
-	Seed       uint64   `json:"seed"`
-	Rounds     []Round  `json:"rounds"`
-	Sent       int      `json:"sent"`
-	Faults     int      `json:"faults"`
-	Invariants int      `json:"invariants_checked"`
-	Violations []string `json:"violations"`
-	Seconds    float64  `json:"seconds"`
+	Seed uint64 `json:"seed"`
+	// Offsets are the nodes' clock offsets from the machine's clock.
+	Offsets    map[string]string `json:"clock_offsets"`
+	Rounds     []Round           `json:"rounds"`
+	Sent       int               `json:"sent"`
+	Faults     int               `json:"faults"`
+	Invariants int               `json:"invariants_checked"`
+	Violations []string          `json:"violations"`
+	Seconds    float64           `json:"seconds"`
 }
 
 // parties of the campaign's testnet, besides the depositary.
@@ -101,15 +129,39 @@ var parties = []string{"BER", "CRI", "DOR"}
 
 const depositary = "DEP"
 
+// Round kinds, in turn by the round's number.
+const (
+	kindKill    = "kill"
+	kindRestore = "restore"
+	kindFull    = "disk_full"
+	kindSkew    = "clock_skew"
+)
+
+var kinds = []string{kindKill, kindRestore, kindFull, kindSkew}
+
+const (
+	// maxOffset bounds each node's own clock offset: two nodes' clocks
+	// differ by up to twice that, inside the request window (5 min).
+	maxOffset = 2 * time.Minute
+	// beyondWindow is how far past every other node's clock a
+	// skewed-clock round puts one node's: past the request window.
+	beyondWindow = 6 * time.Minute
+)
+
 // proc is one node process.
 type proc struct {
 	party, dir, logFile string
 	bin                 string
-	mu                  sync.Mutex
-	cmd                 *exec.Cmd
-	done                chan struct{}
-	op                  *server.OperatorEndpoint
-	token               string
+	// offset is the node's clock offset (HOTLINE_FAULT_CLOCK_OFFSET);
+	// fullFile, while it exists, makes its store fail writes
+	// (HOTLINE_FAULT_STORE_FULL).
+	offset   time.Duration
+	fullFile string
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	done     chan struct{}
+	op       *server.OperatorEndpoint
+	token    string
 }
 
 func (p *proc) start() error {
@@ -119,6 +171,7 @@ func (p *proc) start() error {
 	}
 	cmd := exec.Command(p.bin, "serve", "--dir", p.dir, "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = io.Discard, f
+	cmd.Env = p.env()
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return err
@@ -129,6 +182,26 @@ func (p *proc) start() error {
 	p.cmd, p.done = cmd, done
 	p.mu.Unlock()
 	return p.ready(time.Minute)
+}
+
+// env is the environment of the node's processes: the campaign's own,
+// with the node's faults.
+func (p *proc) env() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append(os.Environ(),
+		"HOTLINE_FAULT_CLOCK_OFFSET="+p.offset.String(),
+		"HOTLINE_FAULT_STORE_FULL="+p.fullFile)
+}
+
+// restart stops the node (SIGTERM) and starts it again with its clock
+// offset set to offset.
+func (p *proc) restart(offset time.Duration) error {
+	p.stop(syscall.SIGTERM)
+	p.mu.Lock()
+	p.offset = offset
+	p.mu.Unlock()
+	return p.start()
 }
 
 // ready waits until the node answers /readyz.
@@ -244,6 +317,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}()
 	nw, err := sim.Testnet(sim.TestnetConfig{
 		Dir: filepath.Join(dir, "net"), Parties: parties,
+		// In force from before the earliest clock the campaign gives a
+		// node (its own offset, or a skewed-clock round's).
+		Time: time.Now().Add(-maxOffset - beyondWindow - time.Minute),
 		// Peers reach each node through a proxy that injects network
 		// faults.
 		Endpoint: func(party, listen string) string {
@@ -276,6 +352,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			p.stop(syscall.SIGTERM)
 		}
 	}()
+	// Each node's own clock offset, within ±maxOffset.
+	orng := rand.New(rand.NewPCG(cfg.Seed, 0))
+	res = &Result{Seed: cfg.Seed, Offsets: map[string]string{}, Violations: []string{}}
 	for _, n := range nw.Nodes {
 		op, err := server.Operator(n.Dir)
 		if err != nil {
@@ -285,15 +364,21 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		if err != nil {
 			return nil, err
 		}
-		p := &proc{party: n.Party, dir: n.Dir, logFile: filepath.Join(dir, n.Party+".log"), bin: cfg.Binary, op: op, token: token}
+		p := &proc{party: n.Party, dir: n.Dir, logFile: filepath.Join(dir, n.Party+".log"), bin: cfg.Binary, op: op, token: token,
+			offset:   time.Duration(orng.Int64N(int64(2*maxOffset)+1) - int64(maxOffset)).Truncate(time.Second),
+			fullFile: filepath.Join(dir, n.Party+".disk-full")}
+		res.Offsets[n.Party] = signed(p.offset)
 		procs[n.Party] = p
 		if err := p.start(); err != nil {
 			return nil, err
 		}
 	}
-	res = &Result{Seed: cfg.Seed, Violations: []string{}}
+	fmt.Fprintf(cfg.Progress, "clock offsets: %s\n", offsets(res.Offsets))
 	start := time.Now()
 	var all []sentMsg
+	// Where each node's log was read up to: each round's check reads what
+	// was logged since.
+	marks := map[string]int64{}
 	per := cfg.Messages / cfg.Rounds
 	for r := 1; r <= cfg.Rounds; r++ {
 		n := per
@@ -305,11 +390,13 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			return res, fmt.Errorf("round %d: %w", r, err)
 		}
 		all = append(all, sent...)
+		violations := round.violations
 		if err := drain(ctx, procs, cfg.Drain); err != nil {
-			res.Violations = append(res.Violations, fmt.Sprintf("round %d: %v", r, err))
+			violations = append(violations, err.Error())
 		}
-		checked, violations := check(ctx, procs, nw, all)
-		round.Invariants = checked
+		checked, bad := check(ctx, procs, nw, all, marks, round.caused)
+		violations = append(violations, bad...)
+		round.Invariants = checked + round.checked
 		round.Seconds = time.Since(start).Seconds() - res.Seconds
 		res.Seconds += round.Seconds
 		for _, v := range violations {
@@ -318,9 +405,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		res.Rounds = append(res.Rounds, *round)
 		res.Sent += round.Sent
 		res.Faults += len(round.Faults)
-		res.Invariants += checked
-		fmt.Fprintf(cfg.Progress, "round %d: %d sent (%d refused), faults: %s; %d invariants checked, %d violated (%.1fs)\n",
-			r, round.Sent, round.Refused, strings.Join(round.Faults, ", "), checked, len(violations), round.Seconds)
+		res.Invariants += round.Invariants
+		fmt.Fprintf(cfg.Progress, "round %d (%s): %d sent (%d refused), faults: %s; %d invariants checked, %d violated (%.1fs)\n",
+			r, round.Kind, round.Sent, round.Refused, strings.Join(round.Faults, ", "), round.Invariants, len(violations), round.Seconds)
 		if len(violations) > 0 {
 			break
 		}
@@ -332,7 +419,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 // killed and started again.
 func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc, proxies map[string]*proxy) (*Round, []sentMsg, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(r)))
-	round := &Round{Round: r, Faults: []string{}}
+	round := &Round{Round: r, Kind: kinds[(r-1)%len(kinds)], Faults: []string{}}
 	// A network fault at one node's proxy, for a while from a message on.
 	netAt := rng.IntN(n)
 	netParty := append([]string{depositary}, parties...)[rng.IntN(len(parties)+1)]
@@ -364,7 +451,6 @@ func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc,
 		<-healed
 	}
 	defer waitHealed()
-	type plan struct{ from, to string }
 	plans := make([]plan, n)
 	for i := range plans {
 		from := parties[rng.IntN(len(parties))]
@@ -374,8 +460,13 @@ func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc,
 		}
 		plans[i] = plan{from, to}
 	}
-	if rng.IntN(4) == 3 {
+	switch round.Kind {
+	case kindRestore:
 		return restoreRound(ctx, cfg, rng, round, n, procs, injectNet, waitHealed)
+	case kindFull:
+		return fullRound(ctx, rng, round, plans, procs, proxies, injectNet)
+	case kindSkew:
+		return skewRound(ctx, rng, round, plans, procs, injectNet, waitHealed)
 	}
 	at := rng.IntN(n)
 	var victim, role string
@@ -389,31 +480,43 @@ func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc,
 	}
 	pause := time.Duration(rng.IntN(2000)) * time.Millisecond
 	round.Faults = append(round.Faults, fmt.Sprintf("SIGKILL %s %s at message %d, down %v", role, victim, at+1, pause))
+	killed := make(chan error, 1)
+	sent := sendAll(ctx, round, plans, procs, func(i int) {
+		injectNet(i)
+		if i == at {
+			go func() {
+				p := procs[victim]
+				p.stop(syscall.SIGKILL)
+				time.Sleep(pause)
+				killed <- p.start()
+			}()
+		}
+	})
+	if err := <-killed; err != nil {
+		return nil, nil, fmt.Errorf("starting %s again: %w", victim, err)
+	}
+	return round, sent, nil
+}
 
+// plan is a message to send: from's operator sends it to to.
+type plan struct{ from, to string }
+
+// sendAll sends the messages plans lists, 8 at a time, calling before(i)
+// before the i-th, and returns those the operator was told were sent
+// (round.Sent; round.Refused counts the others).
+func sendAll(ctx context.Context, round *Round, plans []plan, procs map[string]*proc, before func(int)) []sentMsg {
 	var (
-		mu     sync.Mutex
-		sent   []sentMsg
-		killed = make(chan error, 1)
-		next   = make(chan int)
-		wg     sync.WaitGroup
+		mu   sync.Mutex
+		sent []sentMsg
+		next = make(chan int)
+		wg   sync.WaitGroup
 	)
 	for range 8 {
 		wg.Go(func() {
 			for i := range next {
-				injectNet(i)
-				if i == at {
-					go func() {
-						p := procs[victim]
-						p.stop(syscall.SIGKILL)
-						time.Sleep(pause)
-						killed <- p.start()
-					}()
-				}
+				before(i)
 				var out opapi.SentResponse
-				err := procs[plans[i].from].call(ctx, http.MethodPost, "/api/v1/messages", opapi.SendRequest{
-					To: []string{plans[i].to}, Kind: "notification", Severity: "high", Marking: "AMBER",
-					Exercise: true, Body: json.RawMessage(notice),
-				}, &out)
+				err := procs[plans[i].from].call(ctx, http.MethodPost, "/api/v1/messages", sendRequest(plans[i].to), &out)
 				mu.Lock()
 				if err != nil {
 					round.Refused++
@@ -424,15 +527,229 @@ func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc,
 			}
 		})
 	}
-	for i := range n {
+	for i := range plans {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	if err := <-killed; err != nil {
-		return nil, nil, fmt.Errorf("starting %s again: %w", victim, err)
-	}
 	round.Sent = len(sent)
+	return sent
+}
+
+func sendRequest(to string) opapi.SendRequest {
+	return opapi.SendRequest{
+		To: []string{to}, Kind: "notification", Severity: "high", Marking: "AMBER",
+		Exercise: true, Body: json.RawMessage(notice),
+	}
+}
+
+// fullRound makes a party's store fail every write, as a full disk would,
+// from a random message on for a few seconds, while the round's messages
+// are sent. Meanwhile it checks that the node refuses a new message with
+// 503, Retry-After and storage_full, and still serves its status and its
+// log. Once the file is gone the node must take writes again by itself:
+// the drain and the invariants after the round show it.
+func fullRound(ctx context.Context, rng *rand.Rand, round *Round, plans []plan, procs map[string]*proc, proxies map[string]*proxy, injectNet func(int)) (*Round, []sentMsg, error) {
+	victim := parties[rng.IntN(len(parties))]
+	at := rng.IntN(len(plans))
+	dur := time.Duration(1500+rng.IntN(2500)) * time.Millisecond
+	round.Faults = append(round.Faults, fmt.Sprintf("disk full at %s from message %d for %v", victim, at+1, dur))
+	p := procs[victim]
+	done := make(chan struct{})
+	var once sync.Once
+	var extra []sentMsg
+	fill := func() {
+		once.Do(func() {
+			go func() {
+				defer close(done)
+				if err := os.WriteFile(p.fullFile, nil, 0o600); err != nil {
+					round.violations = append(round.violations, fmt.Sprintf("filling %s's disk: %v", victim, err))
+					return
+				}
+				until := time.Now().Add(dur)
+				checked, bad, early := checkFull(ctx, p, proxies[victim].target, until)
+				round.checked += checked
+				round.violations = append(round.violations, bad...)
+				extra = early
+				time.Sleep(time.Until(until))
+				if err := os.Remove(p.fullFile); err != nil {
+					round.violations = append(round.violations, fmt.Sprintf("freeing %s's disk: %v", victim, err))
+				}
+			}()
+		})
+	}
+	sent := sendAll(ctx, round, plans, procs, func(i int) {
+		injectNet(i)
+		if i >= at {
+			fill()
+		}
+	})
+	fill() // if no message reached it
+	<-done
+	round.Sent += len(extra)
+	return round, append(sent, extra...), nil
+}
+
+// checkFull checks, once the store of p fails writes and until until, that
+// p refuses a new message with 503, Retry-After and storage_full, and still
+// serves its status and its log (at logBase, the node's own address, not
+// its proxy's). It returns how many checks it made, the violations, and
+// the messages its own attempts sent before the node noticed (to check
+// like any other).
+func checkFull(ctx context.Context, p *proc, logBase string, until time.Time) (int, []string, []sentMsg) {
+	var bad []string
+	var sent []sentMsg
+	to := parties[0]
+	if to == p.party {
+		to = parties[1]
+	}
+	// The node notices the file within its check interval: wait for the
+	// first refusal.
+	var status int
+	var retry, code, id string
+	for {
+		status, retry, code, id = p.send(ctx, sendRequest(to))
+		if id != "" {
+			sent = append(sent, sentMsg{id: id, from: p.party, to: to})
+		}
+		if status == http.StatusServiceUnavailable || time.Now().After(until) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if status != http.StatusServiceUnavailable || retry == "" || code != "storage_full" {
+		bad = append(bad, fmt.Sprintf("%s, its disk full, answered a new message with %d, Retry-After %q, code %q (want 503, a Retry-After, storage_full)", p.party, status, retry, code))
+	}
+	var st opapi.StatusResponse
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := p.call(sctx, http.MethodGet, "/api/v1/status", nil, &st); err != nil {
+		bad = append(bad, fmt.Sprintf("%s, its disk full, did not serve its status: %v", p.party, err))
+	}
+	// The operator client dials the operator socket whatever the URL: the
+	// log is read over the node's own port.
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + logBase + "/log/checkpoint")
+	if err == nil {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+		}
+	}
+	if err != nil {
+		bad = append(bad, fmt.Sprintf("%s, its disk full, did not serve its log's checkpoint: %v", p.party, err))
+	}
+	return 3, bad, sent
+}
+
+// send posts a message through p's operator API and returns the status,
+// the Retry-After header and the error code of the answer, and the
+// message's id if it was sent.
+func (p *proc) send(ctx context.Context, in opapi.SendRequest) (status int, retryAfter, code, id string) {
+	b, _ := json.Marshal(in)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.op.Base+"/api/v1/messages", bytes.NewReader(b))
+	if err != nil {
+		return 0, "", err.Error(), ""
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := p.op.Client.Do(req)
+	if err != nil {
+		return 0, "", err.Error(), ""
+	}
+	defer resp.Body.Close()
+	var e struct {
+		ID    string `json:"id"`
+		Code  string `json:"code"`
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
+	code = e.Code
+	if code == "" {
+		code = e.Error.Code
+	}
+	if resp.StatusCode/100 == 2 {
+		id = e.ID
+	}
+	return resp.StatusCode, resp.Header.Get("Retry-After"), code, id
+}
+
+// skewRound starts a node again with its clock beyondWindow past every
+// other node's, sends the round's messages, waits until the node and at
+// least one peer raise the clock-skew alarm from heartbeat times, and
+// starts the node again with its own offset. Messages to and from it wait
+// in outboxes meanwhile (every signed request between it and a peer is
+// refused as stale).
+func skewRound(ctx context.Context, rng *rand.Rand, round *Round, plans []plan, procs map[string]*proc, injectNet func(int), waitHealed func()) (*Round, []sentMsg, error) {
+	all := append([]string{depositary}, parties...)
+	victim := all[rng.IntN(len(all))]
+	lo, hi := time.Duration(0), time.Duration(0)
+	for i, party := range all {
+		if o := procs[party].offset; i == 0 || o < lo {
+			lo = o
+		}
+		if o := procs[party].offset; i == 0 || o > hi {
+			hi = o
+		}
+	}
+	p := procs[victim]
+	own := p.offset
+	skewed := hi + beyondWindow
+	if rng.IntN(2) == 0 {
+		skewed = lo - beyondWindow
+	}
+	round.Faults = append(round.Faults, fmt.Sprintf("%s's clock set to %s (its own %s), past the request window", victim, signed(skewed), signed(own)))
+	marks := map[string]int64{}
+	for _, party := range all {
+		m, err := fileSize(procs[party].logFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		marks[party] = m
+	}
+	if err := p.restart(skewed); err != nil {
+		return nil, nil, err
+	}
+	sent := sendAll(ctx, round, plans, procs, injectNet)
+	waitHealed()
+	// The alarm, from heartbeat times: on the skewed node and at least one
+	// peer, within a few heartbeat intervals.
+	deadline := time.Now().Add(time.Minute)
+	var own0, peers []string
+	for {
+		own0, _, _ = alarmLines(p.logFile, marks[victim], "ALARM: clock skew")
+		peers = peers[:0]
+		for _, party := range all {
+			if party == victim {
+				continue
+			}
+			if l, _, _ := alarmLines(procs[party].logFile, marks[party], "ALARM: clock skew"); len(l) > 0 {
+				peers = append(peers, party)
+			}
+		}
+		if (len(own0) > 0 && len(peers) > 0) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	round.checked += 2
+	if len(own0) == 0 {
+		round.violations = append(round.violations, fmt.Sprintf("%s, its clock %s, raised no clock-skew alarm within a minute", victim, signed(skewed)))
+	}
+	if len(peers) == 0 {
+		round.violations = append(round.violations, fmt.Sprintf("no peer of %s, its clock %s, raised a clock-skew alarm within a minute", victim, signed(skewed)))
+	}
+	round.Faults[len(round.Faults)-1] += fmt.Sprintf("; alarm raised by %s and by %s", victim, strings.Join(peers, ", "))
+	// The alarms it caused: the skew, and its cosignatures' timestamps
+	// going down as logs grow — its clock was set back, at the round's
+	// start (skewed behind) or at its end (set right after ahead).
+	round.caused = append(round.caused, []string{"ALARM: clock skew"},
+		[]string{"cosignature timestamps go down", `"witness":"` + victim + `"`})
+	if err := p.restart(own); err != nil {
+		return nil, nil, err
+	}
 	return round, sent, nil
 }
 
@@ -467,10 +784,7 @@ func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round,
 			to = parties[len(parties)-1]
 		}
 		var out opapi.SentResponse
-		if err := procs[from].call(ctx, http.MethodPost, "/api/v1/messages", opapi.SendRequest{
-			To: []string{to}, Kind: "notification", Severity: "high", Marking: "AMBER",
-			Exercise: true, Body: json.RawMessage(notice),
-		}, &out); err != nil {
+		if err := procs[from].call(ctx, http.MethodPost, "/api/v1/messages", sendRequest(to), &out); err != nil {
 			round.Refused++
 			continue
 		}
@@ -494,7 +808,9 @@ func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round,
 		Before, After uint64
 		Stored        int
 	}
-	out, err := exec.CommandContext(ctx, p.bin, "log", "restore", "--dir", p.dir, "--json").Output()
+	restore := exec.CommandContext(ctx, p.bin, "log", "restore", "--dir", p.dir, "--json")
+	restore.Env = p.env()
+	out, err := restore.Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -567,7 +883,11 @@ func drain(ctx context.Context, procs map[string]*proc, timeout time.Duration) e
 
 // check checks the invariants over every message sent so far and every
 // log, and returns how many checks it made and the violations.
-func check(ctx context.Context, procs map[string]*proc, nw *sim.Network, sent []sentMsg) (int, []string) {
+//
+// marks holds, per node, where its log was read up to; the lines logged
+// since are read and marks moved on. An alarm line that holds every string
+// of one of caused is not a violation: the round's faults caused it.
+func check(ctx context.Context, procs map[string]*proc, nw *sim.Network, sent []sentMsg, marks map[string]int64, caused [][]string) (int, []string) {
 	checked := 0
 	var bad []string
 	fail := func(format string, a ...any) {
@@ -663,12 +983,19 @@ func check(ctx context.Context, procs map[string]*proc, nw *sim.Network, sent []
 			fail("%s counts %d equivocations or alarms", party, n)
 		}
 		checked++
-		lines, err := alarmLines(procs[party].logFile)
+		lines, end, err := alarmLines(procs[party].logFile, marks[party], "")
 		if err != nil {
 			fail("%s's log: %v", party, err)
 			continue
 		}
+		marks[party] = end
+	lines:
 		for _, l := range lines {
+			for _, c := range caused {
+				if containsAll(l, c) {
+					continue lines
+				}
+			}
 			fail("%s logged: %s", party, l)
 		}
 		checked++
@@ -681,32 +1008,86 @@ func check(ctx context.Context, procs map[string]*proc, nw *sim.Network, sent []
 var alarmMessages = []string{"ALARM", "EQUIVOCATION", "equivocation", "receipt not backed", "ALERT", "log rewound"}
 
 // alarmLines returns the error-level lines of a node's log (JSON lines)
-// that raise an alarm, at most 5.
-func alarmLines(file string) ([]string, error) {
-	b, err := os.ReadFile(file)
+// from byte from on that raise an alarm — those holding needle, if it is
+// not empty — at most 20, and where the log ended.
+func alarmLines(file string, from int64, needle string) ([]string, int64, error) {
+	f, err := os.Open(file)
 	if err != nil {
-		return nil, err
+		return nil, from, err
 	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return nil, from, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, from, err
+	}
+	// A line being written is read next time.
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[:i+1]
+	} else {
+		b = nil
+	}
+	end := from + int64(len(b))
 	var out []string
 	for line := range strings.SplitSeq(string(b), "\n") {
 		var l struct{ Level, Msg string }
 		if json.Unmarshal([]byte(line), &l) != nil || l.Level != "ERROR" {
 			continue
 		}
+		if needle != "" && !strings.Contains(l.Msg, needle) {
+			continue
+		}
 		for _, m := range alarmMessages {
 			if strings.Contains(l.Msg, m) {
-				if len(line) > 300 {
-					line = line[:300] + "…"
+				if len(line) > 400 {
+					line = line[:400] + "…"
 				}
 				out = append(out, line)
 				break
 			}
 		}
-		if len(out) == 5 {
+		if len(out) == 20 {
 			break
 		}
 	}
-	return out, nil
+	return out, end, nil
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// fileSize is the size of a node's log file.
+func fileSize(file string) (int64, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// signed formats a clock offset with its sign.
+func signed(d time.Duration) string {
+	if d >= 0 {
+		return "+" + d.String()
+	}
+	return d.String()
+}
+
+// offsets formats the nodes' clock offsets in a stable order.
+func offsets(m map[string]string) string {
+	var parts []string
+	for _, party := range append([]string{depositary}, parties...) {
+		parts = append(parts, party+" "+m[party])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // alarms sums a node's equivocation and agreement alarm counters.
