@@ -131,10 +131,19 @@ func TestStorageFull(t *testing.T) {
 		}
 	}
 	peer := &http.Client{Timeout: 10 * time.Second}
-	cp := fetch(t, peer, tn.Servers["CRI"].URL()+"/log/checkpoint")
-	lines := strings.Split(cp, "\n")
-	size, err := strconv.Atoi(lines[1])
-	if err != nil || size < 1 || size > 255 {
+	// The checkpoint served is the witnessed one: wait until the witnesses
+	// cosigned the earlier message's entry (the log is still served).
+	var cp string
+	var lines []string
+	var size int
+	poll.Must(t, "CRI's witnessed checkpoint holding the earlier message, while full", func() (bool, error) {
+		cp = fetch(t, peer, tn.Servers["CRI"].URL()+"/log/checkpoint")
+		lines = strings.Split(cp, "\n")
+		n, err := strconv.Atoi(lines[1])
+		size = n
+		return err != nil || n >= 1, nil
+	})
+	if size < 1 || size > 255 {
 		t.Fatalf("CRI's checkpoint while full: size %q: %v\n%s", lines[1], err, cp)
 	}
 	fetch(t, peer, fmt.Sprintf("%s/log/tile/entries/000.p/%d", tn.Servers["CRI"].URL(), size))
