@@ -658,18 +658,13 @@ func (p *proc) send(ctx context.Context, in opapi.SendRequest) (status int, retr
 		return 0, "", err.Error(), ""
 	}
 	defer resp.Body.Close()
+	// A success is an opapi.SentResponse, a refusal a refusal.Refusal.
 	var e struct {
-		ID    string `json:"id"`
-		Code  string `json:"code"`
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
+		ID   string `json:"id"`
+		Code string `json:"code"`
 	}
 	json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
 	code = e.Code
-	if code == "" {
-		code = e.Error.Code
-	}
 	if resp.StatusCode/100 == 2 {
 		id = e.ID
 	}

@@ -35,6 +35,12 @@ func (l *nodeLog) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+func (l *nodeLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // lines returns the log lines whose message starts with prefix.
 func (l *nodeLog) lines(prefix string) []map[string]any {
 	l.mu.Lock()

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +37,7 @@ import (
 // action, and CRI sends again.
 func TestStorageFull(t *testing.T) {
 	full := filepath.Join(t.TempDir(), "store-full")
-	var logs lockedBuffer
+	var logs nodeLog
 	tn := newTestNetWith(t, sim.TestnetConfig{Parties: []string{"BER", "CRI"}}, nil, func(party string, o *server.Options) {
 		if party == "CRI" {
 			o.FailWrites = sqlstore.FailWhileExists(full)
@@ -205,24 +204,6 @@ func TestStorageFull(t *testing.T) {
 		}
 	}
 	t.Logf("CRI logged %d warnings of a full storage", warned)
-}
-
-// lockedBuffer is a bytes.Buffer for a log handler that goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // checkStorageFull sends req with c and checks the answer is 503 with
