@@ -46,9 +46,17 @@ witness's checkpoint; and stores each envelope again at the index its receipt
 names, issuing the same receipt. The node's sending sequence number to each
 peer continues after the last the peer received from it. The log folder is
 kept as it was in
-DIR/log.before-restore-TIME, and put back if a check fails. An entry no peer's
-receipt names (an envelope this node sent, or a receipt it received, after the
-backup) stops the restore before the log is touched.`,
+DIR/log.before-restore-TIME, and put back if a check fails.
+
+An entry no peer's receipt names (an envelope this node sent, or a receipt or
+refusal it received, after the backup) is taken from a peer's copy of this
+node's log: every node keeps a copy of each peer's log up to its largest
+witnessed checkpoint, and serves it to parties under /mirror/. The copy is
+checked first: after the entries the restored log holds, it must build the
+largest checkpoint a witness cosigned. With no such copy (peers sync theirs
+every heartbeat interval; wait one and run this again) the restore stops
+before the log is touched. What this node sent after the backup stays with its
+recipients: the restored node's own outbox does not hold it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
@@ -85,6 +93,9 @@ backup) stops the restore before the log is touched.`,
 			}
 			sort.Strings(peers)
 			fmt.Fprintf(w, "redelivered: %s; stored again: %d\n", strings.Join(peers, ", "), rep.Stored)
+			if rep.Copied > 0 {
+				fmt.Fprintf(w, "entries no receipt names, from %s's copy of the log: %d\n", rep.CopiedFrom, rep.Copied)
+			}
 			if len(rep.Sequences) > 0 {
 				var seqs []string
 				for p, n := range rep.Sequences {

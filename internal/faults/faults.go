@@ -284,6 +284,10 @@ func (p *proc) call(ctx context.Context, method, path string, in, out any) error
 type sentMsg struct {
 	id       string
 	from, to string
+	// lostBySender: the sender was restored from a backup taken before it
+	// sent this; only the recipient holds it (and the sender's log its
+	// entry, refilled from a peer's copy).
+	lostBySender bool
 }
 
 const notice = `{"language":"en","title":"Fault campaign","summary":"A message of the fault campaign.","incident":{"start":"2026-11-26T22:00:00Z"}}`
@@ -385,7 +389,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		if r == cfg.Rounds {
 			n = cfg.Messages - per*(cfg.Rounds-1)
 		}
-		round, sent, err := runRound(ctx, cfg, r, n, procs, proxies)
+		round, sent, err := runRound(ctx, cfg, nw, r, n, procs, proxies)
 		if err != nil {
 			return res, fmt.Errorf("round %d: %w", r, err)
 		}
@@ -417,7 +421,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 
 // runRound sends n messages between random parties while one node is
 // killed and started again.
-func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc, proxies map[string]*proxy) (*Round, []sentMsg, error) {
+func runRound(ctx context.Context, cfg Config, nw *sim.Network, r, n int, procs map[string]*proc, proxies map[string]*proxy) (*Round, []sentMsg, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(r)))
 	round := &Round{Round: r, Kind: kinds[(r-1)%len(kinds)], Faults: []string{}}
 	// A network fault at one node's proxy, for a while from a message on.
@@ -462,7 +466,7 @@ func runRound(ctx context.Context, cfg Config, r, n int, procs map[string]*proc,
 	}
 	switch round.Kind {
 	case kindRestore:
-		return restoreRound(ctx, cfg, rng, round, n, procs, injectNet, waitHealed)
+		return restoreRound(ctx, cfg, nw, rng, round, n, procs, injectNet, waitHealed)
 	case kindFull:
 		return fullRound(ctx, rng, round, plans, procs, proxies, injectNet)
 	case kindSkew:
@@ -749,18 +753,14 @@ func skewRound(ctx context.Context, rng *rand.Rand, round *Round, plans []plan, 
 }
 
 // restoreRound backs a party's node up (stopped, copied, started again),
-// sends n messages between random parties, the party only receiving,
-// waits until they are delivered, then kills the node, puts the backup in
-// its place, runs hotline log restore on it and starts it again: a restore
-// from backup mid-run.
-func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round, n int, procs map[string]*proc, injectNet func(int), waitHealed func()) (*Round, []sentMsg, error) {
+// sends n messages between random parties, the party among them, waits
+// until they are delivered, then kills the node, puts the backup in its
+// place once a peer's copy of its log reaches what its witnesses cosigned,
+// runs hotline log restore on it and starts it again: a restore
+// from backup mid-run. What the party sent after the backup is held by its
+// recipients only.
+func restoreRound(ctx context.Context, cfg Config, nw *sim.Network, rng *rand.Rand, round *Round, n int, procs map[string]*proc, injectNet func(int), waitHealed func()) (*Round, []sentMsg, error) {
 	victim := parties[rng.IntN(len(parties))]
-	var others []string
-	for _, p := range parties {
-		if p != victim {
-			others = append(others, p)
-		}
-	}
 	p := procs[victim]
 	backup := p.dir + fmt.Sprintf(".backup-%d", round.Round)
 	p.stop(syscall.SIGTERM)
@@ -773,7 +773,7 @@ func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round,
 	var sent []sentMsg
 	for i := range n {
 		injectNet(i)
-		from := others[rng.IntN(len(others))]
+		from := parties[rng.IntN(len(parties))]
 		to := parties[rng.IntN(len(parties)-1)]
 		if to == from {
 			to = parties[len(parties)-1]
@@ -783,7 +783,7 @@ func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round,
 			round.Refused++
 			continue
 		}
-		sent = append(sent, sentMsg{id: out.ID, from: from, to: to})
+		sent = append(sent, sentMsg{id: out.ID, from: from, to: to, lostBySender: from == victim})
 	}
 	round.Sent = len(sent)
 	if err := drain(ctx, procs, cfg.Drain); err != nil {
@@ -792,6 +792,11 @@ func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round,
 	// The restore asks every peer: it runs once the network is whole
 	// again (a peer it cannot reach stops it, as it should).
 	waitHealed()
+	// What the restore needs of the peers once the node is gone: a copy
+	// of its log as far as its witnesses cosigned it.
+	if err := waitMirrored(ctx, nw, procs, victim, 2*time.Minute); err != nil {
+		return nil, nil, err
+	}
 	p.stop(syscall.SIGKILL)
 	if err := os.RemoveAll(p.dir); err != nil {
 		return nil, nil, err
@@ -802,6 +807,8 @@ func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round,
 	var restored struct {
 		Before, After uint64
 		Stored        int
+		Copied        int
+		CopiedFrom    string `json:"copied_from"`
 	}
 	restore := exec.CommandContext(ctx, p.bin, "log", "restore", "--dir", p.dir, "--json")
 	restore.Env = p.env()
@@ -816,8 +823,12 @@ func restoreRound(ctx context.Context, cfg Config, rng *rand.Rand, round *Round,
 	if err := json.Unmarshal(out, &restored); err != nil {
 		return nil, nil, fmt.Errorf("hotline log restore's report: %w", err)
 	}
-	round.Faults = append(round.Faults, fmt.Sprintf("SIGKILL %s, restored from a backup of the round's start: log %d → %d entries, %d messages stored again",
-		victim, restored.Before, restored.After, restored.Stored))
+	copied := ""
+	if restored.Copied > 0 {
+		copied = fmt.Sprintf(", %d entries from %s's copy", restored.Copied, restored.CopiedFrom)
+	}
+	round.Faults = append(round.Faults, fmt.Sprintf("SIGKILL %s, restored from a backup of the round's start: log %d → %d entries%s, %d messages stored again",
+		victim, restored.Before, restored.After, copied, restored.Stored))
 	if err := p.start(); err != nil {
 		return nil, nil, err
 	}
@@ -892,6 +903,18 @@ func check(ctx context.Context, procs map[string]*proc, nw *sim.Network, sent []
 	}
 	for _, m := range sent {
 		var out, in opapi.Message
+		if m.lostBySender {
+			if err := procs[m.to].call(ctx, http.MethodGet, "/api/v1/messages/"+m.id, nil, &in); err != nil {
+				fail("%s: %s does not hold a message its sender was told sent before being restored from a backup: %v", m.id, m.to, err)
+				continue
+			}
+			checked++
+			if in.Direction != "received" || in.Receipt == nil {
+				fail("%s: %s holds it without a receipt", m.id, m.to)
+			}
+			checked++
+			continue
+		}
 		if err := procs[m.from].call(ctx, http.MethodGet, "/api/v1/messages/"+m.id, nil, &out); err != nil {
 			fail("%s: the sender has no message told sent: %v", m.id, err)
 			continue
@@ -1087,6 +1110,15 @@ func offsets(m map[string]string) string {
 
 // alarms sums a node's equivocation and agreement alarm counters.
 func alarms(ctx context.Context, p *proc) (int, error) {
+	total, err := metricSum(ctx, p, func(series string) bool {
+		return strings.HasPrefix(series, "hotline_equivocations_total") || strings.HasPrefix(series, "hotline_agreement_alarms_total") ||
+			strings.HasPrefix(series, "hotline_mirror_failures_total{") && strings.Contains(series, `kind="mismatch"`)
+	})
+	return int(total), err
+}
+
+// metricSum reads p's /metrics and sums the series that match.
+func metricSum(ctx context.Context, p *proc, match func(series string) bool) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.op.Base+"/metrics", nil)
 	if err != nil {
 		return 0, err
@@ -1100,17 +1132,75 @@ func alarms(ctx context.Context, p *proc) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	total := 0
+	total := 0.0
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if strings.HasPrefix(line, "hotline_equivocations_total") || strings.HasPrefix(line, "hotline_agreement_alarms_total") {
-			var v float64
-			if f := strings.Fields(line); len(f) == 2 {
-				fmt.Sscan(f[1], &v)
-			}
-			total += int(v)
+		f := strings.Fields(line)
+		if len(f) != 2 || strings.HasPrefix(line, "#") || !match(f[0]) {
+			continue
 		}
+		var v float64
+		fmt.Sscan(f[1], &v)
+		total += v
 	}
 	return total, nil
+}
+
+// waitMirrored waits, up to within, until victim's log is cosigned as far
+// as it goes and a peer's copy of it (hotline_mirror_entries) reaches
+// that: what hotline log restore needs of the peers once victim is gone.
+func waitMirrored(ctx context.Context, nw *sim.Network, procs map[string]*proc, victim string, within time.Duration) error {
+	agr, err := loadAgreement(nw)
+	if err != nil {
+		return err
+	}
+	logKey, err := agr.CheckpointKey(victim, time.Now())
+	if err != nil {
+		return err
+	}
+	eps, _ := agr.Endpoints(victim)
+	if len(eps) == 0 {
+		return fmt.Errorf("%s has no endpoint", victim)
+	}
+	remote, err := tlog.NewRemote(tlog.RemoteConfig{URL: eps[0] + "/log", Verifier: logKey})
+	if err != nil {
+		return err
+	}
+	series := `hotline_mirror_entries{peer="` + victim + `"}`
+	deadline := time.Now().Add(within)
+	for {
+		var latest, witnessed, mirrored uint64
+		if cp, err := remote.Checkpoint(ctx); err == nil {
+			latest = cp.Size
+		}
+		for _, w := range append([]string{depositary}, parties...) {
+			if w == victim {
+				continue
+			}
+			wk, err := agr.WitnessKey(w, time.Now())
+			if err != nil {
+				continue
+			}
+			weps, _ := agr.Endpoints(w)
+			if cp, err := tlog.FetchCosigned(ctx, nil, weps[0]+"/witness", logKey, wk); err == nil {
+				witnessed = max(witnessed, cp.Size)
+			}
+			if n, err := metricSum(ctx, procs[w], func(s string) bool { return s == series }); err == nil {
+				mirrored = max(mirrored, uint64(n))
+			}
+		}
+		if latest > 0 && witnessed == latest && mirrored >= witnessed {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s's log: %d entries, %d cosigned, the largest peer's copy %d, after %v", victim, latest, witnessed, mirrored, within)
+		}
+		t := time.NewTimer(500 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
 }
 
 func loadAgreement(nw *sim.Network) (*agreement.Agreement, error) {

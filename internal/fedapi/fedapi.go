@@ -63,6 +63,9 @@ type Config struct {
 	Log http.Handler
 	// Witness serves the node's witness under /witness/; nil serves none.
 	Witness http.Handler
+	// Mirror serves the node's copies of its peers' logs under /mirror/
+	// (tlog.Mirror's handler, which checks who asks); nil serves none.
+	Mirror http.Handler
 	// MaxBody bounds a request body. Zero means the node's envelope limit
 	// plus 64 KiB.
 	MaxBody int64
@@ -176,6 +179,9 @@ func Handler(cfg Config) http.Handler {
 	}
 	if cfg.Witness != nil {
 		mux.Handle("/witness/", http.StripPrefix("/witness", cfg.Witness))
+	}
+	if cfg.Mirror != nil {
+		mux.Handle("/mirror/", http.StripPrefix("/mirror", cfg.Mirror))
 	}
 	return mux
 }

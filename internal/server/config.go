@@ -23,6 +23,7 @@ const (
 	DatabaseFile   = "hotline.db"
 	LogDir         = "log"
 	WitnessDir     = "witness"
+	MirrorDir      = "mirror"
 )
 
 // Duration is a time.Duration written in JSON as Go writes durations

@@ -1040,6 +1040,21 @@ func TestHostileCorpus(t *testing.T) {
 				return h.witness(t, bytes.Repeat([]byte("old 0\n"), 1<<20))
 			}},
 
+		// Copies of peers' logs (GET /mirror/): to parties only, and only
+		// what a copy holds.
+		{name: "mirror: unsigned read of a copy", target: "CRI", status: 401,
+			do: func(t *testing.T, h *hostile) answer {
+				return h.request(t, "CRI", "GET", "/mirror/"+tlog.MirrorKey(h.rn.keys["BER"].Origin())+"/checkpoint", nil, "", time.Now(), nil)
+			}},
+		{name: "mirror: read signed by a forged key", target: "CRI", status: 401,
+			do: func(t *testing.T, h *hostile) answer {
+				return h.request(t, "CRI", "GET", "/mirror/"+tlog.MirrorKey(h.rn.keys["BER"].Origin())+"/checkpoint", nil, "", time.Time{}, resign(nil, "CRI", "BER", forgedKey(t, "BER"), time.Now()))
+			}},
+		{name: "mirror: a path out of the copies", target: "CRI", status: 404,
+			do: func(t *testing.T, h *hostile) answer {
+				return h.request(t, "CRI", "GET", "/mirror/"+tlog.MirrorKey(h.rn.keys["BER"].Origin())+"/tile/entries/../../../../config.json", nil, "BER", time.Now(), nil)
+			}},
+
 		// Redelivery (to a node restored from a backup).
 		{name: "redelivery request not JSON", target: "CRI", status: 400, code: "invalid_request",
 			do: func(t *testing.T, h *hostile) answer {

@@ -9,10 +9,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/hotline-net/hotline"
 	"github.com/hotline-net/hotline/agreement"
@@ -41,6 +44,12 @@ type RestoreReport struct {
 	// the last sequence number the peer received from this node: the
 	// node's next envelope to it continues after it.
 	Sequences map[string]uint64 `json:"sequences"`
+	// Copied counts the entries taken from a peer's copy of the log
+	// (tlog.Mirror), where no receipt names them: envelopes this node
+	// sent, receipts and refusals it received after the backup; CopiedFrom
+	// names that peer.
+	Copied     int    `json:"copied,omitempty"`
+	CopiedFrom string `json:"copied_from,omitempty"`
 	// Unreachable names the witnesses and peers that did not answer.
 	Unreachable []string `json:"unreachable,omitempty"`
 	// Saved is the copy of the log folder as it was before the restore.
@@ -58,8 +67,12 @@ type RestoreReport struct {
 //     index at or above what the restored store or log holds;
 //  3. appends, in index order, the entry each receipt names, up to the
 //     largest cosigned size and on while receipts follow one another;
-//     an index no receipt names (an envelope this node sent, a receipt it
-//     received) stops the restore before the log is touched;
+//     where an index below the cosigned size has no receipt (an envelope
+//     this node sent, a receipt or refusal it received), it takes the
+//     entries from a peer's copy of the log (GET /mirror/, see
+//     [Server.SyncMirrors]), checked first: with the entries the log
+//     holds, they must build the largest cosigned checkpoint. With no such
+//     copy the restore stops before the log is touched;
 //  4. checks the log against every witness's checkpoint;
 //  5. stores each redelivered envelope at the index its receipt names,
 //     issuing the same receipt, byte for byte;
@@ -201,18 +214,35 @@ func Restore(ctx context.Context, dir string, opts Options) (rep *RestoreReport,
 		}
 	}
 
-	// 3. The entries, in order, checked before the log is touched.
-	end := rep.Before
-	for {
-		if _, ok := items[end]; !ok {
-			break
+	// 3. The entries, in order, checked before the log is touched: those
+	// the receipts name and, where they leave a gap below what the
+	// witnesses cosigned, those of a peer's copy of the log.
+	fill := make(map[uint64][hotline.EntrySize]byte, len(items))
+	for i, it := range items {
+		id, err := viewID(it.View)
+		if err != nil {
+			return nil, err
 		}
-		end++
+		fill[i] = hotline.LeafEntry(logV.Name(), hotline.Received, id)
 	}
+	end := follow(fill, rep.Before)
 	if end < rep.Witnessed {
-		return nil, fmt.Errorf("witness %s cosigned %d entries and the log has %d, but no peer holds a receipt naming index %d "+
-			"(an envelope this node sent or a receipt it received after the backup, or a peer that did not answer: %v): "+
-			"the log cannot be refilled from redeliveries alone", rep.Witness, rep.Witnessed, rep.Before, end, rep.Unreachable)
+		largest := views[slices.IndexFunc(viewOf, func(w string) bool { return w == rep.Witness })]
+		copied, from, err := s.copiedLog(ctx, client, logV, largest, rep.Before)
+		if err != nil {
+			return nil, fmt.Errorf("witness %s cosigned %d entries and the log has %d, but no peer holds a receipt naming index %d "+
+				"(an envelope this node sent or a receipt it received after the backup, or a peer that did not answer: %v), "+
+				"and no peer's copy of the log fills the gap: %w", rep.Witness, rep.Witnessed, rep.Before, end, rep.Unreachable, err)
+		}
+		for k, e := range copied {
+			i := rep.Before + uint64(k)
+			if have, ok := fill[i]; ok && have != e {
+				return nil, fmt.Errorf("%s's copy of the log holds at index %d another entry than the receipt redelivered for it names", from, i)
+			}
+			fill[i] = e
+		}
+		rep.Copied, rep.CopiedFrom = len(copied), from
+		end = follow(fill, rep.Before)
 	}
 	if end > rep.Before {
 		if rep.Saved, err = saveLog(dir); err != nil {
@@ -230,11 +260,7 @@ func Restore(ctx context.Context, dir string, opts Options) (rep *RestoreReport,
 			return fmt.Errorf("%w (the log folder is as it was)", cause)
 		}
 		for i := rep.Before; i < end; i++ {
-			id, err := viewID(items[i].View)
-			if err != nil {
-				return nil, putBack(err)
-			}
-			got, err := s.log.Append(ctx, hotline.LeafEntry(logV.Name(), hotline.Received, id))
+			got, err := s.log.Append(ctx, fill[i])
 			if err != nil {
 				return nil, putBack(err)
 			}
@@ -419,4 +445,96 @@ func copyDir(from, to string) error {
 		}
 		return out.Close()
 	})
+}
+
+// follow returns the first index from before that fill has no entry for.
+func follow(fill map[uint64][hotline.EntrySize]byte, before uint64) uint64 {
+	end := before
+	for {
+		if _, ok := fill[end]; !ok {
+			return end
+		}
+		end++
+	}
+}
+
+// copiedLog asks each peer for its copy of this node's log (GET
+// /mirror/<key>/, signed) and returns the entries from index before up to
+// want's size of the first copy that, after the before entries the log
+// holds, builds want (the largest checkpoint a witness cosigned), and the
+// peer that held it.
+func (s *Server) copiedLog(ctx context.Context, client *fedapi.Client, logV note.Verifier, want tlog.Checkpoint, before uint64) ([][hotline.EntrySize]byte, string, error) {
+	held := make([][]byte, 0, before)
+	for e, err := range s.log.EntriesFrom(ctx, 0) {
+		if err != nil {
+			return nil, "", fmt.Errorf("reading the log: %w", err)
+		}
+		held = append(held, bytes.Clone(e.Data[:]))
+	}
+	if uint64(len(held)) != before {
+		return nil, "", fmt.Errorf("the log holds %d entries, want %d", len(held), before)
+	}
+	var why []error
+	for _, p := range s.agr.Parties() {
+		if p.ID == s.cfg.Party {
+			continue
+		}
+		eps, err := s.agr.Endpoints(p.ID)
+		if err != nil || len(eps) == 0 {
+			continue
+		}
+		peer := p.ID
+		r, err := tlog.NewRemote(tlog.RemoteConfig{
+			URL: eps[0] + "/mirror/" + tlog.MirrorKey(logV.Name()), Verifier: logV,
+			Prepare: func(req *http.Request) error { return client.Sign(req, nil, peer) },
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		entries, err := func() ([][]byte, error) {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+			defer cancel()
+			cp, err := r.Checkpoint(cctx)
+			if err != nil {
+				return nil, err
+			}
+			if cp.Size < want.Size {
+				return nil, fmt.Errorf("its copy holds %d entries", cp.Size)
+			}
+			return r.Entries(cctx, before, want.Size)
+		}()
+		if err == nil {
+			err = checkCopy(held, entries, want)
+		}
+		if err != nil {
+			s.logger.Info("restore: no usable copy of the log from a peer", "peer", peer, "err", err)
+			why = append(why, fmt.Errorf("%s: %w", peer, err))
+			continue
+		}
+		out := make([][hotline.EntrySize]byte, len(entries))
+		for i, e := range entries {
+			out[i] = [hotline.EntrySize]byte(e)
+		}
+		return out, peer, nil
+	}
+	return nil, "", errors.Join(why...)
+}
+
+// checkCopy checks that the log's entries held, followed by entries, are
+// a tree whose root is want's, and that every entry is a log entry's size.
+func checkCopy(held, entries [][]byte, want tlog.Checkpoint) error {
+	if uint64(len(held)+len(entries)) != want.Size {
+		return fmt.Errorf("%d entries, want %d", len(held)+len(entries), want.Size)
+	}
+	for i, e := range entries {
+		if len(e) != hotline.EntrySize {
+			return fmt.Errorf("entry %d has %d bytes, want %d", len(held)+i, len(e), hotline.EntrySize)
+		}
+	}
+	root := tlog.RootOf(slices.Concat(held, entries))
+	if root != want.Hash {
+		return fmt.Errorf("with the log's %d entries, the copy's build root %x, the witnessed checkpoint of size %d has %x: %w",
+			len(held), root, want.Size, want.Hash, tlog.ErrMirrorMismatch)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -34,42 +35,16 @@ func TestRestoreFromBackup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sends 520 messages")
 	}
-	cfg := sim.TestnetConfig{
-		Parties: []string{"BER", "CRI"},
-		Node: func(_ string, c *server.Config) {
-			c.HeartbeatInterval = server.Duration(time.Hour)
-			c.RateLimit = server.RateLimitConfig{PerSecond: -1}
-		},
-	}
-	tn := newTestNetWith(t, cfg, []string{"DEP", "BER"}, nil)
-	ber := tn.Servers["BER"]
-	folder := tn.Folder("CRI")
-	cri, err := openNode(t, folder)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-
+	r := newRestoreNet(t)
+	ber, folder, cri, ctx := r.ber, r.folder, r.cri, context.Background()
 	var sent []hotline.ID
 	send := func(n int) {
 		t.Helper()
-		for range n {
-			id, err := ber.Node().Send(ctx, node.Draft{
-				To: []string{"CRI"}, Kind: "notification", Severity: hotline.SeverityHigh,
-				Marking: hotline.TLPAmber, Body: []byte(validNotice),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sent = append(sent, id)
-		}
+		r.send(ber, "CRI", n, &sent)
 	}
 	delivered := func() {
 		t.Helper()
-		poll.Must(t, "every message delivered to CRI", func() (bool, error) {
-			n, err := ber.Node().Store().CountOutbox(ctx, store.OutboxFilter{Recipient: "CRI", State: store.OutboxDelivered})
-			return n == int64(len(sent)), err
-		})
+		r.delivered(ber, "CRI", len(sent))
 	}
 	// cosigned waits until DEP's and BER's witnesses hold a checkpoint of
 	// CRI's log of size n.
@@ -91,8 +66,7 @@ func TestRestoreFromBackup(t *testing.T) {
 	if err := cri.s.Node().Settle(ctx); err != nil {
 		t.Fatal(err)
 	}
-	backup := filepath.Join(t.TempDir(), "CRI")
-	copyFolder(t, folder, backup)
+	backup := r.backup()
 
 	send(500)
 	delivered()
@@ -100,14 +74,9 @@ func TestRestoreFromBackup(t *testing.T) {
 	cri.stop()
 
 	// The restored folder, started as it is.
-	if err := os.RemoveAll(folder); err != nil {
-		t.Fatal(err)
-	}
-	copyFolder(t, backup, folder)
-	cri, err = openNode(t, folder)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r.restoreFolder(backup)
+	r.restart()
+	cri = r.cri
 	send(1)
 	late := sent[len(sent)-1]
 	poll.Must(t, "the restored node answering the 521st message with 500", func() (bool, error) {
@@ -126,10 +95,8 @@ func TestRestoreFromBackup(t *testing.T) {
 		t.Errorf("restore report %+v, want 20 entries refilled to the 520 cosigned, 500 envelopes stored again, 2 witnesses checked", rep)
 	}
 
-	cri, err = openNode(t, folder)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r.restart()
+	cri = r.cri
 	delivered() // the 521st too, now
 	st := cri.s.Node().Store()
 	if n, err := st.CountMessages(ctx, store.MessageFilter{IncludePending: true}); err != nil || n != int64(len(sent)) {
@@ -155,14 +122,23 @@ func TestRestoreFromBackup(t *testing.T) {
 	}
 	// The log against the witnessed checkpoints DEP and BER hold, and
 	// witnessed again as it grows.
-	logV := mustVerifier(t, keysOf(t, tn, "CRI").Checkpoint)
+	matchesWitnesses(t, r.tn, "CRI", cri.s)
+	cosigned(uint64(len(sent)))
+}
+
+// matchesWitnesses checks party's log (s's) against the checkpoint of it
+// each other witness of the testnet's policy cosigned last.
+func matchesWitnesses(t *testing.T, tn *testNet, party string, s *server.Server) {
+	t.Helper()
+	ctx := context.Background()
+	logV := mustVerifier(t, keysOf(t, tn, party).Checkpoint)
 	pol, err := tlog.ParsePolicy([]byte(mustPolicy(t, tn)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	checked := 0
 	for _, w := range pol.Witnesses {
-		if w.Name == "CRI" {
+		if w.Name == party {
 			continue
 		}
 		wv, err := tlog.NewCosignatureVerifier(w.Key)
@@ -174,17 +150,16 @@ func TestRestoreFromBackup(t *testing.T) {
 			t.Fatalf("witness %s: %v", w.Name, err)
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Minute)
-		err = cri.s.Log().Matches(cctx, cp)
+		err = s.Log().Matches(cctx, cp)
 		cancel()
 		if err != nil {
-			t.Errorf("CRI's log against witness %s's checkpoint of size %d: %v", w.Name, cp.Size, err)
+			t.Errorf("%s's log against witness %s's checkpoint of size %d: %v", party, w.Name, cp.Size, err)
 		}
 		checked++
 	}
 	if checked != 2 {
 		t.Errorf("checked against %d witnesses, want 2", checked)
 	}
-	cosigned(uint64(len(sent)))
 }
 
 // mustPolicy returns the witness policy of the testnet's agreement.
@@ -255,78 +230,19 @@ func copyFolder(tb testing.TB, from, to string) {
 // numbers the node used after the backup, learnt from its peer, are not
 // used again.
 func TestRestoreWithNewerLog(t *testing.T) {
-	cfg := sim.TestnetConfig{
-		Parties: []string{"BER", "CRI"},
-		Node: func(_ string, c *server.Config) {
-			c.HeartbeatInterval = server.Duration(time.Hour)
-			c.RateLimit = server.RateLimitConfig{PerSecond: -1}
-		},
-	}
-	tn := newTestNetWith(t, cfg, []string{"DEP", "BER"}, nil)
-	ber := tn.Servers["BER"]
-	folder := tn.Folder("CRI")
-	cri, err := openNode(t, folder)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
+	r := newRestoreNet(t)
+	ber, folder, ctx := r.ber, r.folder, context.Background()
 	var toCRI, toBER []hotline.ID
-	send := func(from *server.Server, to string, n int, ids *[]hotline.ID) {
-		t.Helper()
-		for range n {
-			id, err := from.Node().Send(ctx, node.Draft{
-				To: []string{to}, Kind: "notification", Severity: hotline.SeverityHigh,
-				Marking: hotline.TLPAmber, Body: []byte(validNotice),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			*ids = append(*ids, id)
-		}
-	}
-	delivered := func(s *server.Server, to string, n int) {
-		t.Helper()
-		poll.Must(t, "every message delivered to "+to, func() (bool, error) {
-			got, err := s.Node().Store().CountOutbox(ctx, store.OutboxFilter{Recipient: to, State: store.OutboxDelivered})
-			return got == int64(n), err
-		})
-	}
+	r.exchange(10, 3, &toCRI, &toBER)
+	backup := r.backup()
 
-	send(ber, "CRI", 10, &toCRI)
-	send(cri.s, "BER", 3, &toBER)
-	delivered(ber, "CRI", 10)
-	delivered(cri.s, "BER", 3)
-	if err := cri.s.Node().Settle(ctx); err != nil {
-		t.Fatal(err)
-	}
-	backup := filepath.Join(t.TempDir(), "CRI")
-	copyFolder(t, folder, backup)
-
-	send(ber, "CRI", 30, &toCRI)
-	send(cri.s, "BER", 5, &toBER)
-	delivered(ber, "CRI", 40)
-	delivered(cri.s, "BER", 8)
-	if err := cri.s.Node().Settle(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// 40 received, 8 sent and 8 receipts received, each recorded.
-	const size = 56
-	poll.Must(t, "CRI's log and store at 56 entries", func() (bool, error) {
-		n, err := cri.s.Log().Size(ctx)
-		if err != nil || n != size {
-			return false, err
-		}
-		hw, err := cri.s.Node().Store().HighWater(ctx)
-		return hw == size, err
-	})
+	r.exchange(30, 5, &toCRI, &toBER)
+	const size = 56 // 40 received, 8 sent and 8 receipts received
 	newerLog := filepath.Join(t.TempDir(), "log")
 	copyFolder(t, filepath.Join(folder, server.LogDir), newerLog)
-	cri.stop()
+	r.cri.stop()
 
-	if err := os.RemoveAll(folder); err != nil {
-		t.Fatal(err)
-	}
-	copyFolder(t, backup, folder)
+	r.restoreFolder(backup)
 	if err := os.RemoveAll(filepath.Join(folder, server.LogDir)); err != nil {
 		t.Fatal(err)
 	}
@@ -340,16 +256,13 @@ func TestRestoreWithNewerLog(t *testing.T) {
 		t.Errorf("restore report %+v, want the log of %d entries kept, 30 envelopes stored again, BER's counter at 8", rep, size)
 	}
 
-	cri, err = openNode(t, folder)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r.restart()
 	for _, id := range toCRI {
-		if _, err := cri.s.Node().Store().Envelope(ctx, hotline.Received, id); err != nil {
+		if _, err := r.cri.s.Node().Store().Envelope(ctx, hotline.Received, id); err != nil {
 			t.Errorf("message %s: %v", id, err)
 		}
 	}
-	send(cri.s, "BER", 1, &toBER)
+	r.send(r.cri.s, "BER", 1, &toBER)
 	poll.Must(t, "the message after the restore at BER", func() (bool, error) {
 		_, err := ber.Node().Store().Envelope(ctx, hotline.Received, toBER[8])
 		return err == nil, nil
@@ -361,11 +274,199 @@ func TestRestoreWithNewerLog(t *testing.T) {
 	if in.Highest != 9 || in.Count != 9 || in.Missing != 0 {
 		t.Errorf("BER's sequence numbers from CRI: %+v, want 9 distinct, none missing", in)
 	}
-	env, err := ber.Node().Store().Envelope(ctx, hotline.Received, toBER[8])
+	checkContinues(t, ber, toBER)
+}
+
+// checkContinues checks that the last of sent, CRI's first message to BER
+// after the restore, is BER's 9th from CRI, after the 8th.
+func checkContinues(t *testing.T, ber *server.Server, sent []hotline.ID) {
+	t.Helper()
+	env, err := ber.Node().Store().Envelope(context.Background(), hotline.Received, sent[8])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env.PairSeq != 9 || env.PairPrev != toBER[7] {
-		t.Errorf("the message after the restore carries %d after %v, want 9 after %v", env.PairSeq, env.PairPrev, toBER[7])
+	if env.PairSeq != 9 || env.PairPrev != sent[7] {
+		t.Errorf("the message after the restore carries %d after %v, want 9 after %v", env.PairSeq, env.PairPrev, sent[7])
+	}
+}
+
+// TestRestoreFromPeersCopy restores a node (CRI) that both received and
+// sent after its backup: no receipt names the entries of the envelopes it
+// sent and of the receipts it received for them, so without a peer's copy
+// of its log the restore stops before touching the log; with BER's copy
+// (BER mirrors CRI's log up to its witnessed checkpoint) it refills the
+// log, checked against the witnesses, stores every received envelope
+// again, and CRI sends on from the sequence number BER last received.
+func TestRestoreFromPeersCopy(t *testing.T) {
+	r := newRestoreNet(t)
+	ber, folder, ctx := r.ber, r.folder, context.Background()
+	var toCRI, toBER []hotline.ID
+	r.exchange(10, 3, &toCRI, &toBER)
+	backup := r.backup()
+	const before = 16 // 10 received, 3 sent, 3 receipts
+
+	r.exchange(30, 5, &toCRI, &toBER)
+	const size = 56 // 40 received, 8 sent, 8 receipts
+	poll.Must(t, "CRI's log cosigned at 56 entries by both witnesses", func() (bool, error) {
+		ws := r.cri.s.Log().WitnessStatus()
+		for _, w := range ws {
+			if w.Size < size {
+				return false, nil
+			}
+		}
+		return len(ws) == 2, nil
+	})
+
+	// Without a peer's copy: stopped before the log is touched (on a
+	// copy of the backup, while CRI still runs).
+	early := folder + ".early" // beside it: the agreement file is the testnet's
+	copyFolder(t, backup, early)
+	if _, err := server.Restore(ctx, early, server.Options{Bodies: testnode.Templates(t)}); err == nil || !strings.Contains(err.Error(), "no peer's copy of the log fills the gap") {
+		t.Fatalf("restore with no peer's copy of the log: %v", err)
+	}
+	if saved, _ := filepath.Glob(filepath.Join(early, server.LogDir+".before-restore-*")); len(saved) != 0 {
+		t.Errorf("the refused restore touched the log: %v", saved)
+	}
+
+	// BER's copy of CRI's log, up to its witnessed checkpoint.
+	poll.Must(t, "BER's copy of CRI's log at 56 entries", func() (bool, error) {
+		return ber.SyncMirrors(ctx)["CRI"] == size, nil
+	})
+	r.cri.stop()
+
+	r.restoreFolder(backup)
+	rep, err := server.Restore(ctx, folder, server.Options{Bodies: testnode.Templates(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restore: %+v", rep)
+	if rep.Before != before || rep.After != size || rep.Witnessed != size || rep.Copied != size-before || rep.CopiedFrom != "BER" ||
+		rep.Stored != 30 || rep.Checked != 2 || rep.Sequences["BER"] != 8 {
+		t.Errorf("restore report %+v, want the log refilled from %d to %d from BER's copy, 30 envelopes stored again, 2 witnesses checked, BER's counter at 8", rep, before, size)
+	}
+
+	r.restart()
+	st := r.cri.s.Node().Store()
+	for _, id := range toCRI {
+		if _, err := st.Receipt(ctx, id, "CRI"); err != nil {
+			t.Errorf("message %s: %v", id, err)
+		}
+	}
+	if n, err := st.CountMessages(ctx, store.MessageFilter{Direction: hotline.Received, IncludePending: true}); err != nil || n != int64(len(toCRI)) {
+		t.Errorf("CRI holds %d received messages (%v), want %d", n, err, len(toCRI))
+	}
+	matchesWitnesses(t, r.tn, "CRI", r.cri.s)
+
+	// On from where BER stands: CRI's next message is BER's 9th from it,
+	// and BER's next is in CRI's log after the 56 entries.
+	r.send(r.cri.s, "BER", 1, &toBER)
+	r.send(ber, "CRI", 1, &toCRI)
+	r.delivered(r.cri.s, "BER", 3+1) // the backup's 3 and the new one: the 5 sent after the backup are BER's only
+	r.delivered(ber, "CRI", len(toCRI))
+	checkContinues(t, ber, toBER)
+	rc, err := st.Receipt(ctx, toCRI[len(toCRI)-1], "CRI")
+	if err != nil || rc.LogIndex < size {
+		t.Errorf("the first message received after the restore is at index %d (%v), want past %d", rc.LogIndex, err, size)
+	}
+}
+
+// restoreNet is the testnet the restore tests run on: BER and CRI, whose
+// logs DEP and BER witness, with CRI run by the test itself.
+type restoreNet struct {
+	t      *testing.T
+	tn     *testNet
+	ber    *server.Server
+	folder string // CRI's
+	cri    *ownNode
+}
+
+func newRestoreNet(t *testing.T) *restoreNet {
+	cfg := sim.TestnetConfig{
+		Parties: []string{"BER", "CRI"},
+		Node: func(_ string, c *server.Config) {
+			c.HeartbeatInterval = server.Duration(time.Hour)
+			c.RateLimit = server.RateLimitConfig{PerSecond: -1}
+		},
+	}
+	tn := newTestNetWith(t, cfg, []string{"DEP", "BER"}, nil)
+	r := &restoreNet{t: t, tn: tn, ber: tn.Servers["BER"], folder: tn.Folder("CRI")}
+	var err error
+	if r.cri, err = openNode(t, r.folder); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// send sends n notifications from from to to, adding their ids to ids.
+func (r *restoreNet) send(from *server.Server, to string, n int, ids *[]hotline.ID) {
+	r.t.Helper()
+	for range n {
+		id, err := from.Node().Send(context.Background(), node.Draft{
+			To: []string{to}, Kind: "notification", Severity: hotline.SeverityHigh,
+			Marking: hotline.TLPAmber, Body: []byte(validNotice),
+		})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		*ids = append(*ids, id)
+	}
+}
+
+// delivered waits until s's outbox holds n messages delivered to to.
+func (r *restoreNet) delivered(s *server.Server, to string, n int) {
+	r.t.Helper()
+	poll.Must(r.t, "every message delivered to "+to, func() (bool, error) {
+		got, err := s.Node().Store().CountOutbox(context.Background(), store.OutboxFilter{Recipient: to, State: store.OutboxDelivered})
+		return got == int64(n), err
+	})
+}
+
+// exchange sends n messages from BER to CRI and m from CRI to BER, waits
+// until all are delivered (toCRI and toBER hold every one sent so far),
+// and until CRI's log and store hold an entry for each (received, sent,
+// and the receipt received for it), each index recorded.
+func (r *restoreNet) exchange(n, m int, toCRI, toBER *[]hotline.ID) {
+	r.t.Helper()
+	ctx := context.Background()
+	r.send(r.ber, "CRI", n, toCRI)
+	r.send(r.cri.s, "BER", m, toBER)
+	r.delivered(r.ber, "CRI", len(*toCRI))
+	r.delivered(r.cri.s, "BER", len(*toBER))
+	want := uint64(len(*toCRI) + 2*len(*toBER))
+	poll.Must(r.t, fmt.Sprintf("CRI's log and store at %d entries", want), func() (bool, error) {
+		if err := r.cri.s.Node().Settle(ctx); err != nil {
+			return false, err
+		}
+		n, err := r.cri.s.Log().Size(ctx)
+		if err != nil || n != want {
+			return false, err
+		}
+		hw, err := r.cri.s.Node().Store().HighWater(ctx)
+		return hw == want, err
+	})
+}
+
+// backup copies CRI's folder, as it is now, and returns the copy.
+func (r *restoreNet) backup() string {
+	b := filepath.Join(r.t.TempDir(), "CRI")
+	copyFolder(r.t, r.folder, b)
+	return b
+}
+
+// restoreFolder replaces CRI's folder (CRI stopped) by backup.
+func (r *restoreNet) restoreFolder(backup string) {
+	r.t.Helper()
+	if err := os.RemoveAll(r.folder); err != nil {
+		r.t.Fatal(err)
+	}
+	copyFolder(r.t, backup, r.folder)
+}
+
+// restart starts CRI again on its folder.
+func (r *restoreNet) restart() {
+	r.t.Helper()
+	var err error
+	if r.cri, err = openNode(r.t, r.folder); err != nil {
+		r.t.Fatal(err)
 	}
 }

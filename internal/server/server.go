@@ -150,6 +150,7 @@ type Server struct {
 	relay      *relay.Relay
 	puller     *relay.Puller
 	inclusion  *inclusion.Checker
+	mirror     *mirror
 	watcher    *watch.Watcher
 	client     *fedapi.Client
 	cosigs     *storeCosignatures
@@ -284,6 +285,9 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Server, err error) 
 	mux := http.NewServeMux()
 	logHandler := s.log.Handler()
 	mux.Handle("/", fedapi.Handler(fedapi.Config{Node: s.node, Log: logHandler, Witness: s.witness.Handler(), Heartbeats: s.heartbeats, Relay: s.relay, Agreement: s.chain,
+		// Copies of peers' logs go to parties only, whatever this
+		// node's own log is: a log its owner keeps private stays so.
+		Mirror:    s.mirror.m.Handler(s.authorizeLogReader),
 		RateLimit: fedapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst}}))
 	var h http.Handler = mux
 	s.app.Store(&h)
@@ -849,7 +853,10 @@ func (s *Server) startPeers() error {
 		},
 		Observe: s.heartbeats.Observe,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return s.startMirror(heartbeat)
 }
 
 // remote returns a reader of a party's log, at its first endpoint.
@@ -930,6 +937,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	dwg.Go(func() { s.relay.Run(dctx) })
 	dwg.Go(func() { s.puller.Run(dctx) })
 	dwg.Go(func() { s.inclusion.Run(dctx) })
+	dwg.Go(func() { s.mirror.run(dctx) })
 	dwg.Go(func() { s.watcher.Run(dctx) })
 	<-ctx.Done()
 	s.logger.Info("shutting down")

@@ -202,3 +202,41 @@ func (e *EquivocationError) Unwrap() error { return ErrEquivocated }
 
 // ErrEquivocated is wrapped by [EquivocationError].
 var ErrEquivocated = errors.New("log equivocated")
+
+// maxBundle bounds an entry bundle read: 256 entries of at most 64 KiB.
+const maxBundle = layout.EntryBundleWidth * (2 + 1<<16)
+
+// Entries reads the entries at indexes from up to (not including) to from
+// the log's entry bundles (C2SP tlog-tiles), each bundle read at the width
+// the tree of size to gives it (the full bundle when the partial one is
+// gone). The entries are as the log serves them: check them against a
+// checkpoint before believing them.
+func (r *Remote) Entries(ctx context.Context, from, to uint64) ([][]byte, error) {
+	if from > to {
+		return nil, fmt.Errorf("entries from %d to %d", from, to)
+	}
+	out := make([][]byte, 0, to-from)
+	for i := from; i < to; {
+		k := i / layout.EntryBundleWidth
+		p := layout.PartialTileSize(0, k, to)
+		b, err := r.fetch(ctx, layout.EntriesPath(k, p), maxBundle)
+		if p > 0 && errors.Is(err, os.ErrNotExist) {
+			b, err = r.fetch(ctx, layout.EntriesPath(k, 0), maxBundle)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
+		}
+		entries, err := parseBundle(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bundle %d of %s: %w", ErrUnreadable, k, r.Origin(), err)
+		}
+		first := k * layout.EntryBundleWidth
+		want := min(uint64(layout.EntryBundleWidth), to-first)
+		if uint64(len(entries)) < want || uint64(len(entries)) > layout.EntryBundleWidth {
+			return nil, fmt.Errorf("%w: bundle %d of %s holds %d entries, want %d", ErrUnreadable, k, r.Origin(), len(entries), want)
+		}
+		out = append(out, entries[i-first:want]...)
+		i = first + want
+	}
+	return out, nil
+}
