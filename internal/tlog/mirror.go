@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +40,9 @@ import (
 type Mirror struct {
 	dir    string
 	logger *slog.Logger
+	// syncMu makes one Sync at a time; mu guards states, and is never
+	// held while a Sync reads a peer, so that serving never waits on it.
+	syncMu sync.Mutex
 	mu     sync.Mutex
 	states map[string]*mirrorState // by key
 }
@@ -76,7 +78,8 @@ func OpenMirror(dir string, logger *slog.Logger) (*Mirror, error) {
 }
 
 // load returns the state of the log with the given key (zero if none).
-// The caller holds m.mu.
+// The caller holds m.mu. A state is never changed once loaded: Sync
+// replaces it.
 func (m *Mirror) load(key string) (*mirrorState, error) {
 	if st := m.states[key]; st != nil {
 		return st, nil
@@ -103,17 +106,6 @@ func (m *Mirror) load(key string) (*mirrorState, error) {
 
 var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 
-// Size returns the number of entries the mirror holds of the log origin.
-func (m *Mirror) Size(origin string) (uint64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	st, err := m.load(MirrorKey(origin))
-	if err != nil {
-		return 0, err
-	}
-	return st.Size, nil
-}
-
 // Sync copies the entries of r's log up to cp, a checkpoint of it the
 // caller trusts, that the mirror does not hold yet, and returns the number
 // of entries it holds. The entries are checked against cp (the root of all
@@ -129,9 +121,11 @@ func (m *Mirror) Sync(ctx context.Context, r *Remote, cp Checkpoint) (uint64, er
 		return 0, err
 	}
 	key := MirrorKey(cp.Origin)
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	st, err := m.load(key)
+	m.mu.Unlock()
 	if err != nil {
 		return 0, err
 	}
@@ -197,7 +191,9 @@ func (m *Mirror) Sync(ctx context.Context, r *Remote, cp Checkpoint) (uint64, er
 	if err := writeFileAtomic(filepath.Join(m.dir, key), "state.json", b); err != nil {
 		return st.Size, err
 	}
+	m.mu.Lock()
 	m.states[key] = next
+	m.mu.Unlock()
 	for _, rel := range stale {
 		// The partial bundle the previous state ended in; a reader of
 		// the old checkpoint is served a cut of the new one.
@@ -232,37 +228,6 @@ func marshalBundle(entries [][]byte) []byte {
 		b = append(b, e...)
 	}
 	return b
-}
-
-// MirrorStatus is what a mirror holds of one log.
-type MirrorStatus struct {
-	Origin string `json:"origin"`
-	Size   uint64 `json:"size"`
-}
-
-// Status lists the logs the mirror holds, by origin.
-func (m *Mirror) Status() ([]MirrorStatus, error) {
-	des, err := os.ReadDir(m.dir)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []MirrorStatus
-	for _, de := range des {
-		if !de.IsDir() || !isMirrorKey(de.Name()) {
-			continue
-		}
-		st, err := m.load(de.Name())
-		if err != nil {
-			return nil, err
-		}
-		if st.Size > 0 {
-			out = append(out, MirrorStatus{Origin: st.Origin, Size: st.Size})
-		}
-	}
-	slices.SortFunc(out, func(a, b MirrorStatus) int { return strings.Compare(a.Origin, b.Origin) })
-	return out, nil
 }
 
 func isMirrorKey(s string) bool {
@@ -390,15 +355,17 @@ func (m *Mirror) serveBundleOnce(w http.ResponseWriter, r *http.Request, last bo
 }
 
 // RootOf returns the RFC 6962 root hash of the tree whose entries are
-// entries.
-func RootOf(entries [][]byte) [HashSize]byte {
+// those of parts, one after the other.
+func RootOf(parts ...[][]byte) [HashSize]byte {
 	rng := rangeFactory.NewEmptyRange(0)
-	for _, e := range entries {
-		if err := rng.Append(rfc6962.DefaultHasher.HashLeaf(e), nil); err != nil {
-			panic(err) // appending to a range that starts at 0 does not fail
+	for _, entries := range parts {
+		for _, e := range entries {
+			if err := rng.Append(rfc6962.DefaultHasher.HashLeaf(e), nil); err != nil {
+				panic(err) // appending to a range that starts at 0 does not fail
+			}
 		}
 	}
-	if len(entries) == 0 {
+	if rng.End() == 0 {
 		return emptyRoot()
 	}
 	root, err := rng.GetRootHash(nil)

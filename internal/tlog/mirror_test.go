@@ -144,8 +144,8 @@ func TestMirrorSync(t *testing.T) {
 	if e, err := mr.Entries(ctx, 512, 520); err != nil || len(e) != 8 || !bytes.Equal(e[7], want[519]) {
 		t.Errorf("entries 512..520: %d, %v", len(e), err)
 	}
-	if st, err := m.Status(); err != nil || len(st) != 1 || st[0].Size != cp.Size || st[0].Origin != key.verifier.Name() {
-		t.Errorf("Status: %+v, %v", st, err)
+	if st, err := m.load(key0); err != nil || st.Size != cp.Size || st.Origin != key.verifier.Name() {
+		t.Errorf("the state reopened: %+v, %v", st, err)
 	}
 	for _, tc := range []struct{ path string }{
 		{"/mirror/" + key0 + "/tile/entries/002"},         // full bundle beyond the copy
@@ -219,8 +219,8 @@ func TestMirrorMismatch(t *testing.T) {
 	if got, err := m.Sync(ctx, remoteAt(t, rewritten.URL+"/log", key), fcp); !errors.Is(err, ErrMirrorMismatch) || got != 10 {
 		t.Fatalf("Sync of a rewritten history: %d, %v", got, err)
 	}
-	if n, err := m.Size(key.verifier.Name()); err != nil || n != 10 {
-		t.Errorf("the mirror holds %d (%v), want 10", n, err)
+	if st, err := m.load(MirrorKey(key.verifier.Name())); err != nil || st.Size != 10 {
+		t.Errorf("the mirror holds %d (%v), want 10", st.Size, err)
 	}
 	// A checkpoint of another log is refused.
 	other := newTestKey(t, "example.net/hotline/other")
