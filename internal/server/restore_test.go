@@ -364,9 +364,18 @@ func TestRestoreFromPeersCopy(t *testing.T) {
 	r.delivered(r.cri.s, "BER", 3+1) // the backup's 3 and the new one: the 5 sent after the backup are BER's only
 	r.delivered(ber, "CRI", len(toCRI))
 	checkContinues(t, ber, toBER)
-	rc, err := st.Receipt(ctx, toCRI[len(toCRI)-1], "CRI")
-	if err != nil || rc.LogIndex < size {
-		t.Errorf("the first message received after the restore is at index %d (%v), want past %d", rc.LogIndex, err, size)
+	// CRI records its receipt after answering with it.
+	var rc store.Receipt
+	poll.Must(t, "CRI's receipt for the first message after the restore recorded", func() (bool, error) {
+		var err error
+		rc, err = st.Receipt(ctx, toCRI[len(toCRI)-1], "CRI")
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if rc.LogIndex < size {
+		t.Errorf("the first message received after the restore is at index %d, want past %d", rc.LogIndex, size)
 	}
 }
 
