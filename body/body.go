@@ -163,6 +163,9 @@ func ParseLimits(kind string, b []byte, lim Limits) (*Body, error) {
 	if err := dec.Decode(&body); err != nil {
 		return nil, decodeError(err, b)
 	}
+	if err := checkTimeTexts(b); err != nil {
+		return nil, err
+	}
 	if err := body.Validate(kind); err != nil {
 		return nil, err
 	}

@@ -104,6 +104,7 @@ func parseErrorCases(tb testing.TB) []parseCase {
 		{"time not in UTC", "notification", sub(`"2026-11-27T02:40:00Z"`, `"2026-11-27T03:40:00+01:00"`), "invalid_value"},
 		{"fractional seconds", "notification", sub(`"2026-11-27T02:40:00Z"`, `"2026-11-27T02:40:00.5Z"`), "invalid_value"},
 		{"not a time", "notification", sub(`"2026-11-27T02:40:00Z"`, `"yesterday"`), "invalid_value"},
+		{"an hour of one digit", "notification", sub(`"2026-11-27T02:40:00Z"`, `"2026-11-27T2:40:00Z"`), "invalid_value"},
 		{"window ending before it starts", "notification", sub(`"detected":"2026-11-27T03:05:00Z"`, `"end":"2026-11-27T01:00:00Z"`), "invalid_value"},
 		{"detected before it started", "notification", sub(`"detected":"2026-11-27T03:05:00Z"`, `"detected":"2026-11-27T01:00:00Z"`), "invalid_value"},
 		{"control character in the title", "notification", sub(`"title":"Perturbation`, `"title":"Pertur\u0007bation`), "invalid_value"},

@@ -38,6 +38,20 @@ func decodeError(err error, b []byte) error {
 // timeField names the time field of body b whose value is v, for a
 // refusal: encoding/json reports a bad time without saying where it was.
 func timeField(b []byte, v string) string {
+	for _, t := range timeTexts(b) {
+		if t.value == v {
+			return t.field
+		}
+	}
+	return "a time field"
+}
+
+// timeText is a time field of a body as it is written.
+type timeText struct{ field, value string }
+
+// timeTexts returns the time fields of body b as written, those that
+// are strings.
+func timeTexts(b []byte) []timeText {
 	var raw struct {
 		Incident map[string]json.RawMessage `json:"incident"`
 		Activity map[string]json.RawMessage `json:"activity"`
@@ -46,24 +60,52 @@ func timeField(b []byte, v string) string {
 		} `json:"meeting"`
 	}
 	_ = json.Unmarshal(b, &raw)
-	is := func(m json.RawMessage) bool {
+	var out []timeText
+	add := func(field string, m json.RawMessage) {
 		var s string
-		return json.Unmarshal(m, &s) == nil && s == v
+		if json.Unmarshal(m, &s) == nil {
+			out = append(out, timeText{field, s})
+		}
 	}
 	for _, f := range []string{"start", "end", "detected"} {
-		if m, ok := raw.Incident[f]; ok && is(m) {
-			return FieldIncident + "." + f
+		if m, ok := raw.Incident[f]; ok {
+			add(FieldIncident+"."+f, m)
 		}
-		if m, ok := raw.Activity[f]; ok && is(m) {
-			return FieldActivity + "." + f
+		if m, ok := raw.Activity[f]; ok {
+			add(FieldActivity+"."+f, m)
 		}
 	}
 	for i, m := range raw.Meeting.Times {
-		if is(m) {
-			return fmt.Sprintf("%s.times[%d]", FieldMeeting, i)
+		add(fmt.Sprintf("%s.times[%d]", FieldMeeting, i), m)
+	}
+	return out
+}
+
+// checkTimeTexts refuses a time written otherwise than RFC 3339's
+// YYYY-MM-DDTHH:MM:SS: Go's time parser takes an hour of one digit,
+// which RFC 3339 (and the body's JSON Schema) does not.
+func checkTimeTexts(b []byte) error {
+	for _, t := range timeTexts(b) {
+		if !rfc3339Prefix(t.value) {
+			return errorf(ErrInvalidValue, "body: %s: %q is not a time: want UTC with whole seconds, like 2026-01-02T15:04:05Z",
+				t.field, truncate(t.value))
 		}
 	}
-	return "a time field"
+	return nil
+}
+
+// rfc3339Prefix reports whether s starts with YYYY-MM-DDTHH:MM:SS.
+func rfc3339Prefix(s string) bool {
+	const form = "dddd-dd-ddTdd:dd:dd"
+	if len(s) < len(form) {
+		return false
+	}
+	for i := range len(form) {
+		if form[i] == 'd' && (s[i] < '0' || s[i] > '9') || form[i] != 'd' && s[i] != form[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func truncate(s string) string {
