@@ -166,10 +166,31 @@ func ParseLimits(kind string, b []byte, lim Limits) (*Body, error) {
 	if err := checkTimeTexts(b); err != nil {
 		return nil, err
 	}
+	body.dropEmptyLists()
 	if err := body.Validate(kind); err != nil {
 		return nil, err
 	}
 	return &body, nil
+}
+
+// dropEmptyLists makes every empty list of the body nil: a list written
+// [] is the list left out, which Marshal leaves out, so that a body parsed
+// again from what Marshal wrote is the same.
+func (b *Body) dropEmptyLists() {
+	for _, l := range []*[]string{&b.Norms, &b.Actions, &b.ActionsTaken, &b.Assistance, &b.Findings, &b.Contacts, &b.Vulnerabilities} {
+		if len(*l) == 0 {
+			*l = nil
+		}
+	}
+	if len(b.Sectors) == 0 {
+		b.Sectors = nil
+	}
+	if len(b.Attachments) == 0 {
+		b.Attachments = nil
+	}
+	if b.Meeting != nil && len(b.Meeting.Times) == 0 {
+		b.Meeting.Times = nil
+	}
 }
 
 // Marshal returns the body as compact JSON, members in field order.
