@@ -154,16 +154,17 @@ func ParseLimits(kind string, b []byte, lim Limits) (*Body, error) {
 	if len(b) > lim.MaxSize {
 		return nil, errorf(ErrTooLarge, "body: %d bytes, more than %d", len(b), lim.MaxSize)
 	}
-	if err := checkJSON(b, lim.MaxDepth); err != nil {
+	times, err := checkJSON(b, lim.MaxDepth)
+	if err != nil {
 		return nil, err
 	}
 	var body Body
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		return nil, decodeError(err, b)
+		return nil, decodeError(err, times)
 	}
-	if err := checkTimeTexts(b); err != nil {
+	if err := checkTimeTexts(times); err != nil {
 		return nil, err
 	}
 	body.dropEmptyLists()

@@ -12,21 +12,37 @@ import (
 
 // checkJSON refuses what encoding/json would let through (see package
 // strictjson; inside the STIX slot, member names and null are STIX's
-// business), and lone surrogate escapes anywhere.
-func checkJSON(b []byte, maxDepth int) error {
-	if err := strictjson.Check(b, strictjson.Options{What: "body", MaxDepth: maxDepth, Free: "stix"}); err != nil {
-		return err
+// business), and lone surrogate escapes anywhere. It returns the members
+// that hold times, as written, for checkTimeTexts.
+func checkJSON(b []byte, maxDepth int) (timeMembers, error) {
+	var tm timeMembers
+	err := strictjson.Check(b, strictjson.Options{What: "body", MaxDepth: maxDepth, Free: "stix",
+		Member: func(name string, value []byte) {
+			switch name {
+			case FieldIncident:
+				tm.incident = value
+			case FieldActivity:
+				tm.activity = value
+			case FieldMeeting:
+				tm.meeting = value
+			}
+		}})
+	if err != nil {
+		return tm, err
 	}
-	return checkSurrogates(b)
+	return tm, checkSurrogates(b)
 }
 
-func decodeError(err error, b []byte) error {
+// timeMembers are the members of a body that hold times, as written.
+type timeMembers struct{ incident, activity, meeting []byte }
+
+func decodeError(err error, tm timeMembers) error {
 	var te *json.UnmarshalTypeError
 	var pe *time.ParseError
 	switch {
 	case errors.As(err, &pe):
 		return errorf(ErrInvalidValue, "body: %s: %q is not a time: want UTC with whole seconds, like 2026-01-02T15:04:05Z",
-			timeField(b, pe.Value), truncate(pe.Value))
+			timeField(tm, pe.Value), truncate(pe.Value))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return errorf(ErrUnknownField, "body: %s", strings.TrimPrefix(err.Error(), "json: "))
 	case errors.As(err, &te):
@@ -35,10 +51,10 @@ func decodeError(err error, b []byte) error {
 	return errorf(ErrInvalidValue, "body: %v", err)
 }
 
-// timeField names the time field of body b whose value is v, for a
-// refusal: encoding/json reports a bad time without saying where it was.
-func timeField(b []byte, v string) string {
-	for _, t := range timeTexts(b) {
+// timeField names the time field whose value is v, for a refusal:
+// encoding/json reports a bad time without saying where it was.
+func timeField(tm timeMembers, v string) string {
+	for _, t := range timeTexts(tm) {
 		if t.value == v {
 			return t.field
 		}
@@ -49,34 +65,31 @@ func timeField(b []byte, v string) string {
 // timeText is a time field of a body as it is written.
 type timeText struct{ field, value string }
 
-// timeTexts returns the time fields of body b as written, those that
-// are strings.
-func timeTexts(b []byte) []timeText {
-	var raw struct {
-		Incident map[string]json.RawMessage `json:"incident"`
-		Activity map[string]json.RawMessage `json:"activity"`
-		Meeting  struct {
-			Times []json.RawMessage `json:"times"`
-		} `json:"meeting"`
-	}
-	_ = json.Unmarshal(b, &raw)
+// timeTexts returns the time fields of a body's members as written, those
+// that are strings.
+func timeTexts(tm timeMembers) []timeText {
+	var (
+		incident struct{ Start, End, Detected json.RawMessage }
+		activity struct{ Start, End json.RawMessage }
+		meeting  struct{ Times []json.RawMessage }
+	)
+	json.Unmarshal(tm.incident, &incident)
+	json.Unmarshal(tm.activity, &activity)
+	json.Unmarshal(tm.meeting, &meeting)
 	var out []timeText
 	add := func(field string, m json.RawMessage) {
 		var s string
-		if json.Unmarshal(m, &s) == nil {
+		if m != nil && json.Unmarshal(m, &s) == nil {
 			out = append(out, timeText{field, s})
 		}
 	}
-	for _, f := range []string{"start", "end", "detected"} {
-		if m, ok := raw.Incident[f]; ok {
-			add(FieldIncident+"."+f, m)
-		}
-		if m, ok := raw.Activity[f]; ok {
-			add(FieldActivity+"."+f, m)
-		}
-	}
-	for i, m := range raw.Meeting.Times {
-		add(fmt.Sprintf("%s.times[%d]", FieldMeeting, i), m)
+	add(FieldIncident+".start", incident.Start)
+	add(FieldIncident+".end", incident.End)
+	add(FieldIncident+".detected", incident.Detected)
+	add(FieldActivity+".start", activity.Start)
+	add(FieldActivity+".end", activity.End)
+	for i, v := range meeting.Times {
+		add(fmt.Sprintf("%s.times[%d]", FieldMeeting, i), v)
 	}
 	return out
 }
@@ -84,8 +97,8 @@ func timeTexts(b []byte) []timeText {
 // checkTimeTexts refuses a time written otherwise than RFC 3339's
 // YYYY-MM-DDTHH:MM:SS: Go's time parser takes an hour of one digit,
 // which RFC 3339 (and the body's JSON Schema) does not.
-func checkTimeTexts(b []byte) error {
-	for _, t := range timeTexts(b) {
+func checkTimeTexts(tm timeMembers) error {
+	for _, t := range timeTexts(tm) {
 		if !rfc3339Prefix(t.value) {
 			return errorf(ErrInvalidValue, "body: %s: %q is not a time: want UTC with whole seconds, like 2026-01-02T15:04:05Z",
 				t.field, truncate(t.value))

@@ -69,6 +69,7 @@ import (
 
 	"github.com/hotline-net/hotline/agreement"
 	"github.com/hotline-net/hotline/internal/opapi"
+	"github.com/hotline-net/hotline/internal/poll"
 	"github.com/hotline-net/hotline/internal/server"
 	"github.com/hotline-net/hotline/internal/sim"
 	"github.com/hotline-net/hotline/internal/tlog"
@@ -904,22 +905,17 @@ func check(ctx context.Context, procs map[string]*proc, nw *sim.Network, sent []
 	// A receipt issued while the recipient's store was full is recorded
 	// there once the store takes writes again (tried again at most 5 s
 	// apart): a recipient holding none yet is asked again until then.
-	until := time.Now().Add(30 * time.Second)
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	received := func(m sentMsg, in *opapi.Message) error {
-		for {
-			if err := procs[m.to].call(ctx, http.MethodGet, "/api/v1/messages/"+m.id, nil, in); err != nil {
-				return err
-			}
-			if in.Receipt != nil || time.Now().After(until) || ctx.Err() != nil {
-				return nil
-			}
-			t := time.NewTimer(250 * time.Millisecond)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
+		err := poll.Until(rctx, 250*time.Millisecond, func() (bool, error) {
+			err := procs[m.to].call(ctx, http.MethodGet, "/api/v1/messages/"+m.id, nil, in)
+			return in.Receipt != nil, err
+		})
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil // no receipt yet: told below
 		}
+		return err
 	}
 	for _, m := range sent {
 		var out, in opapi.Message
@@ -967,19 +963,8 @@ func check(ctx context.Context, procs map[string]*proc, nw *sim.Network, sent []
 	if err != nil {
 		return checked, append(bad, err.Error())
 	}
-	now := time.Now()
 	for _, owner := range append([]string{depositary}, parties...) {
-		logKey, err := agr.CheckpointKey(owner, now)
-		if err != nil {
-			fail("%s's checkpoint key: %v", owner, err)
-			continue
-		}
-		eps, _ := agr.Endpoints(owner)
-		if len(eps) == 0 {
-			fail("%s has no endpoint", owner)
-			continue
-		}
-		remote, err := tlog.NewRemote(tlog.RemoteConfig{URL: eps[0] + "/log", Verifier: logKey})
+		remote, cosigned, err := witnessedLog(ctx, agr, owner)
 		if err != nil {
 			fail("%v", err)
 			continue
@@ -991,19 +976,8 @@ func check(ctx context.Context, procs map[string]*proc, nw *sim.Network, sent []
 		}
 		checked++
 		for _, w := range append([]string{depositary}, parties...) {
-			if w == owner {
-				continue
-			}
-			wk, err := agr.WitnessKey(w, now)
-			if err != nil {
-				fail("%s's witness key: %v", w, err)
-				continue
-			}
-			weps, _ := agr.Endpoints(w)
-			cp, err := tlog.FetchCosigned(ctx, nil, weps[0]+"/witness", logKey, wk)
-			if err != nil {
-				// A witness that has not cosigned this log yet holds
-				// nothing to check against.
+			cp, ok := cosigned[w]
+			if !ok {
 				continue
 			}
 			newer, older := latest, cp
@@ -1180,54 +1154,70 @@ func waitMirrored(ctx context.Context, nw *sim.Network, procs map[string]*proc, 
 	if err != nil {
 		return err
 	}
-	logKey, err := agr.CheckpointKey(victim, time.Now())
-	if err != nil {
-		return err
-	}
-	eps, _ := agr.Endpoints(victim)
-	if len(eps) == 0 {
-		return fmt.Errorf("%s has no endpoint", victim)
-	}
-	remote, err := tlog.NewRemote(tlog.RemoteConfig{URL: eps[0] + "/log", Verifier: logKey})
-	if err != nil {
-		return err
-	}
 	series := `hotline_mirror_entries{peer="` + victim + `"}`
-	deadline := time.Now().Add(within)
-	for {
-		var latest, witnessed, mirrored uint64
+	var latest, witnessed, mirrored uint64
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	err = poll.Until(wctx, 500*time.Millisecond, func() (bool, error) {
+		remote, cosigned, err := witnessedLog(ctx, agr, victim)
+		if err != nil {
+			return false, err
+		}
+		latest, witnessed, mirrored = 0, 0, 0
 		if cp, err := remote.Checkpoint(ctx); err == nil {
 			latest = cp.Size
+		}
+		for _, cp := range cosigned {
+			witnessed = max(witnessed, cp.Size)
 		}
 		for _, w := range append([]string{depositary}, parties...) {
 			if w == victim {
 				continue
 			}
-			wk, err := agr.WitnessKey(w, time.Now())
-			if err != nil {
-				continue
-			}
-			weps, _ := agr.Endpoints(w)
-			if cp, err := tlog.FetchCosigned(ctx, nil, weps[0]+"/witness", logKey, wk); err == nil {
-				witnessed = max(witnessed, cp.Size)
-			}
 			if n, err := metricSum(ctx, procs[w], func(s string) bool { return s == series }); err == nil {
 				mirrored = max(mirrored, uint64(n))
 			}
 		}
-		if latest > 0 && witnessed == latest && mirrored >= witnessed {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%s's log: %d entries, %d cosigned, the largest peer's copy %d, after %v", victim, latest, witnessed, mirrored, within)
-		}
-		t := time.NewTimer(500 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
+		return latest > 0 && witnessed == latest && mirrored >= witnessed, nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("%s's log: %d entries, %d cosigned, the largest peer's copy %d, after %v", victim, latest, witnessed, mirrored, within)
 	}
+	return err
+}
+
+// witnessedLog returns a reader of owner's log (through its proxy) and
+// the checkpoint of it each other node's witness holds cosigned, by
+// witness (one that has cosigned none yet is left out).
+func witnessedLog(ctx context.Context, agr *agreement.Agreement, owner string) (*tlog.Remote, map[string]tlog.Checkpoint, error) {
+	now := time.Now()
+	logKey, err := agr.CheckpointKey(owner, now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s's checkpoint key: %w", owner, err)
+	}
+	eps, _ := agr.Endpoints(owner)
+	if len(eps) == 0 {
+		return nil, nil, fmt.Errorf("%s has no endpoint", owner)
+	}
+	remote, err := tlog.NewRemote(tlog.RemoteConfig{URL: eps[0] + "/log", Verifier: logKey})
+	if err != nil {
+		return nil, nil, err
+	}
+	cosigned := map[string]tlog.Checkpoint{}
+	for _, w := range append([]string{depositary}, parties...) {
+		if w == owner {
+			continue
+		}
+		wk, err := agr.WitnessKey(w, now)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s's witness key: %w", w, err)
+		}
+		weps, _ := agr.Endpoints(w)
+		if cp, err := tlog.FetchCosigned(ctx, nil, weps[0]+"/witness", logKey, wk); err == nil {
+			cosigned[w] = cp
+		}
+	}
+	return remote, cosigned, nil
 }
 
 func loadAgreement(nw *sim.Network) (*agreement.Agreement, error) {

@@ -38,6 +38,11 @@ type Options struct {
 	// another format's business: member names and null are not checked
 	// inside it (a body's STIX bundle).
 	Free string
+	// Member, if set, is called with each member of the top-level object
+	// and the raw bytes of its value, once the value is scanned: a caller
+	// that needs one member's text as written reads it without scanning
+	// the document again.
+	Member func(name string, value []byte)
 }
 
 // Check scans b once and returns the first thing wrong with it, or nil.
@@ -294,8 +299,12 @@ func (sc *scanner) object(free bool, depth int) error {
 		if !inner && depth == 1 && sc.o.Free != "" && name == sc.o.Free && sc.i < len(sc.b) && (sc.b[sc.i] == '{' || sc.b[sc.i] == '[') {
 			inner = true
 		}
+		start := sc.i
 		if err := sc.value(inner, depth); err != nil {
 			return err
+		}
+		if depth == 1 && sc.o.Member != nil {
+			sc.o.Member(name, sc.b[start:sc.i])
 		}
 		sc.space()
 		if sc.i >= len(sc.b) {
