@@ -179,6 +179,9 @@ func (s *memStore) InsertSent(ctx context.Context, sent *store.Sent) (store.Inse
 }
 
 func (s *memStore) Sequenced(ctx context.Context, dir hotline.Direction, id hotline.ID, index uint64, issued *store.Receipt) error {
+	if err := ctx.Err(); err != nil {
+		return err // as database/sql does
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check("Sequenced"); err != nil {

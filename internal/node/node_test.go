@@ -1052,3 +1052,25 @@ func TestSendSequencedLater(t *testing.T) {
 		ber.Close()
 	})
 }
+
+// TestSendSequencedLaterCallerGone: the index of a message sent is
+// recorded once the store takes writes again even after the caller's
+// context has ended (an operator's request answered long before).
+func TestSendSequencedLaterCallerGone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ber := newTestNode(t, "BER", nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		ber.st.failing("Sequenced", store.ErrStorageFull)
+		if _, err := ber.Send(ctx, Draft{To: []string{"CRI"}, Kind: "notification", Severity: hotline.SeverityLow, Marking: hotline.TLPClear, Body: []byte(`{}`)}); err != nil {
+			t.Fatalf("Send with the index not recorded: %v", err)
+		}
+		cancel()
+		ber.st.failing("Sequenced", nil)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if ber.st.pending() != 0 {
+			t.Errorf("%d pending leaves once the store takes writes again, the sender's request over", ber.st.pending())
+		}
+		ber.Close()
+	})
+}
